@@ -1,2 +1,3 @@
-using static TorchSharp.torch;
-class P{static void Main(){ var t = ones(3,3); System.Console.WriteLine(t.sum().item<float>()); }}
+using ImageGen.Cli;
+
+return await CliApp.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,81 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Core.Data;
+
+/// <summary>
+/// Opens whatever --data names: an IDX file (gzipped or not), a shard folder (with manifest.json),
+/// a folder of images (decoded in memory), or "synthetic[:N]" (shapes drawn by the project itself).
+/// </summary>
+public static class DatasetLoader
+{
+    public const string SyntheticPrefix = "synthetic";
+
+    public static ImageTensorDataset Load(string source, int imageSize, int channels, int? limit = null,
+        IProgress<PackProgress>? progress = null, int seed = 0)
+    {
+        if (source == SyntheticPrefix || source.StartsWith(SyntheticPrefix + ":", StringComparison.Ordinal))
+        {
+            int count = source.Length > SyntheticPrefix.Length && int.TryParse(source[(SyntheticPrefix.Length + 1)..], out var n) ? n : 2048;
+            if (count is < 1 or > 1_000_000) throw new ArgumentException($"synthetic dataset size {count} is outside 1..1000000");
+            return SyntheticShapes.Generate(limit is { } l ? Math.Min(l, count) : count, imageSize, channels, seed);
+        }
+        if (File.Exists(source))
+        {
+            if (!IdxReader.LooksLikeIdx(source) && !LooksLikeIdxByMagic(source))
+                throw new ArgumentException($"--data '{source}' is a file but not an IDX image file; give a folder of images, a shard folder, an IDX file or 'synthetic'");
+            return IdxReader.ReadImages(source, limit).Convert(imageSize, channels);
+        }
+        if (Directory.Exists(source))
+        {
+            if (File.Exists(Path.Combine(source, DatasetManifest.FileName))) return ReadShards(source, limit).Convert(imageSize, channels);
+            return DecodeFolder(source, imageSize, channels, limit, progress);
+        }
+        throw new FileNotFoundException($"--data '{source}' does not exist (expected a folder of images, a shard folder, an IDX file or 'synthetic[:N]')");
+    }
+
+    public static ImageTensorDataset ReadShards(string folder, int? limit = null)
+    {
+        var manifest = DatasetManifest.Read(folder);
+        int total = limit is { } l ? Math.Min(l, manifest.Count) : manifest.Count;
+        if (total == 0) throw new InvalidDataException($"shard folder '{folder}' holds no accepted images ({manifest.Rejected.Count} rejected)");
+        int imageBytes = manifest.Channels * manifest.ImageSize * manifest.ImageSize;
+        var pixels = new byte[checked((long)total * imageBytes)];
+        int offset = 0;
+        foreach (var shard in manifest.Shards)
+        {
+            if (offset >= pixels.Length) break;
+            int wanted = Math.Min(shard.Count * imageBytes, pixels.Length - offset);
+            using var file = File.OpenRead(Path.Combine(folder, shard.File));
+            file.ReadExactly(pixels, offset, wanted);
+            offset += wanted;
+        }
+        var tensor = torch.tensor(pixels, [total, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte);
+        return new ImageTensorDataset(tensor, $"shards {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}: {total} images");
+    }
+
+    private static ImageTensorDataset DecodeFolder(string folder, int imageSize, int channels, int? limit, IProgress<PackProgress>? progress)
+    {
+        string temp = Path.Combine(Path.GetTempPath(), "imagegen-pack-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var packer = new DatasetPacker(temp, imageSize, channels, progress: progress))
+            {
+                packer.AddFolder(folder);
+                var manifest = packer.Finish();
+                if (manifest.Count == 0)
+                    throw new InvalidDataException($"folder '{folder}' has no usable images ({manifest.Rejected.Count} rejected" +
+                        (manifest.Rejected.Count > 0 ? $", first: '{manifest.Rejected[0].Name}': {manifest.Rejected[0].Reason})" : ")"));
+            }
+            return ReadShards(temp, limit);
+        }
+        finally { Directory.Delete(temp, recursive: true); }
+    }
+
+    private static bool LooksLikeIdxByMagic(string path)
+    {
+        using var file = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[4];
+        return file.Read(head) == 4 && ((head[0] == 0x1f && head[1] == 0x8b) || (head[0] == 0 && head[1] == 0 && head[2] == 8 && head[3] == 3));
+    }
+}

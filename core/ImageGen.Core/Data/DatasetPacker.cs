@@ -1,0 +1,139 @@
+using System.Text.Json;
+using ImageGen.Core.Models;
+
+namespace ImageGen.Core.Data;
+
+public sealed record ShardInfo(string File, int Count);
+public sealed record Rejection(string Name, string Reason);
+
+/// <summary>The JSON manifest beside the shard files: what was packed, from where, and what was rejected and why.</summary>
+public sealed record DatasetManifest
+{
+    public const string FileName = "manifest.json";
+    public string Format { get; init; } = "imagegen-shards/1";
+    public int Count { get; init; }
+    public int ImageSize { get; init; }
+    public int Channels { get; init; }
+    public List<ShardInfo> Shards { get; init; } = [];
+    public List<string> Sources { get; init; } = [];
+    public List<Rejection> Rejected { get; init; } = [];
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public static DatasetManifest Read(string folder)
+    {
+        string path = Path.Combine(folder, FileName);
+        return JsonSerializer.Deserialize<DatasetManifest>(File.ReadAllText(path), Json.Options)
+            ?? throw new InvalidDataException($"'{path}' is empty");
+    }
+}
+
+/// <summary>Progress of a packing job: inputs seen so far, how many accepted and rejected.</summary>
+public readonly record struct PackProgress(int Seen, int Accepted, int Rejected, string LastName);
+
+/// <summary>
+/// Packs images into shard files of raw uint8 pixels ([n, C, S, S], row-major) plus a manifest, so training
+/// reads them without decoding again. Bad inputs are recorded with their reason and never stop the batch.
+/// </summary>
+public sealed class DatasetPacker : IDisposable
+{
+    public const int ImagesPerShard = 8192;
+    private readonly string folder;
+    private readonly int imageSize, channels;
+    private readonly DecodeLimits limits;
+    private readonly IProgress<PackProgress>? progress;
+    private readonly List<ShardInfo> shards = [];
+    private readonly List<string> sources = [];
+    private readonly List<Rejection> rejected = [];
+    private FileStream? currentShard;
+    private int inCurrentShard;
+
+    public DatasetPacker(string folder, int imageSize, int channels, DecodeLimits? limits = null, IProgress<PackProgress>? progress = null)
+    {
+        new ModelSpec { ImageSize = imageSize, Channels = channels }.Validate();
+        this.folder = folder;
+        this.imageSize = imageSize;
+        this.channels = channels;
+        this.limits = limits ?? DecodeLimits.Default;
+        this.progress = progress;
+        Directory.CreateDirectory(folder);
+    }
+
+    public int Accepted => sources.Count;
+    public IReadOnlyList<Rejection> Rejected => rejected;
+
+    /// <summary>Decodes one input and packs it, or records why not. Returns true when accepted.</summary>
+    public bool Add(string name, byte[] data)
+    {
+        var result = ImageDecoder.Decode(data, imageSize, channels, limits);
+        if (!result.Accepted) { Reject(name, result.Rejection!); return false; }
+        AddPixels(name, result.Pixels!);
+        return true;
+    }
+
+    public void AddPixels(string name, byte[] planar)
+    {
+        if (planar.Length != channels * imageSize * imageSize)
+            throw new ArgumentException($"'{name}' has {planar.Length} bytes; expected {channels}x{imageSize}x{imageSize}");
+        if (currentShard is null || inCurrentShard == ImagesPerShard) StartShard();
+        currentShard!.Write(planar);
+        inCurrentShard++;
+        sources.Add(name);
+        Report(name);
+    }
+
+    public void Reject(string name, string reason)
+    {
+        rejected.Add(new Rejection(name, reason));
+        Report(name);
+    }
+
+    /// <summary>Adds every file under a folder (recursively, in ordinal path order), reading none over the byte limit.</summary>
+    public void AddFolder(string inputFolder, CancellationToken cancellationToken = default)
+    {
+        var files = Directory.EnumerateFiles(inputFolder, "*", SearchOption.AllDirectories)
+            .Order(StringComparer.Ordinal).ToList();
+        foreach (var file in files)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string name = Path.GetRelativePath(inputFolder, file);
+            long length = new FileInfo(file).Length;
+            if (length > limits.MaxBytes) { Reject(name, $"file is {length} bytes, over the {limits.MaxBytes}-byte limit"); continue; }
+            Add(name, File.ReadAllBytes(file));
+        }
+    }
+
+    public DatasetManifest Finish()
+    {
+        CloseShard();
+        var manifest = new DatasetManifest
+        {
+            Count = sources.Count, ImageSize = imageSize, Channels = channels,
+            Shards = [.. shards], Sources = [.. sources], Rejected = [.. rejected], CreatedAt = DateTimeOffset.UtcNow,
+        };
+        string path = Path.Combine(folder, DatasetManifest.FileName);
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(manifest, Json.Options));
+        File.Move(path + ".tmp", path, overwrite: true); // the manifest appears only once every shard is complete
+        return manifest;
+    }
+
+    private void StartShard()
+    {
+        CloseShard();
+        string file = $"shard-{shards.Count:D5}.bin";
+        currentShard = new FileStream(Path.Combine(folder, file), FileMode.Create, FileAccess.Write);
+        shards.Add(new ShardInfo(file, 0));
+        inCurrentShard = 0;
+    }
+
+    private void CloseShard()
+    {
+        if (currentShard is null) return;
+        currentShard.Dispose();
+        currentShard = null;
+        shards[^1] = shards[^1] with { Count = inCurrentShard };
+    }
+
+    private void Report(string name) => progress?.Report(new PackProgress(sources.Count + rejected.Count, sources.Count, rejected.Count, name));
+
+    public void Dispose() => CloseShard();
+}

@@ -1,0 +1,94 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace ImageGen.Core.Models;
+
+/// <summary>
+/// DCGAN generator (Radford et al. 2016; pytorch/examples dcgan): z -> 4x4 by a transposed convolution,
+/// then stride-2 transposed convolutions with BatchNorm and ReLU up to the image size, Tanh output in [-1, 1].
+/// </summary>
+public sealed class DcganGenerator : Module<Tensor, Tensor>, IImageGenerator
+{
+    private readonly Sequential main;
+    public ModelSpec Spec { get; }
+
+    public DcganGenerator(ModelSpec spec) : base(nameof(DcganGenerator))
+    {
+        Spec = spec;
+        int stages = spec.Stages;
+        long width = spec.Ngf * (1L << (stages - 1));
+        main = Sequential();
+        main.append("convt0", ConvTranspose2d(spec.LatentSize, width, 4, stride: 1, padding: 0, bias: false));
+        main.append("bn0", BatchNorm2d(width));
+        main.append("relu0", ReLU(inplace: true));
+        for (int i = 1; i < stages; i++)
+        {
+            main.append($"convt{i}", ConvTranspose2d(width, width / 2, 4, stride: 2, padding: 1, bias: false));
+            main.append($"bn{i}", BatchNorm2d(width / 2));
+            main.append($"relu{i}", ReLU(inplace: true));
+            width /= 2;
+        }
+        main.append($"convt{stages}", ConvTranspose2d(width, spec.Channels, 4, stride: 2, padding: 1, bias: false));
+        main.append("tanh", Tanh());
+        RegisterComponents();
+        DcganInit.Apply(this);
+    }
+
+    /// <summary>z: [batch, nz] or [batch, nz, 1, 1].</summary>
+    public override Tensor forward(Tensor z) => main.forward(z.dim() == 2 ? z.view(z.shape[0], z.shape[1], 1, 1) : z);
+
+    public Tensor Generate(Tensor z) => forward(z);
+    public Module AsModule => this;
+}
+
+/// <summary>DCGAN discriminator: stride-2 convolutions with LeakyReLU(0.2) (BatchNorm after the first), one logit per image.</summary>
+public sealed class DcganDiscriminator : Module<Tensor, Tensor>
+{
+    private readonly Sequential main;
+
+    public DcganDiscriminator(ModelSpec spec) : base(nameof(DcganDiscriminator))
+    {
+        int stages = spec.Stages;
+        long width = spec.Ndf;
+        main = Sequential();
+        main.append("conv0", Conv2d(spec.Channels, width, 4, stride: 2, padding: 1L, bias: false));
+        main.append("lrelu0", LeakyReLU(0.2, inplace: true));
+        for (int i = 1; i < stages; i++)
+        {
+            main.append($"conv{i}", Conv2d(width, width * 2, 4, stride: 2, padding: 1L, bias: false));
+            main.append($"bn{i}", BatchNorm2d(width * 2));
+            main.append($"lrelu{i}", LeakyReLU(0.2, inplace: true));
+            width *= 2;
+        }
+        main.append($"conv{stages}", Conv2d(width, 1, 4, stride: 1, padding: 0L, bias: false));
+        RegisterComponents();
+        DcganInit.Apply(this);
+    }
+
+    /// <summary>Returns raw logits, shape [batch]: BCE-with-logits and hinge losses both take logits.</summary>
+    public override Tensor forward(Tensor images) => main.forward(images).view(-1);
+}
+
+/// <summary>The DCGAN paper's initialisation: conv weights N(0, 0.02), BatchNorm weights N(1, 0.02) and bias 0.</summary>
+public static class DcganInit
+{
+    public static void Apply(Module root)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (_, module) in root.named_modules())
+        {
+            switch (module)
+            {
+                case Conv2d conv: init.normal_(conv.weight, 0.0, 0.02); break;
+                case ConvTranspose2d convT: init.normal_(convT.weight, 0.0, 0.02); break;
+                case Linear linear: init.normal_(linear.weight, 0.0, 0.02); if (linear.bias is not null) init.zeros_(linear.bias); break;
+                case BatchNorm2d bn:
+                    init.normal_(bn.weight, 1.0, 0.02);
+                    init.zeros_(bn.bias);
+                    break;
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ImageGen.Core.Models;
+
+[JsonConverter(typeof(JsonStringEnumConverter<ModelKind>))]
+public enum ModelKind { Dcgan, Vae }
+
+/// <summary>
+/// Everything needed to rebuild a network before its weights are loaded. Saved in every checkpoint,
+/// so a checkpoint loads without knowing its shape beforehand. Names follow the DCGAN paper/examples.
+/// </summary>
+public sealed record ModelSpec
+{
+    public static readonly int[] SupportedImageSizes = [32, 64];
+    public static readonly int[] SupportedChannels = [1, 3];
+
+    public ModelKind Kind { get; init; } = ModelKind.Dcgan;
+    public int ImageSize { get; init; } = 32;
+    public int Channels { get; init; } = 1;
+    /// <summary>nz: size of the latent vector z.</summary>
+    public int LatentSize { get; init; } = 100;
+    /// <summary>ngf: width of the generator (VAE: decoder).</summary>
+    public int Ngf { get; init; } = 64;
+    /// <summary>ndf: width of the discriminator (VAE: encoder).</summary>
+    public int Ndf { get; init; } = 64;
+
+    public static ModelSpec DefaultFor(ModelKind kind, int imageSize = 32, int channels = 1) => kind switch
+    {
+        ModelKind.Vae => new ModelSpec { Kind = kind, ImageSize = imageSize, Channels = channels, LatentSize = 20, Ngf = 32, Ndf = 32 },
+        _ => new ModelSpec { Kind = kind, ImageSize = imageSize, Channels = channels },
+    };
+
+    /// <summary>Number of stride-2 up (or down) sampling stages between 4x4 and the image size.</summary>
+    public int Stages => (int)Math.Log2(ImageSize / 4);
+
+    public void Validate()
+    {
+        if (!SupportedImageSizes.Contains(ImageSize))
+            throw new ArgumentException($"image size {ImageSize} is not supported; use one of {string.Join(", ", SupportedImageSizes)}");
+        if (!SupportedChannels.Contains(Channels))
+            throw new ArgumentException($"channels {Channels} is not supported; use 1 (grayscale) or 3 (RGB)");
+        if (LatentSize is < 1 or > 4096) throw new ArgumentException($"latent size {LatentSize} is outside 1..4096");
+        if (Ngf is < 1 or > 1024) throw new ArgumentException($"ngf {Ngf} is outside 1..1024");
+        if (Ndf is < 1 or > 1024) throw new ArgumentException($"ndf {Ndf} is outside 1..1024");
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json.Options);
+    public static ModelSpec FromJson(string json) => JsonSerializer.Deserialize<ModelSpec>(json, Json.Options)
+        ?? throw new InvalidDataException("model spec JSON is empty");
+}
+
+public static class Json
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public static readonly JsonSerializerOptions Compact = new(Options) { WriteIndented = false };
+}

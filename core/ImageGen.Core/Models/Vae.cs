@@ -1,0 +1,86 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace ImageGen.Core.Models;
+
+/// <summary>Convolutional VAE encoder: stride-2 convolutions down to 4x4, then linear heads for mu and log-variance.</summary>
+public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>
+{
+    private readonly Sequential features;
+    private readonly Linear mu;
+    private readonly Linear logvar;
+
+    public VaeEncoder(ModelSpec spec) : base(nameof(VaeEncoder))
+    {
+        int stages = spec.Stages;
+        long width = spec.Ndf;
+        features = Sequential();
+        features.append("conv0", Conv2d(spec.Channels, width, 4, stride: 2, padding: 1L));
+        features.append("lrelu0", LeakyReLU(0.2));
+        for (int i = 1; i < stages; i++)
+        {
+            features.append($"conv{i}", Conv2d(width, width * 2, 4, stride: 2, padding: 1L, bias: false));
+            features.append($"bn{i}", BatchNorm2d(width * 2));
+            features.append($"lrelu{i}", LeakyReLU(0.2));
+            width *= 2;
+        }
+        long flat = width * 4 * 4;
+        mu = Linear(flat, spec.LatentSize);
+        logvar = Linear(flat, spec.LatentSize);
+        RegisterComponents();
+    }
+
+    public override (Tensor mu, Tensor logvar) forward(Tensor images)
+    {
+        using var h = features.forward(images).flatten(1);
+        return (mu.forward(h), logvar.forward(h));
+    }
+}
+
+/// <summary>Convolutional VAE decoder: z -> 4x4 by a linear layer, then the DCGAN generator's upsampling stack; outputs logits.</summary>
+public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
+{
+    private readonly Linear project;
+    private readonly Sequential upsample;
+    private readonly long baseWidth;
+    public ModelSpec Spec { get; }
+
+    public VaeDecoder(ModelSpec spec) : base(nameof(VaeDecoder))
+    {
+        Spec = spec;
+        int stages = spec.Stages;
+        baseWidth = spec.Ngf * (1L << (stages - 1));
+        project = Linear(spec.LatentSize, baseWidth * 4 * 4);
+        upsample = Sequential();
+        upsample.append("relu0", ReLU());
+        long width = baseWidth;
+        for (int i = 1; i < stages; i++)
+        {
+            upsample.append($"convt{i}", ConvTranspose2d(width, width / 2, 4, stride: 2, padding: 1, bias: false));
+            upsample.append($"bn{i}", BatchNorm2d(width / 2));
+            upsample.append($"relu{i}", ReLU());
+            width /= 2;
+        }
+        upsample.append($"convt{stages}", ConvTranspose2d(width, spec.Channels, 4, stride: 2, padding: 1));
+        RegisterComponents();
+    }
+
+    /// <summary>Logits of pixel intensities in [0, 1] (sigmoid gives the image).</summary>
+    public override Tensor forward(Tensor z)
+    {
+        using var projected = project.forward(z.dim() == 4 ? z.flatten(1) : z);
+        using var grid = projected.view(-1, baseWidth, 4, 4);
+        return upsample.forward(grid);
+    }
+
+    /// <summary>Images in [-1, 1], the same range as the GAN's: 2*sigmoid(x)-1 = tanh(x/2).</summary>
+    public Tensor Generate(Tensor z)
+    {
+        using var logits = forward(z);
+        return (logits / 2).tanh_();
+    }
+
+    public Module AsModule => this;
+}

@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+namespace ImageGen.Core.Runtime;
+
+/// <summary>
+/// Process-wide settings that decide TorchSharp's speed here: thread count and glibc's allocator.
+/// glibc returns freed tensor memory to the kernel and refaults it every step; raising the mmap/trim
+/// thresholds keeps it (measured 1.6x to 2.5x faster DCGAN steps on this machine kind).
+/// </summary>
+public static partial class TorchRuntime
+{
+    private const int M_TRIM_THRESHOLD = -1, M_TOP_PAD = -2, M_MMAP_THRESHOLD = -3;
+    private const int MmapThresholdBytes = 32 * 1024 * 1024; // glibc's maximum
+    private const int TrimThresholdBytes = 256 * 1024 * 1024;
+    private const int TopPadBytes = 64 * 1024 * 1024;
+    private static bool allocatorTuned;
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int Mallopt(int parameter, int value);
+
+    /// <summary>Applies the allocator settings (Linux with glibc only; once) and the thread count (default: all cores).</summary>
+    public static void Configure(int? threads = null, bool tuneAllocator = true)
+    {
+        if (tuneAllocator && !allocatorTuned && OperatingSystem.IsLinux())
+        {
+            try
+            {
+                allocatorTuned = Mallopt(M_MMAP_THRESHOLD, MmapThresholdBytes) == 1
+                    & Mallopt(M_TRIM_THRESHOLD, TrimThresholdBytes) == 1
+                    & Mallopt(M_TOP_PAD, TopPadBytes) == 1;
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { allocatorTuned = false; }
+        }
+        torch.set_num_threads(threads ?? Environment.ProcessorCount);
+    }
+
+    public static string AllocatorDescription => allocatorTuned
+        ? $"glibc mallopt mmap_threshold={MmapThresholdBytes >> 20}MiB trim_threshold={TrimThresholdBytes >> 20}MiB top_pad={TopPadBytes >> 20}MiB"
+        : "default allocator";
+
+    public static string Device => torch.cuda.is_available() ? "cuda" : "cpu";
+
+    public static string Describe() =>
+        $"TorchSharp {typeof(torch).Assembly.GetName().Version} (libtorch {TorchBackendVersion}), device {Device}, " +
+        $"threads {torch.get_num_threads()}, {AllocatorDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}";
+
+    private static string TorchBackendVersion => typeof(TorchRuntime).Assembly
+        .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        .OfType<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "LibTorchVersion")?.Value ?? "unknown";
+
+    public static long ResidentBytes()
+    {
+        if (!OperatingSystem.IsLinux()) return Environment.WorkingSet;
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        return Environment.WorkingSet;
+    }
+}

@@ -1,0 +1,81 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Core.Sampling;
+
+/// <summary>Seed lists as stylegan2-ada's generate.py takes them: "1,5,7", "10-20" or a mix ("1,3-5").</summary>
+public static class Seeds
+{
+    public const long MaxSeed = uint.MaxValue;
+
+    public static IReadOnlyList<long> Parse(string text, int maxCount)
+    {
+        if (string.IsNullOrWhiteSpace(text)) throw new FormatException("seed list is empty; give e.g. 1,5,7 or 10-20");
+        var seeds = new List<long>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int dash = part.IndexOf('-', 1);
+            if (dash > 0)
+            {
+                long from = ParseOne(part[..dash]), to = ParseOne(part[(dash + 1)..]);
+                if (to < from) throw new FormatException($"seed range '{part}' runs backwards");
+                if (seeds.Count + (to - from + 1) > maxCount)
+                    throw new FormatException($"seed list has more than {maxCount} seeds");
+                for (long s = from; s <= to; s++) seeds.Add(s);
+            }
+            else
+            {
+                seeds.Add(ParseOne(part));
+                if (seeds.Count > maxCount) throw new FormatException($"seed list has more than {maxCount} seeds");
+            }
+        }
+        return seeds;
+    }
+
+    /// <summary>count consecutive seeds from first: image i of a request is the same whatever the count.</summary>
+    public static IReadOnlyList<long> Range(long first, int count)
+    {
+        if (first < 0 || first + count - 1 > MaxSeed) throw new FormatException($"seeds {first}..{first + count - 1} are outside 0..{MaxSeed}");
+        return Enumerable.Range(0, count).Select(i => first + i).ToArray();
+    }
+
+    private static long ParseOne(string text)
+    {
+        if (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long seed) || seed > MaxSeed)
+            throw new FormatException($"seed '{text}' is not an integer in 0..{MaxSeed}");
+        return seed;
+    }
+
+    /// <summary>z for each seed: a standard normal vector drawn from a generator seeded with that seed alone.</summary>
+    public static Tensor Latents(IReadOnlyList<long> seeds, int latentSize)
+    {
+        var rows = new Tensor[seeds.Count];
+        try
+        {
+            for (int i = 0; i < seeds.Count; i++)
+            {
+                using var generator = new torch.Generator((ulong)seeds[i]);
+                rows[i] = torch.randn([1, latentSize], generator: generator);
+            }
+            return torch.cat(rows, 0);
+        }
+        finally { foreach (var row in rows) row?.Dispose(); }
+    }
+
+    /// <summary>Spherical interpolation from a to b ([nz] each) in steps points, both ends included.</summary>
+    public static Tensor Slerp(Tensor a, Tensor b, int steps)
+    {
+        using var scope = torch.NewDisposeScope();
+        var t = steps == 1 ? torch.zeros(1) : torch.linspace(0, 1, steps);
+        var cosine = (torch.dot(a, b) / (a.norm() * b.norm())).clamp(-1, 1);
+        var omega = cosine.acos();
+        var sinOmega = omega.sin();
+        Tensor result;
+        if (sinOmega.item<float>() < 1e-6f) // nearly parallel: fall back to linear interpolation
+            result = a.unsqueeze(0) * (1 - t).unsqueeze(1) + b.unsqueeze(0) * t.unsqueeze(1);
+        else
+            result = a.unsqueeze(0) * (((1 - t) * omega).sin() / sinOmega).unsqueeze(1)
+                   + b.unsqueeze(0) * ((t * omega).sin() / sinOmega).unsqueeze(1);
+        return result.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json.Serialization;
+using ImageGen.Core.Models;
+
+namespace ImageGen.Core.Training;
+
+public enum OptimizerKind { Adam, Rmsprop, Sgd }
+
+/// <summary>GAN: Bce (non-saturating, with logits) or Hinge. VAE reconstruction: Bce or Mse.</summary>
+public enum LossKind { Bce, Hinge, Mse }
+
+/// <summary>
+/// Training options, named after the CLI's flags (camelCase in JSON). Unset values take the classic
+/// recipe's defaults for the model kind: DCGAN Adam lr 2e-4 betas 0.5/0.999, 25 epochs; VAE Adam lr 1e-3, 10 epochs.
+/// Training stops at whichever of Epochs, MaxSteps, TimeBudget or cancellation comes first.
+/// </summary>
+public sealed record TrainOptions
+{
+    public int? Epochs { get; init; }
+    public long? MaxSteps { get; init; }
+    public TimeSpan? TimeBudget { get; init; }
+    public int BatchSize { get; init; } = 64;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    public double? Lr { get; init; }
+    public double? Beta1 { get; init; }
+    public double Beta2 { get; init; } = 0.999;
+    /// <summary>Momentum for SGD (default 0.9) and RMSprop (default 0).</summary>
+    public double? Momentum { get; init; }
+    public LossKind? Loss { get; init; }
+    /// <summary>beta of the beta-VAE: weight of the KL term.</summary>
+    public double KlWeight { get; init; } = 1.0;
+    public int? Seed { get; init; }
+    /// <summary>Write the fixed-noise grid, a checkpoint and a metrics line every N epochs.</summary>
+    public int SampleEveryEpochs { get; init; } = 1;
+    public int SampleCount { get; init; } = 64;
+    /// <summary>Write TensorBoard step scalars every N steps.</summary>
+    public int LogEverySteps { get; init; } = 50;
+
+    public const int MaxBatchSize = 4096;
+
+    public int ResolvedEpochs(ModelKind kind) => Epochs ?? (MaxSteps is null && TimeBudget is null ? (kind == ModelKind.Vae ? 10 : 25) : int.MaxValue);
+    public double ResolvedLr(ModelKind kind) => Lr ?? (Optimizer, kind) switch
+    {
+        (OptimizerKind.Sgd, _) => 0.01,
+        (_, ModelKind.Vae) => 1e-3,
+        _ => 2e-4,
+    };
+    public double ResolvedBeta1(ModelKind kind) => Beta1 ?? (kind == ModelKind.Dcgan ? 0.5 : 0.9);
+    public LossKind ResolvedLoss(ModelKind kind) => Loss ?? LossKind.Bce;
+
+    public void Validate(ModelKind kind)
+    {
+        if (Epochs is < 1) throw new ArgumentException($"epochs {Epochs} must be at least 1");
+        if (MaxSteps is < 1) throw new ArgumentException($"max steps {MaxSteps} must be at least 1");
+        if (TimeBudget is { } t && t <= TimeSpan.Zero) throw new ArgumentException($"time budget {t} must be positive");
+        if (BatchSize is < 1 or > MaxBatchSize) throw new ArgumentException($"batch size {BatchSize} is outside 1..{MaxBatchSize}");
+        if (Lr is { } lr && !(lr > 0 && lr < 10)) throw new ArgumentException($"lr {lr} must be in (0, 10)");
+        if (Beta1 is { } b1 && !(b1 >= 0 && b1 < 1)) throw new ArgumentException($"beta1 {b1} must be in [0, 1)");
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentException($"beta2 {Beta2} must be in [0, 1)");
+        if (Momentum is { } m && !(m >= 0 && m < 1)) throw new ArgumentException($"momentum {Momentum} must be in [0, 1)");
+        if (KlWeight < 0) throw new ArgumentException($"KL weight {KlWeight} must be >= 0");
+        if (SampleEveryEpochs < 1) throw new ArgumentException($"sample-every {SampleEveryEpochs} must be at least 1");
+        if (SampleCount is < 1 or > 256) throw new ArgumentException($"sample count {SampleCount} is outside 1..256");
+        if (LogEverySteps < 1) throw new ArgumentException($"log-every {LogEverySteps} must be at least 1");
+        var loss = ResolvedLoss(kind);
+        if (kind == ModelKind.Dcgan && loss == LossKind.Mse)
+            throw new ArgumentException("loss 'mse' is for VAEs; a DCGAN takes 'bce' or 'hinge'");
+        if (kind == ModelKind.Vae && loss == LossKind.Hinge)
+            throw new ArgumentException("loss 'hinge' is for GANs; a VAE takes 'bce' or 'mse'");
+    }
+}

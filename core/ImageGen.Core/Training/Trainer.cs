@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ImageGen.Core.Data;
+using ImageGen.Core.Imaging;
+using ImageGen.Core.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Core.Training;
+
+/// <summary>A snapshot for progress bars and orchestration status. Losses are the current epoch's running means.</summary>
+public sealed record TrainingProgress
+{
+    public required int Epoch { get; init; }
+    public required long Step { get; init; }
+    public long? TotalSteps { get; init; }
+    public required IReadOnlyDictionary<string, double> Losses { get; init; }
+    public double ImagesPerSecond { get; init; }
+    public TimeSpan Elapsed { get; init; }
+    public TimeSpan? Eta { get; init; }
+    /// <summary>Set when an epoch's sample grid was just written.</summary>
+    public string? SampleGrid { get; init; }
+}
+
+public sealed record EpochMetrics
+{
+    public int Epoch { get; init; }
+    public long Step { get; init; }
+    /// <summary>False for a partial epoch cut short by a stop condition.</summary>
+    public bool Complete { get; init; }
+    public Dictionary<string, double> Means { get; init; } = [];
+    public double ImagesPerSecond { get; init; }
+    public double Seconds { get; init; }
+}
+
+public sealed record TrainResult(string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, string StopReason, EpochMetrics? LastMetrics, int Seed);
+
+public sealed record TrainRequest
+{
+    public required ImageTensorDataset Data { get; init; }
+    public required ModelSpec Spec { get; init; }
+    public TrainOptions Options { get; init; } = new();
+    public required string RunFolder { get; init; }
+    /// <summary>Continue from RunFolder/checkpoint.ckpt when it exists.</summary>
+    public bool Resume { get; init; }
+}
+
+/// <summary>
+/// The training loop shared by GANs and VAEs, in the shape of pytorch/examples: per epoch a fixed-noise grid,
+/// a checkpoint and a metrics line; stops at the first of epochs, max steps, time budget or cancellation,
+/// always leaving a checkpoint to resume from. Run folder: options.json, metrics.jsonl, checkpoint.ckpt,
+/// checkpoints/epoch_NNNN.ckpt, samples/*.png and tb/ (TensorBoard events).
+/// </summary>
+public static class Trainer
+{
+    public static TrainResult Run(TrainRequest request, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var data = request.Data;
+        string runFolder = request.RunFolder;
+        string checkpointPath = Path.Combine(runFolder, Checkpoint.FileName);
+        var spec = request.Spec;
+        var options = request.Options;
+        CheckpointHeader? resumeFrom = null;
+        Dictionary<string, byte[]>? resumeSections = null;
+        if (request.Resume && File.Exists(checkpointPath))
+        {
+            (resumeFrom, resumeSections) = Checkpoint.Read(checkpointPath);
+            if (resumeFrom.Spec != spec)
+                throw new ArgumentException($"cannot resume: the checkpoint was trained as {Describe(resumeFrom.Spec)}, but {Describe(spec)} was asked for");
+            // The run keeps its recipe; the new request may move the stop conditions.
+            options = resumeFrom.Options with { Epochs = options.Epochs, MaxSteps = options.MaxSteps, TimeBudget = options.TimeBudget };
+        }
+        spec.Validate();
+        options.Validate(spec.Kind);
+        if (data.ImageSize != spec.ImageSize || data.Channels != spec.Channels)
+            throw new ArgumentException($"data is {data.Channels}x{data.ImageSize}x{data.ImageSize} but the model expects {spec.Channels}x{spec.ImageSize}x{spec.ImageSize}");
+        int seed = resumeFrom?.Seed ?? options.Seed ?? Random.Shared.Next(1, 10001);
+        options = options with { Seed = seed };
+
+        torch.manual_seed(seed);
+        using var model = Trainables.Create(spec, options);
+        long step = 0;
+        int epochsDone = 0, startStepInEpoch = 0;
+        if (resumeFrom is not null)
+        {
+            model.Load(resumeSections!);
+            Checkpoint.RestoreRng(resumeSections!["rng"]);
+            step = resumeFrom.Step;
+            epochsDone = resumeFrom.Epoch;
+            startStepInEpoch = resumeFrom.StepInEpoch;
+        }
+
+        string samplesFolder = Path.Combine(runFolder, "samples");
+        Directory.CreateDirectory(samplesFolder);
+        Directory.CreateDirectory(Path.Combine(runFolder, "checkpoints"));
+        WriteRunOptions(runFolder, spec, options, data, resumeFrom is not null);
+
+        int batchSize = Math.Min(options.BatchSize, data.Count);
+        int stepsPerEpoch = data.Count / batchSize; // the last partial batch is dropped, as DataLoader(drop_last=True)
+        int epochs = options.ResolvedEpochs(spec.Kind);
+        long? totalSteps = options.MaxSteps;
+        if (epochs != int.MaxValue) totalSteps = Math.Min(totalSteps ?? long.MaxValue, (long)epochs * stepsPerEpoch);
+
+        using var fixedNoise = FixedNoise(seed, options.SampleCount, spec.LatentSize);
+        using var previewInputs = data.Batch(torch.arange(Math.Min(options.SampleCount, data.Count)));
+        if (resumeFrom is null) ImageGrid.SaveGridPng(previewInputs, Path.Combine(samplesFolder, "real_samples.png"));
+
+        var tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(runFolder, "tb"));
+        var clock = Stopwatch.StartNew();
+        var epochClock = new Stopwatch();
+        var sums = new MetricSums();
+        EpochMetrics? lastMetrics = null;
+        string stopReason = "epochs";
+        long stepsThisSession = 0;
+
+        for (int epoch = epochsDone + 1; epoch <= epochs; epoch++)
+        {
+            using var permutation = EpochPermutation(seed, epoch, data.Count);
+            sums.Clear();
+            epochClock.Restart();
+            string? stop = null;
+            for (int i = startStepInEpoch; i < stepsPerEpoch; i++)
+            {
+                stop = StopReason(step, options, clock.Elapsed, cancellationToken);
+                if (stop is not null)
+                {
+                    lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: false,
+                        fixedNoise, previewInputs, tensorboard, $"step_{step:D7}", out string grid);
+                    SaveCheckpoint(model, checkpointPath, null, spec, options, step, epoch - 1, i, seed);
+                    progress?.Report(Snapshot(epoch, step, totalSteps, sums, stepsThisSession, batchSize, clock.Elapsed, options) with { SampleGrid = grid });
+                    return new TrainResult(runFolder, checkpointPath, step, epoch - 1, stop, lastMetrics, seed);
+                }
+                using (var scope = torch.NewDisposeScope())
+                {
+                    var indices = permutation[(i * batchSize)..((i + 1) * batchSize)];
+                    var batch = data.Batch(indices);
+                    var scalars = model.Step(batch);
+                    foreach (var (name, value) in scalars) sums.Add(name, value);
+                    sums.EndStep();
+                    step++;
+                    stepsThisSession++;
+                    if (step % options.LogEverySteps == 0)
+                        foreach (var (name, value) in scalars) tensorboard.add_scalar($"step/{name}", (float)value, (int)step);
+                }
+                progress?.Report(Snapshot(epoch, step, totalSteps, sums, stepsThisSession, batchSize, clock.Elapsed, options));
+            }
+            startStepInEpoch = 0;
+            epochsDone = epoch;
+            bool lastEpoch = epoch == epochs || (options.MaxSteps is { } max && step >= max);
+            if (epoch % options.SampleEveryEpochs == 0 || lastEpoch)
+            {
+                lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: true,
+                    fixedNoise, previewInputs, tensorboard, $"epoch_{epoch:D3}", out string grid);
+                SaveCheckpoint(model, checkpointPath, Path.Combine(runFolder, "checkpoints", $"epoch_{epoch:D4}.ckpt"),
+                    spec, options, step, epoch, 0, seed);
+                progress?.Report(Snapshot(epoch, step, totalSteps, sums, stepsThisSession, batchSize, clock.Elapsed, options) with { SampleGrid = grid });
+            }
+            if (options.MaxSteps is { } maxSteps && step >= maxSteps) { stopReason = "max-steps"; break; }
+        }
+        if (!File.Exists(checkpointPath) || epochsDone == 0)
+            SaveCheckpoint(model, checkpointPath, null, spec, options, step, epochsDone, 0, seed);
+        return new TrainResult(runFolder, checkpointPath, step, epochsDone, stopReason, lastMetrics, seed);
+    }
+
+    /// <summary>The fixed noise batch of the per-epoch grids, drawn from its own generator so it never disturbs training.</summary>
+    public static Tensor FixedNoise(int seed, int count, int latentSize)
+    {
+        using var generator = new torch.Generator((ulong)seed);
+        return torch.randn([count, latentSize], generator: generator);
+    }
+
+    /// <summary>The data order of an epoch depends only on (seed, epoch), so a resumed run sees the same batches.</summary>
+    private static Tensor EpochPermutation(int seed, int epoch, int count)
+    {
+        using var generator = new torch.Generator((ulong)seed * 1_000_003UL + (ulong)epoch);
+        return torch.randperm(count, generator: generator);
+    }
+
+    private static string? StopReason(long step, TrainOptions options, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested) return "cancelled";
+        if (options.MaxSteps is { } max && step >= max) return "max-steps";
+        if (options.TimeBudget is { } budget && elapsed >= budget) return "time-budget";
+        return null;
+    }
+
+    private static TrainingProgress Snapshot(int epoch, long step, long? totalSteps, MetricSums sums, long stepsThisSession,
+        int batchSize, TimeSpan elapsed, TrainOptions options)
+    {
+        double stepsPerSecond = elapsed.TotalSeconds > 0 ? stepsThisSession / elapsed.TotalSeconds : 0;
+        TimeSpan? eta = null;
+        if (stepsPerSecond > 0 && totalSteps is { } total)
+            eta = TimeSpan.FromSeconds(Math.Max(0, total - step) / stepsPerSecond);
+        if (options.TimeBudget is { } budget)
+        {
+            var left = budget - elapsed;
+            if (left < TimeSpan.Zero) left = TimeSpan.Zero;
+            eta = eta is null || left < eta ? left : eta;
+        }
+        return new TrainingProgress
+        {
+            Epoch = epoch, Step = step, TotalSteps = totalSteps, Losses = sums.Means(),
+            ImagesPerSecond = stepsPerSecond * batchSize, Elapsed = elapsed, Eta = eta,
+        };
+    }
+
+    private static EpochMetrics EndEpoch(ITrainable model, string runFolder, int epoch, long step, MetricSums sums, Stopwatch epochClock,
+        int batchSize, bool complete, Tensor fixedNoise, Tensor previewInputs, TorchSharp.Modules.SummaryWriter tensorboard, string suffix, out string gridPath)
+    {
+        double seconds = epochClock.Elapsed.TotalSeconds;
+        var metrics = new EpochMetrics
+        {
+            Epoch = epoch, Step = step, Complete = complete, Means = sums.Means(),
+            ImagesPerSecond = seconds > 0 ? sums.Steps * batchSize / seconds : 0, Seconds = seconds,
+        };
+        File.AppendAllText(Path.Combine(runFolder, "metrics.jsonl"), JsonSerializer.Serialize(metrics, Json.Compact) + "\n");
+        foreach (var (name, value) in metrics.Means) tensorboard.add_scalar($"epoch/{name}", (float)value, (int)step);
+        tensorboard.add_scalar("epoch/images_per_second", (float)metrics.ImagesPerSecond, (int)step);
+
+        string samplesFolder = Path.Combine(runFolder, "samples");
+        gridPath = Path.Combine(samplesFolder, $"fake_samples_{suffix}.png");
+        model.SetTraining(false);
+        try
+        {
+            using var inference = torch.inference_mode();
+            using var scope = torch.NewDisposeScope();
+            var fakes = model.Generator.Generate(fixedNoise);
+            ImageGrid.SaveGridPng(fakes, gridPath);
+            tensorboard.add_img("samples", (ImageGrid.MakeGrid(fakes) + 1.0) / 2.0, (int)step);
+            model.WriteExtraImages(previewInputs, samplesFolder, suffix);
+        }
+        finally { model.SetTraining(true); }
+        return metrics;
+    }
+
+    private static void SaveCheckpoint(ITrainable model, string latestPath, string? epochPath, ModelSpec spec, TrainOptions options,
+        long step, int epochsCompleted, int stepInEpoch, int seed)
+    {
+        var header = new CheckpointHeader
+        {
+            Spec = spec, Options = options, Step = step, Epoch = epochsCompleted, StepInEpoch = stepInEpoch,
+            Seed = seed, SavedAt = DateTimeOffset.UtcNow,
+        };
+        var sections = model.Sections().Append(("rng", Checkpoint.RngSection())).ToList();
+        Checkpoint.Write(latestPath, header, sections);
+        if (epochPath is not null) File.Copy(latestPath, epochPath, overwrite: true);
+    }
+
+    private static void WriteRunOptions(string runFolder, ModelSpec spec, TrainOptions options, ImageTensorDataset data, bool resumed)
+    {
+        var record = new
+        {
+            spec, options, dataset = data.Description, images = data.Count, resumed,
+            torchSharp = typeof(torch).Assembly.GetName().Version?.ToString(),
+            threads = torch.get_num_threads(), machine = Environment.MachineName, startedAt = DateTimeOffset.UtcNow,
+        };
+        File.WriteAllText(Path.Combine(runFolder, resumed ? $"options.resumed.{DateTime.UtcNow:yyyyMMddHHmmss}.json" : "options.json"),
+            JsonSerializer.Serialize(record, Json.Options));
+    }
+
+    private static string Describe(ModelSpec s) => $"{s.Kind} {s.ImageSize}x{s.ImageSize}x{s.Channels} nz={s.LatentSize} ngf={s.Ngf} ndf={s.Ndf}";
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using ImageGen.Core.Data;
+using ImageGen.Core.Imaging;
+using ImageGen.Core.Models;
+using ImageGen.Core.Runtime;
+using ImageGen.Core.Sampling;
+using ImageGen.Core.Training;
+using TorchSharp;
+
+namespace ImageGen.Cli;
+
+/// <summary>Benchmarks that print numbers with the settings and machine they ran on. Not tests: nothing here asserts a time.</summary>
+public static class BenchCommand
+{
+    public static int Run(string[] rawArgs, TextWriter output)
+    {
+        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: 'bench train' or 'bench sample'");
+        return rawArgs[0] switch
+        {
+            "train" => Train(Args.Parse("bench train", rawArgs[1..],
+                ["--model", "--image-size", "--channels", "--batch-size", "--steps", "--warmup", "--threads"], []), output),
+            "sample" => Sample(Args.Parse("bench sample", rawArgs[1..],
+                ["--count", "--iterations", "--warmup", "--checkpoint", "--model", "--image-size", "--threads"], []), output),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train or sample"),
+        };
+    }
+
+    private static int Train(Args args, TextWriter output)
+    {
+        var kind = args.Enum<ModelKind>("--model") ?? ModelKind.Dcgan;
+        var spec = ModelSpec.DefaultFor(kind, args.Choice("--image-size", ModelSpec.SupportedImageSizes) ?? 32,
+            args.Choice("--channels", ModelSpec.SupportedChannels) ?? 1);
+        int batch = args.Int("--batch-size", 1, TrainOptions.MaxBatchSize) ?? 64;
+        int steps = args.Int("--steps", 1, 1_000_000) ?? 300;
+        int warmup = args.Int("--warmup", 0, 10_000) ?? 20;
+        CliApp.ConfigureRuntime(args);
+        output.WriteLine($"bench train: {spec.Kind} {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} nz={spec.LatentSize} ngf={spec.Ngf} ndf={spec.Ndf} batch={batch} steps={steps} warmup={warmup}");
+        output.WriteLine($"machine: {TorchRuntime.Describe()}");
+
+        torch.manual_seed(1);
+        using var data = SyntheticShapes.Generate(Math.Max(batch * 8, 512), spec.ImageSize, spec.Channels, seed: 1);
+        using var model = Trainables.Create(spec, new TrainOptions { BatchSize = batch });
+        var times = new List<double>(steps);
+        long rssAt200 = 0, rssAt2000 = 0;
+        var clock = new Stopwatch();
+        for (int i = 0; i < warmup + steps; i++)
+        {
+            clock.Restart();
+            using (var scope = torch.NewDisposeScope())
+            {
+                long start = (long)i * batch % (data.Count - batch + 1);
+                var batchImages = data.Batch(torch.arange(start, start + batch));
+                model.Step(batchImages);
+            }
+            if (i >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
+            int measured = i - warmup + 1;
+            if (measured == 200) rssAt200 = TorchRuntime.ResidentBytes();
+            if (measured == 2000) rssAt2000 = TorchRuntime.ResidentBytes();
+        }
+        double median = Percentile(times, 50);
+        double gflopPerStep = 2.0 * model.TrainingMacsPerImage * batch / 1e9;
+        output.WriteLine($"step ms: median {median:0.00}  p10 {Percentile(times, 10):0.00}  p90 {Percentile(times, 90):0.00}");
+        output.WriteLine($"images/s: {batch / (median / 1000):0}");
+        output.WriteLine($"analytic work: {model.TrainingMacsPerImage / 1e6:0.0} M multiply-adds per image per step (forward + ~2x backward), {gflopPerStep:0.00} GFLOP per step");
+        output.WriteLine($"achieved GFLOP/s: {gflopPerStep / (median / 1000):0.0}");
+        output.WriteLine($"libtorch sgemm GFLOP/s (1024x1024, same threads): {SgemmGflops():0.0}");
+        if (rssAt200 > 0) output.WriteLine($"RSS MiB: step 200 {rssAt200 / 1048576.0:0}" + (rssAt2000 > 0 ? $", step 2000 {rssAt2000 / 1048576.0:0} ({100.0 * (rssAt2000 - rssAt200) / rssAt200:+0.0;-0.0}%)" : ""));
+        return 0;
+    }
+
+    private static int Sample(Args args, TextWriter output)
+    {
+        int count = args.Int("--count", 1, 1024) ?? 64;
+        int iterations = args.Int("--iterations", 1, 1_000_000) ?? 200;
+        int warmup = args.Int("--warmup", 0, 10_000) ?? 20;
+        CliApp.ConfigureRuntime(args);
+        IImageGenerator generator;
+        string source;
+        if (args.String("--checkpoint") is { } checkpoint)
+        {
+            generator = Checkpoint.LoadGenerator(Checkpoint.Resolve(checkpoint)).generator;
+            source = checkpoint;
+        }
+        else
+        {
+            var spec = ModelSpec.DefaultFor(args.Enum<ModelKind>("--model") ?? ModelKind.Dcgan, args.Choice("--image-size", ModelSpec.SupportedImageSizes) ?? 32);
+            torch.manual_seed(1);
+            generator = GeneratorFactory.Create(spec);
+            generator.AsModule.eval();
+            source = "freshly initialised weights";
+        }
+        using var owned = generator;
+        var s = generator.Spec;
+        output.WriteLine($"bench sample: {s.Kind} {s.ImageSize}x{s.ImageSize}x{s.Channels} count={count} iterations={iterations} warmup={warmup} ({source})");
+        output.WriteLine($"machine: {TorchRuntime.Describe()}");
+        var seeds = Seeds.Range(0, count);
+        var forward = new List<double>(iterations);
+        var withPng = new List<double>(iterations);
+        var clock = new Stopwatch();
+        for (int i = 0; i < warmup + iterations; i++)
+        {
+            clock.Restart();
+            double forwardMs;
+            using (var inference = torch.inference_mode())
+            using (var scope = torch.NewDisposeScope())
+            {
+                var z = Seeds.Latents(seeds, s.LatentSize);
+                var images = generator.Generate(z);
+                forwardMs = clock.Elapsed.TotalMilliseconds;
+                ImageGrid.EncodeGridPng(images);
+            }
+            if (i < warmup) continue;
+            forward.Add(forwardMs);
+            withPng.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        output.WriteLine($"latents + forward ms: p50 {Percentile(forward, 50):0.00}  p90 {Percentile(forward, 90):0.00}  p99 {Percentile(forward, 99):0.00}");
+        output.WriteLine($"with PNG grid ms:     p50 {Percentile(withPng, 50):0.00}  p90 {Percentile(withPng, 90):0.00}  p99 {Percentile(withPng, 99):0.00}");
+        return 0;
+    }
+
+    private static double SgemmGflops()
+    {
+        const int n = 1024;
+        using var a = torch.randn(n, n);
+        using var b = torch.randn(n, n);
+        var times = new List<double>();
+        var clock = new Stopwatch();
+        for (int i = 0; i < 15; i++)
+        {
+            clock.Restart();
+            using var c = torch.mm(a, b);
+            if (i >= 3) times.Add(clock.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * n / Percentile(times, 50) / 1e9;
+    }
+
+    public static double Percentile(List<double> values, double percent)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        double rank = percent / 100 * (sorted.Length - 1);
+        int low = (int)Math.Floor(rank), high = (int)Math.Ceiling(rank);
+        return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+    }
+}

@@ -1,0 +1,55 @@
+using ImageGen.Core.Runtime;
+
+namespace ImageGen.Cli;
+
+public static class CliApp
+{
+    public const string Usage = """
+        imagegen: train and sample GANs and VAEs (TorchSharp)
+
+          imagegen                      the quickstart: 1 epoch of DCGAN on Fashion-MNIST (or synthetic shapes), then a sample grid
+          imagegen train   --data <folder | idx file | shard folder | synthetic[:N]> --out <run folder> [options]
+          imagegen sample  --checkpoint <run folder or file> --out <file or folder> [--count N | --seeds 1-16] [--seed N]
+                           [--grid | --out-dir] [--interpolate A,B,STEPS] [--truncation X] [--reconstruct <images>]
+          imagegen ingest  --in <folder> --out <shard folder> [--image-size 32|64] [--channels 1|3]
+          imagegen bench train  [--model dcgan|vae] [--image-size 32|64] [--batch-size N] [--steps N] [--threads N]
+          imagegen bench sample [--count N] [--iterations N] [--checkpoint <file>]
+
+        train options: --model dcgan|vae --image-size 32|64 --channels 1|3 --epochs N --max-steps N --time-budget 10m
+          --batch-size N --optimizer adam|rmsprop|sgd --lr X --beta1 X --beta2 X --momentum X --loss bce|hinge|mse
+          --kl-weight X --nz N --ngf N --ndf N --seed N --sample-every N --limit N --threads N --resume
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            if (args.Length == 0) return QuickstartCommand.Run(output, error);
+            string command = args[0];
+            var rest = args.Skip(1).ToArray();
+            switch (command)
+            {
+                case "train": return TrainCommand.Run(rest, output, error);
+                case "sample": return SampleCommand.Run(rest, output);
+                case "ingest": return IngestCommand.Run(rest, output);
+                case "bench": return BenchCommand.Run(rest, output);
+                case "help" or "--help" or "-h": output.WriteLine(Usage); return 0;
+                default:
+                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest or bench (imagegen --help)");
+            }
+        }
+        catch (Exception e) when (e is UsageException or ArgumentException or FormatException or FileNotFoundException
+                                       or DirectoryNotFoundException or InvalidDataException or InvalidOperationException)
+        {
+            error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+        finally { await error.FlushAsync(); }
+    }
+
+    /// <summary>Threads and allocator settings, applied before the first tensor is made.</summary>
+    public static void ConfigureRuntime(Args args)
+    {
+        TorchRuntime.Configure(args.Int("--threads", 1, 1024));
+    }
+}

@@ -1,0 +1,94 @@
+using ImageGen.Core.Data;
+using ImageGen.Core.Imaging;
+using ImageGen.Core.Sampling;
+using TorchSharp;
+
+namespace ImageGen.Cli;
+
+public static class SampleCommand
+{
+    public const int MaxImages = 1024;
+    private static readonly string[] ValueOptions =
+        ["--checkpoint", "--count", "--seeds", "--seed", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"];
+
+    public static int Run(string[] rawArgs, TextWriter output)
+    {
+        var args = Args.Parse("sample", rawArgs, ValueOptions, ["--grid", "--out-dir"]);
+        string checkpoint = args.Required("--checkpoint");
+        string outPath = args.Required("--out");
+        if (args.Flag("--grid") && args.Flag("--out-dir")) throw new UsageException("--grid and --out-dir exclude each other; pick one");
+        if (args.Has("--count") && args.Has("--seeds")) throw new UsageException("--count and --seeds exclude each other; --seeds already says how many");
+        bool separateFiles = args.Flag("--out-dir");
+        double truncation = args.Double("--truncation", 0.01, 2.0) ?? 1.0;
+        int nrow = args.Int("--nrow", 1, 256) ?? 8;
+        int padding = args.Int("--padding", 0, 64) ?? 2;
+        CliApp.ConfigureRuntime(args);
+
+        using var sampler = ImageSampler.Load(checkpoint);
+        output.WriteLine($"checkpoint: {sampler.Spec.Kind} {sampler.Spec.ImageSize}x{sampler.Spec.ImageSize}x{sampler.Spec.Channels}, step {sampler.Header.Step}");
+
+        if (args.String("--reconstruct") is { } inputs)
+        {
+            using var data = DatasetLoader.Load(inputs, sampler.Spec.ImageSize, sampler.Spec.Channels, limit: MaxImages);
+            using var images = data.Batch(torch.arange(data.Count));
+            using var reconstructed = sampler.Reconstruct(images);
+            using var both = torch.cat([images, reconstructed], 0);
+            Save(both, outPath, nrow: Math.Min(data.Count, nrow), padding);
+            output.WriteLine($"wrote {outPath}: {data.Count} inputs over their reconstructions");
+            return 0;
+        }
+
+        if (args.String("--interpolate") is { } interpolate)
+        {
+            var parts = interpolate.Split(',');
+            if (parts.Length != 3 || !long.TryParse(parts[0], out long a) || !long.TryParse(parts[1], out long b) || !int.TryParse(parts[2], out int steps)
+                || a < 0 || b < 0 || a > Seeds.MaxSeed || b > Seeds.MaxSeed || steps is < 2 or > MaxImages)
+                throw new UsageException($"--interpolate '{interpolate}' must be A,B,STEPS with seeds in 0..{Seeds.MaxSeed} and STEPS in 2..{MaxImages}");
+            using var path = sampler.Interpolate(a, b, steps, truncation);
+            if (separateFiles) WriteFiles(path, Enumerable.Range(0, steps).Select(i => $"interp_{i:D3}.png").ToList(), outPath);
+            else Save(path, outPath, nrow: Math.Min(steps, nrow == 8 ? steps : nrow), padding);
+            output.WriteLine($"wrote {outPath}: {steps} steps from seed {a} to seed {b}");
+            return 0;
+        }
+
+        IReadOnlyList<long> seeds = args.String("--seeds") is { } list
+            ? Seeds.Parse(list, MaxImages)
+            : Seeds.Range(args.Long("--seed", 0, Seeds.MaxSeed) ?? 0, args.Int("--count", 1, MaxImages) ?? 64);
+        if (separateFiles)
+        {
+            using var images = sampler.Generate(seeds, truncation);
+            WriteFiles(images, seeds.Select(s => $"seed{s:D4}.png").ToList(), outPath);
+            output.WriteLine($"wrote {seeds.Count} images to {outPath}/ (seed{seeds[0]:D4}.png ...)");
+        }
+        else
+        {
+            WriteGrid(sampler, seeds, truncation, outPath, nrow, padding);
+            output.WriteLine($"wrote {outPath}: grid of {seeds.Count} images, seeds {seeds[0]}..{seeds[^1]}");
+        }
+        return 0;
+    }
+
+    public static void WriteGrid(string checkpoint, IReadOnlyList<long> seeds, double truncation, string outPath, int nrow, int padding)
+    {
+        using var sampler = ImageSampler.Load(checkpoint);
+        WriteGrid(sampler, seeds, truncation, outPath, nrow, padding);
+    }
+
+    private static void WriteGrid(ImageSampler sampler, IReadOnlyList<long> seeds, double truncation, string outPath, int nrow, int padding)
+    {
+        using var images = sampler.Generate(seeds, truncation);
+        Save(images, outPath, nrow, padding);
+    }
+
+    private static void Save(torch.Tensor images, string outPath, int nrow, int padding) => ImageGrid.SaveGridPng(images, outPath, nrow, padding);
+
+    private static void WriteFiles(torch.Tensor images, IReadOnlyList<string> names, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        for (int i = 0; i < names.Count; i++)
+        {
+            using var image = images[i];
+            File.WriteAllBytes(Path.Combine(folder, names[i]), ImageGrid.EncodePng(image));
+        }
+    }
+}

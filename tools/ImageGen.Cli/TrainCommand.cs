@@ -1,0 +1,101 @@
+using ImageGen.Core.Data;
+using ImageGen.Core.Models;
+using ImageGen.Core.Runtime;
+using ImageGen.Core.Training;
+
+namespace ImageGen.Cli;
+
+public static class TrainCommand
+{
+    private static readonly string[] ValueOptions =
+    [
+        "--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size",
+        "--optimizer", "--lr", "--beta1", "--beta2", "--momentum", "--loss", "--kl-weight", "--nz", "--ngf", "--ndf",
+        "--seed", "--sample-every", "--limit", "--threads", "--out",
+    ];
+
+    public static int Run(string[] rawArgs, TextWriter output, TextWriter error)
+    {
+        var args = Args.Parse("train", rawArgs, ValueOptions, ["--resume"]);
+        var kind = args.Enum<ModelKind>("--model") ?? ModelKind.Dcgan;
+        var defaults = ModelSpec.DefaultFor(kind);
+        var spec = defaults with
+        {
+            ImageSize = args.Choice("--image-size", ModelSpec.SupportedImageSizes) ?? 32,
+            Channels = args.Choice("--channels", ModelSpec.SupportedChannels) ?? 1,
+            LatentSize = args.Int("--nz", 1, 4096) ?? defaults.LatentSize,
+            Ngf = args.Int("--ngf", 1, 1024) ?? defaults.Ngf,
+            Ndf = args.Int("--ndf", 1, 1024) ?? defaults.Ndf,
+        };
+        var options = new TrainOptions
+        {
+            Epochs = args.Int("--epochs", 1, 1_000_000),
+            MaxSteps = args.Long("--max-steps", 1, long.MaxValue),
+            TimeBudget = args.Duration("--time-budget"),
+            BatchSize = args.Int("--batch-size", 1, TrainOptions.MaxBatchSize) ?? 64,
+            Optimizer = args.Enum<OptimizerKind>("--optimizer") ?? OptimizerKind.Adam,
+            Lr = args.Double("--lr", 1e-9, 10),
+            Beta1 = args.Double("--beta1", 0, 0.999999),
+            Beta2 = args.Double("--beta2", 0, 0.999999) ?? 0.999,
+            Momentum = args.Double("--momentum", 0, 0.999999),
+            Loss = args.Enum<LossKind>("--loss"),
+            KlWeight = args.Double("--kl-weight", 0, 1000) ?? 1.0,
+            Seed = args.Int("--seed", 0, int.MaxValue),
+            SampleEveryEpochs = args.Int("--sample-every", 1, 1_000_000) ?? 1,
+        };
+        options.Validate(kind);
+        string outFolder = args.Required("--out");
+        CliApp.ConfigureRuntime(args);
+        string dataSource = args.String("--data") ?? DefaultDataSource();
+        return Train(dataSource, spec, options, outFolder, args.Flag("--resume"), args.Int("--limit", 1, int.MaxValue), output, error);
+    }
+
+    public static int Train(string dataSource, ModelSpec spec, TrainOptions options, string outFolder, bool resume, int? limit,
+        TextWriter output, TextWriter error)
+    {
+        output.WriteLine(TorchRuntime.Describe());
+        using var data = DatasetLoader.Load(dataSource, spec.ImageSize, spec.Channels, limit, seed: options.Seed ?? 0);
+        output.WriteLine($"data: {data.Description} -> {data.Count} x {data.Channels}x{data.ImageSize}x{data.ImageSize}");
+        output.WriteLine($"model: {spec.Kind} nz={spec.LatentSize} ngf={spec.Ngf} ndf={spec.Ndf}; optimizer {options.Optimizer} lr {options.ResolvedLr(spec.Kind)}; " +
+                         $"loss {options.ResolvedLoss(spec.Kind)}; batch {options.BatchSize}; out {outFolder}");
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); error.WriteLine("\nstopping after this step; a checkpoint will be saved"); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var bar = new ProgressBar(error);
+            var result = Trainer.Run(new TrainRequest { Data = data, Spec = spec, Options = options, RunFolder = outFolder, Resume = resume },
+                bar, cancel.Token);
+            bar.Finish();
+            output.WriteLine($"seed {result.Seed}; stopped by {result.StopReason} after {result.Steps} steps ({result.EpochsCompleted} epochs); checkpoint {result.CheckpointPath}");
+            if (result.LastMetrics is { } m)
+                output.WriteLine("last metrics: " + string.Join(", ", m.Means.Select(kv => $"{kv.Key} {kv.Value:0.0000}")) + $", {m.ImagesPerSecond:0} img/s");
+            return 0;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    /// <summary>Fashion-MNIST from Debian's dataset-fashion-mnist package when installed, else the project's synthetic shapes.</summary>
+    public static string DefaultDataSource() => File.Exists(IdxReader.DebianFashionMnistTrain) ? IdxReader.DebianFashionMnistTrain : DatasetLoader.SyntheticPrefix;
+}
+
+public static class QuickstartCommand
+{
+    public const string RunFolder = "runs/quickstart";
+
+    /// <summary>The main job on its embedded default: one epoch of DCGAN 32x32x1, then a 64-image grid from the result.</summary>
+    public static int Run(TextWriter output, TextWriter error)
+    {
+        TorchRuntime.Configure();
+        string data = TrainCommand.DefaultDataSource();
+        if (data == DatasetLoader.SyntheticPrefix)
+            output.WriteLine($"Fashion-MNIST not found at {IdxReader.DebianFashionMnistTrain} (apt-get install dataset-fashion-mnist); training on synthetic shapes");
+        var spec = ModelSpec.DefaultFor(ModelKind.Dcgan);
+        int code = TrainCommand.Train(data, spec, new TrainOptions { Epochs = 1, Seed = 1 }, RunFolder, resume: false, limit: null, output, error);
+        if (code != 0) return code;
+        string grid = Path.Combine(RunFolder, "samples.png");
+        SampleCommand.WriteGrid(Path.Combine(RunFolder, "checkpoint.ckpt"), Core.Sampling.Seeds.Range(0, 64), 1.0, grid, nrow: 8, padding: 2);
+        output.WriteLine($"wrote {grid} (64 images, seeds 0-63)");
+        return 0;
+    }
+}
