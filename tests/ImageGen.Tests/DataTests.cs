@@ -1,0 +1,139 @@
+using System.IO.Compression;
+using ImageGen.Core.Data;
+using SkiaSharp;
+using TorchSharp;
+
+namespace ImageGen.Tests;
+
+public class DataTests
+{
+    public DataTests() => TestImages.EnsureRuntime();
+
+    [Fact]
+    public void Each_kind_of_bad_input_is_rejected_with_its_reason_while_the_good_images_beside_it_are_packed()
+    {
+        using var input = new TempFolder();
+        using var output = new TempFolder();
+        using var shape = TestImages.Shape(1, 40);
+        var png = TestImages.Encode(shape, SKEncodedImageFormat.Png);
+        File.WriteAllBytes(input.File("good.png"), png);
+        File.WriteAllBytes(input.File("good.jpg"), TestImages.Encode(shape, SKEncodedImageFormat.Jpeg));
+        File.WriteAllBytes(input.File("good.webp"), TestImages.Encode(shape, SKEncodedImageFormat.Webp));
+        File.WriteAllBytes(input.File("good.bmp"), TestImages.Bmp(shape));
+        Directory.CreateDirectory(input.File("nested"));
+        File.WriteAllBytes(input.File("nested/good.gif"), TestImages.Gif());
+        using var wide = new SKBitmap(300, 20);
+        File.WriteAllBytes(input.File("wide.png"), TestImages.Encode(wide, SKEncodedImageFormat.Png));
+
+        File.WriteAllBytes(input.File("empty.png"), []);
+        File.WriteAllBytes(input.File("truncated.png"), png[..(png.Length / 2)]);
+        File.WriteAllText(input.File("notes.png"), "this is text, not an image");
+        File.WriteAllBytes(input.File("noise.jpg"), Enumerable.Range(0, 500).Select(i => (byte)(i * 37 % 251)).ToArray());
+        File.WriteAllBytes(input.File("bomb.png"), TestImages.PngHeaderOnly(50000, 50000));
+        File.WriteAllBytes(input.File("icon.ico"), TestImages.Ico(TestImages.Encode(shape, SKEncodedImageFormat.Png), 40));
+
+        DatasetManifest manifest;
+        using (var packer = new DatasetPacker(output.Path, 32, 1, new DecodeLimits { MaxSide = 256 }))
+        {
+            packer.AddFolder(input.Path);
+            manifest = packer.Finish();
+        }
+        Assert.Equal(new[] { "good.bmp", "good.jpg", "good.png", "good.webp", "nested/good.gif" }, manifest.Sources);
+        var reasons = manifest.Rejected.ToDictionary(r => r.Name, r => r.Reason);
+        Assert.Equal(7, reasons.Count);
+        Assert.Contains("empty", reasons["empty.png"]);
+        Assert.Contains("truncated", reasons["truncated.png"]);
+        Assert.Contains("not a recognised image", reasons["notes.png"]);
+        Assert.Contains("not a recognised image", reasons["noise.jpg"]);
+        Assert.Contains("50000x50000", reasons["bomb.png"]);
+        Assert.Contains("256-pixel limit", reasons["bomb.png"]);
+        Assert.Contains("300x20", reasons["wide.png"]);
+        Assert.Contains("not supported", reasons["icon.ico"]);
+
+        // The manifest on disk says the same, and the packed pixels read back as a training set.
+        var onDisk = DatasetManifest.Read(output.Path);
+        Assert.Equal(manifest.Sources, onDisk.Sources);
+        Assert.Equal(7, onDisk.Rejected.Count);
+        using var data = DatasetLoader.ReadShards(output.Path);
+        Assert.Equal(5, data.Count);
+        var expected = ImageDecoder.Decode(png, 32, 1).Pixels!;
+        Assert.Equal(expected, data.Pixels[2].data<byte>().ToArray()); // good.png is third in ordinal order
+    }
+
+    [Fact]
+    public void Image_bomb_is_refused_from_its_header_without_decoding_pixels()
+    {
+        var bomb = TestImages.PngHeaderOnly(50000, 50000);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var result = ImageDecoder.Decode(bomb, 32, 1);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.False(result.Accepted);
+        Assert.Contains("4096-pixel limit per side", result.Rejection);
+        Assert.True(allocated < 1_000_000, $"allocated {allocated} bytes while refusing a header");
+        var megapixels = ImageDecoder.Decode(TestImages.PngHeaderOnly(4096, 4096), 32, 1);
+        Assert.Contains("16000000-pixel limit", megapixels.Rejection);
+    }
+
+    [Fact]
+    public void Decoding_crops_to_the_centre_resizes_and_converts_channels()
+    {
+        // Left third red, middle third green, right third blue; the centre crop keeps mostly green.
+        using var bitmap = new SKBitmap(90, 30);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            canvas.DrawRect(0, 0, 30, 30, new SKPaint { Color = SKColors.Red });
+            canvas.DrawRect(30, 0, 30, 30, new SKPaint { Color = SKColors.Lime });
+            canvas.DrawRect(60, 0, 30, 30, new SKPaint { Color = SKColors.Blue });
+        }
+        var rgb = ImageDecoder.Decode(TestImages.Encode(bitmap, SKEncodedImageFormat.Png), 32, 3).Pixels!;
+        Assert.Equal(3 * 32 * 32, rgb.Length);
+        int centre = 16 * 32 + 16;
+        Assert.True(rgb[centre] < 10 && rgb[1024 + centre] > 245 && rgb[2048 + centre] < 10, "centre pixel should be green");
+        var gray = ImageDecoder.Decode(TestImages.Encode(bitmap, SKEncodedImageFormat.Png), 32, 1).Pixels!;
+        Assert.Equal(32 * 32, gray.Length);
+        Assert.InRange(gray[centre], 145, 155); // luma of pure green: 0.587 * 255
+    }
+
+    [Fact]
+    public void Idx_files_are_read_gzipped_or_not_and_resized_to_the_model_size()
+    {
+        using var folder = new TempFolder();
+        var pixels = Enumerable.Range(0, 3 * 28 * 28).Select(i => (byte)(i % 256)).ToArray();
+        var header = new byte[] { 0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28 };
+        File.WriteAllBytes(folder.File("raw-idx3-ubyte"), [.. header, .. pixels]);
+        using (var gz = new GZipStream(File.Create(folder.File("zipped-idx3-ubyte.gz")), CompressionLevel.Fastest))
+            gz.Write([.. header, .. pixels]);
+
+        using var raw = IdxReader.ReadImages(folder.File("raw-idx3-ubyte"));
+        using var zipped = IdxReader.ReadImages(folder.File("zipped-idx3-ubyte.gz"));
+        Assert.Equal(new long[] { 3, 1, 28, 28 }, raw.Pixels.shape);
+        Assert.Equal(pixels, raw.Pixels.data<byte>().ToArray());
+        Assert.Equal(pixels, zipped.Pixels.data<byte>().ToArray());
+        using var resized = DatasetLoader.Load(folder.File("zipped-idx3-ubyte.gz"), 32, 1);
+        Assert.Equal(new long[] { 3, 1, 32, 32 }, resized.Pixels.shape);
+
+        File.WriteAllBytes(folder.File("labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 1, 7]);
+        var e = Assert.Throws<InvalidDataException>(() => IdxReader.ReadImages(folder.File("labels-idx1-ubyte")));
+        Assert.Contains("0x00000801", e.Message);
+    }
+
+    [Fact]
+    public void Synthetic_shapes_are_deterministic_for_a_seed()
+    {
+        using var a = SyntheticShapes.Generate(8, 32, 3, seed: 4);
+        using var b = SyntheticShapes.Generate(8, 32, 3, seed: 4);
+        using var c = SyntheticShapes.Generate(8, 32, 3, seed: 5);
+        Assert.True(a.Pixels.Equals(b.Pixels));
+        Assert.False(a.Pixels.Equals(c.Pixels));
+    }
+
+    [Fact]
+    public void A_folder_with_no_usable_image_is_a_clear_error()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("readme.txt"), "no images here");
+        var e = Assert.Throws<InvalidDataException>(() => DatasetLoader.Load(folder.Path, 32, 1));
+        Assert.Contains("no usable images", e.Message);
+        Assert.Contains("readme.txt", e.Message);
+    }
+}

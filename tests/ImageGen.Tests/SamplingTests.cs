@@ -1,0 +1,139 @@
+using ImageGen.Core.Imaging;
+using ImageGen.Core.Models;
+using ImageGen.Core.Sampling;
+using ImageGen.Core.Training;
+using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Tests;
+
+[Collection(TrainedRunsCollection.Name)]
+public class SamplingTests(TrainedRuns runs)
+{
+    private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.Equals(b);
+
+    [Fact]
+    public void Same_checkpoint_seed_and_count_give_the_same_images_bit_for_bit()
+    {
+        using var first = ImageSampler.Load(runs.Gan.CheckpointPath);
+        using var second = ImageSampler.Load(runs.Gan.CheckpointPath);
+        using var a = first.Generate(Seeds.Range(7, 16));
+        using var b = second.Generate(Seeds.Range(7, 16));
+        Assert.True(Same(a, b));
+        Assert.Equal(ImageGrid.EncodeGridPng(a), ImageGrid.EncodeGridPng(b));
+        using var other = first.Generate(Seeds.Range(8, 16));
+        Assert.False(Same(a, other));
+    }
+
+    [Fact]
+    public void An_image_depends_on_its_seed_alone_not_on_the_rest_of_the_batch()
+    {
+        using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
+        using var batch = sampler.Generate(Seeds.Parse("3,10-12", 16));
+        using var alone = sampler.Generate([11]);
+        Assert.True(torch.allclose(batch[2], alone[0], rtol: 1e-5, atol: 1e-5));
+    }
+
+    [Fact]
+    public void Checkpoint_round_trip_is_bit_exact_and_needs_no_shape_up_front()
+    {
+        using var folder = new TempFolder();
+        var (header, sections) = Checkpoint.Read(runs.Gan.CheckpointPath);
+        using var original = ImageSampler.Load(runs.Gan.CheckpointPath);
+        // Save the loaded generator again and load the copy: every parameter and every output is identical.
+        string copy = folder.File("copy.ckpt");
+        Checkpoint.Write(copy, header, [(Checkpoint.GeneratorSection, Checkpoint.ModuleSection(original.Generator.AsModule))]);
+        var (_, copiedSections) = Checkpoint.Read(copy);
+        Assert.Equal(sections[Checkpoint.GeneratorSection], copiedSections[Checkpoint.GeneratorSection]);
+        var (copyHeader, generator) = Checkpoint.LoadGenerator(copy);
+        using var loaded = generator;
+        Assert.Equal(runs.GanSpec, copyHeader.Spec);
+        foreach (var ((name, p), (_, q)) in original.Generator.AsModule.named_parameters().Zip(loaded.AsModule.named_parameters()))
+            Assert.True(p.Equals(q), $"parameter {name} changed in the round trip");
+        using var z = Seeds.Latents(Seeds.Range(0, 8), runs.GanSpec.LatentSize);
+        using var x = original.GenerateFrom(z);
+        using var inference = torch.inference_mode();
+        using var y = loaded.Generate(z);
+        Assert.True(Same(x, y));
+    }
+
+    [Fact]
+    public void Slerp_starts_and_ends_at_the_seeds_latents_and_keeps_their_norm()
+    {
+        using var ends = Seeds.Latents([1, 2], 32);
+        using var path = Seeds.Slerp(ends[0], ends[1], 9);
+        Assert.Equal(new long[] { 9, 32 }, path.shape);
+        Assert.True(torch.allclose(path[0], ends[0], atol: 1e-5));
+        Assert.True(torch.allclose(path[8], ends[1], atol: 1e-5));
+        // Spherical, not linear: the midpoint of two random normals keeps about their norm (the linear one shrinks by ~1/sqrt 2).
+        double mid = path[4].norm().item<float>(), endNorm = (ends[0].norm().item<float>() + ends[1].norm().item<float>()) / 2;
+        Assert.InRange(mid / endNorm, 0.9, 1.1);
+        using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
+        using var frames = sampler.Interpolate(1, 2, 5);
+        using var endpoints = sampler.Generate([1, 2]);
+        Assert.True(torch.allclose(frames[0], endpoints[0], atol: 1e-4));
+        Assert.True(torch.allclose(frames[4], endpoints[1], atol: 1e-4));
+    }
+
+    [Fact]
+    public void Truncation_scales_the_latent_and_changes_the_images()
+    {
+        using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
+        using var full = sampler.Generate([5]);
+        using var truncated = sampler.Generate([5], truncation: 0.5);
+        using var z = Seeds.Latents([5], runs.GanSpec.LatentSize);
+        using var half = z * 0.5;
+        using var manual = sampler.GenerateFrom(half);
+        Assert.False(Same(full, truncated));
+        Assert.True(Same(truncated, manual));
+    }
+
+    [Theory]
+    [InlineData("1,5,7", new long[] { 1, 5, 7 })]
+    [InlineData("10-13", new long[] { 10, 11, 12, 13 })]
+    [InlineData("0,3-4", new long[] { 0, 3, 4 })]
+    public void Seed_lists_parse_as_generate_py_takes_them(string text, long[] expected) => Assert.Equal(expected, Seeds.Parse(text, 100));
+
+    [Theory]
+    [InlineData("5-1", "backwards")]
+    [InlineData("x", "not an integer")]
+    [InlineData("-3", "not an integer")]
+    [InlineData("0-100000", "more than 100")]
+    public void Bad_seed_lists_are_refused_with_a_reason(string text, string reason)
+    {
+        var e = Assert.Throws<FormatException>(() => Seeds.Parse(text, 100));
+        Assert.Contains(reason, e.Message);
+    }
+
+    [Fact]
+    public void Grid_png_decodes_to_the_expected_layout()
+    {
+        using var images = torch.full([5, 1, 32, 32], 1.0f);
+        var png = ImageGrid.EncodeGridPng(images, nrow: 3, padding: 2);
+        using var bitmap = SKBitmap.Decode(png);
+        Assert.Equal(3 * 34 + 2, bitmap.Width);
+        Assert.Equal(2 * 34 + 2, bitmap.Height);
+        Assert.Equal(255, bitmap.GetPixel(2, 2).Red);   // inside the first image: white
+        Assert.Equal(0, bitmap.GetPixel(0, 0).Red);     // padding: black
+        Assert.Equal(0, bitmap.GetPixel(80, 50).Red);   // the empty sixth cell
+    }
+
+    [Fact]
+    public void Vae_reconstructs_given_images_and_samples_from_the_prior()
+    {
+        using var sampler = ImageSampler.Load(runs.Vae.CheckpointPath);
+        Assert.True(sampler.CanReconstruct);
+        using var inputs = runs.HeldOut.Batch(torch.arange(16));
+        using var reconstructed = sampler.Reconstruct(inputs);
+        Assert.Equal(inputs.shape, reconstructed.shape);
+        double error = (reconstructed - inputs).pow(2).mean().item<float>();
+        using var shuffled = inputs.roll(1, 0);
+        double mismatched = (reconstructed - shuffled).pow(2).mean().item<float>();
+        Assert.True(error < 0.5 * mismatched, $"a reconstruction should match its own input ({error:0.000}) far better than another ({mismatched:0.000})");
+        using var prior = sampler.Generate(Seeds.Range(0, 4));
+        Assert.Equal(new long[] { 4, 1, 32, 32 }, prior.shape);
+        using var gan = ImageSampler.Load(runs.Gan.CheckpointPath);
+        Assert.Throws<InvalidOperationException>(() => gan.Reconstruct(inputs));
+    }
+}

@@ -1,0 +1,131 @@
+using ImageGen.Core.Data;
+using ImageGen.Core.Models;
+using ImageGen.Core.Runtime;
+using ImageGen.Core.Training;
+using SkiaSharp;
+
+[assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)] // torch's RNG and thread pool are process-wide
+
+namespace ImageGen.Tests;
+
+public sealed class TempFolder : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "imagegen-test-" + Guid.NewGuid().ToString("N")[..10]);
+    public TempFolder() => Directory.CreateDirectory(Path);
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+    public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
+}
+
+public static class TestImages
+{
+    static TestImages() => TorchRuntime.Configure(threads: 2);
+
+    public static void EnsureRuntime() => TorchRuntime.Configure(threads: 2);
+
+    public static byte[] Encode(SKBitmap bitmap, SKEncodedImageFormat format)
+    {
+        using var data = bitmap.Encode(format, 90);
+        return data.ToArray();
+    }
+
+    public static SKBitmap Shape(int seed, int size = 48) => SyntheticShapes.Draw(new Random(seed), size);
+
+    /// <summary>An uncompressed 24-bit BMP (Skia does not encode BMP).</summary>
+    public static byte[] Bmp(SKBitmap bitmap)
+    {
+        int w = bitmap.Width, h = bitmap.Height, rowBytes = (w * 3 + 3) & ~3, size = 54 + rowBytes * h;
+        var bmp = new byte[size];
+        using var ms = new MemoryStream(bmp);
+        using var wr = new BinaryWriter(ms);
+        wr.Write((byte)'B'); wr.Write((byte)'M'); wr.Write(size); wr.Write(0); wr.Write(54);
+        wr.Write(40); wr.Write(w); wr.Write(h); wr.Write((short)1); wr.Write((short)24); wr.Write(0); wr.Write(rowBytes * h);
+        wr.Write(2835); wr.Write(2835); wr.Write(0); wr.Write(0);
+        for (int y = h - 1; y >= 0; y--)
+        {
+            for (int x = 0; x < w; x++) { var c = bitmap.GetPixel(x, y); wr.Write(c.Blue); wr.Write(c.Green); wr.Write(c.Red); }
+            for (int p = w * 3; p < rowBytes; p++) wr.Write((byte)0);
+        }
+        return bmp;
+    }
+
+    /// <summary>A 1x1 GIF89a (Skia does not encode GIF).</summary>
+    public static byte[] Gif() => Convert.FromBase64String("R0lGODlhAQABAIAAAP///wAAACwAAAAAAQABAAACAkQBADs=");
+
+    /// <summary>A valid PNG signature and IHDR (with a correct CRC) declaring width x height, and no pixel data.</summary>
+    public static byte[] PngHeaderOnly(int width, int height)
+    {
+        using var ms = new MemoryStream();
+        ms.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        var chunk = new List<byte>("IHDR"u8.ToArray());
+        chunk.AddRange(BigEndian(width)); chunk.AddRange(BigEndian(height));
+        chunk.AddRange(new byte[] { 8, 0, 0, 0, 0 }); // 8-bit grayscale
+        ms.Write(BigEndian(13));
+        ms.Write(chunk.ToArray());
+        ms.Write(BigEndian((int)Crc32(chunk.ToArray())));
+        return ms.ToArray();
+    }
+
+    /// <summary>An ICO file wrapping a PNG: a real image in a format the decoder reads but the project does not accept.</summary>
+    public static byte[] Ico(byte[] png, int size)
+    {
+        using var ms = new MemoryStream();
+        using var wr = new BinaryWriter(ms);
+        wr.Write((short)0); wr.Write((short)1); wr.Write((short)1);
+        wr.Write((byte)size); wr.Write((byte)size); wr.Write((byte)0); wr.Write((byte)0);
+        wr.Write((short)1); wr.Write((short)32); wr.Write(png.Length); wr.Write(22);
+        wr.Write(png);
+        wr.Flush();
+        return ms.ToArray();
+    }
+
+    private static byte[] BigEndian(int value) => [(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value];
+
+    private static uint Crc32(byte[] data)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in data)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
+        }
+        return ~crc;
+    }
+}
+
+/// <summary>
+/// Small real training runs shared by several test classes (training is the slow part): a DCGAN and a VAE
+/// on 512 synthetic 32x32 shapes, with narrow networks so each takes seconds on two cores.
+/// </summary>
+public sealed class TrainedRuns : IDisposable
+{
+    public TempFolder Folder { get; } = new();
+    public ModelSpec GanSpec { get; } = ModelSpec.DefaultFor(ModelKind.Dcgan) with { Ngf = 16, Ndf = 16, LatentSize = 32 };
+    public ModelSpec VaeSpec { get; } = ModelSpec.DefaultFor(ModelKind.Vae) with { Ngf = 16, Ndf = 16, LatentSize = 16 };
+    public ImageTensorDataset Data { get; }
+    public ImageTensorDataset HeldOut { get; }
+    public TrainResult Gan { get; }
+    public TrainResult Vae { get; }
+    public const int GanSteps = 400, VaeSteps = 300;
+
+    public TrainedRuns()
+    {
+        TestImages.EnsureRuntime();
+        Data = SyntheticShapes.Generate(512, 32, 1, seed: 11);
+        HeldOut = SyntheticShapes.Generate(128, 32, 1, seed: 12);
+        Gan = Trainer.Run(new TrainRequest
+        {
+            Data = Data, Spec = GanSpec, RunFolder = Path.Combine(Folder.Path, "gan"),
+            Options = new TrainOptions { MaxSteps = GanSteps, BatchSize = 32, Seed = 5 },
+        });
+        Vae = Trainer.Run(new TrainRequest
+        {
+            Data = Data, Spec = VaeSpec, RunFolder = Path.Combine(Folder.Path, "vae"),
+            Options = new TrainOptions { MaxSteps = VaeSteps, BatchSize = 32, Seed = 5 },
+        });
+    }
+
+    public void Dispose() { Data.Dispose(); HeldOut.Dispose(); Folder.Dispose(); }
+}
+
+[Xunit.CollectionDefinition(Name)]
+public sealed class TrainedRunsCollection : Xunit.ICollectionFixture<TrainedRuns> { public const string Name = "trained runs"; }

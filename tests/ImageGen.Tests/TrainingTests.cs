@@ -1,0 +1,165 @@
+using System.Text.Json;
+using ImageGen.Core.Data;
+using ImageGen.Core.Models;
+using ImageGen.Core.Sampling;
+using ImageGen.Core.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Tests;
+
+[Collection(TrainedRunsCollection.Name)]
+public class TrainingTests(TrainedRuns runs)
+{
+    private static List<EpochMetrics> Metrics(TrainResult run) => File.ReadAllLines(Path.Combine(run.RunFolder, "metrics.jsonl"))
+        .Select(line => JsonSerializer.Deserialize<EpochMetrics>(line, Json.Options)!).ToList();
+
+    [Fact]
+    public void Gan_training_moves_its_losses_as_a_learning_gan_does_and_writes_its_outputs()
+    {
+        var metrics = Metrics(runs.Gan);
+        Assert.Equal(TrainedRuns.GanSteps, runs.Gan.Steps);
+        Assert.Equal("max-steps", runs.Gan.StopReason);
+        Assert.All(metrics, m => Assert.All(m.Means.Values, v => Assert.True(double.IsFinite(v))));
+        var last = metrics[^1];
+        // The discriminator tells real from fake: D(x) above D(G(z)), and its loss below chance (2 ln 2).
+        Assert.True(last.Means["d_x"] > last.Means["d_g_z"], $"D(x) {last.Means["d_x"]} should exceed D(G(z)) {last.Means["d_g_z"]}");
+        Assert.True(metrics.Min(m => m.Means["loss_d"]) < 2 * Math.Log(2));
+        Assert.True(File.Exists(Path.Combine(runs.Gan.RunFolder, "samples", "real_samples.png")));
+        Assert.True(File.Exists(Path.Combine(runs.Gan.RunFolder, "samples", "fake_samples_epoch_001.png")));
+        Assert.True(File.Exists(Path.Combine(runs.Gan.RunFolder, "checkpoints", "epoch_0001.ckpt")));
+        Assert.True(File.Exists(Path.Combine(runs.Gan.RunFolder, "options.json")));
+        var events = Directory.GetFiles(Path.Combine(runs.Gan.RunFolder, "tb"), "events.out.tfevents.*");
+        Assert.Single(events);
+        Assert.True(new FileInfo(events[0]).Length > 1000, "TensorBoard events should hold scalars and images");
+    }
+
+    [Fact]
+    public void Trained_gan_samples_look_like_the_data_and_not_like_an_untrained_generator()
+    {
+        using var sampler = ImageSampler.Load(runs.Gan.RunFolder);
+        using var samples = sampler.Generate(Seeds.Range(0, 128));
+        torch.manual_seed(99);
+        using var untrained = new DcganGenerator(runs.GanSpec);
+        untrained.eval();
+        using var z = Seeds.Latents(Seeds.Range(0, 128), runs.GanSpec.LatentSize);
+        using var noGrad = torch.no_grad();
+        using var untrainedSamples = untrained.forward(z);
+        using var real = runs.HeldOut.Batch(torch.arange(128));
+        // The shapes data is mostly dark background: most pixels near -1. A fresh generator outputs values near 0.
+        double DarkFraction(Tensor t) => (t < -0.8).to_type(ScalarType.Float32).mean().item<float>();
+        double realDark = DarkFraction(real), trainedDark = DarkFraction(samples), untrainedDark = DarkFraction(untrainedSamples);
+        Assert.True(Math.Abs(trainedDark - realDark) < 0.5 * Math.Abs(untrainedDark - realDark),
+            $"dark pixel fraction: real {realDark:0.00}, trained {trainedDark:0.00}, untrained {untrainedDark:0.00}");
+        // Samples differ from one another (no collapse to a single image).
+        Assert.True(samples.std(0).mean().item<float>() > 0.05);
+    }
+
+    [Fact]
+    public void Vae_reconstruction_error_on_held_out_images_falls_far_below_its_start()
+    {
+        var options = new TrainOptions { MaxSteps = 1, BatchSize = 32, Seed = 5 };
+        torch.manual_seed(5);
+        using var fresh = (VaeTrainable)Trainables.Create(runs.VaeSpec, options);
+        fresh.SetTraining(false);
+        using var heldOut = runs.HeldOut.Batch(torch.arange(128));
+        double before = fresh.ReconstructionError(heldOut);
+
+        var (_, sections) = Checkpoint.Read(runs.Vae.CheckpointPath);
+        using var trained = (VaeTrainable)Trainables.Create(runs.VaeSpec, options);
+        trained.Load(sections);
+        trained.SetTraining(false);
+        double after = trained.ReconstructionError(heldOut);
+        Assert.True(after < 0.3 * before, $"held-out reconstruction MSE went from {before:0.0000} to {after:0.0000}");
+        Assert.True(File.Exists(Path.Combine(runs.Vae.RunFolder, "samples", "reconstruction_epoch_001.png")));
+    }
+
+    [Theory]
+    [InlineData(ModelKind.Dcgan, OptimizerKind.Adam, LossKind.Bce)]
+    [InlineData(ModelKind.Dcgan, OptimizerKind.Rmsprop, LossKind.Hinge)]
+    [InlineData(ModelKind.Vae, OptimizerKind.Sgd, LossKind.Mse)]
+    public void Straight_and_resumed_training_give_bit_identical_weights(ModelKind kind, OptimizerKind optimizer, LossKind loss)
+    {
+        using var folder = new TempFolder();
+        using var data = SyntheticShapes.Generate(96, 32, 1, seed: 3);
+        var spec = ModelSpec.DefaultFor(kind) with { Ngf = 8, Ndf = 8, LatentSize = 8 };
+        // 96 images at batch 16 = 6 steps per epoch: the halfway stop at step 9 falls mid-epoch.
+        TrainRequest Request(string name, long maxSteps, bool resume) => new()
+        {
+            Data = data, Spec = spec, RunFolder = folder.File(name), Resume = resume,
+            Options = new TrainOptions { MaxSteps = maxSteps, BatchSize = 16, Seed = 42, Optimizer = optimizer, Loss = loss },
+        };
+        var straight = Trainer.Run(Request("straight", 18, false));
+        var half = Trainer.Run(Request("resumed", 9, false));
+        Assert.Equal(9, half.Steps);
+        var resumed = Trainer.Run(Request("resumed", 18, true));
+        Assert.Equal(18, resumed.Steps);
+
+        var (a, aSections) = Checkpoint.Read(straight.CheckpointPath);
+        var (b, bSections) = Checkpoint.Read(resumed.CheckpointPath);
+        Assert.Equal(a.Step, b.Step);
+        Assert.Equal(aSections.Keys.Order(), bSections.Keys.Order());
+        foreach (var name in aSections.Keys)
+            Assert.True(aSections[name].AsSpan().SequenceEqual(bSections[name]), $"section '{name}' differs between straight and resumed runs");
+
+        // And the resumed run really moved on from the halfway checkpoint.
+        var (_, halfSections) = Checkpoint.Read(Path.Combine(folder.File("resumed"), "checkpoints", "epoch_0001.ckpt"));
+        Assert.False(halfSections[Checkpoint.GeneratorSection].AsSpan().SequenceEqual(bSections[Checkpoint.GeneratorSection]));
+    }
+
+    [Fact]
+    public void Time_budget_and_cancellation_stop_training_and_leave_a_checkpoint()
+    {
+        using var folder = new TempFolder();
+        using var data = SyntheticShapes.Generate(64, 32, 1, seed: 3);
+        var spec = ModelSpec.DefaultFor(ModelKind.Dcgan) with { Ngf = 8, Ndf = 8, LatentSize = 8 };
+        var budgeted = Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = spec, RunFolder = folder.File("budget"),
+            Options = new TrainOptions { Epochs = 1_000_000, TimeBudget = TimeSpan.FromSeconds(2), BatchSize = 16, Seed = 1 },
+        });
+        Assert.Equal("time-budget", budgeted.StopReason);
+        Assert.InRange(budgeted.Steps, 1, 100_000);
+        Assert.Equal(budgeted.Steps, Checkpoint.ReadHeader(budgeted.CheckpointPath).Step);
+
+        using var cancel = new CancellationTokenSource();
+        var progressSeen = new List<long>();
+        var cancelled = Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = spec, RunFolder = folder.File("cancel"),
+            Options = new TrainOptions { Epochs = 1_000_000, BatchSize = 16, Seed = 1 },
+        }, new SyncProgress(p => { progressSeen.Add(p.Step); if (p.Step == 7) cancel.Cancel(); }), cancel.Token);
+        Assert.Equal("cancelled", cancelled.StopReason);
+        Assert.Equal(7, cancelled.Steps);
+        Assert.Equal(7, Checkpoint.ReadHeader(cancelled.CheckpointPath).Step);
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => (long)i), progressSeen.Distinct());
+    }
+
+    [Fact]
+    public void Resuming_with_a_different_model_shape_is_refused_with_both_shapes_named()
+    {
+        var spec = runs.GanSpec with { Ngf = 32 };
+        var e = Assert.Throws<ArgumentException>(() => Trainer.Run(new TrainRequest
+        {
+            Data = runs.Data, Spec = spec, RunFolder = runs.Gan.RunFolder, Resume = true,
+            Options = new TrainOptions { MaxSteps = TrainedRuns.GanSteps + 1 },
+        }));
+        Assert.Contains("ngf=16", e.Message);
+        Assert.Contains("ngf=32", e.Message);
+    }
+
+    [Theory]
+    [InlineData(ModelKind.Dcgan, LossKind.Mse, "mse")]
+    [InlineData(ModelKind.Vae, LossKind.Hinge, "hinge")]
+    public void Options_refuse_a_loss_of_the_other_model_family(ModelKind kind, LossKind loss, string named)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new TrainOptions { Loss = loss }.Validate(kind));
+        Assert.Contains(named, e.Message);
+    }
+}
+
+/// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>
+public sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => report(value);
+}
