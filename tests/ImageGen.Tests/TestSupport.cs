@@ -62,6 +62,9 @@ public static class TestImages
         ms.Write(BigEndian(13));
         ms.Write(chunk.ToArray());
         ms.Write(BigEndian((int)Crc32(chunk.ToArray())));
+        // A tiny IDAT (zlib stream of a few zero bytes) and IEND: the file is small, the declared image is not.
+        WriteChunk(ms, "IDAT", [0x78, 0x9C, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01]);
+        WriteChunk(ms, "IEND", []);
         return ms.ToArray();
     }
 
@@ -76,6 +79,14 @@ public static class TestImages
         wr.Write(png);
         wr.Flush();
         return ms.ToArray();
+    }
+
+    private static void WriteChunk(Stream stream, string type, byte[] data)
+    {
+        byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
+        stream.Write(BigEndian(data.Length));
+        stream.Write(typed);
+        stream.Write(BigEndian((int)Crc32(typed)));
     }
 
     private static byte[] BigEndian(int value) => [(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value];
