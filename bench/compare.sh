@@ -22,8 +22,8 @@ for config in "dcgan 64" "dcgan 128" "vae 128"; do
   set -- $config
   a=(); b=()
   for r in $(seq "$rounds"); do
-    a+=("$($ours --model "$1" --batch-size "$2" --steps "$steps" --threads "$threads" | imgs)")
-    b+=("$($ref --model "$1" --batch-size "$2" --steps "$steps" --threads "$threads" | imgs)")
+    a+=("$($ours --model "$1" --batch-size "$2" --steps "$steps" --warmup 10 --threads "$threads" | imgs)")
+    b+=("$($ref --model "$1" --batch-size "$2" --steps "$steps" --warmup 10 --threads "$threads" | imgs)")
   done
   ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median)
   printf '%-22s %12s %12s %8s\n' "$1 32x32x1 batch $2" "$ma img/s" "$mb img/s" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.2fx", a/b}')"

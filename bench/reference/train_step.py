@@ -7,6 +7,7 @@ so `bench/compare.sh` can print the ratio. Run with Debian's python3-torch and l
     python3 bench/reference/train_step.py sample --count 64 --iterations 200
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -162,11 +163,13 @@ def bench_sample(args):
 
 
 def blas():
-    config = torch.__config__.show()
-    for name in ("openblas", "mkl"):
-        if name in config.lower():
-            return name
-    return "unknown"
+    """Debian's torch links the generic libblas.so.3; the alternatives system picks the implementation."""
+    info = "unknown"
+    for line in torch.__config__.show().splitlines():
+        if "BLAS_INFO=" in line:
+            info = line.split("BLAS_INFO=")[1].split(",")[0].strip()
+    library = "/usr/lib/x86_64-linux-gnu/libblas.so.3"
+    return f"{info} ({os.path.realpath(library)})" if os.path.exists(library) else info
 
 
 def main():

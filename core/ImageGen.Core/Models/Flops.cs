@@ -12,15 +12,11 @@ public static class Flops
     public static long GeneratorMacs(ModelSpec spec)
     {
         long width = spec.Ngf * (1L << (spec.Stages - 1));
-        long macs = (long)spec.LatentSize * width * K2; // 1x1 -> 4x4
-        return macs + UpsamplingMacs(spec, width);
+        return (long)spec.LatentSize * width * K2 /* 1x1 -> 4x4 */ + UpsamplingMacs(spec, width);
     }
 
-    public static long DecoderMacs(ModelSpec spec)
-    {
-        long width = spec.Ngf * (1L << (spec.Stages - 1));
-        return (long)spec.LatentSize * width * 16 + UpsamplingMacs(spec, width);
-    }
+    /// <summary>The VAE decoder's linear z -> 4x4 layer costs what the generator's first transposed convolution does.</summary>
+    public static long DecoderMacs(ModelSpec spec) => GeneratorMacs(spec);
 
     public static long DiscriminatorMacs(ModelSpec spec)
     {

@@ -124,8 +124,10 @@ public static class Trainer
                 stop = StopReason(step, options, clock.Elapsed, cancellationToken);
                 if (stop is not null)
                 {
-                    lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: false,
-                        fixedNoise, previewInputs, tensorboard, $"step_{step:D7}", out string grid);
+                    string? grid = null;
+                    if (sums.Steps > 0) // a partial epoch gets its own metrics line and grid
+                        lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: false,
+                            fixedNoise, previewInputs, tensorboard, $"step_{step:D7}", out grid);
                     SaveCheckpoint(model, checkpointPath, null, spec, options, step, epoch - 1, i, seed);
                     progress?.Report(Snapshot(epoch, step, totalSteps, sums, stepsThisSession, batchSize, clock.Elapsed, options) with { SampleGrid = grid });
                     return new TrainResult(runFolder, checkpointPath, step, epoch - 1, stop, lastMetrics, seed);
