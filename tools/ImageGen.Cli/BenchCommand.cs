@@ -54,6 +54,8 @@ public static class BenchCommand
             }
             if (i >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
             int measured = i - warmup + 1;
+            if (measured > 0 && measured % Math.Max(1, steps / 10) == 0) // progress for long runs, on stderr
+                Console.Error.WriteLine($"  step {measured}/{steps}: median {Percentile(times, 50):0.00} ms, RSS {TorchRuntime.ResidentBytes() / 1048576.0:0} MiB");
             if (measured == 200) rssAt200 = TorchRuntime.ResidentBytes();
             if (measured == 2000) rssAt2000 = TorchRuntime.ResidentBytes();
         }
