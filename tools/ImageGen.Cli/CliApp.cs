@@ -12,6 +12,7 @@ public static class CliApp
           imagegen sample  --checkpoint <run folder or file> --out <file or folder> [--count N | --seeds 1-16] [--seed N]
                            [--grid | --out-dir] [--interpolate A,B,STEPS] [--truncation X] [--reconstruct <images>]
           imagegen ingest  --in <folder> --out <shard folder> [--image-size 32|64] [--channels 1|3]
+          imagegen serve   [--storage <connection string>] [--urls http://127.0.0.1:5080] [--no-batching]
           imagegen bench train  [--model dcgan|vae] [--image-size 32|64] [--batch-size N] [--steps N] [--threads N]
           imagegen bench sample [--count N] [--iterations N] [--checkpoint <file>]
 
@@ -33,9 +34,10 @@ public static class CliApp
                 case "sample": return SampleCommand.Run(rest, output);
                 case "ingest": return IngestCommand.Run(rest, output);
                 case "bench": return BenchCommand.Run(rest, output);
+                case "serve": return await ServeCommand.RunAsync(rest, output);
                 case "help" or "--help" or "-h": output.WriteLine(Usage); return 0;
                 default:
-                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest or bench (imagegen --help)");
+                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest, serve or bench (imagegen --help)");
             }
         }
         catch (Exception e) when (e is UsageException or ArgumentException or FormatException or FileNotFoundException

@@ -1,0 +1,148 @@
+using System.Globalization;
+using ImageGen.Core.Sampling;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Pipeline.Serve;
+
+public enum OutputFormat { Grid, Png, Zip, Json }
+
+/// <summary>A 4xx answer's content: what was wrong, which parameter, and what it accepts.</summary>
+public sealed record ServeError(int Status, string Message, string? Parameter = null, string? Allowed = null);
+
+public sealed class ServeErrorException(ServeError error) : Exception(error.Message)
+{
+    public ServeError Error { get; } = error;
+}
+
+/// <summary>
+/// The validated parameters of GET /api/datasets/{dataset}/samples. Every check happens here, before any
+/// model is touched: a bad request costs nothing.
+/// </summary>
+public sealed record SampleQuery
+{
+    public const int MaxCount = 256;
+    public const int MaxScale = 8;
+    public static readonly string[] Parameters = ["count", "seed", "seeds", "format", "nrow", "padding", "truncation", "interpolate", "steps", "version", "scale"];
+    /// <summary>Query parameters that belong to the host (the Functions key), not to us.</summary>
+    private static readonly string[] HostParameters = ["code"];
+
+    public required string Dataset { get; init; }
+    public string? Version { get; init; }
+    public required IReadOnlyList<long> Seeds { get; init; }
+    /// <summary>Interpolation end points, when interpolating; Seeds then holds (A, B).</summary>
+    public (long a, long b, int steps)? Interpolate { get; init; }
+    /// <summary>True when the caller fixed the randomness (seed, seeds or interpolate): the answer is cacheable.</summary>
+    public bool Deterministic { get; init; }
+    public OutputFormat Format { get; init; } = OutputFormat.Grid;
+    public int Nrow { get; init; } = 8;
+    public int Padding { get; init; } = 2;
+    public double Truncation { get; init; } = 1.0;
+    public int Scale { get; init; } = 1;
+
+    public int ImageCount => Interpolate?.steps ?? Seeds.Count;
+
+    public static SampleQuery Parse(string dataset, IReadOnlyDictionary<string, string?> query)
+    {
+        if (!StorageLayout.IsSafeName(dataset))
+            throw Bad($"dataset '{dataset}' is not a valid name", "dataset", $"1-{StorageLayout.MaxNameLength} of a-z 0-9 - _", 404);
+        foreach (var key in query.Keys)
+            if (!Parameters.Contains(key) && !HostParameters.Contains(key))
+                throw Bad($"unknown parameter '{key}'", key, string.Join(", ", Parameters));
+        string? version = Text(query, "version");
+        if (version is not null && version != "latest" && !StorageLayout.IsSafeName(version))
+            throw Bad($"version '{version}' is not a valid name", "version", "latest or a published version such as v0001", 404);
+        if (version == "latest") version = null;
+
+        var format = Text(query, "format") switch
+        {
+            null => OutputFormat.Grid,
+            "grid" => OutputFormat.Grid,
+            "png" => OutputFormat.Png,
+            "zip" => OutputFormat.Zip,
+            "json" => OutputFormat.Json,
+            var other => throw Bad($"format '{other}' is not supported", "format", "grid, png, zip, json"),
+        };
+        int? count = Int(query, "count", 1, MaxCount);
+        long? seed = Long(query, "seed", 0, Core.Sampling.Seeds.MaxSeed);
+        string? seedList = Text(query, "seeds");
+        string? interpolate = Text(query, "interpolate");
+        int? steps = Int(query, "steps", 2, MaxCount);
+        if (seedList is not null && (count is not null || seed is not null))
+            throw Bad("seeds excludes count and seed: the list already says which images and how many", "seeds");
+        if (interpolate is not null && (seedList is not null || count is not null || seed is not null))
+            throw Bad("interpolate excludes count, seed and seeds", "interpolate");
+        if (steps is not null && interpolate is null) throw Bad("steps needs interpolate=A,B", "steps");
+
+        IReadOnlyList<long> seeds;
+        (long, long, int)? path = null;
+        if (interpolate is not null)
+        {
+            var ends = interpolate.Split(',');
+            if (ends.Length != 2) throw Bad($"interpolate '{interpolate}' must be two seeds A,B", "interpolate", "A,B with seeds in 0..4294967295");
+            long a = ParseSeed(ends[0], "interpolate"), b = ParseSeed(ends[1], "interpolate");
+            seeds = [a, b];
+            path = (a, b, steps ?? 8);
+        }
+        else if (seedList is not null)
+        {
+            try { seeds = Core.Sampling.Seeds.Parse(seedList, MaxCount); }
+            catch (FormatException e) { throw Bad(e.Message, "seeds", $"a list or range such as 1,5,7 or 10-20, at most {MaxCount} seeds"); }
+        }
+        else
+        {
+            int n = count ?? 16;
+            long first = seed ?? Random.Shared.NextInt64(0, Core.Sampling.Seeds.MaxSeed - MaxCount);
+            if (first + n - 1 > Core.Sampling.Seeds.MaxSeed) throw Bad($"seed {first} plus count {n} runs past the last seed", "seed", $"0..{Core.Sampling.Seeds.MaxSeed - n + 1}");
+            seeds = Core.Sampling.Seeds.Range(first, n);
+        }
+        int images = path?.Item3 ?? seeds.Count;
+        if (format == OutputFormat.Png && images != 1)
+            throw Bad($"format png returns one image but {images} were asked for; use grid, zip or json", "format");
+        return new SampleQuery
+        {
+            Dataset = dataset, Version = version, Seeds = seeds, Interpolate = path,
+            Deterministic = seed is not null || seedList is not null || interpolate is not null,
+            Format = format,
+            Nrow = Int(query, "nrow", 1, MaxCount) ?? (path is { } p ? p.Item3 : 8),
+            Padding = Int(query, "padding", 0, 16) ?? 2,
+            Truncation = Double(query, "truncation", 0.01, 2.0) ?? 1.0,
+            Scale = Int(query, "scale", 1, MaxScale) ?? 1,
+        };
+    }
+
+    /// <summary>Everything that decides the output, in a fixed order: the base of the ETag.</summary>
+    public string Canonical(string resolvedVersion) => string.Join('|', Dataset, resolvedVersion, Format,
+        Interpolate is { } p ? $"interp:{p.a},{p.b},{p.steps}" : "seeds:" + string.Join(',', Seeds),
+        Nrow, Padding, Truncation.ToString("R", CultureInfo.InvariantCulture), Scale);
+
+    private static ServeErrorException Bad(string message, string parameter, string? allowed = null, int status = 400) =>
+        new(new ServeError(status, message, parameter, allowed));
+
+    private static string? Text(IReadOnlyDictionary<string, string?> query, string name) =>
+        query.TryGetValue(name, out var value) ? value ?? "" : null;
+
+    private static long ParseSeed(string text, string parameter) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long s) && s <= Core.Sampling.Seeds.MaxSeed
+            ? s : throw Bad($"seed '{text}' is not an integer in 0..{Core.Sampling.Seeds.MaxSeed}", parameter, $"0..{Core.Sampling.Seeds.MaxSeed}");
+
+    private static int? Int(IReadOnlyDictionary<string, string?> query, string name, int min, int max)
+    {
+        if (Text(query, name) is not { } text) return null;
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
+            ? value : throw Bad($"{name} '{text}' is outside {min}..{max}", name, $"{min}..{max}");
+    }
+
+    private static long? Long(IReadOnlyDictionary<string, string?> query, string name, long min, long max)
+    {
+        if (Text(query, name) is not { } text) return null;
+        return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value) && value >= min && value <= max
+            ? value : throw Bad($"{name} '{text}' is not an integer in {min}..{max}", name, $"{min}..{max}");
+    }
+
+    private static double? Double(IReadOnlyDictionary<string, string?> query, string name, double min, double max)
+    {
+        if (Text(query, name) is not { } text) return null;
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= min && value <= max
+            ? value : throw Bad($"{name} '{text}' is outside [{min}, {max}]", name, $"{min}..{max}");
+    }
+}

@@ -1,0 +1,193 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using ImageGen.Core.Data;
+using ImageGen.Core.Imaging;
+using ImageGen.Core.Models;
+using ImageGen.Core.Runtime;
+using ImageGen.Core.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Pipeline.Serve;
+
+/// <summary>An HTTP answer in plain terms, so the Functions app and the local host map it the same way.</summary>
+public sealed record ServeResult(int Status, string ContentType, byte[] Body, IReadOnlyDictionary<string, string> Headers)
+{
+    public static ServeResult Error(ServeError error, IReadOnlyDictionary<string, string>? headers = null) => new(error.Status, "application/json",
+        JsonSerializer.SerializeToUtf8Bytes(new { error = error.Message, parameter = error.Parameter, allowed = error.Allowed }, Json.Compact),
+        headers ?? new Dictionary<string, string>());
+
+    public static ServeResult JsonBody(object value, int status = 200) =>
+        new(status, "application/json", JsonSerializer.SerializeToUtf8Bytes(value, Json.Compact), new Dictionary<string, string>());
+}
+
+/// <summary>Everything behind the serving endpoints: validate, resolve the version, batch the forward pass, encode.</summary>
+public sealed class SampleService(GeneratorCache cache, ServeOptions options)
+{
+    public GeneratorCache Cache => cache;
+
+    public async Task<ServeResult> SamplesAsync(string dataset, IReadOnlyDictionary<string, string?> query, string? ifNoneMatch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var request = SampleQuery.Parse(dataset, query);
+            string version = await ResolveAsync(dataset, request.Version, cancellationToken);
+            var headers = new Dictionary<string, string>
+            {
+                ["X-Model-Version"] = version,
+                ["X-Seeds"] = request.Interpolate is { } p ? $"{p.a},{p.b}" : string.Join(',', request.Seeds),
+            };
+            if (request.Deterministic)
+            {
+                string etag = "\"" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(request.Canonical(version))))[..32].ToLowerInvariant() + "\"";
+                headers["ETag"] = etag;
+                // A named version never changes; "latest" may move, so caches must revalidate (cheap: 304).
+                headers["Cache-Control"] = request.Version is null ? "public, no-cache" : "public, max-age=31536000, immutable";
+                if (ifNoneMatch is not null && ifNoneMatch.Split(',').Select(t => t.Trim()).Any(t => t == etag || t == "*"))
+                    return new ServeResult(304, "", [], headers);
+            }
+            else headers["Cache-Control"] = "no-store";
+
+            using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
+            var sampler = lease.Model.Sampler;
+            Tensor latents;
+            if (request.Interpolate is { } path)
+            {
+                using var ends = Seeds.Latents([path.a, path.b], sampler.Spec.LatentSize);
+                latents = Seeds.Slerp(ends[0], ends[1], path.steps);
+            }
+            else latents = Seeds.Latents(request.Seeds, sampler.Spec.LatentSize);
+            if (request.Truncation != 1.0) latents.mul_(request.Truncation);
+            using var images = await lease.Model.Queue.GenerateAsync(latents);
+            using var scaled = request.Scale == 1 ? images.alias() : images.repeat_interleave(request.Scale, 2).repeat_interleave(request.Scale, 3);
+            var names = request.Interpolate is { } q
+                ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
+                : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
+            return Encode(request, scaled, names, version, headers);
+        }
+        catch (ServeErrorException e) { return ServeResult.Error(e.Error); }
+        catch (QueueFullException e)
+        {
+            return ServeResult.Error(new ServeError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
+        }
+        catch (NotFoundException e) { return ServeResult.Error(e.Error, e.Headers); }
+    }
+
+    public async Task<ServeResult> ReconstructAsync(string dataset, string? version, Stream body, long? contentLength, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (!Storage.StorageLayout.IsSafeName(dataset)) return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' is not a valid name", "dataset"));
+            if (version is not null && version != "latest" && !Storage.StorageLayout.IsSafeName(version))
+                return ServeResult.Error(new ServeError(404, $"version '{version}' is not a valid name", "version"));
+            if (contentLength > options.MaxReconstructBytes)
+                return ServeResult.Error(new ServeError(413, $"the image is {contentLength} bytes, over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
+            var bytes = await ReadLimitedAsync(body, options.MaxReconstructBytes, cancellationToken);
+            if (bytes is null)
+                return ServeResult.Error(new ServeError(413, $"the image is over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
+            string resolved = await ResolveAsync(dataset, version == "latest" ? null : version, cancellationToken);
+            using var lease = await cache.AcquireAsync(dataset, resolved, cancellationToken);
+            var sampler = lease.Model.Sampler;
+            if (!sampler.CanReconstruct)
+                return ServeResult.Error(new ServeError(400, $"dataset '{dataset}' version {resolved} is a {sampler.Spec.Kind} model; only VAE models reconstruct"));
+            var decoded = ImageDecoder.Decode(bytes, sampler.Spec.ImageSize, sampler.Spec.Channels);
+            if (!decoded.Accepted) return ServeResult.Error(new ServeError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
+            byte[] png;
+            using (var scope = torch.NewDisposeScope())
+            {
+                var input = ImageTensorDataset.ToUnitRange(torch.tensor(decoded.Pixels!, [1, sampler.Spec.Channels, sampler.Spec.ImageSize, sampler.Spec.ImageSize]));
+                var output = sampler.Reconstruct(input);
+                png = ImageGrid.EncodePng(output[0]);
+            }
+            return new ServeResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
+        }
+        catch (NotFoundException e) { return ServeResult.Error(e.Error, e.Headers); }
+    }
+
+    public ServeResult Health()
+    {
+        var loaded = cache.Loaded;
+        return ServeResult.JsonBody(new
+        {
+            status = "ok",
+            device = TorchRuntime.Device,
+            threads = torch.get_num_threads(),
+            warm = loaded.Count > 0,
+            batching = options.Batching,
+            models = loaded.Select(m => new
+            {
+                dataset = m.Dataset, version = m.Version, kind = m.Sampler.Spec.Kind, imageSize = m.Sampler.Spec.ImageSize,
+                loadedAt = m.LoadedAt, lastUsed = m.LastUsed, requests = m.Queue.RequestsServed, forwardPasses = m.Queue.ForwardPasses,
+            }),
+        });
+    }
+
+    private sealed class NotFoundException(ServeError error, IReadOnlyDictionary<string, string>? headers = null) : Exception(error.Message)
+    {
+        public ServeError Error { get; } = error;
+        public IReadOnlyDictionary<string, string>? Headers { get; } = headers;
+    }
+
+    private async Task<string> ResolveAsync(string dataset, string? version, CancellationToken cancellationToken)
+    {
+        var (status, resolved) = await cache.ResolveAsync(dataset, version, cancellationToken);
+        return status switch
+        {
+            ResolveStatus.Ok => resolved!,
+            ResolveStatus.NoModelYet => throw new NotFoundException(new ServeError(503, $"dataset '{dataset}' has no published model yet; training may be in progress"),
+                new Dictionary<string, string> { ["Retry-After"] = "60" }),
+            ResolveStatus.UnknownVersion => throw new NotFoundException(new ServeError(404, $"dataset '{dataset}' has no version '{version}'", "version")),
+            _ => throw new NotFoundException(new ServeError(404, $"unknown dataset '{dataset}'", "dataset")),
+        };
+    }
+
+    private static ServeResult Encode(SampleQuery request, Tensor images, IReadOnlyList<string> names, string version, Dictionary<string, string> headers)
+    {
+        switch (request.Format)
+        {
+            case OutputFormat.Png:
+                using (var image = images[0]) return new ServeResult(200, "image/png", ImageGrid.EncodePng(image), headers);
+            case OutputFormat.Zip:
+            {
+                using var buffer = new MemoryStream();
+                using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+                    for (int i = 0; i < names.Count; i++)
+                    {
+                        using var image = images[i];
+                        using var entry = zip.CreateEntry(names[i], CompressionLevel.NoCompression).Open(); // PNG is compressed already
+                        entry.Write(ImageGrid.EncodePng(image));
+                    }
+                return new ServeResult(200, "application/zip", buffer.ToArray(), headers);
+            }
+            case OutputFormat.Json:
+            {
+                var encoded = new List<string>(names.Count);
+                for (int i = 0; i < names.Count; i++)
+                {
+                    using var image = images[i];
+                    encoded.Add(Convert.ToBase64String(ImageGrid.EncodePng(image)));
+                }
+                var body = JsonSerializer.SerializeToUtf8Bytes(new { modelVersion = version, seeds = request.Seeds, names, images = encoded }, Json.Compact);
+                return new ServeResult(200, "application/json", body, headers);
+            }
+            default:
+                return new ServeResult(200, "image/png", ImageGrid.EncodeGridPng(images, request.Nrow, request.Padding), headers);
+        }
+    }
+
+    /// <summary>Reads at most limit bytes; null when the body is longer (nothing past limit+1 is read).</summary>
+    private static async Task<byte[]?> ReadLimitedAsync(Stream body, int limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > limit) return null;
+        }
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.AspNetCore.Http;
+
+namespace ImageGen.Pipeline.Serve;
+
+/// <summary>The one mapping between ASP.NET Core requests and the serving service, used by the Functions app and the local host.</summary>
+public static class ServeHttp
+{
+    public static Task SamplesAsync(HttpContext context, SampleService service, string dataset) =>
+        WriteAsync(context.Response, service.SamplesAsync(dataset, Query(context.Request), context.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } tag ? tag : null,
+            context.RequestAborted));
+
+    public static Task ReconstructAsync(HttpContext context, SampleService service, string dataset) =>
+        WriteAsync(context.Response, service.ReconstructAsync(dataset, context.Request.Query["version"].FirstOrDefault(), context.Request.Body,
+            context.Request.ContentLength, context.RequestAborted));
+
+    public static Task HealthAsync(HttpContext context, SampleService service) => WriteAsync(context.Response, Task.FromResult(service.Health()));
+
+    public static IReadOnlyDictionary<string, string?> Query(HttpRequest request) =>
+        request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.FirstOrDefault(), StringComparer.Ordinal);
+
+    private static async Task WriteAsync(HttpResponse response, Task<ServeResult> pending)
+    {
+        var result = await pending;
+        response.StatusCode = result.Status;
+        foreach (var (name, value) in result.Headers) response.Headers[name] = value;
+        if (result.Body.Length == 0) return;
+        response.ContentType = result.ContentType;
+        response.ContentLength = result.Body.Length;
+        await response.Body.WriteAsync(result.Body);
+    }
+}

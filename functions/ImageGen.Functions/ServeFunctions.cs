@@ -1,0 +1,33 @@
+using ImageGen.Pipeline.Serve;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+
+namespace ImageGen.Functions;
+
+/// <summary>Doorways to the serving service: bind the route, hand the request to ServeHttp, nothing else.</summary>
+public sealed class ServeFunctions(SampleService service)
+{
+    [Function("Samples")]
+    public async Task<IActionResult> Samples(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/samples")] HttpRequest request, string dataset)
+    {
+        await ServeHttp.SamplesAsync(request.HttpContext, service, dataset);
+        return new EmptyResult();
+    }
+
+    [Function("Reconstruct")]
+    public async Task<IActionResult> Reconstruct(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/reconstruct")] HttpRequest request, string dataset)
+    {
+        await ServeHttp.ReconstructAsync(request.HttpContext, service, dataset);
+        return new EmptyResult();
+    }
+
+    [Function("Health")]
+    public async Task<IActionResult> Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request)
+    {
+        await ServeHttp.HealthAsync(request.HttpContext, service);
+        return new EmptyResult();
+    }
+}

@@ -1,0 +1,33 @@
+using ImageGen.Pipeline.Serve;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace ImageGen.Cli;
+
+/// <summary>imagegen serve: the HTTP endpoints on Kestrel, reading published models from blob storage (Azurite locally).</summary>
+public static class ServeCommand
+{
+    public const string DevelopmentStorage = "UseDevelopmentStorage=true";
+
+    public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
+    {
+        var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue"], ["--no-batching"]);
+        var options = new ServeOptions
+        {
+            Batching = !args.Flag("--no-batching"),
+            MaxLoadedModels = args.Int("--max-models", 1, 64) ?? 4,
+            BatchWindow = TimeSpan.FromMilliseconds(args.Int("--batch-window-ms", 0, 1000) ?? 5),
+            MaxQueuedRequests = args.Int("--max-queue", 1, 100_000) ?? 64,
+        };
+        CliApp.ConfigureRuntime(args);
+        string storage = args.String("--storage") ?? Environment.GetEnvironmentVariable("AzureWebJobsStorage") ?? DevelopmentStorage;
+        await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080");
+        await app.StartAsync();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        output.WriteLine($"serving on {string.Join(", ", addresses)} (batching {(options.Batching ? "on" : "off")}); Ctrl+C stops");
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+}
