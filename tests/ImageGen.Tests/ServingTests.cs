@@ -1,0 +1,276 @@
+using System.IO.Compression;
+using System.Net;
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using ImageGen.Core.Imaging;
+using ImageGen.Core.Sampling;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using SkiaSharp;
+using TorchSharp;
+
+namespace ImageGen.Tests;
+
+/// <summary>Publishes the shared trained models into a real Azurite and serves them over a real socket (Kestrel on 127.0.0.1).</summary>
+public sealed class ServingFixture : IAsyncLifetime
+{
+    public AzuriteFixture Azurite { get; } = new();
+    public const string Gan = "shapes", Vae = "shapes-vae", Pending = "pending";
+
+    public async Task PublishAsync(string dataset, string version, string checkpointPath)
+    {
+        var registry = new ModelRegistry(Azurite.Client());
+        var header = Checkpoint.ReadHeader(checkpointPath);
+        await using var file = File.OpenRead(checkpointPath);
+        await registry.PublishAsync(new ModelCard { Dataset = dataset, Version = version, Spec = header.Spec, Steps = header.Step, PublishedAt = DateTimeOffset.UtcNow }, file, null);
+    }
+
+    public async Task<(WebApplication app, HttpClient client)> StartHostAsync(ServeOptions options)
+    {
+        int port = AzuriteFixture.FreePort();
+        var app = LocalServeHost.Build(Azurite.ConnectionString, options, $"http://127.0.0.1:{port}");
+        await app.StartAsync();
+        return (app, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") });
+    }
+
+    public async Task InitializeAsync()
+    {
+        var training = Azurite.Client().GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
+        await training.CreateIfNotExistsAsync();
+        await training.UploadBlobAsync($"{Pending}/cat.png", BinaryData.FromBytes([1, 2, 3]));
+    }
+
+    public Task DisposeAsync() { Azurite.Dispose(); return Task.CompletedTask; }
+}
+
+[Collection(TrainedRunsCollection.Name)]
+public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixture<ServingFixture>, IAsyncLifetime
+{
+    private WebApplication app = null!;
+    private HttpClient http = null!;
+
+    public async Task InitializeAsync()
+    {
+        await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
+        await serving.PublishAsync(ServingFixture.Vae, "v0001", runs.Vae.CheckpointPath);
+        (app, http) = await serving.StartHostAsync(new ServeOptions { LatestCheckInterval = TimeSpan.Zero });
+    }
+
+    public async Task DisposeAsync() { http.Dispose(); await app.DisposeAsync(); }
+
+    private static async Task<JsonElement> Json(HttpResponseMessage response) => JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+    [Fact]
+    public async Task Seeded_grid_carries_version_seeds_and_etag_and_a_repeat_gets_304()
+    {
+        var response = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=3&nrow=2");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/png", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("v0001", response.Headers.GetValues("X-Model-Version").Single());
+        Assert.Equal("3,4,5,6", response.Headers.GetValues("X-Seeds").Single());
+        var png = await response.Content.ReadAsByteArrayAsync();
+        using (var grid = SKBitmap.Decode(png)) Assert.Equal((2 * 34 + 2, 2 * 34 + 2), (grid.Width, grid.Height));
+
+        // The same images as the core sampler gives for these seeds.
+        using (var sampler = ImageSampler.Load(runs.Gan.CheckpointPath))
+        using (var expected = sampler.Generate(Seeds.Range(3, 4)))
+            Assert.Equal(ImageGrid.EncodeGridPng(expected, 2, 2), png);
+
+        var etag = response.Headers.ETag!;
+        var again = new HttpRequestMessage(HttpMethod.Get, $"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=3&nrow=2");
+        again.Headers.IfNoneMatch.Add(etag);
+        var cached = await http.SendAsync(again);
+        Assert.Equal(HttpStatusCode.NotModified, cached.StatusCode);
+
+        var random = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=2");
+        Assert.Equal(HttpStatusCode.OK, random.StatusCode);
+        Assert.Null(random.Headers.ETag);
+        Assert.Equal(2, random.Headers.GetValues("X-Seeds").Single().Split(',').Length); // the random seeds are echoed
+    }
+
+    [Fact]
+    public async Task Png_zip_and_json_formats_return_one_image_per_seed()
+    {
+        var one = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seeds=7&format=png&scale=4");
+        Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+        using (var image = SKBitmap.Decode(await one.Content.ReadAsByteArrayAsync())) Assert.Equal(128, image.Width);
+
+        var zip = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seeds=1,5-6&format=zip");
+        using (var archive = new ZipArchive(await zip.Content.ReadAsStreamAsync()))
+            Assert.Equal(new[] { "seed0001.png", "seed0005.png", "seed0006.png" }, archive.Entries.Select(e => e.Name));
+
+        var json = await Json(await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?interpolate=1,2&steps=5&format=json"));
+        Assert.Equal("v0001", json.GetProperty("modelVersion").GetString());
+        Assert.Equal(5, json.GetProperty("images").GetArrayLength());
+        using var first = SKBitmap.Decode(Convert.FromBase64String(json.GetProperty("images")[0].GetString()!));
+        Assert.Equal(32, first.Width);
+    }
+
+    [Theory]
+    [InlineData("count=100000", 400, "count")]
+    [InlineData("scale=1000", 400, "scale")]
+    [InlineData("seed=abc", 400, "seed")]
+    [InlineData("seeds=0-9999", 400, "seeds")]
+    [InlineData("format=gif", 400, "format")]
+    [InlineData("count=3&format=png", 400, "format")]
+    [InlineData("colour=red", 400, "colour")]
+    [InlineData("version=v0099", 404, "version")]
+    [InlineData("version=..%2F..%2Fetc", 404, "version")]
+    public async Task Bad_parameters_get_a_json_error_naming_the_parameter(string query, int status, string parameter)
+    {
+        var response = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?{query}");
+        Assert.Equal(status, (int)response.StatusCode);
+        var body = await Json(response);
+        Assert.Equal(parameter, body.GetProperty("parameter").GetString());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("error").GetString()));
+    }
+
+    [Fact]
+    public async Task Unknown_and_unsafe_datasets_are_404_and_a_dataset_still_training_is_503_with_retry_after()
+    {
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/datasets/nosuch/samples")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/datasets/..%2F..%2Fetc/samples")).StatusCode);
+        var pending = await http.GetAsync($"/api/datasets/{ServingFixture.Pending}/samples");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, pending.StatusCode);
+        Assert.NotNull(pending.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task A_newly_published_version_is_picked_up_without_a_restart_and_old_versions_stay_addressable()
+    {
+        const string dataset = "moving";
+        await serving.PublishAsync(dataset, "v0001", runs.Gan.CheckpointPath);
+        var first = await http.GetAsync($"/api/datasets/{dataset}/samples?seed=1&count=1");
+        Assert.Equal("v0001", first.Headers.GetValues("X-Model-Version").Single());
+        await serving.PublishAsync(dataset, "v0002", Path.Combine(runs.Gan.RunFolder, "checkpoints", "epoch_0001.ckpt"));
+        var second = await http.GetAsync($"/api/datasets/{dataset}/samples?seed=1&count=1");
+        Assert.Equal("v0002", second.Headers.GetValues("X-Model-Version").Single());
+        Assert.NotEqual(await first.Content.ReadAsByteArrayAsync(), await second.Content.ReadAsByteArrayAsync());
+        var pinned = await http.GetAsync($"/api/datasets/{dataset}/samples?seed=1&count=1&version=v0001");
+        Assert.Equal(await first.Content.ReadAsByteArrayAsync(), await pinned.Content.ReadAsByteArrayAsync());
+        Assert.Contains("immutable", pinned.Headers.CacheControl!.ToString());
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_are_batched_into_fewer_forward_passes_with_the_same_images()
+    {
+        var (batchedApp, batched) = await serving.StartHostAsync(new ServeOptions { BatchWindow = TimeSpan.FromMilliseconds(50) });
+        await using var _ = batchedApp;
+        var requests = Enumerable.Range(0, 16).Select(i => batched.GetByteArrayAsync($"/api/datasets/{ServingFixture.Gan}/samples?seed={i * 10}&count=2")).ToArray();
+        var bodies = await Task.WhenAll(requests);
+        var health = await Json(await batched.GetAsync("/api/health"));
+        var model = health.GetProperty("models").EnumerateArray().Single();
+        Assert.Equal(16, model.GetProperty("requests").GetInt64());
+        Assert.True(model.GetProperty("forwardPasses").GetInt64() < 16, $"forward passes: {model.GetProperty("forwardPasses")}");
+        using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
+        for (int i = 0; i < 16; i += 5)
+        {
+            using var alone = sampler.Generate(Seeds.Range(i * 10, 2));
+            using var served = DecodeGrid(bodies[i], 2);
+            Assert.True((served - ToBytes(alone)).abs().max().item<float>() <= 1, "a batched image may differ from a lone one by rounding only");
+        }
+    }
+
+    [Fact]
+    public async Task Past_the_queue_limit_the_answer_is_429_with_retry_after_and_the_rest_succeed()
+    {
+        var (smallApp, small) = await serving.StartHostAsync(new ServeOptions { Batching = false, MaxQueuedRequests = 1 });
+        await using var _ = smallApp;
+        await small.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1"); // load the model first
+        var responses = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => small.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=256")));
+        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
+        Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.TooManyRequests));
+        Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
+    }
+
+    [Fact]
+    public async Task Least_recently_used_versions_are_dropped_beyond_the_limit()
+    {
+        var (lruApp, lru) = await serving.StartHostAsync(new ServeOptions { MaxLoadedModels = 1 });
+        await using var _ = lruApp;
+        await lru.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1");
+        await lru.GetAsync($"/api/datasets/{ServingFixture.Vae}/samples?count=1");
+        var models = (await Json(await lru.GetAsync("/api/health"))).GetProperty("models").EnumerateArray().ToList();
+        Assert.Equal(ServingFixture.Vae, Assert.Single(models).GetProperty("dataset").GetString());
+    }
+
+    [Fact]
+    public async Task Vae_reconstructs_an_uploaded_image_and_oversized_or_bad_bodies_are_refused()
+    {
+        using var shape = TestImages.Shape(3, 32);
+        var response = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(TestImages.Encode(shape, SKEncodedImageFormat.Png)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var image = SKBitmap.Decode(await response.Content.ReadAsByteArrayAsync())) Assert.Equal(32, image.Width);
+
+        var gan = await http.PostAsync($"/api/datasets/{ServingFixture.Gan}/reconstruct", new ByteArrayContent(TestImages.Encode(shape, SKEncodedImageFormat.Png)));
+        Assert.Equal(HttpStatusCode.BadRequest, gan.StatusCode);
+        var text = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new StringContent("not an image"));
+        Assert.Equal(HttpStatusCode.BadRequest, text.StatusCode);
+        Assert.Contains("not a recognised image", (await Json(text)).GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task An_oversized_body_is_refused_with_413_before_it_is_read()
+    {
+        // Over a socket the server answers 413 and closes while a 50 MB upload is still being sent, so the
+        // client sees a broken pipe; the service is checked directly, with a stream that counts what is read.
+        var service = app.Services.GetRequiredService<SampleService>();
+        var declared = new CountingStream(50 * 1024 * 1024);
+        var result = await service.ReconstructAsync(ServingFixture.Vae, null, declared, declared.Length, CancellationToken.None);
+        Assert.Equal(413, result.Status);
+        Assert.Equal(0, declared.BytesRead);
+        Assert.Contains("limit", JsonDocument.Parse(result.Body).RootElement.GetProperty("error").GetString());
+
+        var undeclared = new CountingStream(50 * 1024 * 1024); // chunked upload: no Content-Length
+        result = await service.ReconstructAsync(ServingFixture.Vae, null, undeclared, null, CancellationToken.None);
+        Assert.Equal(413, result.Status);
+        Assert.True(undeclared.BytesRead <= new ServeOptions().MaxReconstructBytes + 81920, $"read {undeclared.BytesRead} bytes");
+    }
+
+    private sealed class CountingStream(long length) : Stream
+    {
+        public long BytesRead { get; private set; }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = (int)Math.Min(count, length - BytesRead);
+            BytesRead += n;
+            return n;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task Health_reports_device_threads_and_the_loaded_models()
+    {
+        await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1");
+        var health = await Json(await http.GetAsync("/api/health"));
+        Assert.Equal("cpu", health.GetProperty("device").GetString());
+        Assert.True(health.GetProperty("warm").GetBoolean());
+        Assert.Contains(health.GetProperty("models").EnumerateArray(), m => m.GetProperty("dataset").GetString() == ServingFixture.Gan && m.GetProperty("version").GetString() == "v0001");
+    }
+
+    private static torch.Tensor ToBytes(torch.Tensor images) => images.add(1).mul(127.5).round().clamp(0, 255);
+
+    private static torch.Tensor DecodeGrid(byte[] png, int count)
+    {
+        using var bitmap = SKBitmap.Decode(png);
+        var cells = new float[count * 32 * 32];
+        for (int i = 0; i < count; i++)
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                    cells[i * 1024 + y * 32 + x] = bitmap.GetPixel(2 + i * 34 + x, 2 + y).Red;
+        return torch.tensor(cells, [count, 1, 32, 32]);
+    }
+}
