@@ -21,7 +21,9 @@ public static class BenchCommand
                 ["--model", "--image-size", "--channels", "--batch-size", "--steps", "--warmup", "--threads"], []), output),
             "sample" => Sample(Args.Parse("bench sample", rawArgs[1..],
                 ["--count", "--iterations", "--warmup", "--checkpoint", "--model", "--image-size", "--threads"], []), output),
-            var other => throw new UsageException($"unknown bench target '{other}'; use train or sample"),
+            "http" => HttpBenchCommand.RunAsync(Args.Parse("bench http", rawArgs[1..],
+                ["--url", "--path", "--concurrency", "--requests", "--warmup", "--images-per-request", "--server-pid", "--time-limit"], []), output).GetAwaiter().GetResult(),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample or http"),
         };
     }
 

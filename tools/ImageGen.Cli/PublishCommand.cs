@@ -1,0 +1,34 @@
+using Azure.Storage.Blobs;
+using ImageGen.Core.Sampling;
+using ImageGen.Core.Training;
+using ImageGen.Core.Imaging;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Cli;
+
+/// <summary>imagegen publish: puts a checkpoint's generator into models/{dataset}/{version}/ and swaps latest.json.</summary>
+public static class PublishCommand
+{
+    public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
+    {
+        var args = Args.Parse("publish", rawArgs, ["--checkpoint", "--dataset", "--version", "--storage"], []);
+        string path = Checkpoint.Resolve(args.Required("--checkpoint"));
+        string dataset = StorageLayout.ValidateName(args.Required("--dataset"), "--dataset");
+        string version = StorageLayout.ValidateName(args.Required("--version"), "--version");
+        var registry = new ModelRegistry(new BlobServiceClient(args.String("--storage") ?? ServeCommand.DevelopmentStorage));
+        await registry.EnsureContainersAsync();
+        var header = Checkpoint.ReadHeader(path);
+        byte[] samples;
+        using (var sampler = ImageSampler.Load(path))
+        using (var images = sampler.Generate(Seeds.Range(0, 64)))
+            samples = ImageGrid.EncodeGridPng(images);
+        await using var file = File.OpenRead(path);
+        await registry.PublishAsync(new ModelCard
+        {
+            Dataset = dataset, Version = version, Spec = header.Spec, Steps = header.Step, SourceRun = Path.GetFullPath(path),
+            PublishedAt = DateTimeOffset.UtcNow,
+        }, file, samples);
+        output.WriteLine($"published {path} as models/{dataset}/{version}; latest.json now names {version}");
+        return 0;
+    }
+}
