@@ -90,7 +90,7 @@ public sealed record SampleQuery
         }
         else
         {
-            int n = count ?? 16;
+            int n = count ?? (format == OutputFormat.Png ? 1 : 16); // png is one image: count defaults to 1 there
             long first = seed ?? Random.Shared.NextInt64(0, Core.Sampling.Seeds.MaxSeed - MaxCount);
             if (first + n - 1 > Core.Sampling.Seeds.MaxSeed) throw Bad($"seed {first} plus count {n} runs past the last seed", "seed", $"0..{Core.Sampling.Seeds.MaxSeed - n + 1}");
             seeds = Core.Sampling.Seeds.Range(first, n);
