@@ -18,7 +18,7 @@ public static class ServeCommand
         {
             Batching = !args.Flag("--no-batching"),
             MaxLoadedModels = args.Int("--max-models", 1, 64) ?? 4,
-            BatchWindow = TimeSpan.FromMilliseconds(args.Int("--batch-window-ms", 0, 1000) ?? 5),
+            BatchWindow = TimeSpan.FromMilliseconds(args.Int("--batch-window-ms", 0, 1000) ?? 0),
             MaxQueuedRequests = args.Int("--max-queue", 1, 100_000) ?? 64,
         };
         CliApp.ConfigureRuntime(args);

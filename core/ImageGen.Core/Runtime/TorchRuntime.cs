@@ -10,7 +10,8 @@ namespace ImageGen.Core.Runtime;
 /// </summary>
 public static partial class TorchRuntime
 {
-    private const int M_TRIM_THRESHOLD = -1, M_TOP_PAD = -2, M_MMAP_THRESHOLD = -3;
+    private const int M_TRIM_THRESHOLD = -1, M_TOP_PAD = -2, M_MMAP_THRESHOLD = -3, M_ARENA_MAX = -8;
+    private const int ArenaMax = 2; // one arena per core: tensors freed on other threads (servers) do not fragment new arenas
     private const int MmapThresholdBytes = 32 * 1024 * 1024; // glibc's maximum
     private const int TrimThresholdBytes = 256 * 1024 * 1024;
     private const int TopPadBytes = 64 * 1024 * 1024;
@@ -28,7 +29,8 @@ public static partial class TorchRuntime
             {
                 allocatorTuned = Mallopt(M_MMAP_THRESHOLD, MmapThresholdBytes) == 1
                     & Mallopt(M_TRIM_THRESHOLD, TrimThresholdBytes) == 1
-                    & Mallopt(M_TOP_PAD, TopPadBytes) == 1;
+                    & Mallopt(M_TOP_PAD, TopPadBytes) == 1
+                    & Mallopt(M_ARENA_MAX, ArenaMax) == 1;
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { allocatorTuned = false; }
         }
@@ -36,7 +38,7 @@ public static partial class TorchRuntime
     }
 
     public static string AllocatorDescription => allocatorTuned
-        ? $"glibc mallopt mmap_threshold={MmapThresholdBytes >> 20}MiB trim_threshold={TrimThresholdBytes >> 20}MiB top_pad={TopPadBytes >> 20}MiB"
+        ? $"glibc mallopt mmap_threshold={MmapThresholdBytes >> 20}MiB trim_threshold={TrimThresholdBytes >> 20}MiB top_pad={TopPadBytes >> 20}MiB arena_max={ArenaMax}"
         : "default allocator";
 
     public static string Device => torch.cuda.is_available() ? "cuda" : "cpu";

@@ -9,8 +9,8 @@ namespace ImageGen.Pipeline.Serve;
 public sealed class QueueFullException(string message) : Exception(message);
 
 /// <summary>
-/// One worker per loaded generator. Requests arriving within the batch window are concatenated into one
-/// forward pass and split again. The forward pass runs synchronously on the worker inside one dispose scope
+/// One worker per loaded generator. Requests already queued when a pass starts (plus any arriving within the
+/// optional batch window) are concatenated into one forward pass and split again. The forward pass runs synchronously on the worker inside one dispose scope
 /// and inference mode (both are per thread in TorchSharp, so neither is held across an await).
 /// </summary>
 public sealed class BatchQueue : IAsyncDisposable

@@ -7,9 +7,12 @@ public sealed record ServeOptions
     public TimeSpan LatestCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Loaded (dataset, version) generators kept warm; the least recently used goes first.</summary>
     public int MaxLoadedModels { get; init; } = 4;
-    /// <summary>Run requests that arrive within BatchWindow as one forward pass (as TorchServe does).</summary>
+    /// <summary>
+    /// Run queued requests as one forward pass and split the outputs (as TorchServe does). Requests that queue up
+    /// while a pass runs form the next batch, so a lone request never waits; BatchWindow adds a wait for company.
+    /// </summary>
     public bool Batching { get; init; } = true;
-    public TimeSpan BatchWindow { get; init; } = TimeSpan.FromMilliseconds(5);
+    public TimeSpan BatchWindow { get; init; } = TimeSpan.Zero;
     public int MaxBatchImages { get; init; } = 256;
     /// <summary>Requests waiting per model; past it the answer is 429 with Retry-After.</summary>
     public int MaxQueuedRequests { get; init; } = 64;
