@@ -39,7 +39,7 @@ for n in 16 64; do $cli bench http --url "$url" --path "/api/datasets/fmnist/sam
 echo "== throughput, batching on (count 16, random seeds)"
 for c in 1 8 32; do $cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency $c --requests $((c * 40)) | grep -E "concurrency|requests/s|status"; done
 echo "== load: $load requests at concurrency 32 (batching on)"
-$cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency 32 --requests "$load" --server-pid "$server_pid" | grep -vE "^machine"
+$cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency 32 --requests "$load" --server-pid "$server_pid" 2>&1 | grep -vE "^machine"
 stop
 serve --no-batching
 echo "== throughput, batching off (count 16, random seeds)"

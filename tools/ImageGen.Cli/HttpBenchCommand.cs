@@ -42,7 +42,12 @@ public static class HttpBenchCommand
                 await response.Content.ReadAsByteArrayAsync();
                 latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 statuses[i] = (int)response.StatusCode;
-                if (i == 999 && serverPid is { } pid) rssAt1000 = Rss(pid);
+                if (serverPid is { } pid && (i + 1) % 1000 == 0)
+                {
+                    long rss = Rss(pid);
+                    if (i == 999) rssAt1000 = rss;
+                    Console.Error.WriteLine($"  {i + 1} requests: server RSS {rss / 1048576.0:0} MiB");
+                }
             }
         }
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker)));

@@ -22,7 +22,8 @@ public static class ImageGrid
         {
             long row = i / columns, col = i % columns;
             long top = padding + row * (h + padding), left = padding + col * (w + padding);
-            using var cell = grid.narrow(1, top, h).narrow(2, left, w);
+            using var rowBand = grid.narrow(1, top, h); // every view is disposed: a stray view keeps the grid's storage alive
+            using var cell = rowBand.narrow(2, left, w);
             using var image = images[i];
             cell.copy_(image);
         }

@@ -15,85 +15,90 @@ public sealed class QueueFullException(string message) : Exception(message);
 /// </summary>
 public sealed class BatchQueue : IAsyncDisposable
 {
-    private sealed record Work(Tensor Latents, TaskCompletionSource<Tensor> Result);
+    private sealed record Work(Func<Tensor> MakeLatents, int Count, TaskCompletionSource<Tensor> Result);
 
     private readonly ImageSampler sampler;
     private readonly ServeOptions options;
     private readonly Channel<Work> channel;
-    private readonly Task worker;
+    private readonly Thread worker;
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public BatchQueue(ImageSampler sampler, ServeOptions options)
     {
         this.sampler = sampler;
         this.options = options;
         channel = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.MaxQueuedRequests) { SingleReader = true });
-        worker = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // One dedicated thread runs every tensor operation: libtorch's OpenMP team belongs to the calling thread,
+        // so hopping between pool threads would start new teams and oversubscribe the cores.
+        worker = new Thread(Run) { IsBackground = true, Name = "imagegen-batch" };
+        worker.Start();
     }
 
     public long ForwardPasses;
     public long RequestsServed;
 
-    /// <summary>Queues latents [n, nz] (owned by the queue from here on) and returns images [n, C, H, W] that the caller disposes.</summary>
-    public Task<Tensor> GenerateAsync(Tensor latents)
+    /// <summary>
+    /// Queues a request for count images. makeLatents runs on the worker thread and returns [count, nz];
+    /// the returned images [count, C, H, W] belong to the caller, who disposes them.
+    /// </summary>
+    public Task<Tensor> GenerateAsync(Func<Tensor> makeLatents, int count)
     {
-        var work = new Work(latents, new TaskCompletionSource<Tensor>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var work = new Work(makeLatents, count, new TaskCompletionSource<Tensor>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!channel.Writer.TryWrite(work))
-        {
-            latents.Dispose();
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
-        }
         return work.Result.Task;
     }
 
-    private async Task RunAsync()
+    private void Run()
     {
         var reader = channel.Reader;
         var batch = new List<Work>();
-        while (await reader.WaitToReadAsync())
+        try
         {
-            batch.Clear();
-            long images = 0;
-            if (!reader.TryRead(out var first)) continue;
-            batch.Add(first);
-            images += first.Latents.shape[0];
-            if (options.Batching)
+            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                var deadline = DateTime.UtcNow + options.BatchWindow;
-                while (images < options.MaxBatchImages)
+                batch.Clear();
+                if (!reader.TryRead(out var first)) continue;
+                batch.Add(first);
+                int images = first.Count;
+                if (options.Batching)
                 {
-                    if (reader.TryPeek(out var next))
+                    var deadline = DateTime.UtcNow + options.BatchWindow;
+                    while (images < options.MaxBatchImages)
                     {
-                        if (images + next.Latents.shape[0] > options.MaxBatchImages) break;
-                        reader.TryRead(out next);
-                        batch.Add(next!);
-                        images += next!.Latents.shape[0];
-                        continue;
+                        if (reader.TryPeek(out var next))
+                        {
+                            if (images + next.Count > options.MaxBatchImages) break;
+                            reader.TryRead(out next);
+                            batch.Add(next!);
+                            images += next!.Count;
+                            continue;
+                        }
+                        var left = deadline - DateTime.UtcNow;
+                        if (left <= TimeSpan.Zero) break;
+                        var waiting = reader.WaitToReadAsync().AsTask();
+                        if (!waiting.Wait(left) || !waiting.Result) break;
                     }
-                    var left = deadline - DateTime.UtcNow;
-                    if (left <= TimeSpan.Zero) break;
-                    using var timeout = new CancellationTokenSource(left);
-                    try { if (!await reader.WaitToReadAsync(timeout.Token)) break; }
-                    catch (OperationCanceledException) { break; }
                 }
+                Generate(batch);
             }
-            Run(batch);
         }
+        finally { stopped.TrySetResult(); }
     }
 
-    private void Run(List<Work> batch)
+    private void Generate(List<Work> batch)
     {
         try
         {
             using var scope = torch.NewDisposeScope();
-            var latents = batch.Count == 1 ? batch[0].Latents : torch.cat(batch.Select(w => w.Latents).ToArray(), 0);
+            var latents = batch.Count == 1 ? batch[0].MakeLatents() : torch.cat(batch.Select(w => w.MakeLatents()).ToArray(), 0);
             var images = sampler.GenerateFrom(latents);
             Interlocked.Increment(ref ForwardPasses);
             long offset = 0;
             foreach (var work in batch)
             {
-                long n = work.Latents.shape[0];
-                var mine = images.narrow(0, offset, n).clone().MoveToOuterDisposeScope();
-                offset += n;
+                var mine = images.narrow(0, offset, work.Count).clone().MoveToOuterDisposeScope();
+                offset += work.Count;
                 work.Result.SetResult(mine);
             }
             Interlocked.Add(ref RequestsServed, batch.Count);
@@ -102,15 +107,11 @@ public sealed class BatchQueue : IAsyncDisposable
         {
             foreach (var work in batch) work.Result.TrySetException(e);
         }
-        finally
-        {
-            foreach (var work in batch) work.Latents.Dispose();
-        }
     }
 
     public async ValueTask DisposeAsync()
     {
         channel.Writer.TryComplete();
-        await worker;
+        await stopped.Task;
     }
 }

@@ -51,16 +51,8 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             else headers["Cache-Control"] = "no-store";
 
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
-            var sampler = lease.Model.Sampler;
-            Tensor latents;
-            if (request.Interpolate is { } path)
-            {
-                using var ends = Seeds.Latents([path.a, path.b], sampler.Spec.LatentSize);
-                latents = Seeds.Slerp(ends[0], ends[1], path.steps);
-            }
-            else latents = Seeds.Latents(request.Seeds, sampler.Spec.LatentSize);
-            if (request.Truncation != 1.0) latents.mul_(request.Truncation);
-            using var images = await lease.Model.Queue.GenerateAsync(latents);
+            int latentSize = lease.Model.Sampler.Spec.LatentSize;
+            using var images = await lease.Model.Queue.GenerateAsync(() => Latents(request, latentSize), request.ImageCount);
             using var scaled = request.Scale == 1 ? images.alias() : images.repeat_interleave(request.Scale, 2).repeat_interleave(request.Scale, 3);
             var names = request.Interpolate is { } q
                 ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
@@ -141,6 +133,19 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             ResolveStatus.UnknownVersion => throw new NotFoundException(new ServeError(404, $"dataset '{dataset}' has no version '{version}'", "version")),
             _ => throw new NotFoundException(new ServeError(404, $"unknown dataset '{dataset}'", "dataset")),
         };
+    }
+
+    /// <summary>z for the request (runs on the batch worker's thread): one per seed, or the slerp path; scaled by truncation.</summary>
+    private static Tensor Latents(SampleQuery request, int latentSize)
+    {
+        Tensor latents;
+        if (request.Interpolate is { } path)
+        {
+            using var ends = Seeds.Latents([path.a, path.b], latentSize);
+            latents = Seeds.Slerp(ends[0], ends[1], path.steps);
+        }
+        else latents = Seeds.Latents(request.Seeds, latentSize);
+        return request.Truncation == 1.0 ? latents : latents.mul_(request.Truncation);
     }
 
     private static ServeResult Encode(SampleQuery request, Tensor images, IReadOnlyList<string> names, string version, Dictionary<string, string> headers)
