@@ -1,66 +1,76 @@
+using System.Runtime.InteropServices;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ImageGen.Core.Imaging;
 
+/// <summary>
+/// 8-bit images, interleaved row-major (Gray8, or RGBA8888 with opaque alpha), image after image.
+/// Plain bytes: PNG encoding and grid layout need no tensor, so they can run on any thread.
+/// </summary>
+public sealed record ImagePixels(byte[] Data, int Count, int Height, int Width, int BytesPerPixel)
+{
+    public int ImageBytes => Height * Width * BytesPerPixel;
+}
+
 /// <summary>Image grids and PNG encoding for tensors of images in [-1, 1].</summary>
 public static class ImageGrid
 {
-    /// <summary>
-    /// Lays out [N, C, H, W] images in rows of nrow with padding pixels between them (as torchvision's make_grid,
-    /// but keeping one channel for grayscale). Returns [C, H', W'] in the input's range; padding uses padValue.
-    /// </summary>
-    public static Tensor MakeGrid(Tensor images, int nrow = 8, int padding = 2, double padValue = -1.0)
+    /// <summary>[N, C, H, W] in [-1, 1] to 8-bit pixels; scale &gt; 1 enlarges each image by nearest neighbour.</summary>
+    public static ImagePixels ToPixels(Tensor images, int scale = 1)
     {
         if (images.dim() != 4) throw new ArgumentException($"expected [N, C, H, W] images, got {images.dim()} dimensions");
-        long n = images.shape[0], c = images.shape[1], h = images.shape[2], w = images.shape[3];
-        long columns = Math.Max(1, Math.Min(nrow, n));
-        long rows = (n + columns - 1) / columns;
-        var grid = torch.full([c, rows * (h + padding) + padding, columns * (w + padding) + padding], padValue, images.dtype);
-        for (long i = 0; i < n; i++)
-        {
-            long row = i / columns, col = i % columns;
-            long top = padding + row * (h + padding), left = padding + col * (w + padding);
-            using var rowBand = grid.narrow(1, top, h); // every view is disposed: a stray view keeps the grid's storage alive
-            using var cell = rowBand.narrow(2, left, w);
-            using var image = images[i];
-            cell.copy_(image);
-        }
-        return grid;
-    }
-
-    /// <summary>[C, H, W] in [-1, 1] to 8-bit pixels, row-major, C interleaved (Gray8 or RGBA8888).</summary>
-    public static byte[] ToBytes(Tensor image, out int width, out int height, out int channels)
-    {
-        channels = (int)image.shape[0];
-        height = (int)image.shape[1];
-        width = (int)image.shape[2];
         using var scope = torch.NewDisposeScope();
-        var bytes = image.add(1.0).mul_(127.5).round_().clamp_(0, 255).to_type(ScalarType.Byte);
-        if (channels == 3) bytes = torch.cat([bytes, torch.full([1, height, width], (byte)255, ScalarType.Byte)], 0);
-        return bytes.permute(1, 2, 0).contiguous().data<byte>().ToArray();
+        var bytes = images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to_type(ScalarType.Byte);
+        if (scale > 1) bytes = bytes.repeat_interleave(scale, 2).repeat_interleave(scale, 3);
+        long n = bytes.shape[0], c = bytes.shape[1], h = bytes.shape[2], w = bytes.shape[3];
+        if (c == 3) bytes = torch.cat([bytes, torch.full([n, 1, h, w], (byte)255, ScalarType.Byte)], 1);
+        var data = bytes.permute(0, 2, 3, 1).contiguous().data<byte>().ToArray();
+        return new ImagePixels(data, (int)n, (int)h, (int)w, c == 3 ? 4 : 1);
     }
 
-    public static byte[] EncodePng(Tensor image)
+    public static byte[] EncodePng(ImagePixels pixels, int index) =>
+        Encode(pixels.Data.AsSpan(index * pixels.ImageBytes, pixels.ImageBytes), pixels.Width, pixels.Height, pixels.BytesPerPixel);
+
+    /// <summary>
+    /// Lays the images out in rows of nrow with padding black pixels around and between them (as torchvision's
+    /// make_grid, but keeping one channel for grayscale) and encodes the grid as one PNG.
+    /// </summary>
+    public static byte[] EncodeGridPng(ImagePixels pixels, int nrow = 8, int padding = 2)
     {
-        var pixels = ToBytes(image, out int width, out int height, out int channels);
-        var info = new SKImageInfo(width, height, channels == 1 ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var bitmap = new SKBitmap(info);
-        System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
+        int columns = Math.Max(1, Math.Min(nrow, pixels.Count));
+        int rows = (pixels.Count + columns - 1) / columns;
+        int bpp = pixels.BytesPerPixel;
+        int gridWidth = columns * (pixels.Width + padding) + padding, gridHeight = rows * (pixels.Height + padding) + padding;
+        var grid = new byte[gridWidth * gridHeight * bpp];
+        if (bpp == 4) for (int i = 3; i < grid.Length; i += 4) grid[i] = 255; // opaque black padding
+        int rowBytes = pixels.Width * bpp;
+        for (int i = 0; i < pixels.Count; i++)
+        {
+            int top = padding + i / columns * (pixels.Height + padding), left = padding + i % columns * (pixels.Width + padding);
+            for (int y = 0; y < pixels.Height; y++)
+                Buffer.BlockCopy(pixels.Data, i * pixels.ImageBytes + y * rowBytes, grid, ((top + y) * gridWidth + left) * bpp, rowBytes);
+        }
+        return Encode(grid, gridWidth, gridHeight, bpp);
     }
 
-    public static byte[] EncodeGridPng(Tensor images, int nrow = 8, int padding = 2)
-    {
-        using var grid = MakeGrid(images, nrow, padding);
-        return EncodePng(grid);
-    }
+    public static byte[] EncodePng(Tensor image) => EncodePng(ToPixels(image.unsqueeze(0)), 0);
+
+    public static byte[] EncodeGridPng(Tensor images, int nrow = 8, int padding = 2) => EncodeGridPng(ToPixels(images), nrow, padding);
 
     public static void SaveGridPng(Tensor images, string path, int nrow = 8, int padding = 2)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllBytes(path, EncodeGridPng(images, nrow, padding));
+    }
+
+    private static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, int bytesPerPixel)
+    {
+        var info = new SKImageInfo(width, height, bytesPerPixel == 1 ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque);
+        using var bitmap = new SKBitmap(info);
+        pixels.CopyTo(bitmap.GetPixelSpan());
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
     }
 }

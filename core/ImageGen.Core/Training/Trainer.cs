@@ -228,7 +228,7 @@ public static class Trainer
             using var scope = torch.NewDisposeScope();
             var fakes = model.Generator.Generate(fixedNoise);
             ImageGrid.SaveGridPng(fakes, gridPath);
-            tensorboard.add_img("samples", (ImageGrid.MakeGrid(fakes) + 1.0) / 2.0, (int)step);
+            tensorboard.add_img("samples", gridPath, (int)step);
             model.WriteExtraImages(previewInputs, samplesFolder, suffix);
         }
         finally { model.SetTraining(true); }

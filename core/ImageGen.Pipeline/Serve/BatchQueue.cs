@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ public sealed class QueueFullException(string message) : Exception(message);
 /// </summary>
 public sealed class BatchQueue : IAsyncDisposable
 {
-    private sealed record Work(Func<Tensor> MakeLatents, int Count, TaskCompletionSource<Tensor> Result);
+    private sealed record Work(Func<Tensor> MakeLatents, int Count, int Scale, TaskCompletionSource<ImagePixels> Result);
 
     private readonly ImageSampler sampler;
     private readonly ServeOptions options;
@@ -38,12 +39,12 @@ public sealed class BatchQueue : IAsyncDisposable
     public long RequestsServed;
 
     /// <summary>
-    /// Queues a request for count images. makeLatents runs on the worker thread and returns [count, nz];
-    /// the returned images [count, C, H, W] belong to the caller, who disposes them.
+    /// Queues a request for count images. makeLatents runs on the worker thread and returns [count, nz]; the
+    /// answer is 8-bit pixels (enlarged scale times), so no tensor ever leaves the worker thread.
     /// </summary>
-    public Task<Tensor> GenerateAsync(Func<Tensor> makeLatents, int count)
+    public Task<ImagePixels> GenerateAsync(Func<Tensor> makeLatents, int count, int scale = 1)
     {
-        var work = new Work(makeLatents, count, new TaskCompletionSource<Tensor>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var work = new Work(makeLatents, count, scale, new TaskCompletionSource<ImagePixels>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!channel.Writer.TryWrite(work))
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
         return work.Result.Task;
@@ -97,9 +98,9 @@ public sealed class BatchQueue : IAsyncDisposable
             long offset = 0;
             foreach (var work in batch)
             {
-                var mine = images.narrow(0, offset, work.Count).clone().MoveToOuterDisposeScope();
+                using var mine = images.narrow(0, offset, work.Count);
                 offset += work.Count;
-                work.Result.SetResult(mine);
+                work.Result.SetResult(ImageGrid.ToPixels(mine, work.Scale));
             }
             Interlocked.Add(ref RequestsServed, batch.Count);
         }

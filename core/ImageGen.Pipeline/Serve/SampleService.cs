@@ -52,12 +52,11 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
             int latentSize = lease.Model.Sampler.Spec.LatentSize;
-            using var images = await lease.Model.Queue.GenerateAsync(() => Latents(request, latentSize), request.ImageCount);
-            using var scaled = request.Scale == 1 ? images.alias() : images.repeat_interleave(request.Scale, 2).repeat_interleave(request.Scale, 3);
+            var pixels = await lease.Model.Queue.GenerateAsync(() => Latents(request, latentSize), request.ImageCount, request.Scale);
             var names = request.Interpolate is { } q
                 ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
                 : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
-            return Encode(request, scaled, names, version, headers);
+            return Encode(request, pixels, names, version, headers);
         }
         catch (ServeErrorException e) { return ServeResult.Error(e.Error); }
         catch (QueueFullException e)
@@ -148,37 +147,31 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         return request.Truncation == 1.0 ? latents : latents.mul_(request.Truncation);
     }
 
-    private static ServeResult Encode(SampleQuery request, Tensor images, IReadOnlyList<string> names, string version, Dictionary<string, string> headers)
+    private static ServeResult Encode(SampleQuery request, ImagePixels pixels, IReadOnlyList<string> names, string version, Dictionary<string, string> headers)
     {
         switch (request.Format)
         {
             case OutputFormat.Png:
-                using (var image = images[0]) return new ServeResult(200, "image/png", ImageGrid.EncodePng(image), headers);
+                return new ServeResult(200, "image/png", ImageGrid.EncodePng(pixels, 0), headers);
             case OutputFormat.Zip:
             {
                 using var buffer = new MemoryStream();
                 using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
                     for (int i = 0; i < names.Count; i++)
                     {
-                        using var image = images[i];
                         using var entry = zip.CreateEntry(names[i], CompressionLevel.NoCompression).Open(); // PNG is compressed already
-                        entry.Write(ImageGrid.EncodePng(image));
+                        entry.Write(ImageGrid.EncodePng(pixels, i));
                     }
                 return new ServeResult(200, "application/zip", buffer.ToArray(), headers);
             }
             case OutputFormat.Json:
             {
-                var encoded = new List<string>(names.Count);
-                for (int i = 0; i < names.Count; i++)
-                {
-                    using var image = images[i];
-                    encoded.Add(Convert.ToBase64String(ImageGrid.EncodePng(image)));
-                }
+                var encoded = Enumerable.Range(0, names.Count).Select(i => Convert.ToBase64String(ImageGrid.EncodePng(pixels, i))).ToList();
                 var body = JsonSerializer.SerializeToUtf8Bytes(new { modelVersion = version, seeds = request.Seeds, names, images = encoded }, Json.Compact);
                 return new ServeResult(200, "application/json", body, headers);
             }
             default:
-                return new ServeResult(200, "image/png", ImageGrid.EncodeGridPng(images, request.Nrow, request.Padding), headers);
+                return new ServeResult(200, "image/png", ImageGrid.EncodeGridPng(pixels, request.Nrow, request.Padding), headers);
         }
     }
 
