@@ -4,7 +4,7 @@ using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 
-TorchRuntime.Configure(); // allocator and threads before the first tensor
+TorchRuntime.Configure(serving: true); // allocator, threads and OpenMP wait policy before the first tensor
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
 var serveOptions = builder.Configuration.GetSection("Serve").Get<ServeOptions>() ?? new ServeOptions();

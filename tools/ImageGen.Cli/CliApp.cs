@@ -53,8 +53,8 @@ public static class CliApp
     }
 
     /// <summary>Threads and allocator settings, applied before the first tensor is made.</summary>
-    public static void ConfigureRuntime(Args args)
+    public static void ConfigureRuntime(Args args, bool serving = false)
     {
-        TorchRuntime.Configure(args.Int("--threads", 1, 1024));
+        TorchRuntime.Configure(args.Int("--threads", 1, 1024), serving: serving);
     }
 }

@@ -21,7 +21,7 @@ public static class ServeCommand
             BatchWindow = TimeSpan.FromMilliseconds(args.Int("--batch-window-ms", 0, 1000) ?? 0),
             MaxQueuedRequests = args.Int("--max-queue", 1, 100_000) ?? 64,
         };
-        CliApp.ConfigureRuntime(args);
+        CliApp.ConfigureRuntime(args, serving: true);
         string storage = args.String("--storage") ?? Environment.GetEnvironmentVariable("AzureWebJobsStorage") ?? DevelopmentStorage;
         await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080");
         await app.StartAsync();

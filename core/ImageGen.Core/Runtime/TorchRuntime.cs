@@ -20,9 +20,22 @@ public static partial class TorchRuntime
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int Mallopt(int parameter, int value);
 
-    /// <summary>Applies the allocator settings (Linux with glibc only; once) and the thread count (default: all cores).</summary>
-    public static void Configure(int? threads = null, bool tuneAllocator = true)
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+
+    /// <summary>
+    /// Applies the allocator settings (Linux with glibc only; once) and the thread count (default: all cores).
+    /// serving: OpenMP threads sleep instead of spinning between forward passes (OMP_WAIT_POLICY=PASSIVE unless
+    /// set), leaving the cores to the HTTP stack; measured p50 19.4 -> 15.2 ms for 16 images over HTTP here.
+    /// Must run before the first tensor: libtorch's OpenMP reads the variable when it loads.
+    /// </summary>
+    public static void Configure(int? threads = null, bool tuneAllocator = true, bool serving = false)
     {
+        if (serving && OperatingSystem.IsLinux())
+        {
+            try { SetEnv("OMP_WAIT_POLICY", "PASSIVE", overwrite: 0); }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+        }
         if (tuneAllocator && !allocatorTuned && OperatingSystem.IsLinux())
         {
             try
