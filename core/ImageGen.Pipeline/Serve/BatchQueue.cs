@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using TorchSharp;
@@ -20,7 +20,7 @@ public sealed class BatchQueue : IAsyncDisposable
 
     private readonly ImageSampler sampler;
     private readonly ServeOptions options;
-    private readonly Channel<Work> channel;
+    private readonly BlockingCollection<Work> queue;
     private readonly Thread worker;
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -28,7 +28,8 @@ public sealed class BatchQueue : IAsyncDisposable
     {
         this.sampler = sampler;
         this.options = options;
-        channel = Channel.CreateBounded<Work>(new BoundedChannelOptions(options.MaxQueuedRequests) { SingleReader = true });
+        // A blocking queue read by a dedicated thread: the worker wakes directly on Add, with no thread-pool hop.
+        queue = new BlockingCollection<Work>(new ConcurrentQueue<Work>(), options.MaxQueuedRequests);
         // One dedicated thread runs every tensor operation: libtorch's OpenMP team belongs to the calling thread,
         // so hopping between pool threads would start new teams and oversubscribe the cores.
         worker = new Thread(Run) { IsBackground = true, Name = "imagegen-batch" };
@@ -45,21 +46,23 @@ public sealed class BatchQueue : IAsyncDisposable
     public Task<ImagePixels> GenerateAsync(Func<Tensor> makeLatents, int count, int scale = 1)
     {
         var work = new Work(makeLatents, count, scale, new TaskCompletionSource<ImagePixels>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!channel.Writer.TryWrite(work))
+        if (!queue.TryAdd(work))
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
         return work.Result.Task;
     }
 
     private void Run()
     {
-        var reader = channel.Reader;
         var batch = new List<Work>();
+        Work? carried = null; // took it, but it did not fit the last batch
         try
         {
-            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            while (true)
             {
+                var first = carried;
+                carried = null;
+                if (first is null && !queue.TryTake(out first, Timeout.Infinite)) break; // completed and empty
                 batch.Clear();
-                if (!reader.TryRead(out var first)) continue;
                 batch.Add(first);
                 int images = first.Count;
                 if (options.Batching)
@@ -67,23 +70,17 @@ public sealed class BatchQueue : IAsyncDisposable
                     var deadline = DateTime.UtcNow + options.BatchWindow;
                     while (images < options.MaxBatchImages)
                     {
-                        if (reader.TryPeek(out var next))
-                        {
-                            if (images + next.Count > options.MaxBatchImages) break;
-                            reader.TryRead(out next);
-                            batch.Add(next!);
-                            images += next!.Count;
-                            continue;
-                        }
-                        var left = deadline - DateTime.UtcNow;
-                        if (left <= TimeSpan.Zero) break;
-                        var waiting = reader.WaitToReadAsync().AsTask();
-                        if (!waiting.Wait(left) || !waiting.Result) break;
+                        int waitMs = Math.Max(0, (int)(deadline - DateTime.UtcNow).TotalMilliseconds);
+                        if (!queue.TryTake(out var next, waitMs)) break;
+                        if (images + next.Count > options.MaxBatchImages) { carried = next; break; }
+                        batch.Add(next);
+                        images += next.Count;
                     }
                 }
                 Generate(batch);
             }
         }
+        catch (InvalidOperationException) { } // completed while waiting
         finally { stopped.TrySetResult(); }
     }
 
@@ -112,7 +109,8 @@ public sealed class BatchQueue : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        channel.Writer.TryComplete();
+        queue.CompleteAdding();
         await stopped.Task;
+        queue.Dispose();
     }
 }
