@@ -46,9 +46,9 @@ public class SamplingTests(TrainedRuns runs)
         Checkpoint.Write(copy, header, [(Checkpoint.GeneratorSection, Checkpoint.ModuleSection(original.Generator.AsModule))]);
         var (_, copiedSections) = Checkpoint.Read(copy);
         Assert.Equal(sections[Checkpoint.GeneratorSection], copiedSections[Checkpoint.GeneratorSection]);
-        var (copyHeader, generator) = Checkpoint.LoadGenerator(copy);
-        using var loaded = generator;
-        Assert.Equal(runs.GanSpec, copyHeader.Spec);
+        using var copySampler = ImageSampler.Load(copy);
+        var loaded = copySampler.Generator;
+        Assert.Equal(runs.GanSpec, copySampler.Spec);
         foreach (var ((name, p), (_, q)) in original.Generator.AsModule.named_parameters().Zip(loaded.AsModule.named_parameters()))
             Assert.True(p.Equals(q), $"parameter {name} changed in the round trip");
         using var z = Seeds.Latents(Seeds.Range(0, 8), runs.GanSpec.LatentSize);

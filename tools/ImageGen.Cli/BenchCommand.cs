@@ -79,10 +79,12 @@ public static class BenchCommand
         int warmup = args.Int("--warmup", 0, 10_000) ?? 20;
         CliApp.ConfigureRuntime(args);
         IImageGenerator generator;
+        ImageSampler? sampler = null;
         string source;
         if (args.String("--checkpoint") is { } checkpoint)
         {
-            generator = Checkpoint.LoadGenerator(Checkpoint.Resolve(checkpoint)).generator;
+            sampler = ImageSampler.Load(checkpoint);
+            generator = sampler.Generator;
             source = checkpoint;
         }
         else
@@ -93,7 +95,7 @@ public static class BenchCommand
             generator.AsModule.eval();
             source = "freshly initialised weights";
         }
-        using var owned = generator;
+        using var owned = (IDisposable?)sampler ?? generator;
         var s = generator.Spec;
         output.WriteLine($"bench sample: {s.Kind} {s.ImageSize}x{s.ImageSize}x{s.Channels} count={count} iterations={iterations} warmup={warmup} ({source})");
         output.WriteLine($"machine: {TorchRuntime.Describe()}");

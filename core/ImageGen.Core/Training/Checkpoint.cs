@@ -98,24 +98,6 @@ public static class Checkpoint
         return Read(file, wanted);
     }
 
-    /// <summary>Loads the generator (VAE: decoder) alone, in eval mode, for sampling and serving.</summary>
-    public static (CheckpointHeader header, IImageGenerator generator) LoadGenerator(Stream stream)
-    {
-        var (header, sections) = Read(stream, new HashSet<string> { GeneratorSection });
-        if (!sections.TryGetValue(GeneratorSection, out var bytes))
-            throw new InvalidDataException("checkpoint has no generator section");
-        var generator = GeneratorFactory.Create(header.Spec);
-        LoadModule(generator.AsModule, bytes);
-        generator.AsModule.eval();
-        return (header, generator);
-    }
-
-    public static (CheckpointHeader header, IImageGenerator generator) LoadGenerator(string path)
-    {
-        using var file = File.OpenRead(path);
-        return LoadGenerator(file);
-    }
-
     /// <summary>A checkpoint path: the file itself, or a run folder holding checkpoint.ckpt.</summary>
     public static string Resolve(string fileOrRunFolder)
     {

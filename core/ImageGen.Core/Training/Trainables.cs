@@ -196,7 +196,7 @@ public sealed class VaeTrainable : ITrainable
     }
 
     /// <summary>Mean squared error per pixel, in [0, 1] intensity units, of mean-code reconstructions (eval mode).</summary>
-    public static double ReconstructionError(VaeEncoder encoder, VaeDecoder decoder, Tensor images)
+    public double ReconstructionError(Tensor images)
     {
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
@@ -204,8 +204,6 @@ public sealed class VaeTrainable : ITrainable
         var reconstructed = decoder.forward(mu).sigmoid();
         return (reconstructed - (images + 1.0) / 2.0).pow(2).mean().item<float>();
     }
-
-    public double ReconstructionError(Tensor images) => ReconstructionError(encoder, decoder, images);
 
     public void SetTraining(bool training) { encoder.train(training); decoder.train(training); }
 

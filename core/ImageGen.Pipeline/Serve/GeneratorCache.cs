@@ -64,10 +64,9 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
         if (version is not null)
         {
             lock (gate) if (models.ContainsKey((dataset, version))) return (ResolveStatus.Ok, version);
-            return await registry.VersionExistsAsync(dataset, version, cancellationToken)
-                ? (ResolveStatus.Ok, version)
-                : (await registry.HasTrainingImagesAsync(dataset, cancellationToken) || (await registry.GetLatestAsync(dataset, null, cancellationToken)).Status == LatestStatus.Found
-                    ? ResolveStatus.UnknownVersion : ResolveStatus.UnknownDataset, null);
+            if (await registry.VersionExistsAsync(dataset, version, cancellationToken)) return (ResolveStatus.Ok, version);
+            var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
+            return (latest.Status == LatestStatus.UnknownDataset ? ResolveStatus.UnknownDataset : ResolveStatus.UnknownVersion, null);
         }
         Pointer? known;
         lock (gate) pointers.TryGetValue(dataset, out known);

@@ -9,9 +9,11 @@ public enum OutputFormat { Grid, Png, Zip, Json }
 /// <summary>A 4xx answer's content: what was wrong, which parameter, and what it accepts.</summary>
 public sealed record ServeError(int Status, string Message, string? Parameter = null, string? Allowed = null);
 
-public sealed class ServeErrorException(ServeError error) : Exception(error.Message)
+public sealed class ServeErrorException(ServeError error, IReadOnlyDictionary<string, string>? headers = null) : Exception(error.Message)
 {
     public ServeError Error { get; } = error;
+    /// <summary>Headers the error answer carries, such as Retry-After.</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; } = headers;
 }
 
 /// <summary>
@@ -41,17 +43,23 @@ public sealed record SampleQuery
 
     public int ImageCount => Interpolate?.steps ?? Seeds.Count;
 
-    public static SampleQuery Parse(string dataset, IReadOnlyDictionary<string, string?> query)
+    /// <summary>Checks the dataset and version as safe names (404 otherwise); returns the version, null for latest.</summary>
+    public static string? CheckNames(string dataset, string? version)
     {
         if (!StorageLayout.IsSafeName(dataset))
             throw Bad($"dataset '{dataset}' is not a valid name", "dataset", $"1-{StorageLayout.MaxNameLength} of a-z 0-9 - _", 404);
+        if (version is null || version == "latest") return null;
+        return StorageLayout.IsSafeName(version)
+            ? version
+            : throw Bad($"version '{version}' is not a valid name", "version", "latest or a published version such as v0001", 404);
+    }
+
+    public static SampleQuery Parse(string dataset, IReadOnlyDictionary<string, string?> query)
+    {
+        string? version = CheckNames(dataset, Text(query, "version"));
         foreach (var key in query.Keys)
             if (!Parameters.Contains(key) && !HostParameters.Contains(key))
                 throw Bad($"unknown parameter '{key}'", key, string.Join(", ", Parameters));
-        string? version = Text(query, "version");
-        if (version is not null && version != "latest" && !StorageLayout.IsSafeName(version))
-            throw Bad($"version '{version}' is not a valid name", "version", "latest or a published version such as v0001", 404);
-        if (version == "latest") version = null;
 
         var format = Text(query, "format") switch
         {

@@ -58,27 +58,24 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
             return Encode(request, pixels, names, version, headers);
         }
-        catch (ServeErrorException e) { return ServeResult.Error(e.Error); }
+        catch (ServeErrorException e) { return ServeResult.Error(e.Error, e.Headers); }
         catch (QueueFullException e)
         {
             return ServeResult.Error(new ServeError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
         }
-        catch (NotFoundException e) { return ServeResult.Error(e.Error, e.Headers); }
     }
 
     public async Task<ServeResult> ReconstructAsync(string dataset, string? version, Stream body, long? contentLength, CancellationToken cancellationToken)
     {
         try
         {
-            if (!Storage.StorageLayout.IsSafeName(dataset)) return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' is not a valid name", "dataset"));
-            if (version is not null && version != "latest" && !Storage.StorageLayout.IsSafeName(version))
-                return ServeResult.Error(new ServeError(404, $"version '{version}' is not a valid name", "version"));
+            version = SampleQuery.CheckNames(dataset, version);
             if (contentLength > options.MaxReconstructBytes)
                 return ServeResult.Error(new ServeError(413, $"the image is {contentLength} bytes, over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
             var bytes = await ReadLimitedAsync(body, options.MaxReconstructBytes, cancellationToken);
             if (bytes is null)
                 return ServeResult.Error(new ServeError(413, $"the image is over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
-            string resolved = await ResolveAsync(dataset, version == "latest" ? null : version, cancellationToken);
+            string resolved = await ResolveAsync(dataset, version, cancellationToken);
             using var lease = await cache.AcquireAsync(dataset, resolved, cancellationToken);
             var sampler = lease.Model.Sampler;
             if (!sampler.CanReconstruct)
@@ -94,7 +91,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             }
             return new ServeResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
         }
-        catch (NotFoundException e) { return ServeResult.Error(e.Error, e.Headers); }
+        catch (ServeErrorException e) { return ServeResult.Error(e.Error, e.Headers); }
     }
 
     public ServeResult Health()
@@ -115,22 +112,16 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         });
     }
 
-    private sealed class NotFoundException(ServeError error, IReadOnlyDictionary<string, string>? headers = null) : Exception(error.Message)
-    {
-        public ServeError Error { get; } = error;
-        public IReadOnlyDictionary<string, string>? Headers { get; } = headers;
-    }
-
     private async Task<string> ResolveAsync(string dataset, string? version, CancellationToken cancellationToken)
     {
         var (status, resolved) = await cache.ResolveAsync(dataset, version, cancellationToken);
         return status switch
         {
             ResolveStatus.Ok => resolved!,
-            ResolveStatus.NoModelYet => throw new NotFoundException(new ServeError(503, $"dataset '{dataset}' has no published model yet; training may be in progress"),
+            ResolveStatus.NoModelYet => throw new ServeErrorException(new ServeError(503, $"dataset '{dataset}' has no published model yet; training may be in progress"),
                 new Dictionary<string, string> { ["Retry-After"] = "60" }),
-            ResolveStatus.UnknownVersion => throw new NotFoundException(new ServeError(404, $"dataset '{dataset}' has no version '{version}'", "version")),
-            _ => throw new NotFoundException(new ServeError(404, $"unknown dataset '{dataset}'", "dataset")),
+            ResolveStatus.UnknownVersion => throw new ServeErrorException(new ServeError(404, $"dataset '{dataset}' has no version '{version}'", "version")),
+            _ => throw new ServeErrorException(new ServeError(404, $"unknown dataset '{dataset}'", "dataset")),
         };
     }
 
