@@ -1,4 +1,4 @@
-using System.Globalization;
+using ImageGen.Core.Training;
 
 namespace ImageGen.Cli;
 
@@ -35,61 +35,21 @@ public sealed class Args
     public string? String(string name) => values.GetValueOrDefault(name);
     public string Required(string name) => String(name) ?? throw new UsageException($"'{Command}' needs {name}");
 
-    public int? Int(string name, int min, int max)
-    {
-        if (String(name) is not { } text) return null;
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
-            throw new UsageException($"{name} '{text}' is not an integer in {min}..{max}");
-        return value;
-    }
+    private OptionReader Reader => new(values.Where(kv => kv.Value is not null).ToDictionary(kv => kv.Key, kv => kv.Value!), name => name);
+    public int? Int(string name, int min, int max) => Reader.Int(name, min, max);
+    public long? Long(string name, long min, long max) => Reader.Long(name, min, max);
+    public double? Double(string name, double min, double max) => Reader.Double(name, min, max);
+    public int? Choice(string name, params int[] allowed) => Reader.Choice(name, allowed);
+    public T? Enum<T>(string name) where T : struct, System.Enum => Reader.Enum<T>(name);
+    public TimeSpan? Duration(string name) => Reader.Duration(name);
 
-    public long? Long(string name, long min, long max)
+    /// <summary>The training options given as flags (--max-steps), read through the one table the JSON options use too.</summary>
+    public TrainSettings TrainSettings()
     {
-        if (String(name) is not { } text) return null;
-        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value) || value < min || value > max)
-            throw new UsageException($"{name} '{text}' is not an integer in {min}..{max}");
-        return value;
-    }
-
-    public double? Double(string name, double min, double max)
-    {
-        if (String(name) is not { } text) return null;
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= min && value <= max))
-            throw new UsageException($"{name} '{text}' is not a number in [{min}, {max}]");
-        return value;
-    }
-
-    public int? Choice(string name, params int[] allowed)
-    {
-        if (String(name) is not { } text) return null;
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || !allowed.Contains(value))
-            throw new UsageException($"{name} '{text}' is not one of {string.Join(", ", allowed)}");
-        return value;
-    }
-
-    public T? Enum<T>(string name) where T : struct, System.Enum
-    {
-        if (String(name) is not { } text) return null;
-        if (!System.Enum.TryParse<T>(text, ignoreCase: true, out var value) || int.TryParse(text, out _))
-            throw new UsageException($"{name} '{text}' is not one of {string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
-        return value;
-    }
-
-    /// <summary>Durations like 90s, 10m, 1h30m or 00:10:00.</summary>
-    public TimeSpan? Duration(string name)
-    {
-        if (String(name) is not { } text) return null;
-        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero && text.Contains(':')) return span;
-        var total = TimeSpan.Zero;
-        var match = System.Text.RegularExpressions.Regex.Match(text, @"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$");
-        if (match.Success && text.Length > 0)
-        {
-            total = TimeSpan.FromHours(match.Groups[1].Success ? int.Parse(match.Groups[1].Value) : 0)
-                  + TimeSpan.FromMinutes(match.Groups[2].Success ? int.Parse(match.Groups[2].Value) : 0)
-                  + TimeSpan.FromSeconds(match.Groups[3].Success ? int.Parse(match.Groups[3].Value) : 0);
-            if (total > TimeSpan.Zero) return total;
-        }
-        throw new UsageException($"{name} '{text}' is not a positive duration such as 90s, 10m, 1h30m or 00:10:00");
+        var given = ImageGen.Core.Training.TrainSettings.Keys
+            .Where(key => String(ImageGen.Core.Training.TrainSettings.CliFlag(key)) is not null)
+            .ToDictionary(key => key, key => String(ImageGen.Core.Training.TrainSettings.CliFlag(key))!);
+        return ImageGen.Core.Training.TrainSettings.Read(new OptionReader(given, ImageGen.Core.Training.TrainSettings.CliFlag));
     }
 }
 

@@ -15,7 +15,7 @@ public static class PublishCommand
         string path = Checkpoint.Resolve(args.Required("--checkpoint"));
         string dataset = StorageLayout.ValidateName(args.Required("--dataset"), "--dataset");
         string version = StorageLayout.ValidateName(args.Required("--version"), "--version");
-        var registry = new ModelRegistry(new BlobServiceClient(args.String("--storage") ?? ServeCommand.DevelopmentStorage));
+        var registry = new ModelRegistry(new BlobServiceClient(StorageConnection.LocalConnectionString(args.String("--storage"))));
         await registry.EnsureContainersAsync();
         var header = Checkpoint.ReadHeader(path);
         byte[] samples;

@@ -1,3 +1,4 @@
+using ImageGen.Pipeline.Storage;
 using ImageGen.Pipeline.Serve;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -9,7 +10,6 @@ namespace ImageGen.Cli;
 /// <summary>imagegen serve: the HTTP endpoints on Kestrel, reading published models from blob storage (Azurite locally).</summary>
 public static class ServeCommand
 {
-    public const string DevelopmentStorage = "UseDevelopmentStorage=true";
 
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
@@ -22,7 +22,7 @@ public static class ServeCommand
             MaxQueuedRequests = args.Int("--max-queue", 1, 100_000) ?? 64,
         };
         CliApp.ConfigureRuntime(args, serving: true);
-        string storage = args.String("--storage") ?? Environment.GetEnvironmentVariable("AzureWebJobsStorage") ?? DevelopmentStorage;
+        string storage = StorageConnection.LocalConnectionString(args.String("--storage"));
         await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080");
         await app.StartAsync();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;

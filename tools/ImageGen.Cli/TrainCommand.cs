@@ -17,33 +17,7 @@ public static class TrainCommand
     public static int Run(string[] rawArgs, TextWriter output, TextWriter error)
     {
         var args = Args.Parse("train", rawArgs, ValueOptions, ["--resume"]);
-        var kind = args.Enum<ModelKind>("--model") ?? ModelKind.Dcgan;
-        var defaults = ModelSpec.DefaultFor(kind);
-        var spec = defaults with
-        {
-            ImageSize = args.Choice("--image-size", ModelSpec.SupportedImageSizes) ?? 32,
-            Channels = args.Choice("--channels", ModelSpec.SupportedChannels) ?? 1,
-            LatentSize = args.Int("--nz", 1, 4096) ?? defaults.LatentSize,
-            Ngf = args.Int("--ngf", 1, 1024) ?? defaults.Ngf,
-            Ndf = args.Int("--ndf", 1, 1024) ?? defaults.Ndf,
-        };
-        var options = new TrainOptions
-        {
-            Epochs = args.Int("--epochs", 1, 1_000_000),
-            MaxSteps = args.Long("--max-steps", 1, long.MaxValue),
-            TimeBudget = args.Duration("--time-budget"),
-            BatchSize = args.Int("--batch-size", 1, TrainOptions.MaxBatchSize) ?? 64,
-            Optimizer = args.Enum<OptimizerKind>("--optimizer") ?? OptimizerKind.Adam,
-            Lr = args.Double("--lr", 1e-9, 10),
-            Beta1 = args.Double("--beta1", 0, 0.999999),
-            Beta2 = args.Double("--beta2", 0, 0.999999) ?? 0.999,
-            Momentum = args.Double("--momentum", 0, 0.999999),
-            Loss = args.Enum<LossKind>("--loss"),
-            KlWeight = args.Double("--kl-weight", 0, 1000) ?? 1.0,
-            Seed = args.Int("--seed", 0, int.MaxValue),
-            SampleEveryEpochs = args.Int("--sample-every", 1, 1_000_000) ?? 1,
-        };
-        options.Validate(kind);
+        var (spec, options) = args.TrainSettings();
         string outFolder = args.Required("--out");
         CliApp.ConfigureRuntime(args);
         string dataSource = args.String("--data") ?? DefaultDataSource();

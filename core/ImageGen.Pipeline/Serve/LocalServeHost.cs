@@ -14,9 +14,9 @@ namespace ImageGen.Pipeline.Serve;
 /// </summary>
 public static class LocalServeHost
 {
-    public static IServiceCollection AddImageGenServing(this IServiceCollection services, string storageConnection, ServeOptions options)
+    public static IServiceCollection AddImageGenServing(this IServiceCollection services, BlobServiceClient storage, ServeOptions options)
     {
-        services.AddSingleton(new BlobServiceClient(storageConnection));
+        services.AddSingleton(storage);
         services.AddSingleton(options);
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<GeneratorCache>();
@@ -29,7 +29,7 @@ public static class LocalServeHost
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(urls);
-        builder.Services.AddImageGenServing(storageConnection, options);
+        builder.Services.AddImageGenServing(new BlobServiceClient(storageConnection), options);
         var app = builder.Build();
         app.MapGet("/api/datasets/{dataset}/samples", (HttpContext context, SampleService service, string dataset) => ServeHttp.SamplesAsync(context, service, dataset));
         app.MapPost("/api/datasets/{dataset}/reconstruct", (HttpContext context, SampleService service, string dataset) => ServeHttp.ReconstructAsync(context, service, dataset));

@@ -18,7 +18,7 @@ public static class ServeHttp
     public static IReadOnlyDictionary<string, string?> Query(HttpRequest request) =>
         request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.FirstOrDefault(), StringComparer.Ordinal);
 
-    private static async Task WriteAsync(HttpResponse response, Task<ServeResult> pending)
+    public static async Task WriteAsync(HttpResponse response, Task<ServeResult> pending)
     {
         var result = await pending;
         response.StatusCode = result.Status;

@@ -15,6 +15,7 @@ public sealed record ModelCard
     public required string Dataset { get; init; }
     public required string Version { get; init; }
     public required ModelSpec Spec { get; init; }
+    public Core.Training.TrainOptions? Options { get; init; }
     public Dictionary<string, double> Metrics { get; init; } = [];
     public string? DatasetVersion { get; init; }
     public string? SourceRun { get; init; }
@@ -120,6 +121,46 @@ public sealed class ModelRegistry(BlobServiceClient service)
 
     public async Task<bool> VersionExistsAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
         await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version)).ExistsAsync(cancellationToken);
+
+    /// <summary>The versions published for a dataset (v0001, v0002, ...), in order.</summary>
+    public async Task<List<string>> ListVersionsAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        var versions = new List<string>();
+        try
+        {
+            await foreach (var item in models.GetBlobsByHierarchyAsync(BlobTraits.None, BlobStates.None, "/", $"{dataset}/", cancellationToken))
+                if (item.IsPrefix && item.Prefix.TrimEnd('/').Split('/')[^1] is var name && StorageLayout.VersionNumber(name) is not null)
+                    versions.Add(name);
+        }
+        catch (RequestFailedException e) when (e.Status == 404) { }
+        return [.. versions.OrderBy(v => StorageLayout.VersionNumber(v))];
+    }
+
+    /// <summary>The model cards of a dataset's versions, oldest first; versions still being written are skipped.</summary>
+    public async Task<List<ModelCard>> ListModelsAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        var cards = new List<ModelCard>();
+        foreach (var version in await ListVersionsAsync(dataset, cancellationToken))
+            if (await models.GetBlobClient(StorageLayout.ModelCard(dataset, version)).TryReadJsonAsync<ModelCard>(cancellationToken) is { } card)
+                cards.Add(card);
+        return cards;
+    }
+
+    /// <summary>Every dataset with dropped images or published models.</summary>
+    public async Task<List<string>> ListDatasetsAsync(CancellationToken cancellationToken = default)
+    {
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var container in new[] { trainingImages, models })
+        {
+            try
+            {
+                await foreach (var item in container.GetBlobsByHierarchyAsync(BlobTraits.None, BlobStates.None, "/", null, cancellationToken))
+                    if (item.IsPrefix && item.Prefix.TrimEnd('/') is var name && StorageLayout.IsSafeName(name)) names.Add(name);
+            }
+            catch (RequestFailedException e) when (e.Status == 404) { }
+        }
+        return [.. names];
+    }
 
     public async Task<byte[]> DownloadCheckpointAsync(string dataset, string version, CancellationToken cancellationToken = default)
     {

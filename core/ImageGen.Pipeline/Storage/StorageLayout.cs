@@ -37,6 +37,35 @@ public static partial class StorageLayout
     public static string LatestPointer(string dataset) => $"{dataset}/{LatestFile}";
     public static string TrainingImagesPrefix(string dataset) => $"{dataset}/";
 
+    /// <summary>training-images/{dataset}/imagegen.json: the dataset's training options.</summary>
+    public const string OptionsFile = "imagegen.json";
+    public static string DatasetOptions(string dataset) => $"{dataset}/{OptionsFile}";
+
+    /// <summary>The dataset a dropped blob belongs to (its first path segment), or null when that is not a safe name.</summary>
+    public static string? DatasetOfDrop(string blobName)
+    {
+        int slash = blobName.IndexOf('/');
+        string first = slash > 0 ? blobName[..slash] : "";
+        return IsSafeName(first) ? first : null;
+    }
+
+    /// <summary>datasets/{dataset}/{datasetVersion}/: packed shards and manifest.json.</summary>
+    public static string PackedFolder(string dataset, string datasetVersion) => $"{dataset}/{datasetVersion}/";
+
+    /// <summary>checkpoints/{dataset}/{runId}/: everything a training run leaves for resume and status.</summary>
+    public static string RunFolder(string dataset, string runId) => $"{dataset}/{runId}/";
+    public static string RunCheckpoint(string dataset, string runId) => RunFolder(dataset, runId) + "checkpoint.ckpt";
+    public static string RunSamples(string dataset, string runId) => RunFolder(dataset, runId) + "samples.png";
+    public static string RunProgress(string dataset, string runId) => RunFolder(dataset, runId) + "progress.json";
+    public static string RunChunk(string dataset, string runId, int chunk) => RunFolder(dataset, runId) + $"chunk-{chunk:D5}.json";
+    public static string RunCancel(string dataset, string runId) => RunFolder(dataset, runId) + "cancel";
+    public static string RunEvaluation(string dataset, string runId) => RunFolder(dataset, runId) + "evaluation.json";
+    public static string RunEvaluationSamples(string dataset, string runId) => RunFolder(dataset, runId) + "evaluation.png";
+    public static string RunPublished(string dataset, string runId) => RunFolder(dataset, runId) + "published.json";
+
     /// <summary>Versions are v0001, v0002, ...: sortable, and safe segments.</summary>
     public static string VersionName(int number) => $"v{number:D4}";
+
+    public static int? VersionNumber(string version) =>
+        version.Length > 1 && version[0] == 'v' && int.TryParse(version[1..], System.Globalization.NumberStyles.None, null, out int n) ? n : null;
 }

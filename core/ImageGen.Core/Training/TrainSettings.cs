@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ImageGen.Core.Models;
+
+namespace ImageGen.Core.Training;
+
+/// <summary>A bad option value: the message names the option as its source spells it and what it accepts.</summary>
+public sealed class OptionException(string message) : ArgumentException(message);
+
+/// <summary>
+/// Typed reads of named option values (text as given), each checked against its range. Keys are looked up by
+/// their camelCase name; <paramref name="display"/> turns it into the name the user wrote (--max-steps, maxSteps).
+/// </summary>
+public sealed class OptionReader(IReadOnlyDictionary<string, string> values, Func<string, string> display)
+{
+    public bool Has(string key) => values.ContainsKey(key);
+    public string? String(string key) => values.GetValueOrDefault(key);
+    public string Name(string key) => display(key);
+
+    public int? Int(string key, int min, int max)
+    {
+        if (String(key) is not { } text) return null;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
+            throw new OptionException($"{Name(key)} '{text}' is not an integer in {min}..{max}");
+        return value;
+    }
+
+    public long? Long(string key, long min, long max)
+    {
+        if (String(key) is not { } text) return null;
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value) || value < min || value > max)
+            throw new OptionException($"{Name(key)} '{text}' is not an integer in {min}..{max}");
+        return value;
+    }
+
+    public double? Double(string key, double min, double max)
+    {
+        if (String(key) is not { } text) return null;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= min && value <= max))
+            throw new OptionException($"{Name(key)} '{text}' is not a number in [{min}, {max}]");
+        return value;
+    }
+
+    public int? Choice(string key, params int[] allowed)
+    {
+        if (String(key) is not { } text) return null;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || !allowed.Contains(value))
+            throw new OptionException($"{Name(key)} '{text}' is not one of {string.Join(", ", allowed)}");
+        return value;
+    }
+
+    public T? Enum<T>(string key) where T : struct, Enum
+    {
+        if (String(key) is not { } text) return null;
+        if (!System.Enum.TryParse<T>(text, ignoreCase: true, out var value) || int.TryParse(text, out _))
+            throw new OptionException($"{Name(key)} '{text}' is not one of {string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
+        return value;
+    }
+
+    /// <summary>Durations like 90s, 10m, 1h30m or 00:10:00.</summary>
+    public TimeSpan? Duration(string key)
+    {
+        if (String(key) is not { } text) return null;
+        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero && text.Contains(':')) return span;
+        var match = Regex.Match(text, @"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$");
+        if (match.Success && text.Length > 0)
+        {
+            var total = TimeSpan.FromHours(match.Groups[1].Success ? int.Parse(match.Groups[1].Value) : 0)
+                      + TimeSpan.FromMinutes(match.Groups[2].Success ? int.Parse(match.Groups[2].Value) : 0)
+                      + TimeSpan.FromSeconds(match.Groups[3].Success ? int.Parse(match.Groups[3].Value) : 0);
+            if (total > TimeSpan.Zero) return total;
+        }
+        throw new OptionException($"{Name(key)} '{text}' is not a positive duration such as 90s, 10m, 1h30m or 00:10:00");
+    }
+}
+
+/// <summary>
+/// What to train and how: the model's shape and the training options. One table of options read from the
+/// CLI's flags (--max-steps) and from a dataset's imagegen.json or an HTTP request (maxSteps), with the same
+/// ranges and messages, so the two never drift apart.
+/// </summary>
+public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
+{
+    /// <summary>Every training option by its camelCase name; the CLI flag is the kebab-case of the same name.</summary>
+    public static readonly string[] Keys =
+    [
+        "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
+        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "seed", "sampleEvery",
+    ];
+
+    public static TrainSettings Default { get; } = new(ModelSpec.DefaultFor(ModelKind.Dcgan), new TrainOptions());
+
+    public static TrainSettings Read(OptionReader values)
+    {
+        var kind = values.Enum<ModelKind>("model") ?? ModelKind.Dcgan;
+        var defaults = ModelSpec.DefaultFor(kind);
+        var spec = defaults with
+        {
+            ImageSize = values.Choice("imageSize", ModelSpec.SupportedImageSizes) ?? 32,
+            Channels = values.Choice("channels", ModelSpec.SupportedChannels) ?? 1,
+            LatentSize = values.Int("nz", 1, 4096) ?? defaults.LatentSize,
+            Ngf = values.Int("ngf", 1, 1024) ?? defaults.Ngf,
+            Ndf = values.Int("ndf", 1, 1024) ?? defaults.Ndf,
+        };
+        var options = new TrainOptions
+        {
+            Epochs = values.Int("epochs", 1, 1_000_000),
+            MaxSteps = values.Long("maxSteps", 1, long.MaxValue),
+            TimeBudget = values.Duration("timeBudget"),
+            BatchSize = values.Int("batchSize", 1, TrainOptions.MaxBatchSize) ?? 64,
+            Optimizer = values.Enum<OptimizerKind>("optimizer") ?? OptimizerKind.Adam,
+            Lr = values.Double("lr", 1e-9, 10),
+            Beta1 = values.Double("beta1", 0, 0.999999),
+            Beta2 = values.Double("beta2", 0, 0.999999) ?? 0.999,
+            Momentum = values.Double("momentum", 0, 0.999999),
+            Loss = values.Enum<LossKind>("loss"),
+            KlWeight = values.Double("klWeight", 0, 1000) ?? 1.0,
+            Seed = values.Int("seed", 0, int.MaxValue),
+            SampleEveryEpochs = values.Int("sampleEvery", 1, 1_000_000) ?? 1,
+        };
+        try { options.Validate(kind); }
+        catch (ArgumentException e) when (e is not OptionException) { throw new OptionException(e.Message); }
+        return new TrainSettings(spec, options);
+    }
+
+    /// <summary>--max-steps for maxSteps.</summary>
+    public static string CliFlag(string key) => "--" + Regex.Replace(key, "[A-Z]", m => "-" + char.ToLowerInvariant(m.Value[0]));
+
+    /// <summary>
+    /// Reads a JSON object of options (imagegen.json, an HTTP body). Unknown keys and values of the wrong JSON type
+    /// are errors naming the key; <paramref name="source"/> prefixes every message.
+    /// </summary>
+    public static Dictionary<string, string> ParseJsonObject(string json, string source)
+    {
+        JsonDocument document;
+        try { document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }); }
+        catch (JsonException e) { throw new OptionException($"{source} is not valid JSON: {e.Message}"); }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                throw new OptionException($"{source} must be a JSON object such as {{\"model\": \"dcgan\", \"maxSteps\": 2000}}");
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!Keys.Contains(property.Name))
+                    throw new OptionException($"{source}: unknown key '{property.Name}'; known keys: {string.Join(", ", Keys)}");
+                values[property.Name] = property.Value.ValueKind switch
+                {
+                    JsonValueKind.String => property.Value.GetString()!,
+                    JsonValueKind.Number => property.Value.GetRawText(),
+                    _ => throw new OptionException($"{source}: '{property.Name}' must be a number or a string, not {property.Value.ValueKind.ToString().ToLowerInvariant()}"),
+                };
+            }
+            return values;
+        }
+    }
+
+    /// <summary>Reads option values gathered from JSON, naming each error after its key and source.</summary>
+    public static TrainSettings FromValues(IReadOnlyDictionary<string, string> values, string source)
+    {
+        try { return Read(new OptionReader(values, key => key)); }
+        catch (OptionException e) { throw new OptionException($"{source}: {e.Message}"); }
+    }
+}

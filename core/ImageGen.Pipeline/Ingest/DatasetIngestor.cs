@@ -1,0 +1,145 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Data;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Pipeline.Ingest;
+
+/// <summary>
+/// The ingest step: reads a dataset's training options and every image and archive dropped under
+/// training-images/{dataset}/, validates and packs them with core, and writes shards plus a manifest (what was
+/// accepted, what was rejected and why) to datasets/{dataset}/{datasetVersion}/. Idempotent: a repeat writes
+/// the same version again. Bad inputs never stop the run; bad options stop it before anything is read.
+/// </summary>
+public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? decodeLimits = null, ArchiveLimits? archiveLimits = null)
+{
+    public const int RejectionsInStatus = 10;
+    private readonly DecodeLimits limits = decodeLimits ?? DecodeLimits.Default;
+    private readonly ArchiveLimits archives = archiveLimits ?? ArchiveLimits.Default;
+    private readonly BlobContainerClient drops = service.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
+    private readonly BlobContainerClient packed = service.GetBlobContainerClient(StorageLayout.DatasetsContainer);
+    private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+
+    /// <summary>The dataset's options: imagegen.json, with the HTTP request's options laid over it key by key.</summary>
+    public async Task<TrainSettings> ReadSettingsAsync(string dataset, string? requestOptionsJson, CancellationToken cancellationToken = default)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        string optionsBlob = $"{StorageLayout.TrainingImagesContainer}/{StorageLayout.DatasetOptions(dataset)}";
+        if (await drops.GetBlobClient(StorageLayout.DatasetOptions(dataset)).TryReadTextAsync(cancellationToken) is { } fileJson)
+            foreach (var (key, value) in TrainSettings.ParseJsonObject(fileJson, optionsBlob)) values[key] = value;
+        if (requestOptionsJson is not null)
+            foreach (var (key, value) in TrainSettings.ParseJsonObject(requestOptionsJson, "the train request's options")) values[key] = value;
+        return TrainSettings.FromValues(values, values.Count == 0 ? "defaults" : optionsBlob);
+    }
+
+    public async Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken = default)
+    {
+        string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
+        string version = StorageLayout.ValidateName(request.RunId, "dataset version");
+        TrainSettings settings;
+        try { settings = await ReadSettingsAsync(dataset, request.OptionsJson, cancellationToken); }
+        catch (OptionException e) { return new IngestResult { DatasetVersion = version, Error = e.Message }; }
+
+        await packed.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        string local = Path.Combine(Path.GetTempPath(), "imagegen-ingest", $"{dataset}-{version}-{Guid.NewGuid():N}");
+        try
+        {
+            await using var progress = new ProgressBlob(runs.GetBlobClient(StorageLayout.RunProgress(dataset, version)), TimeSpan.FromSeconds(2));
+            DatasetManifest manifest;
+            using (var packer = new DatasetPacker(local, settings.Spec.ImageSize, settings.Spec.Channels, limits,
+                       new Progress<PackProgress>(p => progress.Report(new { stage = "ingest", seen = p.Seen, accepted = p.Accepted, rejected = p.Rejected }))))
+            {
+                await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), cancellationToken))
+                {
+                    string relative = blob.Name[StorageLayout.TrainingImagesPrefix(dataset).Length..];
+                    if (relative == StorageLayout.OptionsFile) continue;
+                    await AddBlobAsync(packer, relative, blob, cancellationToken);
+                }
+                manifest = packer.Finish();
+            }
+            await UploadPackedAsync(dataset, version, local, manifest, cancellationToken);
+            var result = new IngestResult
+            {
+                DatasetVersion = version, Accepted = manifest.Count, Rejected = manifest.Rejected.Count,
+                FirstRejections = [.. manifest.Rejected.Take(RejectionsInStatus)], Settings = settings,
+            };
+            if (manifest.Count == 0)
+                return result with
+                {
+                    Error = manifest.Rejected.Count == 0
+                        ? $"no images under {StorageLayout.TrainingImagesContainer}/{dataset}/; drop images or archives there"
+                        : $"none of the {manifest.Rejected.Count} inputs under {StorageLayout.TrainingImagesContainer}/{dataset}/ is a usable image (see the manifest for every reason)",
+                };
+            if (settings.Options.BatchSize > manifest.Count)
+                result = result with { Settings = settings with { Options = settings.Options with { BatchSize = manifest.Count } } };
+            return result;
+        }
+        finally
+        {
+            if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
+        }
+    }
+
+    private async Task AddBlobAsync(DatasetPacker packer, string name, BlobItem blob, CancellationToken cancellationToken)
+    {
+        long length = blob.Properties.ContentLength ?? 0;
+        var client = drops.GetBlobClient(blob.Name);
+        if (ArchiveReader.IsArchive(name))
+        {
+            if (length > archives.MaxArchiveBytes)
+            {
+                packer.Reject(name, $"archive is {length} bytes, over the {archives.MaxArchiveBytes}-byte limit");
+                return;
+            }
+            // Archives go to a temporary file, not memory; members are read one at a time within the archive limits.
+            string file = Path.GetTempFileName();
+            try
+            {
+                await client.DownloadToAsync(file, cancellationToken);
+                await using var stream = File.OpenRead(file);
+                foreach (var member in ArchiveReader.Read(name, stream, archives))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (member.Data is null) packer.Reject(member.Name, member.Rejection!);
+                    else packer.Add(member.Name, member.Data);
+                }
+            }
+            finally { File.Delete(file); }
+            return;
+        }
+        if (length > limits.MaxBytes) { packer.Reject(name, $"file is {length} bytes, over the {limits.MaxBytes}-byte limit"); return; }
+        byte[] data;
+        try { data = (await client.DownloadContentAsync(cancellationToken)).Value.Content.ToArray(); }
+        catch (RequestFailedException e) when (e.Status == 404) { packer.Reject(name, "was deleted while the dataset was being read"); return; }
+        packer.Add(name, data);
+    }
+
+    private async Task UploadPackedAsync(string dataset, string version, string local, DatasetManifest manifest, CancellationToken cancellationToken)
+    {
+        string prefix = StorageLayout.PackedFolder(dataset, version);
+        foreach (var shard in manifest.Shards)
+            await packed.GetBlobClient(prefix + shard.File).UploadAsync(Path.Combine(local, shard.File), overwrite: true, cancellationToken);
+        // The manifest goes last: a dataset version is complete once its manifest exists.
+        await packed.GetBlobClient(prefix + DatasetManifest.FileName).UploadAsync(Path.Combine(local, DatasetManifest.FileName), overwrite: true, cancellationToken);
+    }
+
+    /// <summary>Downloads a packed dataset version into a local cache folder once per machine, and returns the folder.</summary>
+    public async Task<string> DownloadPackedAsync(string dataset, string version, CancellationToken cancellationToken = default)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "imagegen-datasets", dataset, version);
+        if (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) return folder;
+        string partial = folder + ".partial-" + Guid.NewGuid().ToString("N");
+        Directory.CreateDirectory(partial);
+        string prefix = StorageLayout.PackedFolder(dataset, version);
+        await packed.GetBlobClient(prefix + DatasetManifest.FileName).DownloadToAsync(Path.Combine(partial, DatasetManifest.FileName), cancellationToken);
+        foreach (var shard in DatasetManifest.Read(partial).Shards)
+            await packed.GetBlobClient(prefix + shard.File).DownloadToAsync(Path.Combine(partial, shard.File), cancellationToken);
+        try { Directory.Move(partial, folder); }
+        catch (IOException) when (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) { Directory.Delete(partial, true); } // another worker won
+        return folder;
+    }
+}

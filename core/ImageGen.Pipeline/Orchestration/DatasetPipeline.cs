@@ -1,0 +1,119 @@
+using ImageGen.Pipeline.Storage;
+using Microsoft.DurableTask;
+
+namespace ImageGen.Pipeline.Orchestration;
+
+/// <summary>
+/// The per-dataset orchestration, one instance per dataset: wait until uploads go quiet, ingest, train in
+/// chunks, evaluate, publish; then train once more if images arrived meanwhile, else finish. Reads as a recipe;
+/// every step is an activity that passes blob names, and every generation ends in ContinueAsNew so the history
+/// stays short however long training runs.
+/// </summary>
+public static class DatasetPipeline
+{
+    public const string Name = "DatasetPipeline";
+    /// <summary>Raised by the blob trigger and by HTTP train requests while the instance is running.</summary>
+    public const string RunRequested = "run-requested";
+    /// <summary>How long a finished run looks for signals that arrived while it worked.</summary>
+    public static readonly TimeSpan FollowUpWait = TimeSpan.FromSeconds(1);
+
+    public static async Task<PipelineOutcome> RunAsync(TaskOrchestrationContext context, PipelineInput input)
+    {
+        var settings = input.Settings;
+        var retry = TaskOptions.FromRetryPolicy(new RetryPolicy(settings.MaxAttempts, settings.FirstRetryInterval, backoffCoefficient: 2));
+        var run = input.Run;
+        if (run is null)
+        {
+            string? optionsJson = input.OptionsJson;
+            if (input.FollowUpCheck)
+            {
+                if (await NextSignalAsync(context, FollowUpWait) is not { } signal)
+                    return new PipelineOutcome("idle", input.LastStatus?.RunId, input.LastStatus?.PublishedVersion);
+                optionsJson = signal.OptionsJson ?? optionsJson;
+            }
+            if (input.WaitForQuiet)
+            {
+                context.SetCustomStatus(new TrainingStatus { State = "waiting", UpdatedAt = context.CurrentUtcDateTime, PublishedVersion = input.LastStatus?.PublishedVersion });
+                // Every signal restarts the quiet period: 10,000 uploads make one run.
+                while (await NextSignalAsync(context, settings.QuietPeriod) is { } signal) optionsJson = signal.OptionsJson ?? optionsJson;
+            }
+
+            string runId = $"run-{context.CurrentUtcDateTime:yyyyMMdd-HHmmss}-{context.NewGuid():N}"[..32];
+            context.SetCustomStatus(new TrainingStatus { State = "ingesting", RunId = runId, DatasetVersion = runId, UpdatedAt = context.CurrentUtcDateTime });
+            IngestResult ingest;
+            try { ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, new IngestRequest(input.Dataset, runId, optionsJson), retry); }
+            catch (TaskFailedException e) { return Finish(context, input, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
+            if (ingest.Error is not null || ingest.Settings is null)
+                return Finish(context, input, Failed(context, runId, ingest, ingest.Error ?? "ingest returned no settings"));
+            run = new RunState { RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest };
+        }
+
+        ChunkResult? last = null;
+        for (int i = 0; i < settings.ChunksPerGeneration; i++)
+        {
+            var request = new ChunkRequest
+            {
+                Dataset = input.Dataset, RunId = run.RunId, DatasetVersion = run.DatasetVersion, Settings = run.Settings, Chunk = run.Chunk,
+                FromStep = run.Step, TrainedSeconds = run.TrainedSeconds, ChunkSteps = settings.ChunkSteps, ChunkTime = settings.ChunkTime,
+            };
+            context.SetCustomStatus(Training(context, input.Dataset, run, last));
+            try { last = await context.CallActivityAsync<ChunkResult>(PipelineActivities.TrainChunk, request, retry); }
+            catch (TaskFailedException e) { return Finish(context, input, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}")); }
+            run = run with { Step = last.Step, Chunk = run.Chunk + 1, TrainedSeconds = run.TrainedSeconds + last.Seconds };
+            if (last.Cancelled)
+                return Finish(context, input, Training(context, input.Dataset, run, last) with { State = "cancelled" });
+            if (last.Done) break;
+        }
+        if (last is { Done: false })
+        {
+            context.SetCustomStatus(Training(context, input.Dataset, run, last));
+            context.ContinueAsNew(input with { Run = run }, preserveUnprocessedEvents: true);
+            return new PipelineOutcome("training", run.RunId);
+        }
+
+        context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "evaluating" });
+        try
+        {
+            var evaluation = await context.CallActivityAsync<EvaluateResult>(PipelineActivities.Evaluate, new EvaluateRequest(input.Dataset, run.RunId, run.DatasetVersion), retry);
+            var metrics = new Dictionary<string, double>(evaluation.Metrics);
+            foreach (var (name, value) in last?.Losses ?? []) metrics[name] = value;
+            context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "publishing", Metrics = metrics });
+            var published = await context.CallActivityAsync<PublishResult>(PipelineActivities.Publish,
+                new PublishRequest(input.Dataset, run.RunId, run.DatasetVersion, metrics, run.Step), retry);
+            return Finish(context, input, Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics });
+        }
+        catch (TaskFailedException e)
+        {
+            return Finish(context, input, Failed(context, run.RunId, run.Ingest, $"evaluation or publishing failed: {e.FailureDetails.ErrorMessage}"));
+        }
+    }
+
+    /// <summary>Ends a run: its status stays visible while the next generation looks for signals that arrived meanwhile.</summary>
+    private static PipelineOutcome Finish(TaskOrchestrationContext context, PipelineInput input, TrainingStatus status)
+    {
+        context.SetCustomStatus(status);
+        context.ContinueAsNew(new PipelineInput { Dataset = input.Dataset, Settings = input.Settings, FollowUpCheck = true, WaitForQuiet = true, LastStatus = status },
+            preserveUnprocessedEvents: true);
+        return new PipelineOutcome(status.State, status.RunId, status.PublishedVersion, status.Error);
+    }
+
+    private static async Task<RunSignal?> NextSignalAsync(TaskOrchestrationContext context, TimeSpan timeout)
+    {
+        try { return await context.WaitForExternalEvent<RunSignal>(RunRequested, timeout); }
+        catch (TaskCanceledException) { return null; }
+    }
+
+    private static TrainingStatus Failed(TaskOrchestrationContext context, string runId, IngestResult? ingest, string error) => new()
+    {
+        State = "failed", RunId = runId, DatasetVersion = ingest?.DatasetVersion, Accepted = ingest?.Accepted, Rejected = ingest?.Rejected,
+        FirstRejections = ingest?.FirstRejections, Error = error.Length > 2000 ? error[..2000] + "..." : error, UpdatedAt = context.CurrentUtcDateTime,
+    };
+
+    private static TrainingStatus Training(TaskOrchestrationContext context, string dataset, RunState run, ChunkResult? last) => new()
+    {
+        State = "training", RunId = run.RunId, DatasetVersion = run.DatasetVersion, Accepted = run.Ingest.Accepted, Rejected = run.Ingest.Rejected,
+        FirstRejections = run.Ingest.FirstRejections, Step = run.Step, Epoch = last?.Epoch, TotalSteps = last?.TotalSteps, Losses = last?.Losses,
+        ImagesPerSecond = last?.ImagesPerSecond, EtaSeconds = last?.EtaSeconds, UpdatedAt = context.CurrentUtcDateTime,
+        SampleGrid = last is null ? null : $"{StorageLayout.CheckpointsContainer}/{StorageLayout.RunSamples(dataset, run.RunId)}",
+    };
+}

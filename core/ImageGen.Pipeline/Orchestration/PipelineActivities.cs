@@ -1,0 +1,33 @@
+using Azure.Storage.Blobs;
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Publish;
+using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Train;
+
+namespace ImageGen.Pipeline.Orchestration;
+
+/// <summary>The four steps of a run, as the orchestration calls them. Tests swap in their own to steer control flow.</summary>
+public interface IPipelineActivities
+{
+    Task<IngestResult> IngestAsync(IngestRequest request);
+    Task<ChunkResult> TrainChunkAsync(ChunkRequest request);
+    Task<EvaluateResult> EvaluateAsync(EvaluateRequest request);
+    Task<PublishResult> PublishAsync(PublishRequest request);
+}
+
+/// <summary>The real steps over blob storage: ingest, train a chunk, evaluate, publish.</summary>
+public sealed class PipelineActivities(BlobServiceClient service) : IPipelineActivities
+{
+    public const string Ingest = "Ingest";
+    public const string TrainChunk = "TrainChunk";
+    public const string Evaluate = "Evaluate";
+    public const string Publish = "Publish";
+
+    private readonly DatasetIngestor ingestor = new(service);
+    private RunTrainer Trainer => new(service, ingestor);
+
+    public Task<IngestResult> IngestAsync(IngestRequest request) => ingestor.IngestAsync(request);
+    public Task<ChunkResult> TrainChunkAsync(ChunkRequest request) => Trainer.TrainChunkAsync(request);
+    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request) => Trainer.EvaluateAsync(request);
+    public Task<PublishResult> PublishAsync(PublishRequest request) => new RunPublisher(service, new ModelRegistry(service)).PublishAsync(request);
+}

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using ImageGen.Core.Models;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Storage;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+
+namespace ImageGen.Pipeline.Orchestration;
+
+/// <summary>What the pipeline's doorways share in one process: storage, pacing, and when each dataset was last signalled.</summary>
+public sealed class PipelineHost(BlobServiceClient storage, PipelineSettings settings, TimeProvider? clock = null)
+{
+    public BlobServiceClient Storage => storage;
+    public PipelineSettings Settings => settings;
+    public TimeProvider Clock { get; } = clock ?? TimeProvider.System;
+    internal ConcurrentDictionary<string, DateTimeOffset> LastSignal { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// Everything behind the blob trigger and the training endpoints, over any DurableTaskClient (the Functions
+/// host's, the local host's, the test host's): signal a dataset's singleton orchestration, report its status,
+/// cancel its run, list datasets and models.
+/// </summary>
+public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipeline)
+{
+    private readonly PipelineSettings settings = pipeline.Settings;
+    private readonly TimeProvider clock = pipeline.Clock;
+    private readonly ModelRegistry registry = new(pipeline.Storage);
+    private readonly BlobContainerClient runs = pipeline.Storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+
+    public static string InstanceId(string dataset) => $"dataset-{dataset}";
+
+    /// <summary>
+    /// Starts the dataset's orchestration if none is running, else raises an event to it. Returns true when it
+    /// started one. Two callers racing to start both end up signalling the one instance.
+    /// </summary>
+    public async Task<bool> SignalAsync(string dataset, RunSignal signal, bool waitForQuiet, CancellationToken cancellationToken = default)
+    {
+        string id = InstanceId(StorageLayout.ValidateName(dataset, "dataset"));
+        var instance = await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellationToken);
+        if (instance is null || instance.IsCompleted)
+        {
+            try
+            {
+                var input = new PipelineInput { Dataset = dataset, Settings = settings, WaitForQuiet = waitForQuiet, OptionsJson = signal.OptionsJson };
+                await client.ScheduleNewOrchestrationInstanceAsync(DatasetPipeline.Name, input, new StartOrchestrationOptions(id), cancellationToken);
+                return true;
+            }
+            catch (Exception e) when (e is not OperationCanceledException) { } // most likely started by someone else just now: signal it instead
+        }
+        await client.RaiseEventAsync(id, DatasetPipeline.RunRequested, signal, cancellationToken);
+        return false;
+    }
+
+    /// <summary>
+    /// A blob landed in training-images. Signals its dataset, at most once per throttle window per process
+    /// (the window is shorter than the quiet period, so no upload can slip past a run unseen).
+    /// </summary>
+    public async Task<string> OnImageDroppedAsync(string blobName, CancellationToken cancellationToken = default)
+    {
+        if (StorageLayout.DatasetOfDrop(blobName) is not { } dataset)
+            return $"ignored '{blobName}': blobs must sit under training-images/{{dataset}}/ with a dataset name of lower-case letters, digits, '-' or '_'";
+        var now = clock.GetUtcNow();
+        var window = TimeSpan.FromTicks(Math.Min(settings.QuietPeriod.Ticks / 3, TimeSpan.FromSeconds(5).Ticks));
+        if (pipeline.LastSignal.TryGetValue(dataset, out var last) && now - last < window) return $"'{blobName}': {dataset} was signalled {(now - last).TotalSeconds:0.0}s ago";
+        pipeline.LastSignal[dataset] = now;
+        bool started = await SignalAsync(dataset, new RunSignal($"dropped {blobName}"), waitForQuiet: true, cancellationToken);
+        return $"'{blobName}': {(started ? "started" : "signalled")} the pipeline of {dataset}";
+    }
+
+    public async Task<ServeResult> StartTrainingAsync(string dataset, string? optionsJson, string baseUrl, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
+        if (!string.IsNullOrWhiteSpace(optionsJson))
+        {
+            try { TrainSettings.FromValues(TrainSettings.ParseJsonObject(optionsJson, "request body"), "request body"); }
+            catch (OptionException e) { return ServeResult.Error(new ServeError(400, e.Message, "body", string.Join(", ", TrainSettings.Keys))); }
+        }
+        else optionsJson = null;
+        if (!await registry.HasTrainingImagesAsync(dataset, cancellationToken))
+            return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' has no images; drop some under {StorageLayout.TrainingImagesContainer}/{dataset}/ first", "dataset", null));
+        bool started = await SignalAsync(dataset, new RunSignal("http", optionsJson), waitForQuiet: false, cancellationToken);
+        string statusUri = $"{baseUrl}/api/datasets/{dataset}/training";
+        var body = new
+        {
+            dataset, instanceId = InstanceId(dataset), accepted = started ? "started" : "queued after the current run",
+            statusQueryGetUri = statusUri, cancelPostUri = statusUri + "/cancel",
+        };
+        var result = ServeResult.JsonBody(body, 202);
+        return result with { Headers = new Dictionary<string, string> { ["Location"] = statusUri, ["Retry-After"] = "5" } };
+    }
+
+    public async Task<ServeResult> StatusAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
+        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: false, cancellationToken);
+        var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
+        if (instance is null && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
+        var status = instance?.SerializedCustomStatus is { Length: > 0 } json ? JsonSerializer.Deserialize<TrainingStatus>(json, Json.Options) : null;
+        JsonElement? live = null;
+        if (status is { State: "ingesting" or "training", RunId: { } runId }
+            && await runs.GetBlobClient(StorageLayout.RunProgress(dataset, runId)).TryReadTextAsync(cancellationToken) is { } progress)
+            live = JsonDocument.Parse(progress).RootElement.Clone();
+        return ServeResult.JsonBody(new
+        {
+            dataset,
+            instanceId = InstanceId(dataset),
+            runtimeStatus = instance?.RuntimeStatus.ToString(),
+            running = instance is { IsRunning: true } || instance?.RuntimeStatus == OrchestrationRuntimeStatus.Pending,
+            status,
+            live,
+            latestVersion = latest.Pointer?.Version,
+        });
+    }
+
+    public async Task<ServeResult> CancelAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
+        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: false, cancellationToken);
+        var status = instance?.SerializedCustomStatus is { Length: > 0 } json ? JsonSerializer.Deserialize<TrainingStatus>(json, Json.Options) : null;
+        if (instance is not { IsRunning: true } || status is not { State: "ingesting" or "training", RunId: { } runId })
+            return ServeResult.Error(new ServeError(409, $"dataset '{dataset}' has no run ingesting or training to cancel (state: {status?.State ?? "none"})", "dataset", null));
+        await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await runs.GetBlobClient(StorageLayout.RunCancel(dataset, runId)).UploadAsync(BinaryData.FromString(clock.GetUtcNow().ToString("O")), overwrite: true, cancellationToken);
+        return ServeResult.JsonBody(new { dataset, runId, cancelling = true, note = "training stops within seconds; the last checkpoint is kept and nothing is published" }, 202);
+    }
+
+    public async Task<ServeResult> ListDatasetsAsync(CancellationToken cancellationToken = default)
+    {
+        var datasets = new List<object>();
+        foreach (var name in await registry.ListDatasetsAsync(cancellationToken))
+        {
+            var latest = await registry.GetLatestAsync(name, null, cancellationToken);
+            datasets.Add(new { name, latestVersion = latest.Pointer?.Version, publishedAt = latest.Pointer?.PublishedAt });
+        }
+        return ServeResult.JsonBody(new { datasets });
+    }
+
+    public async Task<ServeResult> ListModelsAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
+        var cards = await registry.ListModelsAsync(dataset, cancellationToken);
+        var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
+        if (cards.Count == 0 && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
+        return ServeResult.JsonBody(new { dataset, latestVersion = latest.Pointer?.Version, models = cards });
+    }
+
+    private static ServeResult NotFound(string dataset) =>
+        ServeResult.Error(new ServeError(404, $"unknown dataset '{dataset}'", "dataset", $"1-{StorageLayout.MaxNameLength} lower-case letters, digits, '-' or '_'"));
+}

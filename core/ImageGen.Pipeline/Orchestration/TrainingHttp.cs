@@ -1,0 +1,45 @@
+using ImageGen.Pipeline.Serve;
+using Microsoft.AspNetCore.Http;
+
+namespace ImageGen.Pipeline.Orchestration;
+
+/// <summary>The one mapping between ASP.NET Core requests and the training endpoints, used by the Functions app and the local host.</summary>
+public static class TrainingHttp
+{
+    /// <summary>Largest options body accepted by POST .../train.</summary>
+    public const int MaxOptionsBytes = 16 * 1024;
+
+    public static async Task StartAsync(HttpContext context, TrainingControl control, string dataset)
+    {
+        var request = context.Request;
+        if (request.ContentLength > MaxOptionsBytes)
+        {
+            await WriteAsync(context.Response, ServeResult.Error(new ServeError(413, $"the options body is {request.ContentLength} bytes; at most {MaxOptionsBytes} are accepted", "body", null)));
+            return;
+        }
+        var buffer = new byte[MaxOptionsBytes + 1];
+        int length = 0, read;
+        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0) length += read;
+        if (length > MaxOptionsBytes)
+        {
+            await WriteAsync(context.Response, ServeResult.Error(new ServeError(413, $"the options body is over {MaxOptionsBytes} bytes", "body", null)));
+            return;
+        }
+        string body = System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        await WriteAsync(context.Response, await control.StartTrainingAsync(dataset, body, $"{request.Scheme}://{request.Host}", context.RequestAborted));
+    }
+
+    public static async Task StatusAsync(HttpContext context, TrainingControl control, string dataset) =>
+        await WriteAsync(context.Response, await control.StatusAsync(dataset, context.RequestAborted));
+
+    public static async Task CancelAsync(HttpContext context, TrainingControl control, string dataset) =>
+        await WriteAsync(context.Response, await control.CancelAsync(dataset, context.RequestAborted));
+
+    public static async Task ListDatasetsAsync(HttpContext context, TrainingControl control) =>
+        await WriteAsync(context.Response, await control.ListDatasetsAsync(context.RequestAborted));
+
+    public static async Task ListModelsAsync(HttpContext context, TrainingControl control, string dataset) =>
+        await WriteAsync(context.Response, await control.ListModelsAsync(dataset, context.RequestAborted));
+
+    private static Task WriteAsync(HttpResponse response, ServeResult result) => ServeHttp.WriteAsync(response, Task.FromResult(result));
+}

@@ -1,0 +1,58 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Pipeline.Publish;
+
+/// <summary>
+/// The publish step: the run's final checkpoint, its evaluation grid and a model card become the next version
+/// under models/{dataset}/, then latest.json is swapped to it (ModelRegistry). The version number is reserved
+/// in the run folder before anything is uploaded, so a redelivered publish reuses it instead of making two.
+/// </summary>
+public sealed class RunPublisher(BlobServiceClient service, ModelRegistry registry)
+{
+    private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+
+    private sealed record Reservation(string Version);
+
+    public async Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken = default)
+    {
+        string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
+        string runId = StorageLayout.ValidateName(request.RunId, "run id");
+        var marker = runs.GetBlobClient(StorageLayout.RunPublished(dataset, runId));
+        string version = (await marker.TryReadJsonAsync<Reservation>(cancellationToken))?.Version ?? await ReserveAsync(dataset, marker, cancellationToken);
+
+        var checkpoint = await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync(cancellationToken);
+        var header = Checkpoint.Read(checkpoint.Value.Content.ToStream(), new HashSet<string>()).header;
+        byte[]? samples = null;
+        try { samples = (await runs.GetBlobClient(StorageLayout.RunEvaluationSamples(dataset, runId)).DownloadContentAsync(cancellationToken)).Value.Content.ToArray(); }
+        catch (RequestFailedException e) when (e.Status == 404) { }
+        var card = new ModelCard
+        {
+            Dataset = dataset, Version = version, Spec = header.Spec, Options = header.Options, Metrics = request.Metrics,
+            DatasetVersion = request.DatasetVersion, SourceRun = runId, Steps = header.Step, PublishedAt = DateTimeOffset.UtcNow,
+        };
+        await registry.PublishAsync(card, checkpoint.Value.Content.ToStream(), samples, cancellationToken);
+        return new PublishResult(version);
+    }
+
+    /// <summary>Claims the next free version number with a create-only write of the run's marker.</summary>
+    private async Task<string> ReserveAsync(string dataset, BlobClient marker, CancellationToken cancellationToken)
+    {
+        int next = (await registry.ListVersionsAsync(dataset, cancellationToken)).Select(v => StorageLayout.VersionNumber(v) ?? 0).DefaultIfEmpty(0).Max() + 1;
+        string version = StorageLayout.VersionName(next);
+        try
+        {
+            await marker.UploadAsync(BinaryData.FromObjectAsJson(new Reservation(version), Core.Models.Json.Options),
+                new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+            return version;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            return (await marker.TryReadJsonAsync<Reservation>(cancellationToken))!.Version; // a concurrent delivery reserved first
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using Azure.Storage.Blobs;
+using ImageGen.Core.Data;
+using ImageGen.Core.Sampling;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Pipeline.Train;
+
+/// <summary>
+/// The training and evaluation steps. A chunk downloads the run's last checkpoint from
+/// checkpoints/{dataset}/{runId}/, trains a bounded number of steps or minutes with core's Trainer (whose resume
+/// is bit-exact), and uploads the next checkpoint, the newest sample grid and a chunk record. A redelivered
+/// chunk finds its record and returns it without training again; a killed one is simply run again from the
+/// last checkpoint. A cancel marker blob stops the chunk within a couple of seconds, checkpoint kept.
+/// </summary>
+public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingestor)
+{
+    public static readonly TimeSpan CancelPollInterval = TimeSpan.FromSeconds(1);
+    private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+
+    public async Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken = default)
+    {
+        string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
+        string runId = StorageLayout.ValidateName(request.RunId, "run id");
+        await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        var record = runs.GetBlobClient(StorageLayout.RunChunk(dataset, runId, request.Chunk));
+        if (await record.TryReadJsonAsync<ChunkResult>(cancellationToken) is { } done) return done; // redelivered after it finished
+
+        string dataFolder = await ingestor.DownloadPackedAsync(dataset, request.DatasetVersion, cancellationToken);
+        string runFolder = Path.Combine(Path.GetTempPath(), "imagegen-runs", $"{dataset}-{runId}-{request.Chunk}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(runFolder);
+        try
+        {
+            var checkpointBlob = runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId));
+            string checkpointPath = Path.Combine(runFolder, Checkpoint.FileName);
+            if (await checkpointBlob.ExistsAsync(cancellationToken)) await checkpointBlob.DownloadToAsync(checkpointPath, cancellationToken);
+
+            var (spec, userOptions) = request.Settings;
+            using var data = DatasetLoader.ReadShards(dataFolder);
+            int batch = Math.Min(userOptions.BatchSize, data.Count);
+            long stepsPerEpoch = data.Count / batch;
+            long? totalSteps = userOptions.ResolvedEpochs(spec.Kind) is var epochs && epochs != int.MaxValue
+                ? Math.Min(userOptions.MaxSteps ?? long.MaxValue, epochs * stepsPerEpoch) : userOptions.MaxSteps;
+            long fromStep = File.Exists(checkpointPath) ? Checkpoint.Read(checkpointPath, new HashSet<string>()).header.Step : 0;
+
+            var chunkTime = request.ChunkTime;
+            if (userOptions.TimeBudget is { } budget) chunkTime = TimeSpan.FromSeconds(Math.Max(1, Math.Min(chunkTime.TotalSeconds, budget.TotalSeconds - request.TrainedSeconds)));
+            var chunkOptions = userOptions with
+            {
+                MaxSteps = Math.Min(userOptions.MaxSteps ?? long.MaxValue, fromStep + request.ChunkSteps),
+                TimeBudget = chunkTime,
+            };
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var cancelMarker = runs.GetBlobClient(StorageLayout.RunCancel(dataset, runId));
+            var watcher = WatchForCancelAsync(cancelMarker, stop);
+            await using var progressBlob = new ProgressBlob(runs.GetBlobClient(StorageLayout.RunProgress(dataset, runId)), TimeSpan.FromSeconds(2));
+            var progress = new Progress<TrainingProgress>(p => progressBlob.Report(new
+            {
+                stage = "training", epoch = p.Epoch, step = p.Step, totalSteps, losses = p.Losses, imagesPerSecond = p.ImagesPerSecond,
+                etaSeconds = EtaSeconds(totalSteps, p.Step, p.ImagesPerSecond / batch), chunk = request.Chunk,
+            }));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var result = await Task.Factory.StartNew(() => Trainer.Run(new TrainRequest
+            {
+                Data = data, Spec = spec, Options = chunkOptions, RunFolder = runFolder, Resume = true,
+            }, progress, stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            double seconds = clock.Elapsed.TotalSeconds;
+            stop.Cancel();
+            bool cancelled = await watcher || await cancelMarker.ExistsAsync(CancellationToken.None);
+            cancellationToken.ThrowIfCancellationRequested(); // host shutdown: the chunk is retried from the checkpoint
+
+            await checkpointBlob.UploadAsync(checkpointPath, overwrite: true, cancellationToken);
+            string? newestGrid = Directory.EnumerateFiles(Path.Combine(runFolder, "samples"), "fake_samples_*.png").Order(StringComparer.Ordinal).LastOrDefault();
+            if (newestGrid is not null)
+                await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).UploadAsync(newestGrid, overwrite: true, cancellationToken);
+
+            bool budgetSpent = userOptions.TimeBudget is { } total && request.TrainedSeconds + seconds >= total.TotalSeconds;
+            var chunk = new ChunkResult
+            {
+                Chunk = request.Chunk, Step = result.Steps, Epoch = result.EpochsCompleted, TotalSteps = totalSteps, Cancelled = cancelled,
+                Done = !cancelled && (result.StopReason == "epochs" || (result.StopReason == "max-steps" && result.Steps >= (userOptions.MaxSteps ?? long.MaxValue))
+                                      || (result.StopReason == "time-budget" && budgetSpent)),
+                StopReason = cancelled ? "cancelled" : result.StopReason, Losses = result.LastMetrics?.Means ?? [],
+                ImagesPerSecond = seconds > 0 ? (result.Steps - fromStep) * batch / seconds : 0, Seconds = seconds, Seed = result.Seed,
+            };
+            chunk = chunk with { EtaSeconds = EtaSeconds(totalSteps, chunk.Step, chunk.ImagesPerSecond / batch) };
+            await record.UploadJsonAsync(chunk, cancellationToken); // last: the chunk counts as done from here
+            return chunk;
+        }
+        finally { Directory.Delete(runFolder, recursive: true); }
+    }
+
+    private static double? EtaSeconds(long? totalSteps, long step, double stepsPerSecond) =>
+        totalSteps is { } total && stepsPerSecond > 0 ? Math.Max(0, total - step) / stepsPerSecond : null;
+
+    /// <summary>Polls the cancel marker; cancels the chunk when it appears. True when it did.</summary>
+    private static async Task<bool> WatchForCancelAsync(BlobClient marker, CancellationTokenSource stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (await marker.ExistsAsync(stop.Token)) { stop.Cancel(); return true; }
+                await Task.Delay(CancelPollInterval, stop.Token);
+            }
+            catch (OperationCanceledException) { break; }
+            catch (Azure.RequestFailedException) { } // a storage hiccup must not stop training
+        }
+        return false;
+    }
+
+    public async Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken = default)
+    {
+        string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
+        string runId = StorageLayout.ValidateName(request.RunId, "run id");
+        var stored = runs.GetBlobClient(StorageLayout.RunEvaluation(dataset, runId));
+        if (await stored.TryReadJsonAsync<EvaluateResult>(cancellationToken) is { } done) return done;
+
+        string dataFolder = await ingestor.DownloadPackedAsync(dataset, request.DatasetVersion, cancellationToken);
+        var checkpoint = (await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync(cancellationToken)).Value.Content;
+        using var sampler = ImageSampler.Load(checkpoint.ToStream());
+        using var data = DatasetLoader.ReadShards(dataFolder);
+        var metrics = Evaluation.Evaluate(sampler, data);
+        await runs.GetBlobClient(StorageLayout.RunEvaluationSamples(dataset, runId))
+            .UploadAsync(BinaryData.FromBytes(Evaluation.SampleGridPng(sampler)), overwrite: true, cancellationToken);
+        var result = new EvaluateResult(metrics);
+        await stored.UploadJsonAsync(result, cancellationToken);
+        return result;
+    }
+}

@@ -1,0 +1,91 @@
+using Azure.Storage.Blobs;
+using ImageGen.Pipeline.Orchestration;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Logging;
+
+namespace ImageGen.Functions;
+
+/// <summary>
+/// Doorways to the training pipeline: the blob trigger, the orchestrator and activity wrappers (names from
+/// PipelineRegistry), and the training endpoints. Each binds, calls one Pipeline method, and returns.
+/// </summary>
+public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities activities, ILogger<PipelineFunctions> logger)
+{
+    /// <summary>Polling blob trigger, for local runs with Azurite and plans that scan containers.</summary>
+    [Function("TrainingImageDropped")]
+    public async Task TrainingImageDropped(
+        [BlobTrigger("training-images/{name}", Connection = "AzureWebJobsStorage")] BlobClient blob, string name,
+        [DurableClient] DurableTaskClient client) =>
+        logger.LogInformation("{Result}", await new TrainingControl(client, pipeline).OnImageDroppedAsync(name));
+
+    /// <summary>Event Grid blob trigger, for Flex Consumption. Configuration picks one: AzureWebJobs.{name}.Disabled.</summary>
+    [Function("TrainingImageDroppedEventGrid")]
+    public async Task TrainingImageDroppedEventGrid(
+        [BlobTrigger("training-images/{name}", Source = BlobTriggerSource.EventGrid, Connection = "AzureWebJobsStorage")] BlobClient blob, string name,
+        [DurableClient] DurableTaskClient client) =>
+        logger.LogInformation("{Result}", await new TrainingControl(client, pipeline).OnImageDroppedAsync(name));
+
+    [Function(DatasetPipeline.Name)]
+    public Task<PipelineOutcome> RunPipeline([OrchestrationTrigger] TaskOrchestrationContext context) =>
+        DatasetPipeline.RunAsync(context, context.GetInput<PipelineInput>()!);
+
+    [Function(PipelineActivities.Ingest)]
+    public Task<IngestResult> Ingest([ActivityTrigger] IngestRequest request) => activities.IngestAsync(request);
+
+    [Function(PipelineActivities.TrainChunk)]
+    public Task<ChunkResult> TrainChunk([ActivityTrigger] ChunkRequest request) => activities.TrainChunkAsync(request);
+
+    [Function(PipelineActivities.Evaluate)]
+    public Task<EvaluateResult> Evaluate([ActivityTrigger] EvaluateRequest request) => activities.EvaluateAsync(request);
+
+    [Function(PipelineActivities.Publish)]
+    public Task<PublishResult> Publish([ActivityTrigger] PublishRequest request) => activities.PublishAsync(request);
+
+    [Function("TrainStart")]
+    public async Task<IActionResult> TrainStart(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/train")] HttpRequest request, string dataset,
+        [DurableClient] DurableTaskClient client)
+    {
+        await TrainingHttp.StartAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        return new EmptyResult();
+    }
+
+    [Function("TrainingStatus")]
+    public async Task<IActionResult> TrainingStatus(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/training")] HttpRequest request, string dataset,
+        [DurableClient] DurableTaskClient client)
+    {
+        await TrainingHttp.StatusAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        return new EmptyResult();
+    }
+
+    [Function("TrainingCancel")]
+    public async Task<IActionResult> TrainingCancel(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/training/cancel")] HttpRequest request, string dataset,
+        [DurableClient] DurableTaskClient client)
+    {
+        await TrainingHttp.CancelAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        return new EmptyResult();
+    }
+
+    [Function("Datasets")]
+    public async Task<IActionResult> Datasets(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets")] HttpRequest request, [DurableClient] DurableTaskClient client)
+    {
+        await TrainingHttp.ListDatasetsAsync(request.HttpContext, new TrainingControl(client, pipeline));
+        return new EmptyResult();
+    }
+
+    [Function("Models")]
+    public async Task<IActionResult> Models(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/models")] HttpRequest request, string dataset,
+        [DurableClient] DurableTaskClient client)
+    {
+        await TrainingHttp.ListModelsAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        return new EmptyResult();
+    }
+}
