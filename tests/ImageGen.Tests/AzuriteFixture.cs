@@ -7,7 +7,8 @@ namespace ImageGen.Tests;
 
 /// <summary>
 /// A real Azurite (tools/azurite, installed by `npm ci --prefix tools/azurite`) on free ports of its own,
-/// so a developer's Azurite on the default ports does not collide. Blob service only; data in a temp folder.
+/// so a developer's Azurite on the default ports does not collide. Blob, queue and table services (the durable
+/// backend needs all three); data in a temp folder.
 /// </summary>
 public sealed class AzuriteFixture : IDisposable
 {
@@ -15,18 +16,23 @@ public sealed class AzuriteFixture : IDisposable
     private readonly Process process;
     private readonly TempFolder data = new();
     public int BlobPort { get; }
+    public int QueuePort { get; }
+    public int TablePort { get; }
     public string ConnectionString { get; }
 
     public AzuriteFixture()
     {
         string root = RepoRoot();
-        string azurite = Path.Combine(root, "tools", "azurite", "node_modules", ".bin", "azurite-blob");
+        string azurite = Path.Combine(root, "tools", "azurite", "node_modules", ".bin", "azurite");
         if (!File.Exists(azurite))
             throw new InvalidOperationException($"Azurite is not installed at {azurite}; run: npm ci --prefix tools/azurite");
         BlobPort = FreePort();
+        QueuePort = FreePort();
+        TablePort = FreePort();
         var start = new ProcessStartInfo(azurite)
         {
-            ArgumentList = { "--silent", "--location", data.Path, "--skipApiVersionCheck", "--loose", "--blobHost", "127.0.0.1", "--blobPort", BlobPort.ToString() },
+            ArgumentList = { "--silent", "--location", data.Path, "--skipApiVersionCheck", "--loose", "--blobHost", "127.0.0.1", "--blobPort", BlobPort.ToString(),
+                "--queueHost", "127.0.0.1", "--queuePort", QueuePort.ToString(), "--tableHost", "127.0.0.1", "--tablePort", TablePort.ToString() },
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         process = Process.Start(start) ?? throw new InvalidOperationException("Azurite did not start");
@@ -34,7 +40,8 @@ public sealed class AzuriteFixture : IDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{BlobPort}/devstoreaccount1;";
+        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{BlobPort}/devstoreaccount1;" +
+                           $"QueueEndpoint=http://127.0.0.1:{QueuePort}/devstoreaccount1;TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;";
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {

@@ -13,6 +13,9 @@ public static class CliApp
                            [--grid | --out-dir] [--interpolate A,B,STEPS] [--truncation X] [--reconstruct <images>]
           imagegen ingest  --in <folder> --out <shard folder> [--image-size 32|64] [--channels 1|3]
           imagegen serve   [--storage <connection string>] [--urls http://127.0.0.1:5080] [--no-batching]
+          imagegen host    [--storage <connection string>] [--urls http://127.0.0.1:5080] [--quiet 30s] [--chunk-steps N]
+                           [--chunk-time 2m] [--poll 5s] [--task-hub ImageGen] [--verbose]
+                           the whole app without the Functions host: blob drops start durable training runs that publish models
           imagegen publish --checkpoint <run folder or file> --dataset <name> --version <v0001> [--storage <connection string>]
           imagegen bench http   [--url http://127.0.0.1:5080] [--path /api/...] [--concurrency N] [--requests N] [--server-pid PID]
           imagegen bench train  [--model dcgan|vae] [--image-size 32|64] [--batch-size N] [--steps N] [--threads N]
@@ -38,9 +41,10 @@ public static class CliApp
                 case "bench": return BenchCommand.Run(rest, output);
                 case "serve": return await ServeCommand.RunAsync(rest, output);
                 case "publish": return await PublishCommand.RunAsync(rest, output);
+                case "host": return await HostCommand.RunAsync(rest, output);
                 case "help" or "--help" or "-h": output.WriteLine(Usage); return 0;
                 default:
-                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest, serve, publish or bench (imagegen --help)");
+                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest, serve, host, publish or bench (imagegen --help)");
             }
         }
         catch (Exception e) when (e is UsageException or ArgumentException or FormatException or FileNotFoundException

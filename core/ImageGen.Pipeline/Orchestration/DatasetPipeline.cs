@@ -14,7 +14,7 @@ public static class DatasetPipeline
     public const string Name = "DatasetPipeline";
     /// <summary>Raised by the blob trigger and by HTTP train requests while the instance is running.</summary>
     public const string RunRequested = "run-requested";
-    /// <summary>How long a finished run looks for signals that arrived while it worked.</summary>
+    /// <summary>How long a finished run waits for a last signal before it completes.</summary>
     public static readonly TimeSpan FollowUpWait = TimeSpan.FromSeconds(1);
 
     public static async Task<PipelineOutcome> RunAsync(TaskOrchestrationContext context, PipelineInput input)
@@ -25,15 +25,9 @@ public static class DatasetPipeline
         if (run is null)
         {
             string? optionsJson = input.OptionsJson;
-            if (input.FollowUpCheck)
-            {
-                if (await NextSignalAsync(context, FollowUpWait) is not { } signal)
-                    return new PipelineOutcome("idle", input.LastStatus?.RunId, input.LastStatus?.PublishedVersion);
-                optionsJson = signal.OptionsJson ?? optionsJson;
-            }
             if (input.WaitForQuiet)
             {
-                context.SetCustomStatus(new TrainingStatus { State = "waiting", UpdatedAt = context.CurrentUtcDateTime, PublishedVersion = input.LastStatus?.PublishedVersion });
+                context.SetCustomStatus((input.LastStatus ?? new TrainingStatus { State = "waiting" }) with { State = "waiting", FollowUpPending = input.LastStatus is not null, UpdatedAt = context.CurrentUtcDateTime });
                 // Every signal restarts the quiet period: 10,000 uploads make one run.
                 while (await NextSignalAsync(context, settings.QuietPeriod) is { } signal) optionsJson = signal.OptionsJson ?? optionsJson;
             }
@@ -42,9 +36,9 @@ public static class DatasetPipeline
             context.SetCustomStatus(new TrainingStatus { State = "ingesting", RunId = runId, DatasetVersion = runId, UpdatedAt = context.CurrentUtcDateTime });
             IngestResult ingest;
             try { ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, new IngestRequest(input.Dataset, runId, optionsJson), retry); }
-            catch (TaskFailedException e) { return Finish(context, input, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
+            catch (TaskFailedException e) { return await FinishAsync(context, input, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
             if (ingest.Error is not null || ingest.Settings is null)
-                return Finish(context, input, Failed(context, runId, ingest, ingest.Error ?? "ingest returned no settings"));
+                return await FinishAsync(context, input, Failed(context, runId, ingest, ingest.Error ?? "ingest returned no settings"));
             run = new RunState { RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest };
         }
 
@@ -58,10 +52,10 @@ public static class DatasetPipeline
             };
             context.SetCustomStatus(Training(context, input.Dataset, run, last));
             try { last = await context.CallActivityAsync<ChunkResult>(PipelineActivities.TrainChunk, request, retry); }
-            catch (TaskFailedException e) { return Finish(context, input, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}")); }
+            catch (TaskFailedException e) { return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}")); }
             run = run with { Step = last.Step, Chunk = run.Chunk + 1, TrainedSeconds = run.TrainedSeconds + last.Seconds };
             if (last.Cancelled)
-                return Finish(context, input, Training(context, input.Dataset, run, last) with { State = "cancelled" });
+                return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "cancelled" });
             if (last.Done) break;
         }
         if (last is { Done: false })
@@ -80,21 +74,33 @@ public static class DatasetPipeline
             context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "publishing", Metrics = metrics });
             var published = await context.CallActivityAsync<PublishResult>(PipelineActivities.Publish,
                 new PublishRequest(input.Dataset, run.RunId, run.DatasetVersion, metrics, run.Step), retry);
-            return Finish(context, input, Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics });
+            return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics });
         }
         catch (TaskFailedException e)
         {
-            return Finish(context, input, Failed(context, run.RunId, run.Ingest, $"evaluation or publishing failed: {e.FailureDetails.ErrorMessage}"));
+            return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"evaluation or publishing failed: {e.FailureDetails.ErrorMessage}"));
         }
     }
 
-    /// <summary>Ends a run: its status stays visible while the next generation looks for signals that arrived meanwhile.</summary>
-    private static PipelineOutcome Finish(TaskOrchestrationContext context, PipelineInput input, TrainingStatus status)
+    /// <summary>
+    /// Ends a run. Signals that arrived while it worked sit buffered in the history: if there are any, the next
+    /// generation waits for quiet and trains again (once, however many there were); otherwise the instance
+    /// completes, keeping the run's status for the status endpoint.
+    /// </summary>
+    private static async Task<PipelineOutcome> FinishAsync(TaskOrchestrationContext context, PipelineInput input, TrainingStatus status)
     {
         context.SetCustomStatus(status);
-        context.ContinueAsNew(new PipelineInput { Dataset = input.Dataset, Settings = input.Settings, FollowUpCheck = true, WaitForQuiet = true, LastStatus = status },
-            preserveUnprocessedEvents: true);
-        return new PipelineOutcome(status.State, status.RunId, status.PublishedVersion, status.Error);
+        string? optionsJson = null;
+        bool followUp = false;
+        while (await NextSignalAsync(context, followUp ? TimeSpan.Zero : FollowUpWait) is { } signal)
+        {
+            followUp = true;
+            optionsJson = signal.OptionsJson ?? optionsJson;
+        }
+        if (followUp)
+            context.ContinueAsNew(new PipelineInput { Dataset = input.Dataset, Settings = input.Settings, WaitForQuiet = true, OptionsJson = optionsJson, LastStatus = status },
+                preserveUnprocessedEvents: true);
+        return new PipelineOutcome(followUp ? status.State + "; training again for images that arrived meanwhile" : status.State, status.RunId, status.PublishedVersion, status.Error);
     }
 
     private static async Task<RunSignal?> NextSignalAsync(TaskOrchestrationContext context, TimeSpan timeout)

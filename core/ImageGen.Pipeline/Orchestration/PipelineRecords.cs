@@ -40,8 +40,6 @@ public sealed record PipelineInput
     public PipelineSettings Settings { get; init; } = new();
     /// <summary>Wait for uploads to go quiet before ingesting (a drop); false for an explicit HTTP request.</summary>
     public bool WaitForQuiet { get; init; } = true;
-    /// <summary>After a run: train again only if signals arrived meanwhile, else finish.</summary>
-    public bool FollowUpCheck { get; init; }
     /// <summary>Options JSON from an HTTP request, laid over the dataset's imagegen.json.</summary>
     public string? OptionsJson { get; init; }
     /// <summary>A run in the middle of training, carried across ContinueAsNew.</summary>

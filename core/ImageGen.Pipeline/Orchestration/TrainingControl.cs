@@ -99,7 +99,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
         var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: false, cancellationToken);
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (instance is null && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
-        var status = instance?.SerializedCustomStatus is { Length: > 0 } json ? JsonSerializer.Deserialize<TrainingStatus>(json, Json.Options) : null;
+        var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
         JsonElement? live = null;
         if (status is { State: "ingesting" or "training", RunId: { } runId }
             && await runs.GetBlobClient(StorageLayout.RunProgress(dataset, runId)).TryReadTextAsync(cancellationToken) is { } progress)
@@ -120,7 +120,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: false, cancellationToken);
-        var status = instance?.SerializedCustomStatus is { Length: > 0 } json ? JsonSerializer.Deserialize<TrainingStatus>(json, Json.Options) : null;
+        var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
         if (instance is not { IsRunning: true } || status is not { State: "ingesting" or "training", RunId: { } runId })
             return ServeResult.Error(new ServeError(409, $"dataset '{dataset}' has no run ingesting or training to cancel (state: {status?.State ?? "none"})", "dataset", null));
         await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);

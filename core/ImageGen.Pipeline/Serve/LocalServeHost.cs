@@ -31,9 +31,15 @@ public static class LocalServeHost
         builder.WebHost.UseUrls(urls);
         builder.Services.AddImageGenServing(new BlobServiceClient(storageConnection), options);
         var app = builder.Build();
+        MapServing(app);
+        return app;
+    }
+
+    /// <summary>The serving routes, as the Functions app declares them.</summary>
+    public static void MapServing(WebApplication app)
+    {
         app.MapGet("/api/datasets/{dataset}/samples", (HttpContext context, SampleService service, string dataset) => ServeHttp.SamplesAsync(context, service, dataset));
         app.MapPost("/api/datasets/{dataset}/reconstruct", (HttpContext context, SampleService service, string dataset) => ServeHttp.ReconstructAsync(context, service, dataset));
         app.MapGet("/api/health", (HttpContext context, SampleService service) => ServeHttp.HealthAsync(context, service));
-        return app;
     }
 }

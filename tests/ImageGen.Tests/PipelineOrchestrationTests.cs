@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using Azure.Storage.Blobs;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Orchestration;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing;
+
+namespace ImageGen.Tests;
+
+/// <summary>
+/// Scripted steps that record what the orchestration asked of them, so control flow can be checked under real
+/// durable replay (DurableTaskTestHost) without training anything.
+/// </summary>
+public sealed class ScriptedActivities : IPipelineActivities
+{
+    public ConcurrentQueue<string> Calls { get; } = new();
+    public int ChunksToDone { get; init; } = 3;
+    public int ChunkFailures { get; set; }
+    public string? IngestError { get; init; }
+    public bool CancelAtChunk1 { get; init; }
+    /// <summary>When set, every chunk waits for it: the test decides when training moves on.</summary>
+    public SemaphoreSlim? ChunkGate { get; init; }
+    public TaskCompletionSource FirstChunkStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int Count(string step) => Calls.Count(c => c.StartsWith(step, StringComparison.Ordinal));
+
+    public Task<IngestResult> IngestAsync(IngestRequest request)
+    {
+        Calls.Enqueue($"Ingest {request.RunId} {request.OptionsJson}");
+        return Task.FromResult(new IngestResult
+        {
+            DatasetVersion = request.RunId, Accepted = IngestError is null ? 10 : 0, Rejected = 1,
+            FirstRejections = [new("bad.png", "not an image")], Settings = TrainSettings.Default, Error = IngestError,
+        });
+    }
+
+    public async Task<ChunkResult> TrainChunkAsync(ChunkRequest request)
+    {
+        Calls.Enqueue($"TrainChunk {request.Chunk} from {request.FromStep}");
+        FirstChunkStarted.TrySetResult();
+        if (ChunkGate is not null) await ChunkGate.WaitAsync(TimeSpan.FromSeconds(30));
+        if (ChunkFailures > 0) { ChunkFailures--; throw new IOException("storage hiccup (scripted)"); }
+        bool cancel = CancelAtChunk1 && request.Chunk == 1;
+        return new ChunkResult
+        {
+            Chunk = request.Chunk, Step = request.FromStep + 10, Epoch = request.Chunk, Done = !cancel && request.Chunk + 1 >= ChunksToDone,
+            Cancelled = cancel, StopReason = cancel ? "cancelled" : "max-steps", Losses = new() { ["loss_d"] = 1.0 }, Seconds = 0.01,
+        };
+    }
+
+    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request)
+    {
+        Calls.Enqueue($"Evaluate {request.RunId}");
+        return Task.FromResult(new EvaluateResult(new() { ["pixelMeanGap"] = 0.01 }));
+    }
+
+    public Task<PublishResult> PublishAsync(PublishRequest request)
+    {
+        Calls.Enqueue($"Publish {request.RunId} steps {request.Steps}");
+        return Task.FromResult(new PublishResult($"v{Count("Publish"):D4}"));
+    }
+}
+
+public class PipelineOrchestrationTests
+{
+    private static readonly PipelineSettings Fast = new()
+    {
+        QuietPeriod = TimeSpan.FromMilliseconds(700), ChunkSteps = 10, ChunksPerGeneration = 2, FirstRetryInterval = TimeSpan.FromMilliseconds(50),
+    };
+
+    private static async Task<(DurableTaskTestHost host, TrainingControl control)> StartAsync(ScriptedActivities activities)
+    {
+        var host = await DurableTaskTestHost.StartAsync(registry => registry.AddPipeline(activities));
+        // Signalling never touches storage; the client is only there because TrainingControl also reads status blobs.
+        var control = new TrainingControl(host.Client, new PipelineHost(new BlobServiceClient("UseDevelopmentStorage=true"), Fast));
+        return (host, control);
+    }
+
+    private static async Task<OrchestrationMetadata> FinishedAsync(DurableTaskTestHost host, string dataset)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var done = await host.Client.WaitForInstanceCompletionAsync(TrainingControl.InstanceId(dataset), getInputsAndOutputs: true, timeout.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, done.RuntimeStatus);
+        return done;
+    }
+
+    [Fact]
+    public async Task A_drop_runs_ingest_chunks_evaluate_publish_in_order_then_completes()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 5 }; // 5 chunks at 2 per generation: two ContinueAsNew hops mid-training
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        Assert.True(await control.SignalAsync("cats", new RunSignal("dropped cats/a.png"), waitForQuiet: true));
+        var done = await FinishedAsync(host, "cats");
+
+        var calls = steps.Calls.ToList();
+        Assert.StartsWith("Ingest run-", calls[0]);
+        Assert.Equal(["TrainChunk 0 from 0", "TrainChunk 1 from 10", "TrainChunk 2 from 20", "TrainChunk 3 from 30", "TrainChunk 4 from 40"], calls[1..6]);
+        Assert.StartsWith("Evaluate run-", calls[6]);
+        Assert.EndsWith("steps 50", calls[7]);
+        Assert.Equal(8, calls.Count);
+        var status = done.ReadCustomStatusAs<TrainingStatus>()!;
+        Assert.Equal("published", status.State);
+        Assert.Equal("v0001", status.PublishedVersion);
+        Assert.Equal(50, status.Step);
+        Assert.Equal(0.01, status.Metrics!["pixelMeanGap"]);
+        Assert.Equal(1.0, status.Metrics["loss_d"]);
+        Assert.Contains("\"published\"", done.SerializedOutput);
+    }
+
+    [Fact]
+    public async Task Many_drop_signals_within_the_quiet_period_make_one_run()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 1 };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        Assert.True(await control.SignalAsync("cats", new RunSignal("dropped 0"), waitForQuiet: true));
+        for (int i = 1; i < 40; i++) Assert.False(await control.SignalAsync("cats", new RunSignal($"dropped {i}"), waitForQuiet: true));
+        await FinishedAsync(host, "cats");
+        Assert.Equal(1, steps.Count("Ingest"));
+        Assert.Equal(1, steps.Count("Publish"));
+    }
+
+    [Fact]
+    public async Task Signals_during_training_give_exactly_one_follow_up_run()
+    {
+        var gate = new SemaphoreSlim(0);
+        var steps = new ScriptedActivities { ChunksToDone = 2, ChunkGate = gate };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("first drop"), waitForQuiet: false);
+        await steps.FirstChunkStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        for (int i = 0; i < 5; i++) await control.SignalAsync("cats", new RunSignal($"dropped during training {i}", i == 4 ? "{\"maxSteps\": 7}" : null), waitForQuiet: true);
+        gate.Release(100);
+        await FinishedAsync(host, "cats");
+        Assert.Equal(2, steps.Count("Ingest"));
+        Assert.Equal(2, steps.Count("Publish"));
+        // The follow-up run carries the options of the request that asked for it.
+        Assert.EndsWith("{\"maxSteps\": 7}", steps.Calls.Where(c => c.StartsWith("Ingest")).Last());
+    }
+
+    [Fact]
+    public async Task A_transient_activity_failure_is_retried_and_the_run_still_publishes()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 2, ChunkFailures = 2 };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("http"), waitForQuiet: false);
+        var done = await FinishedAsync(host, "cats");
+        Assert.Equal(3, steps.Count("TrainChunk 0")); // two scripted failures, then the attempt that worked
+        Assert.Equal("published", done.ReadCustomStatusAs<TrainingStatus>()!.State);
+    }
+
+    [Fact]
+    public async Task A_failure_past_the_retry_budget_ends_the_run_failed_with_the_reason()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 2, ChunkFailures = Fast.MaxAttempts };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("http"), waitForQuiet: false);
+        var status = (await FinishedAsync(host, "cats")).ReadCustomStatusAs<TrainingStatus>()!;
+        Assert.Equal("failed", status.State);
+        Assert.Contains("storage hiccup", status.Error);
+        Assert.Equal(0, steps.Count("Publish"));
+    }
+
+    [Fact]
+    public async Task A_cancelled_chunk_ends_the_run_cancelled_without_publishing()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 5, CancelAtChunk1 = true };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("http"), waitForQuiet: false);
+        var status = (await FinishedAsync(host, "cats")).ReadCustomStatusAs<TrainingStatus>()!;
+        Assert.Equal("cancelled", status.State);
+        Assert.Equal(20, status.Step);
+        Assert.Equal(0, steps.Count("Evaluate"));
+        Assert.Equal(0, steps.Count("Publish"));
+    }
+
+    [Fact]
+    public async Task An_empty_dataset_fails_the_run_with_a_clear_reason_and_trains_nothing()
+    {
+        var steps = new ScriptedActivities { IngestError = "no images under training-images/cats/" };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("http"), waitForQuiet: false);
+        var status = (await FinishedAsync(host, "cats")).ReadCustomStatusAs<TrainingStatus>()!;
+        Assert.Equal("failed", status.State);
+        Assert.Equal("no images under training-images/cats/", status.Error);
+        Assert.Equal(0, steps.Count("TrainChunk"));
+    }
+}

@@ -1,0 +1,40 @@
+using ImageGen.Cli.Hosting;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ImageGen.Cli;
+
+/// <summary>imagegen host: the whole app (blob drops -> durable pipeline -> published models -> serving) without the Functions host.</summary>
+public static class HostCommand
+{
+    public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
+    {
+        var args = Args.Parse("host", rawArgs,
+            ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval"], ["--verbose"]);
+        var pipeline = new PipelineSettings
+        {
+            QuietPeriod = args.Duration("--quiet") ?? new PipelineSettings().QuietPeriod,
+            ChunkSteps = args.Int("--chunk-steps", 1, 1_000_000) ?? new PipelineSettings().ChunkSteps,
+            ChunkTime = args.Duration("--chunk-time") ?? new PipelineSettings().ChunkTime,
+            FirstRetryInterval = args.Duration("--retry-interval") ?? new PipelineSettings().FirstRetryInterval,
+        };
+        if (pipeline.ChunkTime >= LocalPipelineHost.ActivityVisibilityTimeout)
+            throw new UsageException($"--chunk-time '{pipeline.ChunkTime}' must stay under {LocalPipelineHost.ActivityVisibilityTimeout.TotalMinutes:0} minutes (the durable backend's activity lock)");
+        CliApp.ConfigureRuntime(args);
+        var options = new LocalPipelineOptions
+        {
+            StorageConnection = StorageConnection.LocalConnectionString(args.String("--storage")),
+            Urls = args.String("--urls") ?? "http://127.0.0.1:5080",
+            TaskHub = args.String("--task-hub") ?? "ImageGen",
+            Pipeline = pipeline,
+            PollInterval = args.Duration("--poll") ?? TimeSpan.FromSeconds(5),
+            LogLevel = args.Flag("--verbose") ? LogLevel.Information : LogLevel.Warning,
+        };
+        await using var host = await LocalPipelineHost.StartAsync(options);
+        output.WriteLine($"imagegen host on {string.Join(", ", host.Addresses)}: drop images into training-images/{{dataset}}/; " +
+                         $"runs start after {pipeline.QuietPeriod.TotalSeconds:0}s of quiet; GET /api/datasets/{{dataset}}/training for progress; Ctrl+C stops");
+        await host.WaitForShutdownAsync();
+        return 0;
+    }
+}

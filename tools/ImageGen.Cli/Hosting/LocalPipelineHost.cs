@@ -1,0 +1,131 @@
+using Azure.Storage.Blobs;
+using DurableTask.AzureStorage;
+using DurableTask.Core;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.DurableTask.Client;
+using Microsoft.DurableTask.Testing.Sidecar.Grpc;
+using Microsoft.DurableTask.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ImageGen.Cli.Hosting;
+
+public sealed record LocalPipelineOptions
+{
+    public required string StorageConnection { get; init; }
+    public string Urls { get; init; } = "http://127.0.0.1:5080";
+    public string TaskHub { get; init; } = "ImageGen";
+    public PipelineSettings Pipeline { get; init; } = new();
+    public ServeOptions Serve { get; init; } = new();
+    /// <summary>How often training-images is scanned for new blobs (the local stand-in for the blob trigger).</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Longest wait between queue polls of the durable backend when idle.</summary>
+    public TimeSpan MaxQueuePollingInterval { get; init; } = TimeSpan.FromSeconds(2);
+    public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+}
+
+/// <summary>
+/// The whole app without the Functions host: the same orchestration and activities (PipelineRegistry), with
+/// durable state in storage (DurableTask.AzureStorage over Azurite or an account, so a killed process resumes
+/// where it stopped), a blob scanner in place of the blob trigger, and the serving and training endpoints on
+/// Kestrel. The durable worker talks to the Azure Storage backend through the durable test host's gRPC task hub
+/// server on a loopback port, so the client and worker are the same DurableTaskClient/worker the Functions
+/// app uses. That server never renews activity locks: chunks must stay shorter than the 10-minute visibility
+/// timeout set here (the default chunk is 2 minutes).
+/// </summary>
+public sealed class LocalPipelineHost : IAsyncDisposable
+{
+    public static readonly TimeSpan ActivityVisibilityTimeout = TimeSpan.FromMinutes(10);
+    private readonly WebApplication sidecar;
+    private readonly WebApplication app;
+    public IServiceProvider Services => app.Services;
+    public DurableTaskClient Client => app.Services.GetRequiredService<DurableTaskClient>();
+    public ICollection<string> Addresses =>
+        app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+
+    private LocalPipelineHost(WebApplication sidecar, WebApplication app) { this.sidecar = sidecar; this.app = app; }
+
+    public static async Task<LocalPipelineHost> StartAsync(LocalPipelineOptions options, CancellationToken cancellationToken = default)
+    {
+        options.Pipeline.Validate();
+        var storage = new BlobServiceClient(options.StorageConnection);
+        await new ModelRegistry(storage).EnsureContainersAsync(cancellationToken);
+        var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(options.LogLevel));
+        var backend = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+        {
+            StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnection),
+            TaskHubName = options.TaskHub,
+            WorkItemQueueVisibilityTimeout = ActivityVisibilityTimeout,
+            MaxQueuePollingInterval = options.MaxQueuePollingInterval,
+            MaxConcurrentTaskActivityWorkItems = 1,
+            EventBehaviourForContinueAsNew = BehaviorOnContinueAsNew.Carryover,
+            PartitionCount = 1,
+            LoggerFactory = loggerFactory,
+        });
+        await backend.CreateIfNotExistsAsync();
+
+        // The task hub server: gRPC over HTTP/2 on a loopback port of its own.
+        var sidecarBuilder = WebApplication.CreateSlimBuilder();
+        sidecarBuilder.Logging.ClearProviders();
+        sidecarBuilder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        sidecarBuilder.Services.AddGrpc();
+        sidecarBuilder.Services.AddSingleton<IOrchestrationService>(backend);
+        sidecarBuilder.Services.AddSingleton<IOrchestrationServiceClient>(backend);
+        sidecarBuilder.Services.AddSingleton<TaskHubGrpcServer>();
+        var sidecar = sidecarBuilder.Build();
+        sidecar.MapGrpcService<TaskHubGrpcServer>();
+        await sidecar.StartAsync(cancellationToken);
+        string sidecarAddress = sidecar.Urls.First();
+        var channel = Grpc.Net.Client.GrpcChannel.ForAddress(sidecarAddress);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(options.LogLevel);
+        builder.WebHost.UseUrls(options.Urls);
+        var pipeline = new PipelineHost(storage, options.Pipeline);
+        builder.Services.AddImageGenServing(storage, options.Serve);
+        builder.Services.AddSingleton(pipeline);
+        builder.Services.AddDurableTaskWorker(b =>
+        {
+            b.UseGrpc(channel);
+            b.AddTasks(r => r.AddPipeline(new PipelineActivities(storage)));
+            b.Configure(o => o.Concurrency.MaximumConcurrentActivityWorkItems = 1);
+        });
+        builder.Services.AddDurableTaskClient(b => { b.UseGrpc(channel); b.RegisterDirectly(); });
+        builder.Services.AddSingleton(sp => new TrainingControl(sp.GetRequiredService<DurableTaskClient>(), pipeline));
+        builder.Services.AddHostedService(sp => new DropScanner(storage, sp.GetRequiredService<TrainingControl>(), options.PollInterval,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<DropScanner>()));
+        var app = builder.Build();
+        LocalServeHost.MapServing(app);
+        MapTraining(app);
+        await app.StartAsync(cancellationToken);
+        return new LocalPipelineHost(sidecar, app);
+    }
+
+    /// <summary>The training routes, as the Functions app declares them.</summary>
+    public static void MapTraining(WebApplication app)
+    {
+        app.MapPost("/api/datasets/{dataset}/train", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.StartAsync(c, t, dataset));
+        app.MapGet("/api/datasets/{dataset}/training", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.StatusAsync(c, t, dataset));
+        app.MapPost("/api/datasets/{dataset}/training/cancel", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.CancelAsync(c, t, dataset));
+        app.MapGet("/api/datasets", (HttpContext c, TrainingControl t) => TrainingHttp.ListDatasetsAsync(c, t));
+        app.MapGet("/api/datasets/{dataset}/models", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.ListModelsAsync(c, t, dataset));
+    }
+
+    public Task WaitForShutdownAsync() => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(app);
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+        await sidecar.StopAsync();
+        await sidecar.DisposeAsync();
+    }
+}
