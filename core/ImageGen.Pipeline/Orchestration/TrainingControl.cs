@@ -96,7 +96,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
     public async Task<ServeResult> StatusAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
-        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: false, cancellationToken);
+        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken); // custom status comes only with inputs and outputs
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (instance is null && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
         var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
@@ -119,7 +119,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
     public async Task<ServeResult> CancelAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
-        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: false, cancellationToken);
+        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken); // custom status comes only with inputs and outputs
         var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
         if (instance is not { IsRunning: true } || status is not { State: "ingesting" or "training", RunId: { } runId })
             return ServeResult.Error(new ServeError(409, $"dataset '{dataset}' has no run ingesting or training to cancel (state: {status?.State ?? "none"})", "dataset", null));

@@ -1,0 +1,235 @@
+using System.IO.Compression;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using ImageGen.Cli.Hosting;
+using ImageGen.Core.Data;
+using ImageGen.Core.Models;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Storage;
+using SkiaSharp;
+
+namespace ImageGen.Tests;
+
+/// <summary>Blob helpers for the pipeline tests: drop images the way users do, and wait for what the pipeline writes.</summary>
+public static class Drops
+{
+    /// <summary>Small, quick to train: a narrow DCGAN on 32x32 greyscale.</summary>
+    public const string FastOptions = "{\"model\": \"dcgan\", \"ngf\": 16, \"ndf\": 16, \"nz\": 32, \"batchSize\": 16, \"seed\": 3";
+
+    public static byte[] Png(int seed) => TestImages.Encode(TestImages.Shape(seed), SKEncodedImageFormat.Png);
+
+    public static async Task UploadAsync(BlobServiceClient storage, string dataset, string name, byte[] data)
+    {
+        var container = storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
+        await container.CreateIfNotExistsAsync();
+        await container.GetBlobClient($"{dataset}/{name}").UploadAsync(BinaryData.FromBytes(data), overwrite: true);
+    }
+
+    public static Task UploadOptionsAsync(BlobServiceClient storage, string dataset, string extraJson) =>
+        UploadAsync(storage, dataset, StorageLayout.OptionsFile, Encoding.UTF8.GetBytes(FastOptions + extraJson + "}"));
+
+    public static async Task UploadImagesAsync(BlobServiceClient storage, string dataset, int first, int count)
+    {
+        for (int i = first; i < first + count; i++) await UploadAsync(storage, dataset, $"batch{first}/img{i:D3}.png", Png(i));
+    }
+
+    public static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, string what) where T : class
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await probe() is { } value) return value;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gave up after {timeout.TotalSeconds:0}s waiting for {what}");
+            await Task.Delay(300);
+        }
+    }
+
+    public static async Task<LatestPointer?> LatestAsync(BlobServiceClient storage, string dataset)
+    {
+        var lookup = await new ModelRegistry(storage).GetLatestAsync(dataset, null);
+        return lookup.Pointer;
+    }
+
+    public static Task<LatestPointer> WaitForVersionAsync(BlobServiceClient storage, string dataset, string version, TimeSpan timeout) =>
+        WaitForAsync(async () => await LatestAsync(storage, dataset) is { } p && p.Version == version ? p : null, timeout, $"{dataset} {version} to be published");
+
+    public static async Task<DatasetManifest> ManifestAsync(BlobServiceClient storage, string dataset, string datasetVersion)
+    {
+        var blob = storage.GetBlobContainerClient(StorageLayout.DatasetsContainer).GetBlobClient(StorageLayout.PackedFolder(dataset, datasetVersion) + DatasetManifest.FileName);
+        return (await blob.DownloadContentAsync()).Value.Content.ToObjectFromJson<DatasetManifest>(Json.Options)!;
+    }
+}
+
+/// <summary>Azurite plus the whole app in-process (LocalPipelineHost): real blobs, real durable backend, real training.</summary>
+public sealed class PipelineHostFixture : IAsyncLifetime
+{
+    public AzuriteFixture Azurite { get; } = new();
+    public LocalPipelineHost Host { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        TestImages.EnsureRuntime();
+        int port = AzuriteFixture.FreePort();
+        Host = await LocalPipelineHost.StartAsync(new LocalPipelineOptions
+        {
+            StorageConnection = Azurite.ConnectionString, Urls = $"http://127.0.0.1:{port}", TaskHub = "IntegrationTests",
+            Pipeline = new PipelineSettings { QuietPeriod = TimeSpan.FromSeconds(1.5), ChunkSteps = 20, FirstRetryInterval = TimeSpan.FromMilliseconds(200) },
+            PollInterval = TimeSpan.FromMilliseconds(300), MaxQueuePollingInterval = TimeSpan.FromMilliseconds(300),
+        });
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        await Host.DisposeAsync();
+        Azurite.Dispose();
+    }
+}
+
+public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixture<PipelineHostFixture>
+{
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(180);
+    private BlobServiceClient Storage => fixture.Azurite.Client();
+
+    private async Task<JsonElement> GetJsonAsync(string path, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        var response = await fixture.Http.GetAsync(path);
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"GET {path}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement;
+    }
+
+    private async Task<JsonElement> WaitForStateAsync(string dataset, string state) =>
+        await Drops.WaitForAsync<object>(async () =>
+        {
+            var status = await GetJsonAsync($"/api/datasets/{dataset}/training");
+            return status.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object && s.GetProperty("state").GetString() == state
+                && !status.GetProperty("running").GetBoolean() ? status : null;
+        }, RunTimeout, $"{dataset} to end {state}") is JsonElement e ? e : default;
+
+    [Fact]
+    public async Task Dropped_images_are_ingested_trained_and_published_bad_inputs_rejected_and_a_second_drop_makes_v0002()
+    {
+        const string dataset = "shapes";
+        await Drops.UploadOptionsAsync(Storage, dataset, ", \"maxSteps\": 40");
+        await Drops.UploadImagesAsync(Storage, dataset, 0, 40);
+        // The bad drops, beside the good ones.
+        await Drops.UploadAsync(Storage, dataset, "bad/empty.png", []);
+        await Drops.UploadAsync(Storage, dataset, "bad/notes.txt", Encoding.UTF8.GetBytes("not an image at all"));
+        byte[] png = Drops.Png(99);
+        await Drops.UploadAsync(Storage, dataset, "bad/corrupt.png", png[..(png.Length / 2)]);
+        await Drops.UploadAsync(Storage, dataset, "bad/bomb.png", TestImages.PngHeaderOnly(50_000, 50_000));
+        await Drops.UploadAsync(Storage, dataset, "more.zip", ZipWithTraps(first: 100, count: 8));
+
+        var v1 = await Drops.WaitForVersionAsync(Storage, dataset, "v0001", RunTimeout);
+        var models = Storage.GetBlobContainerClient(StorageLayout.ModelsContainer);
+        Assert.True(await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0001")).ExistsAsync());
+        Assert.True(await models.GetBlobClient(StorageLayout.ModelSamples(dataset, "v0001")).ExistsAsync());
+        var card = (await models.GetBlobClient(StorageLayout.ModelCard(dataset, "v0001")).DownloadContentAsync()).Value.Content.ToObjectFromJson<ModelCard>(Json.Options)!;
+        Assert.Equal(40, card.Steps);
+        Assert.Equal(16, card.Spec.Ngf);
+        Assert.Contains("pixelMeanGap", card.Metrics.Keys);
+
+        var manifest = await Drops.ManifestAsync(Storage, dataset, card.DatasetVersion!);
+        Assert.Equal(48, manifest.Count); // 40 loose + 8 from the zip
+        var reasons = manifest.Rejected.ToDictionary(r => r.Name, r => r.Reason);
+        Assert.Equal(6, reasons.Count);
+        Assert.Contains("empty", reasons["bad/empty.png"]);
+        Assert.Contains("bad/notes.txt", reasons.Keys);
+        Assert.Contains("bad/corrupt.png", reasons.Keys);
+        Assert.Contains("50000x50000", reasons["bad/bomb.png"]);
+        Assert.Contains("'..'", reasons["more.zip:../../x.png"]);
+        Assert.Contains("ratio", reasons["more.zip:zeros.png"]);
+
+        var status = await WaitForStateAsync(dataset, "published");
+        Assert.Equal("v0001", status.GetProperty("status").GetProperty("publishedVersion").GetString());
+        Assert.Equal(6, status.GetProperty("status").GetProperty("rejected").GetInt32());
+        // The published generator is served at once.
+        var sample = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1-4");
+        Assert.Equal(HttpStatusCode.OK, sample.StatusCode);
+        Assert.Equal("v0001", sample.Headers.GetValues("X-Model-Version").Single());
+
+        await Drops.UploadImagesAsync(Storage, dataset, 200, 8);
+        await Drops.WaitForVersionAsync(Storage, dataset, "v0002", RunTimeout);
+        var listed = await GetJsonAsync($"/api/datasets/{dataset}/models");
+        Assert.Equal(["v0001", "v0002"], listed.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("version").GetString()));
+        var card2 = listed.GetProperty("models")[1];
+        Assert.Equal(56, (await Drops.ManifestAsync(Storage, dataset, card2.GetProperty("datasetVersion").GetString()!)).Count);
+        Assert.Contains(dataset, (await GetJsonAsync("/api/datasets")).GetProperty("datasets").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public async Task Cancel_stops_training_keeps_the_checkpoint_and_publishes_nothing()
+    {
+        const string dataset = "endless";
+        await Drops.UploadOptionsAsync(Storage, dataset, ", \"maxSteps\": 1000000");
+        await Drops.UploadImagesAsync(Storage, dataset, 0, 32);
+        var start = await fixture.Http.PostAsync($"/api/datasets/{dataset}/train", null);
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        Assert.EndsWith($"/api/datasets/{dataset}/training", start.Headers.Location!.ToString());
+
+        await Drops.WaitForAsync<object>(async () =>
+        {
+            var status = await GetJsonAsync($"/api/datasets/{dataset}/training");
+            return status.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
+                && live.GetProperty("stage").GetString() == "training" && live.GetProperty("step").GetInt64() > 0 ? status : null;
+        }, RunTimeout, "training progress");
+        var cancel = await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", null);
+        Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+
+        var ended = (await WaitForStateAsync(dataset, "cancelled")).GetProperty("status");
+        long step = ended.GetProperty("step").GetInt64();
+        Assert.InRange(step, 1, 999_999);
+        var checkpoint = Storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer)
+            .GetBlobClient(StorageLayout.RunCheckpoint(dataset, ended.GetProperty("runId").GetString()!));
+        Assert.Equal(step, Core.Training.Checkpoint.Read((await checkpoint.DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header.Step);
+        Assert.Null(await Drops.LatestAsync(Storage, dataset));
+        Assert.Equal(HttpStatusCode.Conflict, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Bad_options_in_imagegen_json_fail_the_run_naming_the_key()
+    {
+        const string dataset = "typo";
+        await Drops.UploadAsync(Storage, dataset, StorageLayout.OptionsFile, Encoding.UTF8.GetBytes("{\"epoch\": 3}"));
+        await Drops.UploadImagesAsync(Storage, dataset, 0, 4);
+        var status = (await WaitForStateAsync(dataset, "failed")).GetProperty("status");
+        Assert.Contains("unknown key 'epoch'", status.GetProperty("error").GetString());
+        Assert.Null(await Drops.LatestAsync(Storage, dataset));
+    }
+
+    [Fact]
+    public async Task Train_requests_are_checked_before_anything_starts()
+    {
+        var unknown = await fixture.Http.PostAsync("/api/datasets/nobody/train", null);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        await Drops.UploadImagesAsync(Storage, "checked", 0, 2);
+        var bad = await fixture.Http.PostAsync("/api/datasets/checked/train", new StringContent("{\"batchSize\": 0}"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("batchSize '0' is not an integer in 1..4096", JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await fixture.Http.GetAsync("/api/datasets/..%2F..%2Fetc/training")).StatusCode);
+    }
+
+    /// <summary>A zip of good shapes plus a path-traversal member and a zip bomb member (50 MB of zeros).</summary>
+    public static byte[] ZipWithTraps(int first, int count)
+    {
+        using var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            for (int i = first; i < first + count; i++)
+            {
+                using var entry = zip.CreateEntry($"inner/shape{i}.png").Open();
+                entry.Write(Drops.Png(i));
+            }
+            using (var traversal = zip.CreateEntry("../../x.png").Open()) traversal.Write(Drops.Png(7));
+            using var bomb = zip.CreateEntry("zeros.png", CompressionLevel.SmallestSize).Open();
+            var zeros = new byte[1 << 20];
+            for (int i = 0; i < 50; i++) bomb.Write(zeros);
+        }
+        return buffer.ToArray();
+    }
+}
