@@ -14,7 +14,7 @@ public static class CliApp
           imagegen ingest  --in <folder> --out <shard folder> [--image-size 32|64] [--channels 1|3]
           imagegen serve   [--storage <connection string>] [--urls http://127.0.0.1:5080] [--no-batching]
           imagegen host    [--storage <connection string>] [--urls http://127.0.0.1:5080] [--quiet 30s] [--chunk-steps N]
-                           [--chunk-time 2m] [--poll 5s] [--task-hub ImageGen] [--verbose]
+                           [--chunk-time 2m] [--activity-lock 10m] [--poll 5s] [--task-hub ImageGen] [--verbose]
                            the whole app without the Functions host: blob drops start durable training runs that publish models
           imagegen publish --checkpoint <run folder or file> --dataset <name> --version <v0001> [--storage <connection string>]
           imagegen bench http   [--url http://127.0.0.1:5080] [--path /api/...] [--concurrency N] [--requests N] [--server-pid PID]

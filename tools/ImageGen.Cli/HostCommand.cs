@@ -11,7 +11,7 @@ public static class HostCommand
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
         var args = Args.Parse("host", rawArgs,
-            ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval"], ["--verbose"]);
+            ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock"], ["--verbose"]);
         var pipeline = new PipelineSettings
         {
             QuietPeriod = args.Duration("--quiet") ?? new PipelineSettings().QuietPeriod,
@@ -19,8 +19,6 @@ public static class HostCommand
             ChunkTime = args.Duration("--chunk-time") ?? new PipelineSettings().ChunkTime,
             FirstRetryInterval = args.Duration("--retry-interval") ?? new PipelineSettings().FirstRetryInterval,
         };
-        if (pipeline.ChunkTime >= LocalPipelineHost.ActivityVisibilityTimeout)
-            throw new UsageException($"--chunk-time '{pipeline.ChunkTime}' must stay under {LocalPipelineHost.ActivityVisibilityTimeout.TotalMinutes:0} minutes (the durable backend's activity lock)");
         CliApp.ConfigureRuntime(args);
         var options = new LocalPipelineOptions
         {
@@ -29,6 +27,7 @@ public static class HostCommand
             TaskHub = args.String("--task-hub") ?? "ImageGen",
             Pipeline = pipeline,
             PollInterval = args.Duration("--poll") ?? TimeSpan.FromSeconds(5),
+            ActivityLock = args.Duration("--activity-lock") ?? TimeSpan.FromMinutes(10),
             LogLevel = args.Flag("--verbose") ? LogLevel.Information : LogLevel.Warning,
         };
         await using var host = await LocalPipelineHost.StartAsync(options);

@@ -27,6 +27,11 @@ public sealed record LocalPipelineOptions
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Longest wait between queue polls of the durable backend when idle.</summary>
     public TimeSpan MaxQueuePollingInterval { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// How long a started activity stays locked. The gRPC task hub server does not renew the lock, so a chunk must
+    /// finish within it; a worker killed mid-chunk has its chunk run again once it expires.
+    /// </summary>
+    public TimeSpan ActivityLock { get; init; } = TimeSpan.FromMinutes(10);
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 }
 
@@ -37,11 +42,10 @@ public sealed record LocalPipelineOptions
 /// Kestrel. The durable worker talks to the Azure Storage backend through the durable test host's gRPC task hub
 /// server on a loopback port, so the client and worker are the same DurableTaskClient/worker the Functions
 /// app uses. That server never renews activity locks: chunks must stay shorter than the 10-minute visibility
-/// timeout set here (the default chunk is 2 minutes).
+/// timeout set here (ActivityLock; the default chunk is 2 minutes).
 /// </summary>
 public sealed class LocalPipelineHost : IAsyncDisposable
 {
-    public static readonly TimeSpan ActivityVisibilityTimeout = TimeSpan.FromMinutes(10);
     private readonly WebApplication sidecar;
     private readonly WebApplication app;
     public IServiceProvider Services => app.Services;
@@ -55,6 +59,8 @@ public sealed class LocalPipelineHost : IAsyncDisposable
     public static async Task<LocalPipelineHost> StartAsync(LocalPipelineOptions options, CancellationToken cancellationToken = default)
     {
         options.Pipeline.Validate();
+        if (options.Pipeline.ChunkTime >= options.ActivityLock)
+            throw new ArgumentException($"chunk time {options.Pipeline.ChunkTime} must be shorter than the activity lock {options.ActivityLock}: a longer chunk would be started twice");
         var storage = new BlobServiceClient(options.StorageConnection);
         await new ModelRegistry(storage).EnsureContainersAsync(cancellationToken);
         var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(options.LogLevel));
@@ -62,11 +68,12 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         {
             StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnection),
             TaskHubName = options.TaskHub,
-            WorkItemQueueVisibilityTimeout = ActivityVisibilityTimeout,
+            WorkItemQueueVisibilityTimeout = options.ActivityLock,
             MaxQueuePollingInterval = options.MaxQueuePollingInterval,
             MaxConcurrentTaskActivityWorkItems = 1,
             EventBehaviourForContinueAsNew = BehaviorOnContinueAsNew.Carryover,
             PartitionCount = 1,
+            UseAppLease = false, // one host per task hub here; a restarted host must not wait out a killed one's lease
             LoggerFactory = loggerFactory,
         });
         await backend.CreateIfNotExistsAsync();

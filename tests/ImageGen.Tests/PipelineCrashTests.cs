@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using Azure;
+using Azure.Storage.Blobs;
+using ImageGen.Core.Data;
+using ImageGen.Core.Models;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Tests;
+
+/// <summary>
+/// kill -9 in the middle of a training chunk: the durable state in storage lets a restarted host resume from the
+/// last checkpoint, finish and publish, without running ingest or finished chunks again.
+/// </summary>
+public class PipelineCrashTests : IDisposable
+{
+    private readonly AzuriteFixture azurite = new();
+    private readonly List<Process> hosts = [];
+    private readonly System.Text.StringBuilder log = new();
+
+    private Process StartHost()
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "imagegen.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { dll, "host", "--storage", azurite.ConnectionString, "--urls", $"http://127.0.0.1:{AzuriteFixture.FreePort()}",
+                             "--task-hub", "CrashTest", "--quiet", "1s", "--poll", "1s", "--chunk-steps", "40", "--chunk-time", "10s",
+                             "--activity-lock", "15s", "--threads", "2", "--verbose" },
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        hosts.Add(process);
+        return process;
+    }
+
+    private static async Task<ETag?> ETagAsync(BlobClient blob)
+    {
+        try { return (await blob.GetPropertiesAsync()).Value.ETag; }
+        catch (RequestFailedException e) when (e.Status == 404) { return null; }
+    }
+
+    [Fact]
+    public async Task A_host_killed_mid_chunk_resumes_from_the_last_checkpoint_after_restart_without_rerunning_finished_steps()
+    {
+        try { await KillAndResumeAsync(); }
+        catch (Exception e) when (e is TimeoutException or Xunit.Sdk.XunitException) { lock (log) throw new Exception(e.Message + "\nhost output:\n" + log, e); }
+    }
+
+    private async Task KillAndResumeAsync()
+    {
+        const string dataset = "crash";
+        var storage = azurite.Client();
+        await Drops.UploadOptionsAsync(storage, dataset, ", \"maxSteps\": 160");
+        await Drops.UploadImagesAsync(storage, dataset, 0, 32);
+        var first = StartHost();
+
+        var runs = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+        await runs.CreateIfNotExistsAsync();
+        // Wait until chunk 0 is recorded and chunk 1 is training past its first steps.
+        string chunk0 = await Drops.WaitForAsync(async () =>
+        {
+            if (first.HasExited) throw new TimeoutException($"the host exited with {first.ExitCode}");
+            await foreach (var blob in runs.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"{dataset}/", default))
+                if (blob.Name.EndsWith("/chunk-00000.json")) return blob.Name;
+            return null;
+        }, TimeSpan.FromSeconds(180), "the first chunk record");
+        string runFolder = chunk0[..(chunk0.LastIndexOf('/') + 1)];
+        string runId = runFolder.TrimEnd('/').Split('/')[^1];
+        await Drops.WaitForAsync<object>(async () =>
+            await runs.GetBlobClient(runFolder + "progress.json").TryReadTextAsync() is { } json
+            && System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("step").GetInt64() >= 50 ? json : null,
+            TimeSpan.FromSeconds(120), "chunk 1 to get going");
+        first.Kill(entireProcessTree: true); // SIGKILL: no shutdown, no final checkpoint
+        await first.WaitForExitAsync();
+        Assert.False(await runs.GetBlobClient(StorageLayout.RunChunk(dataset, runId, 1)).ExistsAsync(), "chunk 1 finished before the kill; the test proves nothing");
+
+        var manifestBlob = storage.GetBlobContainerClient(StorageLayout.DatasetsContainer).GetBlobClient(StorageLayout.PackedFolder(dataset, runId) + DatasetManifest.FileName);
+        var manifestETag = await ETagAsync(manifestBlob);
+        var chunk0ETag = await ETagAsync(runs.GetBlobClient(chunk0));
+        var checkpointAtKill = Core.Training.Checkpoint.Read((await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header;
+        Assert.Equal(40, checkpointAtKill.Step); // the last checkpoint is chunk 0's
+
+        StartHost();
+        await Drops.WaitForVersionAsync(storage, dataset, "v0001", TimeSpan.FromSeconds(240));
+        var card = (await storage.GetBlobContainerClient(StorageLayout.ModelsContainer).GetBlobClient(StorageLayout.ModelCard(dataset, "v0001"))
+            .DownloadContentAsync()).Value.Content.ToObjectFromJson<ModelCard>(Json.Options)!;
+        Assert.Equal(runId, card.SourceRun); // the same run finished: no second ingest started a new one
+        Assert.Equal(160, card.Steps);
+        Assert.Equal(manifestETag, await ETagAsync(manifestBlob)); // ingest did not run again
+        Assert.Equal(chunk0ETag, await ETagAsync(runs.GetBlobClient(chunk0))); // nor did the finished chunk
+        for (int chunk = 1; chunk < 4; chunk++) Assert.True(await runs.GetBlobClient(StorageLayout.RunChunk(dataset, runId, chunk)).ExistsAsync());
+    }
+
+    public void Dispose()
+    {
+        foreach (var host in hosts)
+        {
+            try { if (!host.HasExited) { host.Kill(entireProcessTree: true); host.WaitForExit(10_000); } } catch (InvalidOperationException) { }
+            host.Dispose();
+        }
+        azurite.Dispose();
+    }
+}
