@@ -1,4 +1,7 @@
 using System.Text.Json;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Storage;
+using Microsoft.Extensions.Configuration;
 
 namespace ImageGen.Tests;
 
@@ -12,6 +15,11 @@ public class FunctionsAppTests
     [InlineData("Samples", "get", "datasets/{dataset}/samples", "Function")]
     [InlineData("Reconstruct", "post", "datasets/{dataset}/reconstruct", "Function")]
     [InlineData("Health", "get", "health", "Anonymous")]
+    [InlineData("TrainStart", "post", "datasets/{dataset}/train", "Function")]
+    [InlineData("TrainingStatus", "get", "datasets/{dataset}/training", "Function")]
+    [InlineData("TrainingCancel", "post", "datasets/{dataset}/training/cancel", "Function")]
+    [InlineData("Datasets", "get", "datasets", "Function")]
+    [InlineData("Models", "get", "datasets/{dataset}/models", "Function")]
     public void Generated_metadata_declares_each_http_function_with_its_route_and_key_level(string name, string method, string route, string authLevel)
     {
         var function = Metadata().Single(f => f.GetProperty("name").GetString() == name);
@@ -20,6 +28,74 @@ public class FunctionsAppTests
         Assert.Equal(authLevel, trigger.GetProperty("authLevel").GetString());
         Assert.Equal([method], trigger.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
     }
+
+    [Fact]
+    public void Every_orchestrator_and_activity_in_the_registry_has_its_function_with_the_right_trigger()
+    {
+        var functions = Metadata().ToDictionary(f => f.GetProperty("name").GetString()!);
+        foreach (var name in PipelineRegistry.Names)
+        {
+            Assert.True(functions.ContainsKey(name), $"no function named {name} in functions.metadata");
+            string expected = name == DatasetPipeline.Name ? "orchestrationTrigger" : "activityTrigger";
+            Assert.Contains(functions[name].GetProperty("bindings").EnumerateArray(), b => b.GetProperty("type").GetString() == expected);
+        }
+        // HTTP starters and the blob triggers get a durable client.
+        foreach (var name in new[] { "TrainStart", "TrainingStatus", "TrainingCancel", "TrainingImageDropped", "TrainingImageDroppedEventGrid" })
+            Assert.Contains(functions[name].GetProperty("bindings").EnumerateArray(), b => b.GetProperty("type").GetString() == "durableClient");
+    }
+
+    [Theory]
+    [InlineData("TrainingImageDropped", null)]
+    [InlineData("TrainingImageDroppedEventGrid", "EventGrid")]
+    public void The_blob_triggers_watch_training_images_one_polling_and_one_by_event_grid(string name, string? source)
+    {
+        var trigger = Metadata().Single(f => f.GetProperty("name").GetString() == name)
+            .GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "blobTrigger");
+        Assert.Equal($"{StorageLayout.TrainingImagesContainer}/{{name}}", trigger.GetProperty("path").GetString());
+        Assert.Equal("AzureWebJobsStorage", trigger.GetProperty("connection").GetString());
+        Assert.Equal(source, trigger.TryGetProperty("source", out var s) ? s.GetString() : null);
+    }
+
+    [Fact]
+    public void Host_json_configures_the_durable_task_hub_on_azure_storage_with_a_timeout_longer_than_a_chunk()
+    {
+        var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(AzuriteFixture.RepoRoot(), "host.json"))).RootElement;
+        var durable = host.GetProperty("extensions").GetProperty("durableTask");
+        Assert.Equal("AzureStorage", durable.GetProperty("storageProvider").GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(durable.GetProperty("hubName").GetString()));
+        var timeout = TimeSpan.Parse(host.GetProperty("functionTimeout").GetString()!);
+        var visibility = TimeSpan.Parse(durable.GetProperty("storageProvider").GetProperty("workItemQueueVisibilityTimeout").GetString()!);
+        Assert.True(new PipelineSettings().ChunkTime < visibility && visibility <= timeout, $"chunk {new PipelineSettings().ChunkTime}, lock {visibility}, timeout {timeout}");
+    }
+
+    [Fact]
+    public void The_sample_settings_explain_every_value_and_keep_the_event_grid_trigger_off_locally()
+    {
+        var sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(AzuriteFixture.RepoRoot(), "local.settings.sample.json"))).RootElement;
+        var values = sample.GetProperty("Values");
+        var comments = sample.GetProperty("Comments");
+        foreach (var value in values.EnumerateObject()) Assert.True(comments.TryGetProperty(value.Name, out _), $"{value.Name} has no comment");
+        Assert.Equal("true", values.GetProperty("AzureWebJobs.TrainingImageDroppedEventGrid.Disabled").GetString());
+        foreach (var property in typeof(PipelineSettings).GetProperties())
+            Assert.True(values.TryGetProperty($"Pipeline__{property.Name}", out _), $"Pipeline__{property.Name} is missing");
+    }
+
+    [Fact]
+    public void Storage_connections_work_with_a_connection_string_or_an_identity()
+    {
+        var byString = StorageConnection.CreateBlobServiceClient(Config(("AzureWebJobsStorage", "UseDevelopmentStorage=true")));
+        Assert.Equal("devstoreaccount1", byString.AccountName);
+        var byIdentity = StorageConnection.CreateBlobServiceClient(Config(("AzureWebJobsStorage:accountName", "imagegenprod"), ("AzureWebJobsStorage:credential", "managedidentity")));
+        Assert.Equal(new Uri("https://imagegenprod.blob.core.windows.net"), byIdentity.Uri);
+        var byUri = StorageConnection.CreateBlobServiceClient(Config(("AzureWebJobsStorage:blobServiceUri", "https://other.blob.core.windows.net")));
+        Assert.Equal("other", byUri.AccountName);
+        var missing = Assert.Throws<InvalidOperationException>(() => StorageConnection.CreateBlobServiceClient(Config()));
+        Assert.Contains("AzureWebJobsStorage__accountName", missing.Message);
+    }
+
+    private static Microsoft.Extensions.Configuration.IConfiguration Config(params (string Key, string Value)[] values) =>
+        new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
 
     [Fact]
     public void Host_json_and_the_sample_settings_are_valid_and_name_the_isolated_worker()
