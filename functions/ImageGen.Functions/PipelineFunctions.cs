@@ -15,18 +15,24 @@ namespace ImageGen.Functions;
 /// </summary>
 public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities activities, ILogger<PipelineFunctions> logger)
 {
+    /// <summary>
+    /// The task hub the pipeline runs in. The same as this app's own hub locally; in Azure the Flex Consumption app
+    /// (triggers and HTTP) signals the hub of the GPU app that runs the orchestrations and the training.
+    /// </summary>
+    public const string PipelineHub = "%PipelineTaskHub%";
+
     /// <summary>Polling blob trigger, for local runs with Azurite and plans that scan containers.</summary>
     [Function("TrainingImageDropped")]
     public async Task TrainingImageDropped(
         [BlobTrigger("training-images/{name}", Connection = "AzureWebJobsStorage")] BlobClient blob, string name,
-        [DurableClient] DurableTaskClient client) =>
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client) =>
         logger.LogInformation("{Result}", await new TrainingControl(client, pipeline).OnImageDroppedAsync(name));
 
     /// <summary>Event Grid blob trigger, for Flex Consumption. Configuration picks one: AzureWebJobs.{name}.Disabled.</summary>
     [Function("TrainingImageDroppedEventGrid")]
     public async Task TrainingImageDroppedEventGrid(
         [BlobTrigger("training-images/{name}", Source = BlobTriggerSource.EventGrid, Connection = "AzureWebJobsStorage")] BlobClient blob, string name,
-        [DurableClient] DurableTaskClient client) =>
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client) =>
         logger.LogInformation("{Result}", await new TrainingControl(client, pipeline).OnImageDroppedAsync(name));
 
     [Function(DatasetPipeline.Name)]
@@ -48,7 +54,7 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
     [Function("TrainStart")]
     public async Task<IActionResult> TrainStart(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/train")] HttpRequest request, string dataset,
-        [DurableClient] DurableTaskClient client)
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
         await TrainingHttp.StartAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
@@ -57,7 +63,7 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
     [Function("TrainingStatus")]
     public async Task<IActionResult> TrainingStatus(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/training")] HttpRequest request, string dataset,
-        [DurableClient] DurableTaskClient client)
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
         await TrainingHttp.StatusAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
@@ -66,7 +72,7 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
     [Function("TrainingCancel")]
     public async Task<IActionResult> TrainingCancel(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/training/cancel")] HttpRequest request, string dataset,
-        [DurableClient] DurableTaskClient client)
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
         await TrainingHttp.CancelAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
@@ -74,7 +80,7 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
 
     [Function("Datasets")]
     public async Task<IActionResult> Datasets(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets")] HttpRequest request, [DurableClient] DurableTaskClient client)
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets")] HttpRequest request, [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
         await TrainingHttp.ListDatasetsAsync(request.HttpContext, new TrainingControl(client, pipeline));
         return new EmptyResult();
@@ -83,7 +89,7 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
     [Function("Models")]
     public async Task<IActionResult> Models(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/models")] HttpRequest request, string dataset,
-        [DurableClient] DurableTaskClient client)
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
         await TrainingHttp.ListModelsAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();

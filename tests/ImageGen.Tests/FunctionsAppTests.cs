@@ -39,9 +39,16 @@ public class FunctionsAppTests
             string expected = name == DatasetPipeline.Name ? "orchestrationTrigger" : "activityTrigger";
             Assert.Contains(functions[name].GetProperty("bindings").EnumerateArray(), b => b.GetProperty("type").GetString() == expected);
         }
-        // HTTP starters and the blob triggers get a durable client.
-        foreach (var name in new[] { "TrainStart", "TrainingStatus", "TrainingCancel", "TrainingImageDropped", "TrainingImageDroppedEventGrid" })
-            Assert.Contains(functions[name].GetProperty("bindings").EnumerateArray(), b => b.GetProperty("type").GetString() == "durableClient");
+        // HTTP starters and the blob triggers get a durable client on the pipeline's task hub, which the settings name.
+        foreach (var name in new[] { "TrainStart", "TrainingStatus", "TrainingCancel", "TrainingImageDropped", "TrainingImageDroppedEventGrid", "Datasets", "Models" })
+        {
+            var client = functions[name].GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "durableClient");
+            Assert.Equal("%PipelineTaskHub%", client.GetProperty("taskHub").GetString());
+        }
+        var sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(AzuriteFixture.RepoRoot(), "local.settings.sample.json"))).RootElement;
+        var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(AzuriteFixture.RepoRoot(), "host.json"))).RootElement;
+        Assert.Equal(host.GetProperty("extensions").GetProperty("durableTask").GetProperty("hubName").GetString(),
+            sample.GetProperty("Values").GetProperty("PipelineTaskHub").GetString());
     }
 
     [Theory]

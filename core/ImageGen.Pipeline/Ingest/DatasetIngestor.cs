@@ -74,9 +74,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
                         ? $"no images under {StorageLayout.TrainingImagesContainer}/{dataset}/; drop images or archives there"
                         : $"none of the {manifest.Rejected.Count} inputs under {StorageLayout.TrainingImagesContainer}/{dataset}/ is a usable image (see the manifest for every reason)",
                 };
-            if (settings.Options.BatchSize > manifest.Count)
-                result = result with { Settings = settings with { Options = settings.Options with { BatchSize = manifest.Count } } };
-            return result;
+            return result; // a batch size above the image count trains with every image per step (Trainer clamps it)
         }
         finally
         {

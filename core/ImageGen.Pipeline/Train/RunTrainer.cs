@@ -43,7 +43,7 @@ public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingest
             long stepsPerEpoch = data.Count / batch;
             long? totalSteps = userOptions.ResolvedEpochs(spec.Kind) is var epochs && epochs != int.MaxValue
                 ? Math.Min(userOptions.MaxSteps ?? long.MaxValue, epochs * stepsPerEpoch) : userOptions.MaxSteps;
-            long fromStep = File.Exists(checkpointPath) ? Checkpoint.Read(checkpointPath, new HashSet<string>()).header.Step : 0;
+            long fromStep = File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath).Step : 0;
 
             var chunkTime = request.ChunkTime;
             if (userOptions.TimeBudget is { } budget) chunkTime = TimeSpan.FromSeconds(Math.Max(1, Math.Min(chunkTime.TotalSeconds, budget.TotalSeconds - request.TrainedSeconds)));
