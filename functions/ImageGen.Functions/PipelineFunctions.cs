@@ -39,6 +39,9 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
     public Task<PipelineOutcome> RunPipeline([OrchestrationTrigger] TaskOrchestrationContext context) =>
         DatasetPipeline.RunAsync(context, context.GetInput<PipelineInput>()!);
 
+    [Function(PipelineActivities.NewestDrop)]
+    public Task<DateTimeOffset?> NewestDrop([ActivityTrigger] string dataset) => activities.NewestDropAsync(dataset);
+
     [Function(PipelineActivities.Ingest)]
     public Task<IngestResult> Ingest([ActivityTrigger] IngestRequest request) => activities.IngestAsync(request);
 

@@ -24,8 +24,20 @@ public sealed class ScriptedActivities : IPipelineActivities
 
     public int Count(string step) => Calls.Count(c => c.StartsWith(step, StringComparison.Ordinal));
 
+    /// <summary>What NewestDrop answers: by default an upload long ago.</summary>
+    public Func<DateTimeOffset?> Newest { get; init; } = () => DateTimeOffset.UtcNow.AddHours(-1);
+
+    public Task<DateTimeOffset?> NewestDropAsync(string dataset)
+    {
+        Calls.Enqueue($"NewestDrop {dataset}");
+        return Task.FromResult(Newest());
+    }
+
+    public DateTimeOffset? IngestedAt { get; private set; }
+
     public Task<IngestResult> IngestAsync(IngestRequest request)
     {
+        IngestedAt = DateTimeOffset.UtcNow;
         Calls.Enqueue($"Ingest {request.RunId} {request.OptionsJson}");
         return Task.FromResult(new IngestResult
         {
@@ -93,7 +105,7 @@ public class PipelineOrchestrationTests
         Assert.True(await control.SignalAsync("cats", new RunSignal("dropped cats/a.png"), waitForQuiet: true));
         var done = await FinishedAsync(host, "cats");
 
-        var calls = steps.Calls.ToList();
+        var calls = steps.Calls.Where(c => !c.StartsWith("NewestDrop")).ToList();
         Assert.StartsWith("Ingest run-", calls[0]);
         Assert.Equal(["TrainChunk 0 from 0", "TrainChunk 1 from 10", "TrainChunk 2 from 20", "TrainChunk 3 from 30", "TrainChunk 4 from 40"], calls[1..6]);
         Assert.StartsWith("Evaluate run-", calls[6]);
@@ -117,6 +129,22 @@ public class PipelineOrchestrationTests
         Assert.True(await control.SignalAsync("cats", new RunSignal("dropped 0"), waitForQuiet: true));
         for (int i = 1; i < 40; i++) Assert.False(await control.SignalAsync("cats", new RunSignal($"dropped {i}"), waitForQuiet: true));
         await FinishedAsync(host, "cats");
+        Assert.Equal(1, steps.Count("Ingest"));
+        Assert.Equal(1, steps.Count("Publish"));
+    }
+
+    [Fact]
+    public async Task Uploads_that_go_on_without_signals_keep_the_run_waiting_until_the_blobs_are_quiet()
+    {
+        // The trigger lags: one signal, but blobs keep landing for a while (NewestDrop says so).
+        var uploadsEnd = DateTimeOffset.UtcNow.AddSeconds(2);
+        var steps = new ScriptedActivities { ChunksToDone = 1, Newest = () => DateTimeOffset.UtcNow < uploadsEnd ? DateTimeOffset.UtcNow : uploadsEnd };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("dropped 0"), waitForQuiet: true);
+        await FinishedAsync(host, "cats");
+        Assert.True(steps.Count("NewestDrop") >= 2, string.Join("; ", steps.Calls));
+        Assert.True(steps.IngestedAt >= uploadsEnd + Fast.QuietPeriod - TimeSpan.FromMilliseconds(100), $"ingested at {steps.IngestedAt:O}, uploads ended {uploadsEnd:O}");
         Assert.Equal(1, steps.Count("Ingest"));
         Assert.Equal(1, steps.Count("Publish"));
     }

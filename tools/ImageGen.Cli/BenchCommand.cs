@@ -14,7 +14,7 @@ public static class BenchCommand
 {
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: 'bench train' or 'bench sample'");
+        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http or pipeline");
         return rawArgs[0] switch
         {
             "train" => Train(Args.Parse("bench train", rawArgs[1..],
@@ -23,7 +23,9 @@ public static class BenchCommand
                 ["--count", "--iterations", "--warmup", "--checkpoint", "--model", "--image-size", "--threads"], []), output),
             "http" => HttpBenchCommand.RunAsync(Args.Parse("bench http", rawArgs[1..],
                 ["--url", "--path", "--concurrency", "--requests", "--warmup", "--images-per-request", "--server-pid", "--time-limit"], []), output).GetAwaiter().GetResult(),
-            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample or http"),
+            "pipeline" => PipelineBenchCommand.RunAsync(Args.Parse("bench pipeline", rawArgs[1..],
+                ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads"], []), output).GetAwaiter().GetResult(),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http or pipeline"),
         };
     }
 

@@ -62,11 +62,15 @@ public sealed class DatasetPacker : IDisposable
     public IReadOnlyList<Rejection> Rejected => rejected;
 
     /// <summary>Decodes one input and packs it, or records why not. Returns true when accepted.</summary>
-    public bool Add(string name, byte[] data)
+    public bool Add(string name, byte[] data) => Add(name, Decode(data));
+
+    /// <summary>Decodes to this packer's size and channels. Thread-safe, so callers may decode in parallel and Add in order.</summary>
+    public DecodeResult Decode(byte[] data) => ImageDecoder.Decode(data, imageSize, channels, limits);
+
+    public bool Add(string name, DecodeResult decoded)
     {
-        var result = ImageDecoder.Decode(data, imageSize, channels, limits);
-        if (!result.Accepted) { Reject(name, result.Rejection!); return false; }
-        AddPixels(name, result.Pixels!);
+        if (!decoded.Accepted) { Reject(name, decoded.Rejection!); return false; }
+        AddPixels(name, decoded.Pixels!);
         return true;
     }
 

@@ -17,6 +17,9 @@ namespace ImageGen.Pipeline.Ingest;
 public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? decodeLimits = null, ArchiveLimits? archiveLimits = null)
 {
     public const int RejectionsInStatus = 10;
+    private const int DownloadBatch = 256;
+    private const long DownloadBatchBytes = 256L * 1024 * 1024;
+    private const int DownloadConcurrency = 16;
     private readonly DecodeLimits limits = decodeLimits ?? DecodeLimits.Default;
     private readonly ArchiveLimits archives = archiveLimits ?? ArchiveLimits.Default;
     private readonly BlobContainerClient drops = service.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
@@ -33,6 +36,18 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         if (requestOptionsJson is not null)
             foreach (var (key, value) in TrainSettings.ParseJsonObject(requestOptionsJson, "the train request's options")) values[key] = value;
         return TrainSettings.FromValues(values, values.Count == 0 ? "defaults" : optionsBlob);
+    }
+
+    public async Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        DateTimeOffset? newest = null;
+        try
+        {
+            await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(StorageLayout.ValidateName(dataset, "dataset")), cancellationToken))
+                if (blob.Properties.LastModified is { } modified && (newest is null || modified > newest)) newest = modified;
+        }
+        catch (RequestFailedException e) when (e.Status == 404) { }
+        return newest;
     }
 
     public async Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken = default)
@@ -53,12 +68,24 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             using (var packer = new DatasetPacker(local, settings.Spec.ImageSize, settings.Spec.Channels, limits,
                        new Progress<PackProgress>(p => progress.Report(new { stage = "ingest", seen = p.Seen, accepted = p.Accepted, rejected = p.Rejected }))))
             {
+                var batch = new List<BlobItem>();
+                long batchBytes = 0;
                 await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), cancellationToken))
                 {
-                    string relative = blob.Name[StorageLayout.TrainingImagesPrefix(dataset).Length..];
+                    string relative = Relative(dataset, blob);
                     if (relative == StorageLayout.OptionsFile) continue;
-                    await AddBlobAsync(packer, relative, blob, cancellationToken);
+                    if (ArchiveReader.IsArchive(relative))
+                    {
+                        await AddImagesAsync(packer, dataset, batch, cancellationToken);
+                        batchBytes = 0;
+                        await AddArchiveAsync(packer, relative, blob, cancellationToken);
+                        continue;
+                    }
+                    batch.Add(blob);
+                    batchBytes += blob.Properties.ContentLength ?? 0;
+                    if (batch.Count == DownloadBatch || batchBytes > DownloadBatchBytes) { await AddImagesAsync(packer, dataset, batch, cancellationToken); batchBytes = 0; }
                 }
+                await AddImagesAsync(packer, dataset, batch, cancellationToken);
                 manifest = packer.Finish();
             }
             await UploadPackedAsync(dataset, version, local, manifest, cancellationToken);
@@ -82,38 +109,54 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         }
     }
 
-    private async Task AddBlobAsync(DatasetPacker packer, string name, BlobItem blob, CancellationToken cancellationToken)
+    private static string Relative(string dataset, BlobItem blob) => blob.Name[StorageLayout.TrainingImagesPrefix(dataset).Length..];
+
+    /// <summary>
+    /// Downloads a batch of loose images concurrently and decodes them on every core, then packs them in listing
+    /// order, so the shards are the same whatever the timing. A batch holds at most DownloadBatchBytes.
+    /// </summary>
+    private async Task AddImagesAsync(DatasetPacker packer, string dataset, List<BlobItem> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0) return;
+        var decoded = new (string Name, DecodeResult Result)[batch.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, batch.Count), new ParallelOptions { MaxDegreeOfParallelism = DownloadConcurrency, CancellationToken = cancellationToken },
+            async (i, ct) =>
+            {
+                var blob = batch[i];
+                string name = Relative(dataset, blob);
+                long length = blob.Properties.ContentLength ?? 0;
+                if (length > limits.MaxBytes) { decoded[i] = (name, DecodeResult.Reject($"file is {length} bytes, over the {limits.MaxBytes}-byte limit")); return; }
+                byte[] data;
+                try { data = (await drops.GetBlobClient(blob.Name).DownloadContentAsync(ct)).Value.Content.ToArray(); }
+                catch (RequestFailedException e) when (e.Status == 404) { decoded[i] = (name, DecodeResult.Reject("was deleted while the dataset was being read")); return; }
+                decoded[i] = (name, packer.Decode(data));
+            });
+        foreach (var (name, result) in decoded) packer.Add(name, result);
+        batch.Clear();
+    }
+
+    private async Task AddArchiveAsync(DatasetPacker packer, string name, BlobItem blob, CancellationToken cancellationToken)
     {
         long length = blob.Properties.ContentLength ?? 0;
-        var client = drops.GetBlobClient(blob.Name);
-        if (ArchiveReader.IsArchive(name))
+        if (length > archives.MaxArchiveBytes)
         {
-            if (length > archives.MaxArchiveBytes)
-            {
-                packer.Reject(name, $"archive is {length} bytes, over the {archives.MaxArchiveBytes}-byte limit");
-                return;
-            }
-            // Archives go to a temporary file, not memory; members are read one at a time within the archive limits.
-            string file = Path.GetTempFileName();
-            try
-            {
-                await client.DownloadToAsync(file, cancellationToken);
-                await using var stream = File.OpenRead(file);
-                foreach (var member in ArchiveReader.Read(name, stream, archives))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    if (member.Data is null) packer.Reject(member.Name, member.Rejection!);
-                    else packer.Add(member.Name, member.Data);
-                }
-            }
-            finally { File.Delete(file); }
+            packer.Reject(name, $"archive is {length} bytes, over the {archives.MaxArchiveBytes}-byte limit");
             return;
         }
-        if (length > limits.MaxBytes) { packer.Reject(name, $"file is {length} bytes, over the {limits.MaxBytes}-byte limit"); return; }
-        byte[] data;
-        try { data = (await client.DownloadContentAsync(cancellationToken)).Value.Content.ToArray(); }
-        catch (RequestFailedException e) when (e.Status == 404) { packer.Reject(name, "was deleted while the dataset was being read"); return; }
-        packer.Add(name, data);
+        // Archives go to a temporary file, not memory; members are read one at a time within the archive limits.
+        string file = Path.GetTempFileName();
+        try
+        {
+            await drops.GetBlobClient(blob.Name).DownloadToAsync(file, cancellationToken);
+            await using var stream = File.OpenRead(file);
+            foreach (var member in ArchiveReader.Read(name, stream, archives))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (member.Data is null) packer.Reject(member.Name, member.Rejection!);
+                else packer.Add(member.Name, member.Data);
+            }
+        }
+        finally { File.Delete(file); }
     }
 
     private async Task UploadPackedAsync(string dataset, string version, string local, DatasetManifest manifest, CancellationToken cancellationToken)

@@ -28,8 +28,18 @@ public static class DatasetPipeline
             if (input.WaitForQuiet)
             {
                 context.SetCustomStatus((input.LastStatus ?? new TrainingStatus { State = "waiting" }) with { State = "waiting", FollowUpPending = input.LastStatus is not null, UpdatedAt = context.CurrentUtcDateTime });
-                // Every signal restarts the quiet period: 10,000 uploads make one run.
-                while (await NextSignalAsync(context, settings.QuietPeriod) is { } signal) optionsJson = signal.OptionsJson ?? optionsJson;
+                // Every signal restarts the quiet period: 10,000 uploads make one run. Signals can lag the uploads
+                // (a polling trigger on a big container), so the blobs' own times have the last word.
+                while (true)
+                {
+                    while (await NextSignalAsync(context, settings.QuietPeriod) is { } signal) optionsJson = signal.OptionsJson ?? optionsJson;
+                    var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, retry);
+                    var quietSince = newest is { } n ? n.UtcDateTime : DateTime.MinValue;
+                    if (context.CurrentUtcDateTime - quietSince >= settings.QuietPeriod) break;
+                    // Uploads went on without signals reaching us: wait out the rest of the quiet period, listening still.
+                    if (await NextSignalAsync(context, quietSince + settings.QuietPeriod - context.CurrentUtcDateTime) is { } late)
+                        optionsJson = late.OptionsJson ?? optionsJson;
+                }
             }
 
             string runId = $"run-{context.CurrentUtcDateTime:yyyyMMdd-HHmmss}-{context.NewGuid():N}"[..32];

@@ -6,18 +6,21 @@ using ImageGen.Pipeline.Train;
 
 namespace ImageGen.Pipeline.Orchestration;
 
-/// <summary>The four steps of a run, as the orchestration calls them. Tests swap in their own to steer control flow.</summary>
+/// <summary>The steps of a run, as the orchestration calls them. Tests swap in their own to steer control flow.</summary>
 public interface IPipelineActivities
 {
+    /// <summary>When the newest blob under training-images/{dataset}/ was written, or null when there is none.</summary>
+    Task<DateTimeOffset?> NewestDropAsync(string dataset);
     Task<IngestResult> IngestAsync(IngestRequest request);
     Task<ChunkResult> TrainChunkAsync(ChunkRequest request);
     Task<EvaluateResult> EvaluateAsync(EvaluateRequest request);
     Task<PublishResult> PublishAsync(PublishRequest request);
 }
 
-/// <summary>The real steps over blob storage: ingest, train a chunk, evaluate, publish.</summary>
+/// <summary>The real steps over blob storage: check for fresh uploads, ingest, train a chunk, evaluate, publish.</summary>
 public sealed class PipelineActivities(BlobServiceClient service) : IPipelineActivities
 {
+    public const string NewestDrop = "NewestDrop";
     public const string Ingest = "Ingest";
     public const string TrainChunk = "TrainChunk";
     public const string Evaluate = "Evaluate";
@@ -26,6 +29,7 @@ public sealed class PipelineActivities(BlobServiceClient service) : IPipelineAct
     private readonly DatasetIngestor ingestor = new(service);
     private RunTrainer Trainer => new(service, ingestor);
 
+    public Task<DateTimeOffset?> NewestDropAsync(string dataset) => ingestor.NewestDropAsync(dataset);
     public Task<IngestResult> IngestAsync(IngestRequest request) => ingestor.IngestAsync(request);
     public Task<ChunkResult> TrainChunkAsync(ChunkRequest request) => Trainer.TrainChunkAsync(request);
     public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request) => Trainer.EvaluateAsync(request);

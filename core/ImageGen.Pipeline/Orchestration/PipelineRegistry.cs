@@ -9,11 +9,12 @@ namespace ImageGen.Pipeline.Orchestration;
 public static class PipelineRegistry
 {
     public static readonly string[] Names =
-        [DatasetPipeline.Name, PipelineActivities.Ingest, PipelineActivities.TrainChunk, PipelineActivities.Evaluate, PipelineActivities.Publish];
+        [DatasetPipeline.Name, PipelineActivities.NewestDrop, PipelineActivities.Ingest, PipelineActivities.TrainChunk, PipelineActivities.Evaluate, PipelineActivities.Publish];
 
     public static DurableTaskRegistry AddPipeline(this DurableTaskRegistry registry, IPipelineActivities activities)
     {
         registry.AddOrchestratorFunc<PipelineInput, PipelineOutcome>(DatasetPipeline.Name, (context, input) => DatasetPipeline.RunAsync(context, input));
+        registry.AddActivityFunc<string, DateTimeOffset?>(PipelineActivities.NewestDrop, (_, dataset) => activities.NewestDropAsync(dataset));
         registry.AddActivityFunc<IngestRequest, IngestResult>(PipelineActivities.Ingest, (_, request) => activities.IngestAsync(request));
         registry.AddActivityFunc<ChunkRequest, ChunkResult>(PipelineActivities.TrainChunk, (_, request) => activities.TrainChunkAsync(request));
         registry.AddActivityFunc<EvaluateRequest, EvaluateResult>(PipelineActivities.Evaluate, (_, request) => activities.EvaluateAsync(request));

@@ -36,10 +36,11 @@ public sealed class ModelRegistry(BlobServiceClient service)
     private readonly BlobContainerClient models = service.GetBlobContainerClient(StorageLayout.ModelsContainer);
     private readonly BlobContainerClient trainingImages = service.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
 
+    /// <summary>Creates the four containers of the layout where missing.</summary>
     public async Task EnsureContainersAsync(CancellationToken cancellationToken = default)
     {
-        await models.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        await trainingImages.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        foreach (var name in new[] { StorageLayout.TrainingImagesContainer, StorageLayout.DatasetsContainer, StorageLayout.CheckpointsContainer, StorageLayout.ModelsContainer })
+            await service.GetBlobContainerClient(name).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     }
 
     /// <summary>Uploads checkpoint, card and samples of a version, then points latest.json at it. Idempotent.</summary>

@@ -43,7 +43,7 @@ public sealed class DropScanner(BlobServiceClient storage, TrainingControl contr
                     await watermarkBlob.UploadJsonAsync(new Watermark(through), stoppingToken);
                 }
             }
-            catch (RequestFailedException e) { logger.LogWarning("scanning {Container} failed: {Message}", StorageLayout.TrainingImagesContainer, e.Message); }
+            catch (RequestFailedException e) { logger.LogWarning("scanning {Container} failed: {Status} {Code}", StorageLayout.TrainingImagesContainer, e.Status, e.ErrorCode); }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
             try { await Task.Delay(interval, stoppingToken); } catch (OperationCanceledException) { break; }
         }
