@@ -153,11 +153,13 @@ public class PipelineOrchestrationTests
     public async Task Signals_during_training_give_exactly_one_follow_up_run()
     {
         var gate = new SemaphoreSlim(0);
-        var steps = new ScriptedActivities { ChunksToDone = 2, ChunkGate = gate };
+        var lastUpload = DateTimeOffset.UtcNow.AddHours(-1);
+        var steps = new ScriptedActivities { ChunksToDone = 2, ChunkGate = gate, Newest = () => lastUpload };
         var (host, control) = await StartAsync(steps);
         await using var _ = host;
         await control.SignalAsync("cats", new RunSignal("first drop"), waitForQuiet: false);
         await steps.FirstChunkStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        lastUpload = DateTimeOffset.UtcNow; // blobs land during training
         for (int i = 0; i < 5; i++) await control.SignalAsync("cats", new RunSignal($"dropped during training {i}", i == 4 ? "{\"maxSteps\": 7}" : null), waitForQuiet: true);
         gate.Release(100);
         await FinishedAsync(host, "cats");
@@ -165,6 +167,21 @@ public class PipelineOrchestrationTests
         Assert.Equal(2, steps.Count("Publish"));
         // The follow-up run carries the options of the request that asked for it.
         Assert.EndsWith("{\"maxSteps\": 7}", steps.Calls.Where(c => c.StartsWith("Ingest")).Last());
+    }
+
+    [Fact]
+    public async Task Late_signals_for_blobs_the_run_already_ingested_do_not_start_another_run()
+    {
+        var gate = new SemaphoreSlim(0);
+        var steps = new ScriptedActivities { ChunksToDone = 1, ChunkGate = gate }; // every blob is older than the run
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("first drop"), waitForQuiet: false);
+        await steps.FirstChunkStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        for (int i = 0; i < 3; i++) await control.SignalAsync("cats", new RunSignal($"late trigger {i}"), waitForQuiet: true);
+        gate.Release(100);
+        await FinishedAsync(host, "cats");
+        Assert.Equal(1, steps.Count("Ingest"));
     }
 
     [Fact]

@@ -16,6 +16,8 @@ public static class DatasetPipeline
     public const string RunRequested = "run-requested";
     /// <summary>How long a finished run waits for a last signal before it completes.</summary>
     public static readonly TimeSpan FollowUpWait = TimeSpan.FromSeconds(1);
+    /// <summary>Margin between storage's clock (blob times) and the orchestration's, erring towards one run too many.</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(5);
 
     public static async Task<PipelineOutcome> RunAsync(TaskOrchestrationContext context, PipelineInput input)
     {
@@ -42,6 +44,7 @@ public static class DatasetPipeline
                 }
             }
 
+            var ingestStartedAt = context.CurrentUtcDateTime;
             string runId = $"run-{context.CurrentUtcDateTime:yyyyMMdd-HHmmss}-{context.NewGuid():N}"[..32];
             context.SetCustomStatus(new TrainingStatus { State = "ingesting", RunId = runId, DatasetVersion = runId, UpdatedAt = context.CurrentUtcDateTime });
             IngestResult ingest;
@@ -49,7 +52,7 @@ public static class DatasetPipeline
             catch (TaskFailedException e) { return await FinishAsync(context, input, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
             if (ingest.Error is not null || ingest.Settings is null)
                 return await FinishAsync(context, input, Failed(context, runId, ingest, ingest.Error ?? "ingest returned no settings"));
-            run = new RunState { RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest };
+            run = new RunState { RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest, IngestStartedAt = ingestStartedAt };
         }
 
         ChunkResult? last = null;
@@ -62,10 +65,10 @@ public static class DatasetPipeline
             };
             context.SetCustomStatus(Training(context, input.Dataset, run, last));
             try { last = await context.CallActivityAsync<ChunkResult>(PipelineActivities.TrainChunk, request, retry); }
-            catch (TaskFailedException e) { return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}")); }
+            catch (TaskFailedException e) { return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}"), run); }
             run = run with { Step = last.Step, Chunk = run.Chunk + 1, TrainedSeconds = run.TrainedSeconds + last.Seconds };
             if (last.Cancelled)
-                return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "cancelled" });
+                return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "cancelled" }, run);
             if (last.Done) break;
         }
         if (last is { Done: false })
@@ -84,11 +87,11 @@ public static class DatasetPipeline
             context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "publishing", Metrics = metrics });
             var published = await context.CallActivityAsync<PublishResult>(PipelineActivities.Publish,
                 new PublishRequest(input.Dataset, run.RunId, run.DatasetVersion, metrics, run.Step), retry);
-            return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics });
+            return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics }, run);
         }
         catch (TaskFailedException e)
         {
-            return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"evaluation or publishing failed: {e.FailureDetails.ErrorMessage}"));
+            return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"evaluation or publishing failed: {e.FailureDetails.ErrorMessage}"), run);
         }
     }
 
@@ -97,15 +100,23 @@ public static class DatasetPipeline
     /// generation waits for quiet and trains again (once, however many there were); otherwise the instance
     /// completes, keeping the run's status for the status endpoint.
     /// </summary>
-    private static async Task<PipelineOutcome> FinishAsync(TaskOrchestrationContext context, PipelineInput input, TrainingStatus status)
+    private static async Task<PipelineOutcome> FinishAsync(TaskOrchestrationContext context, PipelineInput input, TrainingStatus status, RunState? run = null)
     {
         context.SetCustomStatus(status);
         string? optionsJson = null;
-        bool followUp = false;
+        bool followUp = false, asked = false;
         while (await NextSignalAsync(context, followUp ? TimeSpan.Zero : FollowUpWait) is { } signal)
         {
             followUp = true;
+            asked |= signal.OptionsJson is not null || signal.Reason == RunSignal.HttpReason;
             optionsJson = signal.OptionsJson ?? optionsJson;
+        }
+        if (followUp && !asked && run is not null)
+        {
+            // A late trigger may signal blobs this run already read: train again only for blobs written after its ingest began.
+            var retry = TaskOptions.FromRetryPolicy(new RetryPolicy(input.Settings.MaxAttempts, input.Settings.FirstRetryInterval, backoffCoefficient: 2));
+            var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, retry);
+            followUp = newest is { } n && n.UtcDateTime >= run.IngestStartedAt - ClockSkew;
         }
         if (followUp)
             context.ContinueAsNew(new PipelineInput { Dataset = input.Dataset, Settings = input.Settings, WaitForQuiet = true, OptionsJson = optionsJson, LastStatus = status },

@@ -31,7 +31,10 @@ public sealed record PipelineSettings
 }
 
 /// <summary>A reason to train: images arrived (a blob name) or someone asked over HTTP (with options, maybe).</summary>
-public sealed record RunSignal(string Reason, string? OptionsJson = null);
+public sealed record RunSignal(string Reason, string? OptionsJson = null)
+{
+    public const string HttpReason = "http";
+}
 
 /// <summary>The orchestration's input, one per generation (ContinueAsNew carries it forward).</summary>
 public sealed record PipelineInput
@@ -54,6 +57,8 @@ public sealed record RunState
     public required string DatasetVersion { get; init; }
     public required TrainSettings Settings { get; init; }
     public required IngestResult Ingest { get; init; }
+    /// <summary>Orchestration time just before ingest listed the blobs: anything written earlier is in this run.</summary>
+    public DateTime IngestStartedAt { get; init; }
     public long Step { get; init; }
     public int Chunk { get; init; }
     public double TrainedSeconds { get; init; }

@@ -82,7 +82,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
         else optionsJson = null;
         if (!await registry.HasTrainingImagesAsync(dataset, cancellationToken))
             return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' has no images; drop some under {StorageLayout.TrainingImagesContainer}/{dataset}/ first", "dataset", null));
-        bool started = await SignalAsync(dataset, new RunSignal("http", optionsJson), waitForQuiet: false, cancellationToken);
+        bool started = await SignalAsync(dataset, new RunSignal(RunSignal.HttpReason, optionsJson), waitForQuiet: false, cancellationToken);
         string statusUri = $"{baseUrl}/api/datasets/{dataset}/training";
         var body = new
         {
