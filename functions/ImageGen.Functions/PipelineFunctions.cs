@@ -72,6 +72,15 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
         return new EmptyResult();
     }
 
+    [Function("TrainingSamples")]
+    public async Task<IActionResult> TrainingSamples(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/training/samples.png")] HttpRequest request, string dataset,
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
+    {
+        await TrainingHttp.SampleGridAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        return new EmptyResult();
+    }
+
     [Function("TrainingCancel")]
     public async Task<IActionResult> TrainingCancel(
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/training/cancel")] HttpRequest request, string dataset,

@@ -18,6 +18,7 @@ public class FunctionsAppTests
     [InlineData("TrainStart", "post", "datasets/{dataset}/train", "Function")]
     [InlineData("TrainingStatus", "get", "datasets/{dataset}/training", "Function")]
     [InlineData("TrainingCancel", "post", "datasets/{dataset}/training/cancel", "Function")]
+    [InlineData("TrainingSamples", "get", "datasets/{dataset}/training/samples.png", "Function")]
     [InlineData("Datasets", "get", "datasets", "Function")]
     [InlineData("Models", "get", "datasets/{dataset}/models", "Function")]
     public void Generated_metadata_declares_each_http_function_with_its_route_and_key_level(string name, string method, string route, string authLevel)
@@ -40,7 +41,7 @@ public class FunctionsAppTests
             Assert.Contains(functions[name].GetProperty("bindings").EnumerateArray(), b => b.GetProperty("type").GetString() == expected);
         }
         // HTTP starters and the blob triggers get a durable client on the pipeline's task hub, which the settings name.
-        foreach (var name in new[] { "TrainStart", "TrainingStatus", "TrainingCancel", "TrainingImageDropped", "TrainingImageDroppedEventGrid", "Datasets", "Models" })
+        foreach (var name in new[] { "TrainStart", "TrainingStatus", "TrainingSamples", "TrainingCancel", "TrainingImageDropped", "TrainingImageDroppedEventGrid", "Datasets", "Models" })
         {
             var client = functions[name].GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "durableClient");
             Assert.Equal("%PipelineTaskHub%", client.GetProperty("taskHub").GetString());

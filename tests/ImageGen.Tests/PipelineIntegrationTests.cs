@@ -148,6 +148,11 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         var status = await WaitForStateAsync(dataset, "published");
         Assert.Equal("v0001", status.GetProperty("status").GetProperty("publishedVersion").GetString());
         Assert.Equal(6, status.GetProperty("status").GetProperty("rejected").GetInt32());
+        // The newest training grid, where the status points.
+        var grid = await fixture.Http.GetAsync(new Uri(status.GetProperty("sampleGridUri").GetString()!).PathAndQuery);
+        Assert.Equal(HttpStatusCode.OK, grid.StatusCode);
+        Assert.Equal("image/png", grid.Content.Headers.ContentType!.MediaType);
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47 }, (await grid.Content.ReadAsByteArrayAsync())[..4]);
         // The published generator is served at once.
         var sample = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1-4");
         Assert.Equal(HttpStatusCode.OK, sample.StatusCode);

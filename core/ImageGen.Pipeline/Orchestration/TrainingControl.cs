@@ -93,7 +93,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
         return result with { Headers = new Dictionary<string, string> { ["Location"] = statusUri, ["Retry-After"] = "5" } };
     }
 
-    public async Task<ServeResult> StatusAsync(string dataset, CancellationToken cancellationToken = default)
+    public async Task<ServeResult> StatusAsync(string dataset, string baseUrl, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken); // custom status comes only with inputs and outputs
@@ -112,8 +112,22 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
             running = instance is { IsRunning: true } || instance?.RuntimeStatus == OrchestrationRuntimeStatus.Pending,
             status,
             live,
+            sampleGridUri = status?.SampleGrid is null ? null : $"{baseUrl}/api/datasets/{dataset}/training/samples.png",
             latestVersion = latest.Pointer?.Version,
         });
+    }
+
+    /// <summary>The newest fixed-noise grid of the dataset's current (or last) run, as training writes it.</summary>
+    public async Task<ServeResult> SampleGridAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
+        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken);
+        var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
+        if (status is not { RunId: { } runId, SampleGrid: not null })
+            return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' has no training sample grid yet; one is written after each training chunk", "dataset", null));
+        var grid = await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).DownloadContentAsync(cancellationToken);
+        return new ServeResult(200, "image/png", grid.Value.Content.ToArray(),
+            new Dictionary<string, string> { ["Cache-Control"] = "no-store", ["X-Run-Id"] = runId, ["X-Step"] = status.Step?.ToString() ?? "" });
     }
 
     public async Task<ServeResult> CancelAsync(string dataset, CancellationToken cancellationToken = default)

@@ -26,11 +26,16 @@ public static class TrainingHttp
             return;
         }
         string body = System.Text.Encoding.UTF8.GetString(buffer, 0, length);
-        await WriteAsync(context.Response, await control.StartTrainingAsync(dataset, body, $"{request.Scheme}://{request.Host}", context.RequestAborted));
+        await WriteAsync(context.Response, await control.StartTrainingAsync(dataset, body, BaseUrl(request), context.RequestAborted));
     }
 
     public static async Task StatusAsync(HttpContext context, TrainingControl control, string dataset) =>
-        await WriteAsync(context.Response, await control.StatusAsync(dataset, context.RequestAborted));
+        await WriteAsync(context.Response, await control.StatusAsync(dataset, BaseUrl(context.Request), context.RequestAborted));
+
+    public static async Task SampleGridAsync(HttpContext context, TrainingControl control, string dataset) =>
+        await WriteAsync(context.Response, await control.SampleGridAsync(dataset, context.RequestAborted));
+
+    private static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}";
 
     public static async Task CancelAsync(HttpContext context, TrainingControl control, string dataset) =>
         await WriteAsync(context.Response, await control.CancelAsync(dataset, context.RequestAborted));

@@ -121,6 +121,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
     {
         app.MapPost("/api/datasets/{dataset}/train", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.StartAsync(c, t, dataset));
         app.MapGet("/api/datasets/{dataset}/training", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.StatusAsync(c, t, dataset));
+        app.MapGet("/api/datasets/{dataset}/training/samples.png", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.SampleGridAsync(c, t, dataset));
         app.MapPost("/api/datasets/{dataset}/training/cancel", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.CancelAsync(c, t, dataset));
         app.MapGet("/api/datasets", (HttpContext c, TrainingControl t) => TrainingHttp.ListDatasetsAsync(c, t));
         app.MapGet("/api/datasets/{dataset}/models", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.ListModelsAsync(c, t, dataset));
