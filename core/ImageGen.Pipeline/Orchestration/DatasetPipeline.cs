@@ -22,7 +22,7 @@ public static class DatasetPipeline
     public static async Task<PipelineOutcome> RunAsync(TaskOrchestrationContext context, PipelineInput input)
     {
         var settings = input.Settings;
-        var retry = TaskOptions.FromRetryPolicy(new RetryPolicy(settings.MaxAttempts, settings.FirstRetryInterval, backoffCoefficient: 2));
+        var retry = Retry(settings);
         var run = input.Run;
         if (run is null)
         {
@@ -114,8 +114,7 @@ public static class DatasetPipeline
         if (followUp && !asked && run is not null)
         {
             // A late trigger may signal blobs this run already read: train again only for blobs written after its ingest began.
-            var retry = TaskOptions.FromRetryPolicy(new RetryPolicy(input.Settings.MaxAttempts, input.Settings.FirstRetryInterval, backoffCoefficient: 2));
-            var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, retry);
+            var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, Retry(input.Settings));
             followUp = newest is { } n && n.UtcDateTime >= run.IngestStartedAt - ClockSkew;
         }
         if (followUp)
@@ -123,6 +122,10 @@ public static class DatasetPipeline
                 preserveUnprocessedEvents: true);
         return new PipelineOutcome(followUp ? status.State + "; training again for images that arrived meanwhile" : status.State, status.RunId, status.PublishedVersion, status.Error);
     }
+
+    /// <summary>Every activity call retries with exponential back-off: storage hiccups must not end a run.</summary>
+    private static TaskOptions Retry(PipelineSettings settings) =>
+        TaskOptions.FromRetryPolicy(new RetryPolicy(settings.MaxAttempts, settings.FirstRetryInterval, backoffCoefficient: 2));
 
     private static async Task<RunSignal?> NextSignalAsync(TaskOrchestrationContext context, TimeSpan timeout)
     {

@@ -27,11 +27,12 @@ public sealed class PipelineActivities(BlobServiceClient service) : IPipelineAct
     public const string Publish = "Publish";
 
     private readonly DatasetIngestor ingestor = new(service);
-    private RunTrainer Trainer => new(service, ingestor);
+    private readonly RunTrainer trainer = new(service, new DatasetIngestor(service));
+    private readonly RunPublisher publisher = new(service, new ModelRegistry(service));
 
     public Task<DateTimeOffset?> NewestDropAsync(string dataset) => ingestor.NewestDropAsync(dataset);
     public Task<IngestResult> IngestAsync(IngestRequest request) => ingestor.IngestAsync(request);
-    public Task<ChunkResult> TrainChunkAsync(ChunkRequest request) => Trainer.TrainChunkAsync(request);
-    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request) => Trainer.EvaluateAsync(request);
-    public Task<PublishResult> PublishAsync(PublishRequest request) => new RunPublisher(service, new ModelRegistry(service)).PublishAsync(request);
+    public Task<ChunkResult> TrainChunkAsync(ChunkRequest request) => trainer.TrainChunkAsync(request);
+    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request) => trainer.EvaluateAsync(request);
+    public Task<PublishResult> PublishAsync(PublishRequest request) => publisher.PublishAsync(request);
 }
