@@ -78,6 +78,23 @@ public class PipelineStepTests
     }
 
     [Fact]
+    public void The_custom_status_stays_under_16_KB_with_the_longest_names_and_errors()
+    {
+        var worst = Enumerable.Range(0, 500).Select(i => new ImageGen.Core.Data.Rejection(new string('n', 1024) + i, new string('r', 5000))).ToList();
+        var status = new ImageGen.Pipeline.Orchestration.TrainingStatus
+        {
+            State = "failed", RunId = new string('x', 32), DatasetVersion = new string('x', 32), Accepted = 0, Rejected = worst.Count,
+            FirstRejections = DatasetIngestor.StatusRejections(worst), Error = new string('e', 2003) + "...",
+            Losses = new() { ["loss_d"] = 1, ["loss_g"] = 1, ["d_x"] = 1, ["d_g_z"] = 1 }, SampleGrid = new string('s', 200),
+            Metrics = Enumerable.Range(0, 12).ToDictionary(i => $"metric{i}", i => (double)i),
+        };
+        int bytes = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(status).Length;
+        Assert.InRange(bytes, 1, 16 * 1024 - 1);
+        Assert.Equal(DatasetIngestor.RejectionsInStatus, status.FirstRejections!.Count);
+        Assert.EndsWith("0", status.FirstRejections[0].Name); // the end of a name says which file it was
+    }
+
+    [Fact]
     public void A_broken_archive_is_one_rejection_naming_it()
     {
         var members = ArchiveReader.Read("broken.zip", new MemoryStream("PK\u0003\u0004 not really a zip"u8.ToArray())).ToList();

@@ -26,6 +26,15 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
     private readonly BlobContainerClient packed = service.GetBlobContainerClient(StorageLayout.DatasetsContainer);
     private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
 
+    /// <summary>
+    /// The first rejections, cut to fit the orchestration's custom status (16 KB at most): blob names may be 1,024
+    /// characters long. The manifest keeps every rejection whole.
+    /// </summary>
+    public static List<Rejection> StatusRejections(IEnumerable<Rejection> rejected) =>
+        [.. rejected.Take(RejectionsInStatus).Select(r => new Rejection(Shorten(r.Name, 160), Shorten(r.Reason, 240)))];
+
+    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max / 2 - 2)] + "..." + text[^(max / 2 - 1)..];
+
     /// <summary>The dataset's options: imagegen.json, with the HTTP request's options laid over it key by key.</summary>
     public async Task<TrainSettings> ReadSettingsAsync(string dataset, string? requestOptionsJson, CancellationToken cancellationToken = default)
     {
@@ -92,7 +101,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             var result = new IngestResult
             {
                 DatasetVersion = version, Accepted = manifest.Count, Rejected = manifest.Rejected.Count,
-                FirstRejections = [.. manifest.Rejected.Take(RejectionsInStatus)], Settings = settings,
+                FirstRejections = StatusRejections(manifest.Rejected), Settings = settings,
             };
             if (manifest.Count == 0)
                 return result with
