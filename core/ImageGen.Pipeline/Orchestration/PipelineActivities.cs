@@ -18,7 +18,7 @@ public interface IPipelineActivities
 }
 
 /// <summary>The real steps over blob storage: check for fresh uploads, ingest, train a chunk, evaluate, publish.</summary>
-public sealed class PipelineActivities(BlobServiceClient service) : IPipelineActivities
+public sealed class PipelineActivities : IPipelineActivities
 {
     public const string NewestDrop = "NewestDrop";
     public const string Ingest = "Ingest";
@@ -26,9 +26,16 @@ public sealed class PipelineActivities(BlobServiceClient service) : IPipelineAct
     public const string Evaluate = "Evaluate";
     public const string Publish = "Publish";
 
-    private readonly DatasetIngestor ingestor = new(service);
-    private readonly RunTrainer trainer = new(service, new DatasetIngestor(service));
-    private readonly RunPublisher publisher = new(service, new ModelRegistry(service));
+    private readonly DatasetIngestor ingestor;
+    private readonly RunTrainer trainer;
+    private readonly RunPublisher publisher;
+
+    public PipelineActivities(BlobServiceClient service)
+    {
+        ingestor = new DatasetIngestor(service);
+        trainer = new RunTrainer(service, ingestor);
+        publisher = new RunPublisher(service, new ModelRegistry(service));
+    }
 
     public Task<DateTimeOffset?> NewestDropAsync(string dataset) => ingestor.NewestDropAsync(dataset);
     public Task<IngestResult> IngestAsync(IngestRequest request) => ingestor.IngestAsync(request);

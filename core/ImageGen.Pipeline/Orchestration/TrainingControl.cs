@@ -96,10 +96,9 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
     public async Task<ServeResult> StatusAsync(string dataset, string baseUrl, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
-        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken); // custom status comes only with inputs and outputs
+        var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (instance is null && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
-        var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
         JsonElement? live = null;
         if (status is { State: "ingesting" or "training", RunId: { } runId }
             && await runs.GetBlobClient(StorageLayout.RunProgress(dataset, runId)).TryReadTextAsync(cancellationToken) is { } progress)
@@ -121,8 +120,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
     public async Task<ServeResult> SampleGridAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
-        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken);
-        var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
+        var (_, status) = await ReadStatusAsync(dataset, cancellationToken);
         if (status is not { RunId: { } runId, SampleGrid: not null })
             return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' has no training sample grid yet; one is written after each training chunk", "dataset", null));
         var grid = await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).DownloadContentAsync(cancellationToken);
@@ -133,8 +131,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
     public async Task<ServeResult> CancelAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
-        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken); // custom status comes only with inputs and outputs
-        var status = instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null;
+        var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
         if (instance is not { IsRunning: true } || status is not { State: "ingesting" or "training", RunId: { } runId })
             return ServeResult.Error(new ServeError(409, $"dataset '{dataset}' has no run ingesting or training to cancel (state: {status?.State ?? "none"})", "dataset", null));
         await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
@@ -160,6 +157,13 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (cards.Count == 0 && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
         return ServeResult.JsonBody(new { dataset, latestVersion = latest.Pointer?.Version, models = cards });
+    }
+
+    /// <summary>The dataset's orchestration and its custom status (which the client returns only with inputs and outputs).</summary>
+    private async Task<(OrchestrationMetadata? Instance, TrainingStatus? Status)> ReadStatusAsync(string dataset, CancellationToken cancellationToken)
+    {
+        var instance = await client.GetInstanceAsync(InstanceId(dataset), getInputsAndOutputs: true, cancellationToken);
+        return (instance, instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null);
     }
 
     private static ServeResult NotFound(string dataset) =>
