@@ -14,7 +14,7 @@ public static class BenchCommand
 {
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http or pipeline");
+        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead or pipeline");
         return rawArgs[0] switch
         {
             "train" => Train(Args.Parse("bench train", rawArgs[1..],
@@ -23,9 +23,11 @@ public static class BenchCommand
                 ["--count", "--iterations", "--warmup", "--checkpoint", "--model", "--image-size", "--threads"], []), output),
             "http" => HttpBenchCommand.RunAsync(Args.Parse("bench http", rawArgs[1..],
                 ["--url", "--path", "--concurrency", "--requests", "--warmup", "--images-per-request", "--server-pid", "--time-limit"], []), output).GetAwaiter().GetResult(),
+            "overhead" => HttpBenchCommand.Overhead(Args.Parse("bench overhead", rawArgs[1..],
+                ["--url", "--dataset", "--checkpoint", "--count", "--rounds", "--block", "--warmup", "--threads"], []), output),
             "pipeline" => PipelineBenchCommand.RunAsync(Args.Parse("bench pipeline", rawArgs[1..],
                 ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads"], []), output).GetAwaiter().GetResult(),
-            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http or pipeline"),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead or pipeline"),
         };
     }
 
@@ -104,26 +106,35 @@ public static class BenchCommand
         var seeds = Seeds.Range(0, count);
         var forward = new List<double>(iterations);
         var withPng = new List<double>(iterations);
-        var clock = new Stopwatch();
         for (int i = 0; i < warmup + iterations; i++)
         {
-            clock.Restart();
-            double forwardMs;
-            using (var inference = torch.inference_mode())
-            using (var scope = torch.NewDisposeScope())
-            {
-                var z = Seeds.Latents(seeds, s.LatentSize);
-                var images = generator.Generate(z);
-                forwardMs = clock.Elapsed.TotalMilliseconds;
-                ImageGrid.EncodeGridPng(images);
-            }
+            var (forwardMs, totalMs) = TimeBareSample(generator, seeds);
             if (i < warmup) continue;
             forward.Add(forwardMs);
-            withPng.Add(clock.Elapsed.TotalMilliseconds);
+            withPng.Add(totalMs);
         }
         output.WriteLine($"latents + forward ms: p50 {Percentile(forward, 50):0.00}  p90 {Percentile(forward, 90):0.00}  p99 {Percentile(forward, 99):0.00}");
         output.WriteLine($"with PNG grid ms:     p50 {Percentile(withPng, 50):0.00}  p90 {Percentile(withPng, 90):0.00}  p99 {Percentile(withPng, 99):0.00}");
         return 0;
+    }
+
+    /// <summary>
+    /// One bare sample, the baseline the HTTP path is compared with: latents for the seeds, the forward pass, and
+    /// the PNG grid, on the calling thread with no HTTP. Returns (latents + forward ms, with PNG ms).
+    /// </summary>
+    public static (double ForwardMs, double TotalMs) TimeBareSample(IImageGenerator generator, IReadOnlyList<long> seeds)
+    {
+        var clock = Stopwatch.StartNew();
+        double forwardMs;
+        using (var inference = torch.inference_mode())
+        using (var scope = torch.NewDisposeScope())
+        {
+            var z = Seeds.Latents(seeds, generator.Spec.LatentSize);
+            var images = generator.Generate(z);
+            forwardMs = clock.Elapsed.TotalMilliseconds;
+            ImageGrid.EncodeGridPng(images);
+        }
+        return (forwardMs, clock.Elapsed.TotalMilliseconds);
     }
 
     private static double SgemmGflops()

@@ -16,6 +16,8 @@ public static partial class TorchRuntime
     private const int TrimThresholdBytes = 256 * 1024 * 1024;
     private const int TopPadBytes = 64 * 1024 * 1024;
     private static bool allocatorTuned;
+    /// <summary>libgomp spin iterations before a waiting thread sleeps: about a millisecond here (libgomp's default is 300,000).</summary>
+    public const int ServingSpinCount = 100_000;
 
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int Mallopt(int parameter, int value);
@@ -25,15 +27,21 @@ public static partial class TorchRuntime
 
     /// <summary>
     /// Applies the allocator settings (Linux with glibc only; once) and the thread count (default: all cores).
-    /// serving: OpenMP threads sleep instead of spinning between forward passes (OMP_WAIT_POLICY=PASSIVE unless
-    /// set), leaving the cores to the HTTP stack; measured p50 19.4 -> 15.2 ms for 16 images over HTTP here.
-    /// Must run before the first tensor: libtorch's OpenMP reads the variable when it loads.
+    /// serving: libtorch's OpenMP threads spin for a bounded while (GOMP_SPINCOUNT=ServingSpinCount) before they
+    /// sleep, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set. A forward pass is dozens of parallel regions back to
+    /// back: sleeping between them (PASSIVE) made a served 16-image pass ~30% slower than in a loop, and spinning
+    /// for ever (ACTIVE, or libgomp's default between requests) takes cores from the HTTP stack. See docs/benchmarks.md.
+    /// Must run before the first tensor: libtorch's OpenMP reads the variables when it loads.
     /// </summary>
     public static void Configure(int? threads = null, bool tuneAllocator = true, bool serving = false)
     {
         if (serving && OperatingSystem.IsLinux())
         {
-            try { SetEnv("OMP_WAIT_POLICY", "PASSIVE", overwrite: 0); }
+            try
+            {
+                if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+                    SetEnv("GOMP_SPINCOUNT", ServingSpinCount.ToString(System.Globalization.CultureInfo.InvariantCulture), overwrite: 0);
+            }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
         }
         if (tuneAllocator && !allocatorTuned && OperatingSystem.IsLinux())

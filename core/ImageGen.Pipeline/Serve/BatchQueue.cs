@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using TorchSharp;
@@ -9,6 +10,9 @@ namespace ImageGen.Pipeline.Serve;
 /// <summary>The queue was full: the caller should answer 429 with Retry-After.</summary>
 public sealed class QueueFullException(string message) : Exception(message);
 
+/// <summary>A request's images and where its time went: waiting for the worker, and the forward pass it shared with BatchRequests requests.</summary>
+public sealed record GeneratedImages(ImagePixels Pixels, TimeSpan Queued, TimeSpan Forward, int BatchRequests);
+
 /// <summary>
 /// One worker per loaded generator. Requests already queued when a pass starts (plus any arriving within the
 /// optional batch window) are concatenated into one forward pass and split again. The forward pass runs synchronously on the worker inside one dispose scope
@@ -16,7 +20,7 @@ public sealed class QueueFullException(string message) : Exception(message);
 /// </summary>
 public sealed class BatchQueue : IAsyncDisposable
 {
-    private sealed record Work(Func<Tensor> MakeLatents, int Count, int Scale, TaskCompletionSource<ImagePixels> Result);
+    private sealed record Work(Func<Tensor> MakeLatents, int Count, int Scale, long QueuedAt, TaskCompletionSource<GeneratedImages> Result);
 
     private readonly ImageSampler sampler;
     private readonly ServeOptions options;
@@ -43,9 +47,10 @@ public sealed class BatchQueue : IAsyncDisposable
     /// Queues a request for count images. makeLatents runs on the worker thread and returns [count, nz]; the
     /// answer is 8-bit pixels (enlarged scale times), so no tensor ever leaves the worker thread.
     /// </summary>
-    public Task<ImagePixels> GenerateAsync(Func<Tensor> makeLatents, int count, int scale = 1)
+    public Task<GeneratedImages> GenerateAsync(Func<Tensor> makeLatents, int count, int scale = 1)
     {
-        var work = new Work(makeLatents, count, scale, new TaskCompletionSource<ImagePixels>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var work = new Work(makeLatents, count, scale, Stopwatch.GetTimestamp(),
+            new TaskCompletionSource<GeneratedImages>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!queue.TryAdd(work))
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
         return work.Result.Task;
@@ -88,16 +93,18 @@ public sealed class BatchQueue : IAsyncDisposable
     {
         try
         {
+            long started = Stopwatch.GetTimestamp();
             using var scope = torch.NewDisposeScope();
             var latents = batch.Count == 1 ? batch[0].MakeLatents() : torch.cat(batch.Select(w => w.MakeLatents()).ToArray(), 0);
             var images = sampler.GenerateFrom(latents);
             Interlocked.Increment(ref ForwardPasses);
+            var forward = Stopwatch.GetElapsedTime(started);
             long offset = 0;
             foreach (var work in batch)
             {
                 using var mine = images.narrow(0, offset, work.Count);
                 offset += work.Count;
-                work.Result.SetResult(ImageGrid.ToPixels(mine, work.Scale));
+                work.Result.SetResult(new GeneratedImages(ImageGrid.ToPixels(mine, work.Scale), Stopwatch.GetElapsedTime(work.QueuedAt, started), forward, batch.Count));
             }
             Interlocked.Add(ref RequestsServed, batch.Count);
         }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
@@ -30,6 +32,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 
     public async Task<ServeResult> SamplesAsync(string dataset, IReadOnlyDictionary<string, string?> query, string? ifNoneMatch, CancellationToken cancellationToken)
     {
+        long started = Stopwatch.GetTimestamp();
         try
         {
             var request = SampleQuery.Parse(dataset, query);
@@ -52,11 +55,14 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
             int latentSize = lease.Model.Sampler.Spec.LatentSize;
-            var pixels = await lease.Model.Queue.GenerateAsync(() => Latents(request, latentSize), request.ImageCount, request.Scale);
+            var generated = await lease.Model.Queue.GenerateAsync(() => Latents(request, latentSize), request.ImageCount, request.Scale);
             var names = request.Interpolate is { } q
                 ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
                 : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
-            return Encode(request, pixels, names, version, headers);
+            long encodeStarted = Stopwatch.GetTimestamp();
+            var result = Encode(request, generated.Pixels, names, version, headers);
+            headers["Server-Timing"] = ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
+            return result;
         }
         catch (ServeErrorException e) { return ServeResult.Error(e.Error, e.Headers); }
         catch (QueueFullException e)
@@ -124,6 +130,14 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             _ => throw new ServeErrorException(new ServeError(404, $"unknown dataset '{dataset}'", "dataset")),
         };
     }
+
+    /// <summary>
+    /// The Server-Timing header (W3C): time queued for the model's worker, the forward pass (shared with the other
+    /// requests of its batch), encoding, and the whole handler, so a client can tell server time from network time.
+    /// </summary>
+    private static string ServerTiming(GeneratedImages generated, TimeSpan encode, TimeSpan total) => string.Create(CultureInfo.InvariantCulture,
+        $"queue;dur={generated.Queued.TotalMilliseconds:0.00}, forward;dur={generated.Forward.TotalMilliseconds:0.00};desc=\"batch of {generated.BatchRequests}\", " +
+        $"encode;dur={encode.TotalMilliseconds:0.00}, total;dur={total.TotalMilliseconds:0.00}");
 
     /// <summary>z for the request (runs on the batch worker's thread): one per seed, or the slerp path; scaled by truncation.</summary>
     private static Tensor Latents(SampleQuery request, int latentSize)
