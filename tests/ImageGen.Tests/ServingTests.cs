@@ -79,6 +79,14 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         using (var expected = sampler.Generate(Seeds.Range(3, 4)))
             Assert.Equal(ImageGrid.EncodeGridPng(expected, 2, 2), png);
 
+        // Server-Timing splits the handler's time: its parts are non-negative and fit inside the whole.
+        var timing = ServerTiming(response);
+        Assert.Equal(["queue", "forward", "encode", "total"], timing.Keys);
+        Assert.All(timing.Values, ms => Assert.True(ms >= 0));
+        Assert.True(timing["forward"] > 0);
+        Assert.True(timing["queue"] + timing["forward"] + timing["encode"] <= timing["total"] + 0.02, string.Join(", ", timing));
+        Assert.Contains("desc=\"batch of 1\"", response.Headers.GetValues("Server-Timing").Single());
+
         var etag = response.Headers.ETag!;
         var again = new HttpRequestMessage(HttpMethod.Get, $"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=3&nrow=2");
         again.Headers.IfNoneMatch.Add(etag);
@@ -159,19 +167,45 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     {
         var (batchedApp, batched) = await serving.StartHostAsync(new ServeOptions { BatchWindow = TimeSpan.FromMilliseconds(50) });
         await using var _ = batchedApp;
-        var requests = Enumerable.Range(0, 16).Select(i => batched.GetByteArrayAsync($"/api/datasets/{ServingFixture.Gan}/samples?seed={i * 10}&count=2")).ToArray();
-        var bodies = await Task.WhenAll(requests);
+        // Every fourth request is enlarged 2x: it shares the forward pass and converts its own rows.
+        static int ScaleOf(int i) => i % 4 == 3 ? 2 : 1;
+        var requests = Enumerable.Range(0, 16).Select(i => batched.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seed={i * 10}&count=2&scale={ScaleOf(i)}")).ToArray();
+        var responses = await Task.WhenAll(requests);
+        var bodies = await Task.WhenAll(responses.Select(r => r.Content.ReadAsByteArrayAsync()));
+        Assert.Contains(responses, r => r.Headers.GetValues("Server-Timing").Single() is var t && !t.Contains("batch of 1\""));
         var health = await Json(await batched.GetAsync("/api/health"));
         var model = health.GetProperty("models").EnumerateArray().Single();
         Assert.Equal(16, model.GetProperty("requests").GetInt64());
         Assert.True(model.GetProperty("forwardPasses").GetInt64() < 16, $"forward passes: {model.GetProperty("forwardPasses")}");
         using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
-        for (int i = 0; i < 16; i += 5)
+        foreach (int i in new[] { 0, 3, 5, 10, 15 })
         {
             using var alone = sampler.Generate(Seeds.Range(i * 10, 2));
-            using var served = DecodeGrid(bodies[i], 2);
-            Assert.True((served - ToBytes(alone)).abs().max().item<float>() <= 1, "a batched image may differ from a lone one by rounding only");
+            using var enlarged = alone.repeat_interleave(ScaleOf(i), 2).repeat_interleave(ScaleOf(i), 3);
+            using var served = DecodeGrid(bodies[i], 2, 32 * ScaleOf(i));
+            Assert.Equal(enlarged.shape, served.shape);
+            Assert.True((served - ToBytes(enlarged)).abs().max().item<float>() <= 1, "a batched image may differ from a lone one by rounding only");
         }
+    }
+
+    [Fact]
+    public void Overhead_bench_compares_the_served_grid_with_the_bare_one_and_refuses_a_different_checkpoint()
+    {
+        string url = http.BaseAddress!.ToString();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = ImageGen.Cli.CliApp.RunAsync(["bench", "overhead", "--url", url, "--dataset", ServingFixture.Gan, "--checkpoint", runs.Gan.CheckpointPath,
+            "--count", "4", "--rounds", "2", "--block", "2", "--warmup", "1"], output, error).GetAwaiter().GetResult();
+        Assert.True(code == 0, error.ToString());
+        Assert.Contains("through HTTP ms:", output.ToString());
+        Assert.Contains("server timing p50 ms: queue", output.ToString());
+        Assert.Matches(@"HTTP overhead at p50: [+-]\d+\.\d%", output.ToString());
+
+        // The VAE's grid is not what the GAN dataset serves: the bench stops rather than compare different work.
+        code = ImageGen.Cli.CliApp.RunAsync(["bench", "overhead", "--url", url, "--dataset", ServingFixture.Gan, "--checkpoint", runs.Vae.CheckpointPath,
+            "--count", "4", "--rounds", "1", "--block", "1", "--warmup", "0"], output, error).GetAwaiter().GetResult();
+        Assert.Equal(2, code);
+        Assert.Contains("differs from", error.ToString());
     }
 
     [Fact]
@@ -263,14 +297,20 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
 
     private static torch.Tensor ToBytes(torch.Tensor images) => images.add(1).mul(127.5).round().clamp(0, 255);
 
-    private static torch.Tensor DecodeGrid(byte[] png, int count)
+    private static torch.Tensor DecodeGrid(byte[] png, int count, int size = 32)
     {
         using var bitmap = SKBitmap.Decode(png);
-        var cells = new float[count * 32 * 32];
+        var cells = new float[count * size * size];
         for (int i = 0; i < count; i++)
-            for (int y = 0; y < 32; y++)
-                for (int x = 0; x < 32; x++)
-                    cells[i * 1024 + y * 32 + x] = bitmap.GetPixel(2 + i * 34 + x, 2 + y).Red;
-        return torch.tensor(cells, [count, 1, 32, 32]);
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++)
+                    cells[(i * size + y) * size + x] = bitmap.GetPixel(2 + i * (size + 2) + x, 2 + y).Red;
+        return torch.tensor(cells, [count, 1, size, size]);
     }
+
+    /// <summary>The Server-Timing header's durations by name, in the order sent.</summary>
+    private static Dictionary<string, double> ServerTiming(HttpResponseMessage response) =>
+        response.Headers.GetValues("Server-Timing").Single().Split(',', StringSplitOptions.TrimEntries)
+            .Select(entry => entry.Split(';', StringSplitOptions.TrimEntries))
+            .ToDictionary(parts => parts[0], parts => double.Parse(parts.Single(p => p.StartsWith("dur=", StringComparison.Ordinal))[4..], System.Globalization.CultureInfo.InvariantCulture));
 }

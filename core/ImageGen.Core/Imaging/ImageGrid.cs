@@ -12,6 +12,13 @@ namespace ImageGen.Core.Imaging;
 public sealed record ImagePixels(byte[] Data, int Count, int Height, int Width, int BytesPerPixel)
 {
     public int ImageBytes => Height * Width * BytesPerPixel;
+
+    /// <summary>count images from first on (the same object when that is all of them).</summary>
+    public ImagePixels Slice(int first, int count)
+    {
+        if (first < 0 || count < 0 || first + count > Count) throw new ArgumentOutOfRangeException(nameof(count), $"images {first}..{first + count - 1} of {Count}");
+        return first == 0 && count == Count ? this : this with { Data = Data.AsSpan(first * ImageBytes, count * ImageBytes).ToArray(), Count = count };
+    }
 }
 
 /// <summary>Image grids and PNG encoding for tensors of images in [-1, 1].</summary>

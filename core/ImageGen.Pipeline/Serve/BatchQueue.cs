@@ -99,12 +99,21 @@ public sealed class BatchQueue : IAsyncDisposable
             var images = sampler.GenerateFrom(latents);
             Interlocked.Increment(ref ForwardPasses);
             var forward = Stopwatch.GetElapsedTime(started);
-            long offset = 0;
+            // One conversion to 8-bit for the whole pass (a handful of tensor ops, not a handful per request); each
+            // request takes its slice. Only enlarged requests convert their own rows.
+            var unscaled = batch.Any(w => w.Scale == 1) ? ImageGrid.ToPixels(images) : null;
+            int offset = 0;
             foreach (var work in batch)
             {
-                using var mine = images.narrow(0, offset, work.Count);
+                ImagePixels pixels;
+                if (work.Scale == 1) pixels = unscaled!.Slice(offset, work.Count);
+                else
+                {
+                    using var mine = images.narrow(0, offset, work.Count);
+                    pixels = ImageGrid.ToPixels(mine, work.Scale);
+                }
                 offset += work.Count;
-                work.Result.SetResult(new GeneratedImages(ImageGrid.ToPixels(mine, work.Scale), Stopwatch.GetElapsedTime(work.QueuedAt, started), forward, batch.Count));
+                work.Result.SetResult(new GeneratedImages(pixels, Stopwatch.GetElapsedTime(work.QueuedAt, started), forward, batch.Count));
             }
             Interlocked.Add(ref RequestsServed, batch.Count);
         }
