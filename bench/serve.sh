@@ -2,8 +2,10 @@
 # Serving benchmarks through the HTTP stack: Kestrel on 127.0.0.1 serving the same handlers as the Functions
 # app (the Functions host cannot run here), models in a real Azurite, load from a separate process.
 #   bench/serve.sh [checkpoint=runs/quickstart] [load-requests=10000]
-# Prints: bare forward+PNG vs HTTP latency (count 16 and 64), throughput at concurrency 1/8/32 with batching
-# on and off, cold start to the first 200, and a long load with the server's RSS.
+# Prints, in one run: the bare forward pass's images/s by batch size (the most batching can gain on this machine),
+# what the HTTP path adds over the bare forward + PNG of the same images (count 16 and 64, alternating blocks),
+# throughput at concurrency 1/8/32 with batching on and off for 1-image and 16-image requests, cold start to the
+# first 200, and a long load with the server's RSS. Every client request is preceded by 300 warm-up requests.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 checkpoint=${1:-runs/quickstart}; load=${2:-10000}
@@ -11,8 +13,8 @@ checkpoint=${1:-runs/quickstart}; load=${2:-10000}
 dotnet build -c Release "$root/tools/ImageGen.Cli/ImageGen.Cli.csproj" >/dev/null
 cli="dotnet $root/tools/ImageGen.Cli/bin/Release/net10.0/imagegen.dll"
 blob_port=10190; http_port=5090; url="http://127.0.0.1:$http_port"
-data=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$data"; }
+data=$(mktemp -d); pids=(); results=$(mktemp)
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$data" "$results"; }
 trap cleanup EXIT
 "$root/tools/azurite/node_modules/.bin/azurite-blob" --silent --location "$data" --blobHost 127.0.0.1 --blobPort $blob_port \
   --skipApiVersionCheck --loose & pids+=($!)
@@ -29,19 +31,32 @@ serve() { # $@: extra serve flags; sets server_pid and prints the cold start
   echo "cold start (process start to first 200, model in Azurite) $*: $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f s", b-a}')"
 }
 stop() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
+throughput() { # $1: label (on|off); for 1- and 16-image requests at concurrency 1, 8, 32
+  for n in 1 16; do for c in 1 8 32; do
+    out=$($cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=$n" --images-per-request $n --concurrency $c \
+      --requests $((c * (n == 1 ? 200 : 40))) --warmup 300)
+    echo "$out" | grep -E "concurrency|requests/s|latency|server timing|status"
+    echo "$1 $n $c $(echo "$out" | sed -n 's/.*images\/s: \([0-9]*\).*/\1/p')" >> "$results"
+  done; done
+}
 
 echo "== machine: $(nproc) cores, $(uname -srm); server threads 2"
-echo "== bare forward + PNG grid (same process, no HTTP)"
-for n in 16 64; do $cli bench sample --checkpoint "$checkpoint" --count $n --iterations 200 --threads 2 | grep -E "bench sample|PNG"; done
+echo "== bare forward + PNG grid by batch size (same process, no HTTP): the most batching can gain here"
+for n in 1 16 64 256; do $cli bench sample --checkpoint "$checkpoint" --count $n --iterations $((n > 64 ? 50 : 200)) --threads 2 | grep -E "bench sample|PNG|images/s"; done
 serve
-echo "== through HTTP, concurrency 1, fixed seeds (batching on)"
-for n in 16 64; do $cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=$n&seed=1" --images-per-request $n --concurrency 1 --requests 200 | grep -E "latency|bench http"; done
-echo "== throughput, batching on (count 16, random seeds)"
-for c in 1 8 32; do $cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency $c --requests $((c * 40)) | grep -E "concurrency|requests/s|status"; done
-echo "== load: $load requests at concurrency 32 (batching on)"
-$cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency 32 --requests "$load" --server-pid "$server_pid" 2>&1 | grep -vE "^machine"
+echo "== what HTTP adds: bare forward + PNG (this process) vs the same request over HTTP, alternating blocks"
+for n in 16 64; do $cli bench overhead --url "$url" --checkpoint "$checkpoint" --count $n --rounds 10 --block 20 --threads 2 | grep -vE "^machine"; done
+echo "== throughput, batching on (random seeds)"
+throughput on
+echo "== load: $load requests at concurrency 32 (batching on, 16 images a request)"
+$cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency 32 --requests "$load" --warmup 300 --server-pid "$server_pid" 2>&1 | grep -vE "^machine"
 stop
 serve --no-batching
-echo "== throughput, batching off (count 16, random seeds)"
-for c in 1 8 32; do $cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency $c --requests $((c * 40)) | grep -E "concurrency|requests/s|status"; done
+echo "== throughput, batching off (random seeds)"
+throughput off
 stop
+echo "== batching on / off at concurrency 32"
+for n in 1 16; do
+  on=$(awk -v n=$n '$1 == "on" && $2 == n && $3 == 32 {print $4}' "$results"); off=$(awk -v n=$n '$1 == "off" && $2 == n && $3 == 32 {print $4}' "$results")
+  echo "$n image(s) a request: $on vs $off images/s = $(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.2fx", a/b}')"
+done

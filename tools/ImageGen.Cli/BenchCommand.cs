@@ -115,6 +115,7 @@ public static class BenchCommand
         }
         output.WriteLine($"latents + forward ms: p50 {Percentile(forward, 50):0.00}  p90 {Percentile(forward, 90):0.00}  p99 {Percentile(forward, 99):0.00}");
         output.WriteLine($"with PNG grid ms:     p50 {Percentile(withPng, 50):0.00}  p90 {Percentile(withPng, 90):0.00}  p99 {Percentile(withPng, 99):0.00}");
+        output.WriteLine($"images/s at p50: forward {count * 1000 / Percentile(forward, 50):0}  with PNG {count * 1000 / Percentile(withPng, 50):0}");
         return 0;
     }
 

@@ -12,13 +12,6 @@ namespace ImageGen.Core.Imaging;
 public sealed record ImagePixels(byte[] Data, int Count, int Height, int Width, int BytesPerPixel)
 {
     public int ImageBytes => Height * Width * BytesPerPixel;
-
-    /// <summary>count images from first on (the same object when that is all of them).</summary>
-    public ImagePixels Slice(int first, int count)
-    {
-        if (first < 0 || count < 0 || first + count > Count) throw new ArgumentOutOfRangeException(nameof(count), $"images {first}..{first + count - 1} of {Count}");
-        return first == 0 && count == Count ? this : this with { Data = Data.AsSpan(first * ImageBytes, count * ImageBytes).ToArray(), Count = count };
-    }
 }
 
 /// <summary>Image grids and PNG encoding for tensors of images in [-1, 1].</summary>
@@ -27,14 +20,34 @@ public static class ImageGrid
     /// <summary>[N, C, H, W] in [-1, 1] to 8-bit pixels; scale &gt; 1 enlarges each image by nearest neighbour.</summary>
     public static ImagePixels ToPixels(Tensor images, int scale = 1)
     {
+        using var bytes = ToByteImages(images, scale);
+        return ReadPixels(bytes, 0, (int)bytes.shape[0]);
+    }
+
+    /// <summary>
+    /// [N, C, H, W] in [-1, 1] to a contiguous [N, H, W, 1 or 4] uint8 tensor (RGB gains opaque alpha); scale &gt; 1
+    /// enlarges each image by nearest neighbour. Read images out of it with ReadPixels.
+    /// </summary>
+    public static Tensor ToByteImages(Tensor images, int scale = 1)
+    {
         if (images.dim() != 4) throw new ArgumentException($"expected [N, C, H, W] images, got {images.dim()} dimensions");
         using var scope = torch.NewDisposeScope();
         var bytes = images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to_type(ScalarType.Byte);
         if (scale > 1) bytes = bytes.repeat_interleave(scale, 2).repeat_interleave(scale, 3);
         long n = bytes.shape[0], c = bytes.shape[1], h = bytes.shape[2], w = bytes.shape[3];
         if (c == 3) bytes = torch.cat([bytes, torch.full([n, 1, h, w], (byte)255, ScalarType.Byte)], 1);
-        var data = bytes.permute(0, 2, 3, 1).contiguous().data<byte>().ToArray();
-        return new ImagePixels(data, (int)n, (int)h, (int)w, c == 3 ? 4 : 1);
+        return bytes.permute(0, 2, 3, 1).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Copies images first..first+count-1 of a ToByteImages tensor into managed memory (only those bytes).</summary>
+    public static ImagePixels ReadPixels(Tensor byteImages, int first, int count)
+    {
+        if (byteImages.dtype != ScalarType.Byte || byteImages.dim() != 4 || !byteImages.is_contiguous())
+            throw new ArgumentException("expected a contiguous [N, H, W, C] uint8 tensor from ToByteImages");
+        if (first < 0 || count < 1 || first + count > byteImages.shape[0])
+            throw new ArgumentOutOfRangeException(nameof(count), $"images {first}..{first + count - 1} of {byteImages.shape[0]}");
+        using var mine = byteImages.narrow(0, first, count);
+        return new ImagePixels(mine.data<byte>().ToArray(), count, (int)byteImages.shape[1], (int)byteImages.shape[2], (int)byteImages.shape[3]);
     }
 
     public static byte[] EncodePng(ImagePixels pixels, int index) =>

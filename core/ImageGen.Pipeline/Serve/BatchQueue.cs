@@ -100,13 +100,14 @@ public sealed class BatchQueue : IAsyncDisposable
             Interlocked.Increment(ref ForwardPasses);
             var forward = Stopwatch.GetElapsedTime(started);
             // One conversion to 8-bit for the whole pass (a handful of tensor ops, not a handful per request); each
-            // request takes its slice. Only enlarged requests convert their own rows.
-            var unscaled = batch.Any(w => w.Scale == 1) ? ImageGrid.ToPixels(images) : null;
+            // request copies out only its own images, so no pass-sized array lands on the large object heap.
+            // Enlarged requests convert their own rows.
+            var unscaled = batch.Any(w => w.Scale == 1) ? ImageGrid.ToByteImages(images) : null;
             int offset = 0;
             foreach (var work in batch)
             {
                 ImagePixels pixels;
-                if (work.Scale == 1) pixels = unscaled!.Slice(offset, work.Count);
+                if (work.Scale == 1) pixels = ImageGrid.ReadPixels(unscaled!, offset, work.Count);
                 else
                 {
                     using var mine = images.narrow(0, offset, work.Count);
