@@ -27,7 +27,7 @@ var storageRoles = [
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
   '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
 ]
-var pipelineFunctions = ['DatasetPipeline', 'Ingest', 'TrainChunk', 'Evaluate', 'Publish']
+var pipelineFunctions = ['DatasetPipeline', 'NewestDrop', 'Ingest', 'TrainChunk', 'Evaluate', 'Publish']
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: '${name}-identity'

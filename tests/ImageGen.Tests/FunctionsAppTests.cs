@@ -124,4 +124,44 @@ public class FunctionsAppTests
         Assert.True(files.Count > 0, "functions.metadata not found: build functions/ImageGen.Functions first (the solution build does)");
         return JsonDocument.Parse(File.ReadAllText(files[0])).RootElement.EnumerateArray().ToList();
     }
+
+    /// <summary>
+    /// infra/main.bicep compiled by the real Bicep compiler (restored as a package by this project): no errors, no
+    /// warnings or linter findings, and what the app relies on: every pipeline function disabled on the Flex front
+    /// app (it only signals the training app's hub), every container the app uses, identity-only storage, the Flex
+    /// plan, and the training app on the GPU workload profile.
+    /// </summary>
+    [Fact]
+    public void Infra_compiles_with_bicep_and_matches_the_app()
+    {
+        string bicep = typeof(FunctionsAppTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "BicepPath").Value!;
+        Assert.True(File.Exists(bicep), $"no Bicep compiler at {bicep}: restore the test project");
+        if (!OperatingSystem.IsWindows() && !File.GetUnixFileMode(bicep).HasFlag(UnixFileMode.UserExecute))
+            File.SetUnixFileMode(bicep, File.GetUnixFileMode(bicep) | UnixFileMode.UserExecute); // package extraction drops the bit
+        var start = new System.Diagnostics.ProcessStartInfo(bicep, ["build", Path.Combine(AzuriteFixture.RepoRoot(), "infra", "main.bicep"), "--stdout"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        start.Environment["BICEP_TELEMETRY_ENABLED"] = "false";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "bicep build did not finish in 2 minutes");
+        Assert.True(process.ExitCode == 0, stderr.Result);
+        Assert.Equal("", stderr.Result.Trim()); // warnings and linter findings are written here
+
+        var template = JsonDocument.Parse(stdout.Result).RootElement;
+        var variables = template.GetProperty("variables");
+        Assert.Equal(PipelineRegistry.Names.Order(), variables.GetProperty("pipelineFunctions").EnumerateArray().Select(n => n.GetString()!).Order());
+        Assert.Subset(variables.GetProperty("containers").EnumerateArray().Select(n => n.GetString()!).ToHashSet(), StorageLayout.Containers.ToHashSet());
+        var resources = template.GetProperty("resources").EnumerateArray().ToList();
+        JsonElement Resource(string type) => resources.Single(r => r.GetProperty("type").GetString() == type);
+        Assert.False(Resource("Microsoft.Storage/storageAccounts").GetProperty("properties").GetProperty("allowSharedKeyAccess").GetBoolean());
+        Assert.Equal("FlexConsumption", Resource("Microsoft.Web/serverfarms").GetProperty("sku").GetProperty("tier").GetString());
+        Assert.Equal("dotnet-isolated", Resource("Microsoft.Web/sites").GetProperty("properties").GetProperty("functionAppConfig").GetProperty("runtime").GetProperty("name").GetString());
+        Assert.Contains(Resource("Microsoft.App/managedEnvironments").GetProperty("properties").GetProperty("workloadProfiles").EnumerateArray(),
+            profile => profile.GetProperty("name").GetString() == "gpu");
+        Assert.Equal("gpu", Resource("Microsoft.App/containerApps").GetProperty("properties").GetProperty("workloadProfileName").GetString());
+    }
 }

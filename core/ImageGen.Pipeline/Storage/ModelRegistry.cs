@@ -39,7 +39,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
     /// <summary>Creates the four containers of the layout where missing.</summary>
     public async Task EnsureContainersAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var name in new[] { StorageLayout.TrainingImagesContainer, StorageLayout.DatasetsContainer, StorageLayout.CheckpointsContainer, StorageLayout.ModelsContainer })
+        foreach (var name in StorageLayout.Containers)
             await service.GetBlobContainerClient(name).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     }
 

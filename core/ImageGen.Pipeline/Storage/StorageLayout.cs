@@ -12,6 +12,8 @@ public static partial class StorageLayout
     public const string DatasetsContainer = "datasets";
     public const string CheckpointsContainer = "checkpoints";
     public const string ModelsContainer = "models";
+    /// <summary>Every container the app reads or writes (created up front; infra/main.bicep declares the same).</summary>
+    public static readonly string[] Containers = [TrainingImagesContainer, DatasetsContainer, CheckpointsContainer, ModelsContainer];
 
     public const string CheckpointFile = "model.ckpt";
     public const string ModelCardFile = "model.json";
