@@ -81,10 +81,10 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
 
         // Server-Timing splits the handler's time: its parts are non-negative and fit inside the whole.
         var timing = ServerTiming(response);
-        Assert.Equal(["queue", "forward", "encode", "total"], timing.Keys);
+        Assert.Equal(["queue", "latents", "forward", "pixels", "encode", "total"], timing.Keys);
         Assert.All(timing.Values, ms => Assert.True(ms >= 0));
         Assert.True(timing["forward"] > 0);
-        Assert.True(timing["queue"] + timing["forward"] + timing["encode"] <= timing["total"] + 0.02, string.Join(", ", timing));
+        Assert.True(timing.Where(t => t.Key != "total").Sum(t => t.Value) <= timing["total"] + 0.05, string.Join(", ", timing));
         Assert.Contains("desc=\"batch of 1\"", response.Headers.GetValues("Server-Timing").Single());
 
         var etag = response.Headers.ETag!;

@@ -171,7 +171,7 @@ public static class HttpBenchCommand
 
     private static int TimingRank(string name) => Array.IndexOf(TimingOrder, name) is var rank and >= 0 ? rank : TimingOrder.Length;
 
-    private static readonly string[] TimingOrder = ["queue", "forward", "encode", "total"];
+    private static readonly string[] TimingOrder = ["queue", "latents", "forward", "pixels", "encode", "total"];
 
     /// <summary>"name;dur=1.5;desc=\"...\", other;dur=2" to (name, milliseconds) pairs; entries without dur are skipped.</summary>
     public static IEnumerable<(string Name, double Milliseconds)> ParseServerTiming(string header)

@@ -10,8 +10,11 @@ namespace ImageGen.Pipeline.Serve;
 /// <summary>The queue was full: the caller should answer 429 with Retry-After.</summary>
 public sealed class QueueFullException(string message) : Exception(message);
 
-/// <summary>A request's images and where its time went: waiting for the worker, and the forward pass it shared with BatchRequests requests.</summary>
-public sealed record GeneratedImages(ImagePixels Pixels, TimeSpan Queued, TimeSpan Forward, int BatchRequests);
+/// <summary>
+/// A request's images and where its time went: waiting for the worker, drawing the pass's latents, the forward pass
+/// (both shared with the BatchRequests requests of the pass), and turning the pass into 8-bit pixels.
+/// </summary>
+public sealed record GeneratedImages(ImagePixels Pixels, TimeSpan Queued, TimeSpan Latents, TimeSpan Forward, TimeSpan Pixelize, int BatchRequests);
 
 /// <summary>
 /// One worker per loaded generator. Requests already queued when a pass starts (plus any arriving within the
@@ -96,9 +99,10 @@ public sealed class BatchQueue : IAsyncDisposable
             long started = Stopwatch.GetTimestamp();
             using var scope = torch.NewDisposeScope();
             var latents = batch.Count == 1 ? batch[0].MakeLatents() : torch.cat(batch.Select(w => w.MakeLatents()).ToArray(), 0);
+            long latentsDone = Stopwatch.GetTimestamp();
             var images = sampler.GenerateFrom(latents);
             Interlocked.Increment(ref ForwardPasses);
-            var forward = Stopwatch.GetElapsedTime(started);
+            long forwardDone = Stopwatch.GetTimestamp();
             // One conversion to 8-bit for the whole pass (a handful of tensor ops, not a handful per request); each
             // request copies out only its own images, so no pass-sized array lands on the large object heap.
             // Enlarged requests convert their own rows.
@@ -114,7 +118,8 @@ public sealed class BatchQueue : IAsyncDisposable
                     pixels = ImageGrid.ToPixels(mine, work.Scale);
                 }
                 offset += work.Count;
-                work.Result.SetResult(new GeneratedImages(pixels, Stopwatch.GetElapsedTime(work.QueuedAt, started), forward, batch.Count));
+                work.Result.SetResult(new GeneratedImages(pixels, Stopwatch.GetElapsedTime(work.QueuedAt, started), Stopwatch.GetElapsedTime(started, latentsDone),
+                    Stopwatch.GetElapsedTime(latentsDone, forwardDone), Stopwatch.GetElapsedTime(forwardDone), batch.Count));
             }
             Interlocked.Add(ref RequestsServed, batch.Count);
         }

@@ -132,11 +132,13 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
     }
 
     /// <summary>
-    /// The Server-Timing header (W3C): time queued for the model's worker, the forward pass (shared with the other
-    /// requests of its batch), encoding, and the whole handler, so a client can tell server time from network time.
+    /// The Server-Timing header (W3C): time queued for the model's worker, the latents and the forward pass (shared
+    /// with the other requests of its batch), conversion to pixels, encoding, and the whole handler, so a client can
+    /// tell server time from network time.
     /// </summary>
     private static string ServerTiming(GeneratedImages generated, TimeSpan encode, TimeSpan total) => string.Create(CultureInfo.InvariantCulture,
-        $"queue;dur={generated.Queued.TotalMilliseconds:0.00}, forward;dur={generated.Forward.TotalMilliseconds:0.00};desc=\"batch of {generated.BatchRequests}\", " +
+        $"queue;dur={generated.Queued.TotalMilliseconds:0.00}, latents;dur={generated.Latents.TotalMilliseconds:0.00}, " +
+        $"forward;dur={generated.Forward.TotalMilliseconds:0.00};desc=\"batch of {generated.BatchRequests}\", pixels;dur={generated.Pixelize.TotalMilliseconds:0.00}, " +
         $"encode;dur={encode.TotalMilliseconds:0.00}, total;dur={total.TotalMilliseconds:0.00}");
 
     /// <summary>z for the request (runs on the batch worker's thread): one per seed, or the slerp path; scaled by truncation.</summary>
