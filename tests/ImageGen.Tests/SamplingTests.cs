@@ -119,6 +119,42 @@ public class SamplingTests(TrainedRuns runs)
         Assert.Equal(0, bitmap.GetPixel(80, 50).Red);   // the empty sixth cell
     }
 
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(32, 32, 1)]
+    [InlineData(274, 138, 1)]
+    [InlineData(7, 3, 4)]
+    [InlineData(64, 64, 4)]
+    public void Png_encoder_output_decodes_to_the_same_pixels(int width, int height, int bytesPerPixel)
+    {
+        var random = new Random(width * 1000 + height);
+        var pixels = new byte[width * height * bytesPerPixel];
+        random.NextBytes(pixels);
+        if (bytesPerPixel == 4) for (int i = 3; i < pixels.Length; i += 4) pixels[i] = 255; // opaque, as served images are
+        var png = PngEncoder.Encode(pixels, width, height, bytesPerPixel);
+
+        Assert.Equal([137, 80, 78, 71, 13, 10, 26, 10], png[..8]);
+        using var decoded = SKBitmap.Decode(png); // libpng checks every chunk's CRC
+        Assert.NotNull(decoded);
+        Assert.Equal((width, height), (decoded.Width, decoded.Height));
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                var color = decoded.GetPixel(x, y);
+                int at = (y * width + x) * bytesPerPixel;
+                var expected = bytesPerPixel == 1 ? (pixels[at], pixels[at], pixels[at], (byte)255) : (pixels[at], pixels[at + 1], pixels[at + 2], pixels[at + 3]);
+                Assert.Equal(expected, (color.Red, color.Green, color.Blue, color.Alpha));
+            }
+    }
+
+    [Fact]
+    public void Png_encoder_refuses_pixels_that_do_not_match_the_size()
+    {
+        Assert.Contains("3x4x1 pixels need 12 bytes, got 11", Assert.Throws<ArgumentException>(() => PngEncoder.Encode(new byte[11], 3, 4, 1)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PngEncoder.Encode(new byte[6], 2, 1, 3)); // RGB without alpha is not a layout we hold
+        Assert.Throws<ArgumentOutOfRangeException>(() => PngEncoder.Encode([], 0, 5, 1));
+    }
+
     [Fact]
     public void Vae_reconstructs_given_images_and_samples_from_the_prior()
     {

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,7 +49,7 @@ public static class ImageGrid
     }
 
     public static byte[] EncodePng(ImagePixels pixels, int index) =>
-        Encode(pixels.Data.AsSpan(index * pixels.ImageBytes, pixels.ImageBytes), pixels.Width, pixels.Height, pixels.BytesPerPixel);
+        PngEncoder.Encode(pixels.Data.AsSpan(index * pixels.ImageBytes, pixels.ImageBytes), pixels.Width, pixels.Height, pixels.BytesPerPixel);
 
     /// <summary>
     /// Lays the images out in rows of nrow with padding black pixels around and between them (as torchvision's
@@ -72,7 +70,7 @@ public static class ImageGrid
             for (int y = 0; y < pixels.Height; y++)
                 Buffer.BlockCopy(pixels.Data, i * pixels.ImageBytes + y * rowBytes, grid, ((top + y) * gridWidth + left) * bpp, rowBytes);
         }
-        return Encode(grid, gridWidth, gridHeight, bpp);
+        return PngEncoder.Encode(grid, gridWidth, gridHeight, bpp);
     }
 
     public static byte[] EncodePng(Tensor image) => EncodePng(ToPixels(image.unsqueeze(0)), 0);
@@ -83,14 +81,5 @@ public static class ImageGrid
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllBytes(path, EncodeGridPng(images, nrow, padding));
-    }
-
-    private static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, int bytesPerPixel)
-    {
-        var info = new SKImageInfo(width, height, bytesPerPixel == 1 ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque);
-        using var bitmap = new SKBitmap(info);
-        pixels.CopyTo(bitmap.GetPixelSpan());
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
     }
 }
