@@ -209,6 +209,33 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     }
 
     [Fact]
+    public async Task Concurrent_requests_share_one_latest_json_lookup()
+    {
+        var lookups = new CountingPolicy(request => request.Uri.Path.EndsWith("/" + StorageLayout.LatestPointer(ServingFixture.Gan), StringComparison.Ordinal));
+        var options = new BlobClientOptions();
+        options.AddPolicy(lookups, Azure.Core.HttpPipelinePosition.PerCall);
+        var cache = new GeneratorCache(new ModelRegistry(new BlobServiceClient(serving.Azurite.ConnectionString, options)), new ServeOptions { LatestCheckInterval = TimeSpan.Zero });
+        Assert.Equal((ResolveStatus.Ok, "v0001"), await cache.ResolveAsync(ServingFixture.Gan, null, CancellationToken.None));
+        Assert.Equal(1, lookups.Count);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => cache.ResolveAsync(ServingFixture.Gan, null, CancellationToken.None)).ToList());
+        Assert.All(answers, answer => Assert.Equal((ResolveStatus.Ok, "v0001"), answer));
+        // Every one of them had to revalidate (interval zero), but they joined the lookup in flight.
+        Assert.True(lookups.Count <= 1 + 2, $"{lookups.Count - 1} lookups for 32 concurrent requests");
+    }
+
+    /// <summary>Counts the storage requests that match, as a pipeline policy of the blob client.</summary>
+    private sealed class CountingPolicy(Func<Azure.Core.Request, bool> matches) : Azure.Core.Pipeline.HttpPipelineSynchronousPolicy
+    {
+        private int count;
+        public int Count => Volatile.Read(ref count);
+        public override void OnSendingRequest(Azure.Core.HttpMessage message)
+        {
+            if (matches(message.Request)) Interlocked.Increment(ref count);
+        }
+    }
+
+    [Fact]
     public async Task Past_the_queue_limit_the_answer_is_429_with_retry_after_and_the_rest_succeed()
     {
         var (smallApp, small) = await serving.StartHostAsync(new ServeOptions { Batching = false, MaxQueuedRequests = 1 });

@@ -49,7 +49,8 @@ public enum ResolveStatus { Ok, UnknownDataset, NoModelYet, UnknownVersion }
 
 /// <summary>
 /// Keeps generators warm per (dataset, version), loads each once (concurrent requests share the load),
-/// revalidates latest.json at most once per interval with an ETag, and drops the least recently used beyond the limit.
+/// revalidates latest.json at most once per interval with an ETag (one lookup at a time per dataset, shared by the
+/// requests that arrive meanwhile), and drops the least recently used beyond the limit.
 /// </summary>
 public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
 {
@@ -57,6 +58,7 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
 
     private readonly Dictionary<string, Pointer> pointers = [];
     private readonly Dictionary<(string, string), Task<LoadedModel>> models = [];
+    private readonly Dictionary<string, Task<(ResolveStatus, string?)>> revalidations = [];
     private readonly Lock gate = new();
 
     public async Task<(ResolveStatus status, string? version)> ResolveAsync(string dataset, string? version, CancellationToken cancellationToken)
@@ -68,11 +70,34 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
             var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
             return (latest.Status == LatestStatus.UnknownDataset ? ResolveStatus.UnknownDataset : ResolveStatus.UnknownVersion, null);
         }
+        TaskCompletionSource<(ResolveStatus, string?)>? mine = null;
+        Task<(ResolveStatus, string?)> pending;
         Pointer? known;
-        lock (gate) pointers.TryGetValue(dataset, out known);
+        lock (gate)
+        {
+            pointers.TryGetValue(dataset, out known);
+            if (known is not null && DateTimeOffset.UtcNow - known.CheckedAt < options.LatestCheckInterval) return (ResolveStatus.Ok, known.Version);
+            // One revalidation per dataset at a time: requests arriving while it runs wait for its answer instead
+            // of each sending their own (32 concurrent requests used to send 32 lookups every interval).
+            if (!revalidations.TryGetValue(dataset, out pending!))
+            {
+                mine = new TaskCompletionSource<(ResolveStatus, string?)>(TaskCreationOptions.RunContinuationsAsynchronously);
+                pending = revalidations[dataset] = mine.Task;
+            }
+        }
+        if (mine is not null)
+        {
+            try { mine.SetResult(await RevalidateAsync(dataset, known)); } // not cancelled by this request: others wait on it
+            catch (Exception e) { mine.SetException(e); }
+            finally { lock (gate) revalidations.Remove(dataset); }
+        }
+        return await pending.WaitAsync(cancellationToken);
+    }
+
+    private async Task<(ResolveStatus, string?)> RevalidateAsync(string dataset, Pointer? known)
+    {
         var now = DateTimeOffset.UtcNow;
-        if (known is not null && now - known.CheckedAt < options.LatestCheckInterval) return (ResolveStatus.Ok, known.Version);
-        var lookup = await registry.GetLatestAsync(dataset, known?.ETag, cancellationToken);
+        var lookup = await registry.GetLatestAsync(dataset, known?.ETag, CancellationToken.None);
         switch (lookup.Status)
         {
             case LatestStatus.NotModified:
