@@ -19,7 +19,7 @@ public static class HostCommand
             ChunkTime = args.Duration("--chunk-time") ?? new PipelineSettings().ChunkTime,
             FirstRetryInterval = args.Duration("--retry-interval") ?? new PipelineSettings().FirstRetryInterval,
         };
-        CliApp.ConfigureRuntime(args);
+        CliApp.ConfigureRuntime(args, serving: true); // it serves as the Functions app does, which configures the same way
         var options = new LocalPipelineOptions
         {
             StorageConnection = StorageConnection.LocalConnectionString(args.String("--storage")),
