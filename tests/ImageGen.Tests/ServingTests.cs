@@ -87,11 +87,21 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         Assert.True(timing.Where(t => t.Key != "total").Sum(t => t.Value) <= timing["total"] + 0.05, string.Join(", ", timing));
         Assert.Contains("desc=\"batch of 1\"", response.Headers.GetValues("Server-Timing").Single());
 
+        // A weak ETag: batching may round a pixel differently, so the same images are promised, not the same bytes.
         var etag = response.Headers.ETag!;
+        Assert.True(etag.IsWeak);
         var again = new HttpRequestMessage(HttpMethod.Get, $"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=3&nrow=2");
         again.Headers.IfNoneMatch.Add(etag);
         var cached = await http.SendAsync(again);
         Assert.Equal(HttpStatusCode.NotModified, cached.StatusCode);
+        Assert.Equal(etag, cached.Headers.ETag);
+        // If-None-Match compares weakly: the strong form of the same tag matches too; another request's does not.
+        var strong = new HttpRequestMessage(HttpMethod.Get, $"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=3&nrow=2");
+        strong.Headers.IfNoneMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue(etag.Tag));
+        Assert.Equal(HttpStatusCode.NotModified, (await http.SendAsync(strong)).StatusCode);
+        var other = new HttpRequestMessage(HttpMethod.Get, $"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=4&nrow=2");
+        other.Headers.IfNoneMatch.Add(etag);
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(other)).StatusCode);
 
         var random = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=2");
         Assert.Equal(HttpStatusCode.OK, random.StatusCode);

@@ -44,11 +44,14 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             };
             if (request.Deterministic)
             {
-                string etag = "\"" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(request.Canonical(version))))[..32].ToLowerInvariant() + "\"";
-                headers["ETag"] = etag;
+                // Weak: the images are the same, but a pass shared with other requests may round a pixel differently
+                // from a lone pass (libtorch picks kernels by batch size), so the bytes are not promised.
+                string opaque = "\"" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(request.Canonical(version))))[..32].ToLowerInvariant() + "\"";
+                headers["ETag"] = "W/" + opaque;
                 // A named version never changes; "latest" may move, so caches must revalidate (cheap: 304).
                 headers["Cache-Control"] = request.Version is null ? "public, no-cache" : "public, max-age=31536000, immutable";
-                if (ifNoneMatch is not null && ifNoneMatch.Split(',').Select(t => t.Trim()).Any(t => t == etag || t == "*"))
+                // If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" and "x" match alike.
+                if (ifNoneMatch is not null && ifNoneMatch.Split(',').Select(t => t.Trim()).Any(t => t == "*" || (t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : t) == opaque))
                     return new ServeResult(304, "", [], headers);
             }
             else headers["Cache-Control"] = "no-store";
