@@ -30,4 +30,12 @@ public sealed class ServeFunctions(SampleService service)
         await ServeHttp.HealthAsync(request.HttpContext, service);
         return new EmptyResult();
     }
+
+    /// <summary>The sampler page holds nothing secret; the API calls it makes carry the key given to it as ?code=.</summary>
+    [Function("SamplerPage")]
+    public async Task<IActionResult> SamplerPage([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "ui")] HttpRequest request)
+    {
+        await ServeHttp.SamplerPageAsync(request.HttpContext);
+        return new EmptyResult();
+    }
 }

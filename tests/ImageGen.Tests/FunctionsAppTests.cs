@@ -15,6 +15,7 @@ public class FunctionsAppTests
     [InlineData("Samples", "get", "datasets/{dataset}/samples", "Function")]
     [InlineData("Reconstruct", "post", "datasets/{dataset}/reconstruct", "Function")]
     [InlineData("Health", "get", "health", "Anonymous")]
+    [InlineData("SamplerPage", "get", "ui", "Anonymous")]
     [InlineData("TrainStart", "post", "datasets/{dataset}/train", "Function")]
     [InlineData("TrainingStatus", "get", "datasets/{dataset}/training", "Function")]
     [InlineData("TrainingCancel", "post", "datasets/{dataset}/training/cancel", "Function")]

@@ -219,6 +219,21 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     }
 
     [Fact]
+    public async Task Sampler_page_offers_only_parameters_the_samples_endpoint_accepts()
+    {
+        var response = await http.GetAsync("/api/ui");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("default-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single());
+        string html = await response.Content.ReadAsStringAsync();
+        var fields = System.Text.RegularExpressions.Regex.Matches(html, "<input name=\"([a-z]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.Contains("dataset", fields);
+        Assert.True(fields.Count >= 8, string.Join(", ", fields));
+        Assert.All(fields.Where(f => f != "dataset"), field => Assert.Contains(field, SampleQuery.Parameters));
+        Assert.Contains("/samples?", html); // relative to /api/ui, so the same page works under any host prefix
+    }
+
+    [Fact]
     public async Task Concurrent_requests_share_one_latest_json_lookup()
     {
         var lookups = new CountingPolicy(request => request.Uri.Path.EndsWith("/" + StorageLayout.LatestPointer(ServingFixture.Gan), StringComparison.Ordinal));

@@ -41,5 +41,6 @@ public static class LocalServeHost
         app.MapGet("/api/datasets/{dataset}/samples", (HttpContext context, SampleService service, string dataset) => ServeHttp.SamplesAsync(context, service, dataset));
         app.MapPost("/api/datasets/{dataset}/reconstruct", (HttpContext context, SampleService service, string dataset) => ServeHttp.ReconstructAsync(context, service, dataset));
         app.MapGet("/api/health", (HttpContext context, SampleService service) => ServeHttp.HealthAsync(context, service));
+        app.MapGet("/api/ui", (HttpContext context) => ServeHttp.SamplerPageAsync(context));
     }
 }

@@ -15,6 +15,8 @@ public static class ServeHttp
 
     public static Task HealthAsync(HttpContext context, SampleService service) => WriteAsync(context.Response, Task.FromResult(service.Health()));
 
+    public static Task SamplerPageAsync(HttpContext context) => WriteAsync(context.Response, Task.FromResult(SampleService.SamplerPage()));
+
     public static IReadOnlyDictionary<string, string?> Query(HttpRequest request) =>
         request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.FirstOrDefault(), StringComparer.Ordinal);
 
