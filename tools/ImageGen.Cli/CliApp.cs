@@ -20,6 +20,7 @@ public static class CliApp
           imagegen bench http   [--url http://127.0.0.1:5080] [--path /api/...] [--concurrency N] [--requests N] [--server-pid PID]
           imagegen bench train  [--model dcgan|vae] [--image-size 32|64] [--batch-size N] [--steps N] [--threads N]
           imagegen bench sample [--count N] [--iterations N] [--checkpoint <file>]
+          imagegen bench overhead --checkpoint <file> [--url http://127.0.0.1:5080] [--dataset fmnist] [--count 16] [--rounds 10] [--block 20]
           imagegen bench pipeline [--storage <connection string>] [--images 2000] [--max-steps 100] [--quiet 5s]
 
         train options: --model dcgan|vae --image-size 32|64 --channels 1|3 --epochs N --max-steps N --time-budget 10m

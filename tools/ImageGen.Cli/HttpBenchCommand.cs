@@ -31,7 +31,7 @@ public static class HttpBenchCommand
 
         var latencies = new double[requests];
         var statuses = new int[requests];
-        var serverTimings = new ConcurrentDictionary<string, ConcurrentBag<double>>(); // Server-Timing name -> durations
+        var serverTimings = new ServerTimings();
         int next = -1;
         long? rssAt1000 = null;
         var clock = Stopwatch.StartNew();
@@ -46,9 +46,7 @@ public static class HttpBenchCommand
                 await response.Content.ReadAsByteArrayAsync();
                 latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                 statuses[i] = (int)response.StatusCode;
-                if (response.Headers.TryGetValues("Server-Timing", out var timing))
-                    foreach (var (name, ms) in ParseServerTiming(string.Join(',', timing)))
-                        serverTimings.GetOrAdd(name, _ => []).Add(ms);
+                serverTimings.Add(response);
                 if (serverPid is { } pid && (i + 1) % 1000 == 0)
                 {
                     long rss = Rss(pid);
@@ -65,9 +63,7 @@ public static class HttpBenchCommand
         output.WriteLine($"bench http: {baseUrl}{path} concurrency={concurrency} requests={done} warmup={warmup}, {Environment.ProcessorCount} cores");
         output.WriteLine($"requests/s: {done / seconds:0.0}  images/s: {ok * imagesPerRequest / seconds:0}");
         output.WriteLine($"latency ms: p50 {BenchCommand.Percentile(measured, 50):0.00}  p90 {BenchCommand.Percentile(measured, 90):0.00}  p99 {BenchCommand.Percentile(measured, 99):0.00}");
-        if (!serverTimings.IsEmpty)
-            output.WriteLine("server timing p50 ms: " + string.Join("  ", serverTimings.OrderBy(t => TimingRank(t.Key))
-                .Select(t => $"{t.Key} {BenchCommand.Percentile(t.Value.ToList(), 50):0.00}")));
+        if (!serverTimings.IsEmpty) output.WriteLine(serverTimings.Summary());
         output.WriteLine("status: " + string.Join(", ", statuses.Take(done).GroupBy(s => s).OrderBy(g => g.Key).Select(g => $"{g.Key} x{g.Count()}")));
         if (serverPid is { } serverProcess)
         {
@@ -102,7 +98,8 @@ public static class HttpBenchCommand
         string path = $"/api/datasets/{Uri.EscapeDataString(dataset)}/samples?count={count}&seed=1";
         using var http = new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromSeconds(100) };
 
-        (double Ms, byte[] Body, string? Timing) Request()
+        var serverTimings = new ServerTimings();
+        (double Ms, byte[] Body) Request(bool measured = false)
         {
             var started = Stopwatch.GetTimestamp();
             using var response = http.Send(new HttpRequestMessage(HttpMethod.Get, path));
@@ -112,7 +109,8 @@ public static class HttpBenchCommand
             double ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             if (response.StatusCode != HttpStatusCode.OK)
                 throw new UsageException($"{uri}{path.TrimStart('/')} answered {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(body)}");
-            return (ms, body, response.Headers.TryGetValues("Server-Timing", out var timing) ? string.Join(',', timing) : null);
+            if (measured) serverTimings.Add(response);
+            return (ms, body);
         }
 
         var served = Request();
@@ -127,7 +125,6 @@ public static class HttpBenchCommand
         }
 
         List<double> bareForward = [], bare = [], overHttp = [], roundRatios = [];
-        var serverTimings = new Dictionary<string, List<double>>();
         for (int round = 0; round < rounds; round++)
         {
             List<double> roundBare = [], roundHttp = [];
@@ -139,10 +136,7 @@ public static class HttpBenchCommand
             }
             for (int i = 0; i < block; i++)
             {
-                var (ms, _, timing) = Request();
-                roundHttp.Add(ms);
-                foreach (var (name, value) in ParseServerTiming(timing ?? ""))
-                    (serverTimings.TryGetValue(name, out var list) ? list : serverTimings[name] = []).Add(value);
+                roundHttp.Add(Request(measured: true).Ms);
             }
             bare.AddRange(roundBare);
             overHttp.AddRange(roundHttp);
@@ -155,7 +149,7 @@ public static class HttpBenchCommand
         output.WriteLine($"bare latents + forward ms: p50 {BenchCommand.Percentile(bareForward, 50):0.00}  p99 {BenchCommand.Percentile(bareForward, 99):0.00}");
         output.WriteLine($"bare with PNG grid ms:     p50 {bareP50:0.00}  p99 {BenchCommand.Percentile(bare, 99):0.00}");
         output.WriteLine($"through HTTP ms:           p50 {httpP50:0.00}  p99 {BenchCommand.Percentile(overHttp, 99):0.00}");
-        output.WriteLine("server timing p50 ms: " + string.Join("  ", serverTimings.OrderBy(t => TimingRank(t.Key)).Select(t => $"{t.Key} {BenchCommand.Percentile(t.Value, 50):0.00}")));
+        output.WriteLine(serverTimings.Summary());
         output.WriteLine($"HTTP overhead at p50: {100 * (httpP50 / bareP50 - 1):+0.0;-0.0}% (median of the rounds' own ratios {100 * (BenchCommand.Percentile(roundRatios, 50) - 1):+0.0;-0.0}%)");
         return 0;
     }
@@ -169,9 +163,24 @@ public static class HttpBenchCommand
         return uri;
     }
 
-    private static int TimingRank(string name) => Array.IndexOf(TimingOrder, name) is var rank and >= 0 ? rank : TimingOrder.Length;
+    /// <summary>The Server-Timing durations of the responses seen, by name; thread-safe.</summary>
+    private sealed class ServerTimings
+    {
+        private static readonly string[] Order = ["queue", "latents", "forward", "pixels", "encode", "total"];
+        private readonly ConcurrentDictionary<string, ConcurrentBag<double>> durations = new();
 
-    private static readonly string[] TimingOrder = ["queue", "latents", "forward", "pixels", "encode", "total"];
+        public bool IsEmpty => durations.IsEmpty;
+
+        public void Add(HttpResponseMessage response)
+        {
+            if (!response.Headers.TryGetValues("Server-Timing", out var header)) return;
+            foreach (var (name, ms) in ParseServerTiming(string.Join(',', header))) durations.GetOrAdd(name, _ => []).Add(ms);
+        }
+
+        public string Summary() => "server timing p50 ms: " + string.Join("  ", durations
+            .OrderBy(t => Array.IndexOf(Order, t.Key) is var rank and >= 0 ? rank : Order.Length)
+            .Select(t => $"{t.Key} {BenchCommand.Percentile([.. t.Value], 50):0.00}"));
+    }
 
     /// <summary>"name;dur=1.5;desc=\"...\", other;dur=2" to (name, milliseconds) pairs; entries without dur are skipped.</summary>
     public static IEnumerable<(string Name, double Milliseconds)> ParseServerTiming(string header)

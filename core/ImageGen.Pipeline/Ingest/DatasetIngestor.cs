@@ -78,21 +78,19 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
                        new Progress<PackProgress>(p => progress.Report(new { stage = "ingest", seen = p.Seen, accepted = p.Accepted, rejected = p.Rejected }))))
             {
                 var batch = new List<BlobItem>();
-                long batchBytes = 0;
                 await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), cancellationToken))
                 {
                     string relative = Relative(dataset, blob);
                     if (relative == StorageLayout.OptionsFile) continue;
                     if (ArchiveReader.IsArchive(relative))
                     {
-                        await AddImagesAsync(packer, dataset, batch, cancellationToken);
-                        batchBytes = 0;
+                        await AddImagesAsync(packer, dataset, batch, cancellationToken); // keep listing order
                         await AddArchiveAsync(packer, relative, blob, cancellationToken);
                         continue;
                     }
                     batch.Add(blob);
-                    batchBytes += blob.Properties.ContentLength ?? 0;
-                    if (batch.Count == DownloadBatch || batchBytes > DownloadBatchBytes) { await AddImagesAsync(packer, dataset, batch, cancellationToken); batchBytes = 0; }
+                    if (batch.Count == DownloadBatch || batch.Sum(b => b.Properties.ContentLength ?? 0) > DownloadBatchBytes)
+                        await AddImagesAsync(packer, dataset, batch, cancellationToken);
                 }
                 await AddImagesAsync(packer, dataset, batch, cancellationToken);
                 manifest = packer.Finish();
@@ -122,7 +120,8 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
 
     /// <summary>
     /// Downloads a batch of loose images concurrently and decodes them on every core, then packs them in listing
-    /// order, so the shards are the same whatever the timing. A batch holds at most DownloadBatchBytes.
+    /// order, so the shards are the same whatever the timing, and empties the batch. A batch holds at most
+    /// DownloadBatch images and DownloadBatchBytes.
     /// </summary>
     private async Task AddImagesAsync(DatasetPacker packer, string dataset, List<BlobItem> batch, CancellationToken cancellationToken)
     {
