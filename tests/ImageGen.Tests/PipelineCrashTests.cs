@@ -22,7 +22,7 @@ public class PipelineCrashTests : IDisposable
         string dll = Path.Combine(AppContext.BaseDirectory, "imagegen.dll");
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { dll, "host", "--storage", azurite.ConnectionString, "--urls", $"http://127.0.0.1:{AzuriteFixture.FreePort()}",
+            ArgumentList = { dll, "host", "--storage", azurite.ConnectionString, "--urls", "http://127.0.0.1:0",
                              "--task-hub", "CrashTest", "--quiet", "1s", "--poll", "1s", "--chunk-steps", "100", "--chunk-time", "25s",
                              "--activity-lock", "30s", "--threads", "2", "--verbose" },
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,

@@ -72,14 +72,13 @@ public sealed class PipelineHostFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         TestImages.EnsureRuntime();
-        int port = AzuriteFixture.FreePort();
         Host = await LocalPipelineHost.StartAsync(new LocalPipelineOptions
         {
-            StorageConnection = Azurite.ConnectionString, Urls = $"http://127.0.0.1:{port}", TaskHub = "IntegrationTests",
+            StorageConnection = Azurite.ConnectionString, Urls = "http://127.0.0.1:0", TaskHub = "IntegrationTests",
             Pipeline = new PipelineSettings { QuietPeriod = TimeSpan.FromSeconds(1.5), ChunkSteps = 20, FirstRetryInterval = TimeSpan.FromMilliseconds(200) },
             PollInterval = TimeSpan.FromMilliseconds(300), MaxQueuePollingInterval = TimeSpan.FromMilliseconds(300),
         });
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        Http = new HttpClient { BaseAddress = new Uri(Host.Addresses.First()) };
     }
 
     public async Task DisposeAsync()

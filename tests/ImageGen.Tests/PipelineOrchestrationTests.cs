@@ -9,7 +9,7 @@ namespace ImageGen.Tests;
 
 /// <summary>
 /// Scripted steps that record what the orchestration asked of them, so control flow can be checked under real
-/// durable replay (DurableTaskTestHost) without training anything.
+/// durable replay (InMemoryTaskHub) without training anything.
 /// </summary>
 public sealed class ScriptedActivities : IPipelineActivities
 {
@@ -80,15 +80,15 @@ public class PipelineOrchestrationTests
         QuietPeriod = TimeSpan.FromMilliseconds(700), ChunkSteps = 10, ChunksPerGeneration = 2, FirstRetryInterval = TimeSpan.FromMilliseconds(50),
     };
 
-    private static async Task<(DurableTaskTestHost host, TrainingControl control)> StartAsync(ScriptedActivities activities)
+    private static async Task<(InMemoryTaskHub host, TrainingControl control)> StartAsync(ScriptedActivities activities)
     {
-        var host = await DurableTaskTestHost.StartAsync(registry => registry.AddPipeline(activities));
+        var host = await InMemoryTaskHub.StartAsync(activities);
         // Signalling never touches storage; the client is only there because TrainingControl also reads status blobs.
         var control = new TrainingControl(host.Client, new PipelineHost(new BlobServiceClient("UseDevelopmentStorage=true"), Fast));
         return (host, control);
     }
 
-    private static async Task<OrchestrationMetadata> FinishedAsync(DurableTaskTestHost host, string dataset)
+    private static async Task<OrchestrationMetadata> FinishedAsync(InMemoryTaskHub host, string dataset)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var done = await host.Client.WaitForInstanceCompletionAsync(TrainingControl.InstanceId(dataset), getInputsAndOutputs: true, timeout.Token);

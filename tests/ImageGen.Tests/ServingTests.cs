@@ -30,10 +30,9 @@ public sealed class ServingFixture : IAsyncLifetime
 
     public async Task<(WebApplication app, HttpClient client)> StartHostAsync(ServeOptions options)
     {
-        int port = AzuriteFixture.FreePort();
-        var app = LocalServeHost.Build(Azurite.ConnectionString, options, $"http://127.0.0.1:{port}");
+        var app = LocalServeHost.Build(Azurite.ConnectionString, options, "http://127.0.0.1:0");
         await app.StartAsync();
-        return (app, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") });
+        return (app, new HttpClient { BaseAddress = new Uri(app.Urls.First()) });
     }
 
     public async Task InitializeAsync()

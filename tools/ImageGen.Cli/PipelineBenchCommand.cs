@@ -32,10 +32,9 @@ public static class PipelineBenchCommand
                          $"DCGAN ngf/ndf 32, batch 64, {maxSteps} steps; dataset {dataset}");
         output.WriteLine($"machine: {TorchRuntime.Describe()}");
 
-        int port = FreePort();
         await using var host = await LocalPipelineHost.StartAsync(new LocalPipelineOptions
         {
-            StorageConnection = connection, Urls = $"http://127.0.0.1:{port}", TaskHub = "Bench" + DateTime.UtcNow.ToString("HHmmss"),
+            StorageConnection = connection, Urls = "http://127.0.0.1:0", TaskHub = "Bench" + DateTime.UtcNow.ToString("HHmmss"),
             Pipeline = new PipelineSettings { QuietPeriod = quiet, ChunkSteps = 50 }, PollInterval = TimeSpan.FromSeconds(1),
             MaxQueuePollingInterval = TimeSpan.FromMilliseconds(500),
         });
@@ -58,7 +57,7 @@ public static class PipelineBenchCommand
         output.WriteLine($"upload: {images} blobs in {uploadSeconds:0.0}s ({images / uploadSeconds:0} blobs/s)");
 
         // Follow the status endpoint and note when each state is first seen.
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        using var http = new HttpClient { BaseAddress = new Uri(host.Addresses.First()) };
         var seen = new Dictionary<string, double>();
         var clock = Stopwatch.StartNew();
         string? lastState = null;
@@ -96,12 +95,5 @@ public static class PipelineBenchCommand
     {
         var blob = storage.GetBlobContainerClient(StorageLayout.DatasetsContainer).GetBlobClient(StorageLayout.PackedFolder(dataset, version) + DatasetManifest.FileName);
         return blob.DownloadContent().Value.Content.ToObjectFromJson<DatasetManifest>(Core.Models.Json.Options)!;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

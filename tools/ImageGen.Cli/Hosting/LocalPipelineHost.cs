@@ -7,9 +7,7 @@ using ImageGen.Pipeline.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.DurableTask.Client;
-using Microsoft.DurableTask.Testing.Sidecar.Grpc;
 using Microsoft.DurableTask.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -19,6 +17,7 @@ namespace ImageGen.Cli.Hosting;
 public sealed record LocalPipelineOptions
 {
     public required string StorageConnection { get; init; }
+    /// <summary>Where the endpoints listen; port 0 lets the OS pick (read the result from Addresses).</summary>
     public string Urls { get; init; } = "http://127.0.0.1:5080";
     public string TaskHub { get; init; } = "ImageGen";
     public PipelineSettings Pipeline { get; init; } = new();
@@ -46,7 +45,7 @@ public sealed record LocalPipelineOptions
 /// </summary>
 public sealed class LocalPipelineHost : IAsyncDisposable
 {
-    private readonly WebApplication sidecar;
+    private readonly TaskHubSidecar sidecar;
     private readonly WebApplication app;
     public IServiceProvider Services => app.Services;
     public DurableTaskClient Client => app.Services.GetRequiredService<DurableTaskClient>();
@@ -54,7 +53,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
             .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
 
-    private LocalPipelineHost(WebApplication sidecar, WebApplication app) { this.sidecar = sidecar; this.app = app; }
+    private LocalPipelineHost(TaskHubSidecar sidecar, WebApplication app) { this.sidecar = sidecar; this.app = app; }
 
     public static async Task<LocalPipelineHost> StartAsync(LocalPipelineOptions options, CancellationToken cancellationToken = default)
     {
@@ -78,19 +77,8 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         });
         await backend.CreateIfNotExistsAsync();
 
-        // The task hub server: gRPC over HTTP/2 on a loopback port of its own.
-        var sidecarBuilder = WebApplication.CreateSlimBuilder();
-        sidecarBuilder.Logging.ClearProviders();
-        sidecarBuilder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        sidecarBuilder.Services.AddGrpc();
-        sidecarBuilder.Services.AddSingleton<IOrchestrationService>(backend);
-        sidecarBuilder.Services.AddSingleton<IOrchestrationServiceClient>(backend);
-        sidecarBuilder.Services.AddSingleton<TaskHubGrpcServer>();
-        var sidecar = sidecarBuilder.Build();
-        sidecar.MapGrpcService<TaskHubGrpcServer>();
-        await sidecar.StartAsync(cancellationToken);
-        string sidecarAddress = sidecar.Urls.First();
-        var channel = Grpc.Net.Client.GrpcChannel.ForAddress(sidecarAddress);
+        var sidecar = await TaskHubSidecar.StartAsync(backend, cancellationToken);
+        var channel = sidecar.Channel;
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -133,7 +121,6 @@ public sealed class LocalPipelineHost : IAsyncDisposable
     {
         await app.StopAsync();
         await app.DisposeAsync();
-        await sidecar.StopAsync();
         await sidecar.DisposeAsync();
     }
 }

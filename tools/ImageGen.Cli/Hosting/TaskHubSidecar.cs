@@ -1,0 +1,46 @@
+using DurableTask.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.DurableTask.Testing.Sidecar.Grpc;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ImageGen.Cli.Hosting;
+
+/// <summary>
+/// The durable test host's gRPC task hub server over an orchestration service (Azure Storage for the local host,
+/// in-memory for the orchestration tests), on a loopback port the OS picks: DurableTaskClient and the durable
+/// worker connect to it through <see cref="Channel"/>, as they would to the Functions host's sidecar.
+/// </summary>
+public sealed class TaskHubSidecar : IAsyncDisposable
+{
+    private readonly WebApplication server;
+    public GrpcChannel Channel { get; }
+
+    private TaskHubSidecar(WebApplication server, GrpcChannel channel) { this.server = server; Channel = channel; }
+
+    public static async Task<TaskHubSidecar> StartAsync<TBackend>(TBackend backend, CancellationToken cancellationToken = default)
+        where TBackend : IOrchestrationService, IOrchestrationServiceClient
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton<IOrchestrationService>(backend);
+        builder.Services.AddSingleton<IOrchestrationServiceClient>(backend);
+        builder.Services.AddSingleton<TaskHubGrpcServer>();
+        var server = builder.Build();
+        server.MapGrpcService<TaskHubGrpcServer>();
+        await server.StartAsync(cancellationToken);
+        return new TaskHubSidecar(server, GrpcChannel.ForAddress(server.Urls.First()));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await server.StopAsync();
+        await server.DisposeAsync();
+    }
+}
