@@ -80,7 +80,7 @@ public class PipelineCrashTests : IDisposable
         var manifestBlob = storage.GetBlobContainerClient(StorageLayout.DatasetsContainer).GetBlobClient(StorageLayout.PackedFolder(dataset, runId) + DatasetManifest.FileName);
         var manifestETag = await ETagAsync(manifestBlob);
         var chunk0ETag = await ETagAsync(runs.GetBlobClient(chunk0));
-        var checkpointAtKill = Core.Training.Checkpoint.Read((await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header;
+        var checkpointAtKill = Core.Checkpoints.Checkpoint.Read((await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header;
         var chunk0Record = (await runs.GetBlobClient(chunk0).DownloadContentAsync()).Value.Content.ToObjectFromJson<ImageGen.Pipeline.Orchestration.ChunkResult>(Json.Options)!;
         Assert.Equal(chunk0Record.Step, checkpointAtKill.Step); // the last checkpoint is chunk 0's
         Assert.InRange(checkpointAtKill.Step, 1, 109);

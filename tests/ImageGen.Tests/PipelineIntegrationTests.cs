@@ -190,7 +190,7 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.InRange(step, 1, 999_999);
         var checkpoint = Storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer)
             .GetBlobClient(StorageLayout.RunCheckpoint(dataset, ended.GetProperty("runId").GetString()!));
-        Assert.Equal(step, Core.Training.Checkpoint.Read((await checkpoint.DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header.Step);
+        Assert.Equal(step, Core.Checkpoints.Checkpoint.Read((await checkpoint.DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header.Step);
         Assert.Null(await Drops.LatestAsync(Storage, dataset));
         Assert.Equal(HttpStatusCode.Conflict, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", null)).StatusCode);
     }

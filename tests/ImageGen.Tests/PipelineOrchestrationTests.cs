@@ -56,7 +56,7 @@ public sealed class ScriptedActivities : IPipelineActivities
         return new ChunkResult
         {
             Chunk = request.Chunk, Step = request.FromStep + 10, Epoch = request.Chunk, Done = !cancel && request.Chunk + 1 >= ChunksToDone,
-            Cancelled = cancel, StopReason = cancel ? "cancelled" : "max-steps", Losses = new() { ["loss_d"] = 1.0 }, Seconds = 0.01,
+            Cancelled = cancel, StopReason = cancel ? StopReason.Cancelled : StopReason.MaxSteps, Losses = new() { ["loss_d"] = 1.0 }, Seconds = 0.01,
         };
     }
 

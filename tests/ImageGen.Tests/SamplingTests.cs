@@ -5,6 +5,7 @@ using ImageGen.Core.Training;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
+using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Tests;
 
@@ -43,9 +44,9 @@ public class SamplingTests(TrainedRuns runs)
         using var original = ImageSampler.Load(runs.Gan.CheckpointPath);
         // Save the loaded generator again and load the copy: every parameter and every output is identical.
         string copy = folder.File("copy.ckpt");
-        Checkpoint.Write(copy, header, [(Checkpoint.GeneratorSection, Checkpoint.ModuleSection(original.Generator.AsModule))]);
+        Checkpoint.Write(copy, header, [(CheckpointSections.Generator, Checkpoint.ModuleSection(original.Generator.AsModule))]);
         var (_, copiedSections) = Checkpoint.Read(copy);
-        Assert.Equal(sections[Checkpoint.GeneratorSection], copiedSections[Checkpoint.GeneratorSection]);
+        Assert.Equal(sections[CheckpointSections.Generator], copiedSections[CheckpointSections.Generator]);
         using var copySampler = ImageSampler.Load(copy);
         var loaded = copySampler.Generator;
         Assert.Equal(runs.GanSpec, copySampler.Spec);

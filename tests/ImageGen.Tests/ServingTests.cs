@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 using TorchSharp;
+using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Tests;
 

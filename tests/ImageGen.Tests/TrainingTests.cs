@@ -5,6 +5,7 @@ using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Tests;
 
@@ -19,7 +20,7 @@ public class TrainingTests(TrainedRuns runs)
     {
         var metrics = Metrics(runs.Gan);
         Assert.Equal(TrainedRuns.GanSteps, runs.Gan.Steps);
-        Assert.Equal("max-steps", runs.Gan.StopReason);
+        Assert.Equal(StopReason.MaxSteps, runs.Gan.StopReason);
         Assert.All(metrics, m => Assert.All(m.Means.Values, v => Assert.True(double.IsFinite(v))));
         var last = metrics[^1];
         // The discriminator tells real from fake: D(x) above D(G(z)), and its loss below chance (2 ln 2).
@@ -106,7 +107,7 @@ public class TrainingTests(TrainedRuns runs)
 
         // And the resumed run really moved on from the halfway checkpoint.
         var (_, halfSections) = Checkpoint.Read(Path.Combine(folder.File("resumed"), "checkpoints", "epoch_0001.ckpt"));
-        Assert.False(halfSections[Checkpoint.GeneratorSection].AsSpan().SequenceEqual(bSections[Checkpoint.GeneratorSection]));
+        Assert.False(halfSections[CheckpointSections.Generator].AsSpan().SequenceEqual(bSections[CheckpointSections.Generator]));
     }
 
     [Fact]
@@ -120,7 +121,7 @@ public class TrainingTests(TrainedRuns runs)
             Data = data, Spec = spec, RunFolder = folder.File("budget"),
             Options = new TrainOptions { Epochs = 1_000_000, TimeBudget = TimeSpan.FromSeconds(2), BatchSize = 16, Seed = 1 },
         });
-        Assert.Equal("time-budget", budgeted.StopReason);
+        Assert.Equal(StopReason.TimeBudget, budgeted.StopReason);
         Assert.InRange(budgeted.Steps, 1, 100_000);
         Assert.Equal(budgeted.Steps, Checkpoint.ReadHeader(budgeted.CheckpointPath).Step);
 
@@ -131,7 +132,7 @@ public class TrainingTests(TrainedRuns runs)
             Data = data, Spec = spec, RunFolder = folder.File("cancel"),
             Options = new TrainOptions { Epochs = 1_000_000, BatchSize = 16, Seed = 1 },
         }, new SyncProgress(p => { progressSeen.Add(p.Step); if (p.Step == 7) cancel.Cancel(); }), cancel.Token);
-        Assert.Equal("cancelled", cancelled.StopReason);
+        Assert.Equal(StopReason.Cancelled, cancelled.StopReason);
         Assert.Equal(7, cancelled.Steps);
         Assert.Equal(7, Checkpoint.ReadHeader(cancelled.CheckpointPath).Step);
         Assert.Equal(Enumerable.Range(1, 7).Select(i => (long)i), progressSeen.Distinct());

@@ -95,7 +95,7 @@ public static class BenchCommand
         {
             var spec = ModelSpec.DefaultFor(args.Enum<ModelKind>("--model") ?? ModelKind.Dcgan, args.Choice("--image-size", ModelSpec.SupportedImageSizes) ?? 32);
             torch.manual_seed(1);
-            generator = GeneratorFactory.Create(spec);
+            generator = ModelFamily.For(spec.Kind).CreateGenerator(spec);
             generator.AsModule.eval();
             source = "freshly initialised weights";
         }

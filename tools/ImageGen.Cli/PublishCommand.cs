@@ -3,6 +3,7 @@ using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
 using ImageGen.Core.Imaging;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Cli;
 

@@ -10,13 +10,3 @@ public interface IImageGenerator : IDisposable
     Tensor Generate(Tensor z);
     nn.Module AsModule { get; }
 }
-
-public static class GeneratorFactory
-{
-    public static IImageGenerator Create(ModelSpec spec) => spec.Kind switch
-    {
-        ModelKind.Dcgan => new DcganGenerator(spec),
-        ModelKind.Vae => new VaeDecoder(spec),
-        _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "unknown model kind"),
-    };
-}

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace ImageGen.Core.Models;
@@ -25,11 +24,7 @@ public sealed record ModelSpec
     /// <summary>ndf: width of the discriminator (VAE: encoder).</summary>
     public int Ndf { get; init; } = 64;
 
-    public static ModelSpec DefaultFor(ModelKind kind, int imageSize = 32, int channels = 1) => kind switch
-    {
-        ModelKind.Vae => new ModelSpec { Kind = kind, ImageSize = imageSize, Channels = channels, LatentSize = 20, Ngf = 32, Ndf = 32 },
-        _ => new ModelSpec { Kind = kind, ImageSize = imageSize, Channels = channels },
-    };
+    public static ModelSpec DefaultFor(ModelKind kind, int imageSize = 32, int channels = 1) => ModelFamily.For(kind).DefaultSpec(imageSize, channels);
 
     /// <summary>Number of stride-2 up (or down) sampling stages between 4x4 and the image size.</summary>
     public int Stages => (int)Math.Log2(ImageSize / 4);
@@ -44,21 +39,4 @@ public sealed record ModelSpec
         if (Ngf is < 1 or > 1024) throw new ArgumentException($"ngf {Ngf} is outside 1..1024");
         if (Ndf is < 1 or > 1024) throw new ArgumentException($"ndf {Ndf} is outside 1..1024");
     }
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json.Options);
-    public static ModelSpec FromJson(string json) => JsonSerializer.Deserialize<ModelSpec>(json, Json.Options)
-        ?? throw new InvalidDataException("model spec JSON is empty");
-}
-
-public static class Json
-{
-    public static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
-
-    public static readonly JsonSerializerOptions Compact = new(Options) { WriteIndented = false };
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch.nn;
 namespace ImageGen.Core.Models;
 
 /// <summary>Convolutional VAE encoder: stride-2 convolutions down to 4x4, then linear heads for mu and log-variance.</summary>
-public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>
+public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IImageEncoder
 {
     private readonly Sequential features;
     private readonly Linear mu;
@@ -37,6 +37,14 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>
         using var h = features.forward(images).flatten(1);
         return (mu.forward(h), logvar.forward(h));
     }
+
+    public Tensor EncodeMean(Tensor images)
+    {
+        using var h = features.forward(images).flatten(1);
+        return mu.forward(h);
+    }
+
+    public nn.Module AsModule => this;
 }
 
 /// <summary>Convolutional VAE decoder: z -> 4x4 by a linear layer, then the DCGAN generator's upsampling stack; outputs logits.</summary>
@@ -83,4 +91,19 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
     }
 
     public Module AsModule => this;
+}
+
+public sealed class VaeFamily : ModelFamily
+{
+    public override ModelKind Kind => ModelKind.Vae;
+    public override string Name => "VAE";
+    public override string Group => "VAEs";
+    public override ModelSpec DefaultSpec(int imageSize, int channels) =>
+        new() { Kind = Kind, ImageSize = imageSize, Channels = channels, LatentSize = 20, Ngf = 32, Ndf = 32 };
+    public override IImageGenerator CreateGenerator(ModelSpec spec) => new VaeDecoder(spec);
+    public override IImageEncoder CreateEncoder(ModelSpec spec) => new VaeEncoder(spec);
+    public override int DefaultEpochs => 10;
+    public override double DefaultLr => 1e-3;
+    public override double DefaultBeta1 => 0.9;
+    public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Mse];
 }

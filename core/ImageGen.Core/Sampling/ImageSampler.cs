@@ -1,5 +1,5 @@
 using ImageGen.Core.Models;
-using ImageGen.Core.Training;
+using ImageGen.Core.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,17 +11,12 @@ namespace ImageGen.Core.Sampling;
 /// </summary>
 public sealed class ImageSampler : IDisposable
 {
-    public CheckpointHeader Header { get; }
-    public IImageGenerator Generator { get; }
-    private readonly VaeEncoder? encoder;
+    private readonly GeneratorCheckpoint loaded;
+    public CheckpointHeader Header => loaded.Header;
+    public IImageGenerator Generator => loaded.Generator;
     public ModelSpec Spec => Header.Spec;
 
-    private ImageSampler(CheckpointHeader header, IImageGenerator generator, VaeEncoder? encoder)
-    {
-        Header = header;
-        Generator = generator;
-        this.encoder = encoder;
-    }
+    private ImageSampler(GeneratorCheckpoint loaded) => this.loaded = loaded;
 
     public static ImageSampler Load(string fileOrRunFolder)
     {
@@ -29,21 +24,7 @@ public sealed class ImageSampler : IDisposable
         return Load(file);
     }
 
-    public static ImageSampler Load(Stream stream)
-    {
-        var (header, sections) = Checkpoint.Read(stream, new HashSet<string> { Checkpoint.GeneratorSection, VaeTrainable.EncoderSection });
-        var generator = GeneratorFactory.Create(header.Spec);
-        Checkpoint.LoadModule(generator.AsModule, sections[Checkpoint.GeneratorSection]);
-        generator.AsModule.eval();
-        VaeEncoder? encoder = null;
-        if (header.Spec.Kind == ModelKind.Vae && sections.TryGetValue(VaeTrainable.EncoderSection, out var encoderBytes))
-        {
-            encoder = new VaeEncoder(header.Spec);
-            Checkpoint.LoadModule(encoder, encoderBytes);
-            encoder.eval();
-        }
-        return new ImageSampler(header, generator, encoder);
-    }
+    public static ImageSampler Load(Stream stream) => new(GeneratorCheckpoint.Load(stream));
 
     /// <summary>One image per seed, [n, C, H, W] in [-1, 1]. truncation scales z (GANs; 1 = off).</summary>
     public Tensor Generate(IReadOnlyList<long> seeds, double truncation = 1.0)
@@ -69,21 +50,16 @@ public sealed class ImageSampler : IDisposable
         return Generator.Generate(latents).MoveToOuterDisposeScope();
     }
 
-    public bool CanReconstruct => encoder is not null;
+    public bool CanReconstruct => loaded.Encoder is not null;
 
     /// <summary>VAE: images [n, C, H, W] in [-1, 1] through the encoder's mean and the decoder.</summary>
     public Tensor Reconstruct(Tensor images)
     {
-        if (encoder is null) throw new InvalidOperationException($"a {Spec.Kind} checkpoint cannot reconstruct images; only VAEs can");
+        if (loaded.Encoder is not { } encoder) throw new InvalidOperationException($"a {Spec.Kind} checkpoint cannot reconstruct images; only VAEs can");
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
-        var (mu, _) = encoder.forward(images);
-        return Generator.Generate(mu).MoveToOuterDisposeScope();
+        return Generator.Generate(encoder.EncodeMean(images)).MoveToOuterDisposeScope();
     }
 
-    public void Dispose()
-    {
-        Generator.Dispose();
-        encoder?.Dispose();
-    }
+    public void Dispose() => loaded.Dispose();
 }

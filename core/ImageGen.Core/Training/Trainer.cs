@@ -5,6 +5,7 @@ using ImageGen.Core.Imaging;
 using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Core.Training;
 
@@ -33,7 +34,7 @@ public sealed record EpochMetrics
     public double Seconds { get; init; }
 }
 
-public sealed record TrainResult(string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, string StopReason, EpochMetrics? LastMetrics, int Seed);
+public sealed record TrainResult(string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, StopReason StopReason, EpochMetrics? LastMetrics, int Seed);
 
 public sealed record TrainRequest
 {
@@ -84,7 +85,7 @@ public static class Trainer
         if (resumeFrom is not null)
         {
             model.Load(resumeSections!);
-            Checkpoint.RestoreRng(resumeSections!["rng"]);
+            Checkpoint.RestoreRng(resumeSections![CheckpointSections.Rng]);
             step = resumeFrom.Step;
             epochsDone = resumeFrom.Epoch;
             startStepInEpoch = resumeFrom.StepInEpoch;
@@ -95,11 +96,8 @@ public static class Trainer
         Directory.CreateDirectory(Path.Combine(runFolder, "checkpoints"));
         WriteRunOptions(runFolder, spec, options, data, resumeFrom is not null);
 
-        int batchSize = Math.Min(options.BatchSize, data.Count);
-        int stepsPerEpoch = data.Count / batchSize; // the last partial batch is dropped, as DataLoader(drop_last=True)
-        int epochs = options.ResolvedEpochs(spec.Kind);
-        long? totalSteps = options.MaxSteps;
-        if (epochs != int.MaxValue) totalSteps = Math.Min(totalSteps ?? long.MaxValue, (long)epochs * stepsPerEpoch);
+        var plan = TrainingPlan.For(spec, options, data.Count);
+        int batchSize = plan.BatchSize, stepsPerEpoch = plan.StepsPerEpoch, epochs = plan.Epochs;
 
         using var fixedNoise = FixedNoise(seed, options.SampleCount, spec.LatentSize);
         using var previewInputs = data.Batch(torch.arange(Math.Min(options.SampleCount, data.Count)));
@@ -110,7 +108,7 @@ public static class Trainer
         var epochClock = new Stopwatch();
         var sums = new MetricSums();
         EpochMetrics? lastMetrics = null;
-        string stopReason = "epochs";
+        var stopReason = StopReason.Epochs;
         long stepsThisSession = 0;
 
         for (int epoch = epochsDone + 1; epoch <= epochs; epoch++)
@@ -118,10 +116,10 @@ public static class Trainer
             using var permutation = EpochPermutation(seed, epoch, data.Count);
             sums.Clear();
             epochClock.Restart();
-            string? stop = null;
+            StopReason? stop = null;
             for (int i = startStepInEpoch; i < stepsPerEpoch; i++)
             {
-                stop = StopReason(step, options, clock.Elapsed, cancellationToken);
+                stop = ShouldStop(step, options, clock.Elapsed, cancellationToken);
                 if (stop is not null)
                 {
                     string? grid = null;
@@ -129,8 +127,8 @@ public static class Trainer
                         lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: false,
                             fixedNoise, previewInputs, tensorboard, $"step_{step:D7}", out grid);
                     SaveCheckpoint(model, checkpointPath, null, spec, options, step, epoch - 1, i, seed);
-                    progress?.Report(Snapshot(epoch, step, totalSteps, sums, stepsThisSession, batchSize, clock.Elapsed, options) with { SampleGrid = grid });
-                    return new TrainResult(runFolder, checkpointPath, step, epoch - 1, stop, lastMetrics, seed);
+                    progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed) with { SampleGrid = grid });
+                    return new TrainResult(runFolder, checkpointPath, step, epoch - 1, stop.Value, lastMetrics, seed);
                 }
                 using (var scope = torch.NewDisposeScope())
                 {
@@ -144,7 +142,7 @@ public static class Trainer
                     if (step % options.LogEverySteps == 0)
                         foreach (var (name, value) in scalars) tensorboard.add_scalar($"step/{name}", (float)value, (int)step);
                 }
-                progress?.Report(Snapshot(epoch, step, totalSteps, sums, stepsThisSession, batchSize, clock.Elapsed, options));
+                progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed));
             }
             startStepInEpoch = 0;
             epochsDone = epoch;
@@ -155,9 +153,9 @@ public static class Trainer
                     fixedNoise, previewInputs, tensorboard, $"epoch_{epoch:D3}", out string grid);
                 SaveCheckpoint(model, checkpointPath, Path.Combine(runFolder, "checkpoints", $"epoch_{epoch:D4}.ckpt"),
                     spec, options, step, epoch, 0, seed);
-                progress?.Report(Snapshot(epoch, step, totalSteps, sums, stepsThisSession, batchSize, clock.Elapsed, options) with { SampleGrid = grid });
+                progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed) with { SampleGrid = grid });
             }
-            if (options.MaxSteps is { } maxSteps && step >= maxSteps) { stopReason = "max-steps"; break; }
+            if (options.MaxSteps is { } maxSteps && step >= maxSteps) { stopReason = StopReason.MaxSteps; break; }
         }
         if (!File.Exists(checkpointPath) || epochsDone == 0)
             SaveCheckpoint(model, checkpointPath, null, spec, options, step, epochsDone, 0, seed);
@@ -178,31 +176,21 @@ public static class Trainer
         return torch.randperm(count, generator: generator);
     }
 
-    private static string? StopReason(long step, TrainOptions options, TimeSpan elapsed, CancellationToken cancellationToken)
+    private static StopReason? ShouldStop(long step, TrainOptions options, TimeSpan elapsed, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested) return "cancelled";
-        if (options.MaxSteps is { } max && step >= max) return "max-steps";
-        if (options.TimeBudget is { } budget && elapsed >= budget) return "time-budget";
+        if (cancellationToken.IsCancellationRequested) return StopReason.Cancelled;
+        if (options.MaxSteps is { } max && step >= max) return StopReason.MaxSteps;
+        if (options.TimeBudget is { } budget && elapsed >= budget) return StopReason.TimeBudget;
         return null;
     }
 
-    private static TrainingProgress Snapshot(int epoch, long step, long? totalSteps, MetricSums sums, long stepsThisSession,
-        int batchSize, TimeSpan elapsed, TrainOptions options)
+    private static TrainingProgress Snapshot(TrainingPlan plan, int epoch, long step, MetricSums sums, long stepsThisSession, TimeSpan elapsed)
     {
         double stepsPerSecond = elapsed.TotalSeconds > 0 ? stepsThisSession / elapsed.TotalSeconds : 0;
-        TimeSpan? eta = null;
-        if (stepsPerSecond > 0 && totalSteps is { } total)
-            eta = TimeSpan.FromSeconds(Math.Max(0, total - step) / stepsPerSecond);
-        if (options.TimeBudget is { } budget)
-        {
-            var left = budget - elapsed;
-            if (left < TimeSpan.Zero) left = TimeSpan.Zero;
-            eta = eta is null || left < eta ? left : eta;
-        }
         return new TrainingProgress
         {
-            Epoch = epoch, Step = step, TotalSteps = totalSteps, Losses = sums.Means(),
-            ImagesPerSecond = stepsPerSecond * batchSize, Elapsed = elapsed, Eta = eta,
+            Epoch = epoch, Step = step, TotalSteps = plan.TotalSteps, Losses = sums.Means(),
+            ImagesPerSecond = stepsPerSecond * plan.BatchSize, Elapsed = elapsed, Eta = plan.Eta(step, stepsPerSecond, elapsed),
         };
     }
 
@@ -243,7 +231,7 @@ public static class Trainer
             Spec = spec, Options = options, Step = step, Epoch = epochsCompleted, StepInEpoch = stepInEpoch,
             Seed = seed, SavedAt = DateTimeOffset.UtcNow,
         };
-        var sections = model.Sections().Append(("rng", Checkpoint.RngSection())).ToList();
+        var sections = model.Sections().Append((CheckpointSections.Rng, Checkpoint.RngSection())).ToList();
         Checkpoint.Write(latestPath, header, sections);
         if (epochPath is not null) File.Copy(latestPath, epochPath, overwrite: true);
     }

@@ -101,7 +101,7 @@ public sealed record ChunkResult
     /// <summary>Training reached its own stop condition (epochs, max steps or time budget).</summary>
     public bool Done { get; init; }
     public bool Cancelled { get; init; }
-    public string StopReason { get; init; } = "";
+    public StopReason StopReason { get; init; }
     public Dictionary<string, double> Losses { get; init; } = [];
     public double ImagesPerSecond { get; init; }
     public double Seconds { get; init; }

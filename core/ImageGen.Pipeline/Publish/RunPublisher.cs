@@ -4,6 +4,7 @@ using Azure.Storage.Blobs.Models;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Pipeline.Publish;
 

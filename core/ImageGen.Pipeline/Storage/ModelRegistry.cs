@@ -15,7 +15,7 @@ public sealed record ModelCard
     public required string Dataset { get; init; }
     public required string Version { get; init; }
     public required ModelSpec Spec { get; init; }
-    public Core.Training.TrainOptions? Options { get; init; }
+    public Core.Models.TrainOptions? Options { get; init; }
     public Dictionary<string, double> Metrics { get; init; } = [];
     public string? DatasetVersion { get; init; }
     public string? SourceRun { get; init; }

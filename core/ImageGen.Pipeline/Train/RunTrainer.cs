@@ -5,6 +5,8 @@ using ImageGen.Core.Training;
 using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Metrics;
 
 namespace ImageGen.Pipeline.Train;
 
@@ -39,10 +41,10 @@ public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingest
 
             var (spec, userOptions) = request.Settings;
             using var data = DatasetLoader.ReadShards(dataFolder);
-            int batch = Math.Min(userOptions.BatchSize, data.Count);
-            long stepsPerEpoch = data.Count / batch;
-            long? totalSteps = userOptions.ResolvedEpochs(spec.Kind) is var epochs && epochs != int.MaxValue
-                ? Math.Min(userOptions.MaxSteps ?? long.MaxValue, epochs * stepsPerEpoch) : userOptions.MaxSteps;
+            var plan = TrainingPlan.For(spec, userOptions, data.Count);
+            int batch = plan.BatchSize;
+            long? totalSteps = plan.TotalSteps;
+            var trainedBefore = TimeSpan.FromSeconds(request.TrainedSeconds);
             long fromStep = File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath).Step : 0;
 
             var chunkTime = request.ChunkTime;
@@ -60,7 +62,7 @@ public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingest
             var progress = new Progress<TrainingProgress>(p => progressBlob.Report(new
             {
                 stage = "training", epoch = p.Epoch, step = p.Step, totalSteps, losses = p.Losses, imagesPerSecond = p.ImagesPerSecond,
-                etaSeconds = EtaSeconds(totalSteps, p.Step, p.ImagesPerSecond / batch), chunk = request.Chunk,
+                etaSeconds = plan.Eta(p.Step, p.ImagesPerSecond / batch, trainedBefore + p.Elapsed)?.TotalSeconds, chunk = request.Chunk,
             }));
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = await Task.Factory.StartNew(() => Trainer.Run(new TrainRequest
@@ -77,24 +79,20 @@ public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingest
             if (newestGrid is not null)
                 await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).UploadAsync(newestGrid, overwrite: true, cancellationToken);
 
-            bool budgetSpent = userOptions.TimeBudget is { } total && request.TrainedSeconds + seconds >= total.TotalSeconds;
+            var trained = trainedBefore + TimeSpan.FromSeconds(seconds);
             var chunk = new ChunkResult
             {
                 Chunk = request.Chunk, Step = result.Steps, Epoch = result.EpochsCompleted, TotalSteps = totalSteps, Cancelled = cancelled,
-                Done = !cancelled && (result.StopReason == "epochs" || (result.StopReason == "max-steps" && result.Steps >= (userOptions.MaxSteps ?? long.MaxValue))
-                                      || (result.StopReason == "time-budget" && budgetSpent)),
-                StopReason = cancelled ? "cancelled" : result.StopReason, Losses = result.LastMetrics?.Means ?? [],
+                Done = !cancelled && plan.Finishes(result.StopReason, result.Steps, trained),
+                StopReason = cancelled ? StopReason.Cancelled : result.StopReason, Losses = result.LastMetrics?.Means ?? [],
                 ImagesPerSecond = seconds > 0 ? (result.Steps - fromStep) * batch / seconds : 0, Seconds = seconds, Seed = result.Seed,
             };
-            chunk = chunk with { EtaSeconds = EtaSeconds(totalSteps, chunk.Step, chunk.ImagesPerSecond / batch) };
+            chunk = chunk with { EtaSeconds = plan.Eta(chunk.Step, chunk.ImagesPerSecond / batch, trained)?.TotalSeconds };
             await record.UploadJsonAsync(chunk, cancellationToken); // last: the chunk counts as done from here
             return chunk;
         }
         finally { Directory.Delete(runFolder, recursive: true); }
     }
-
-    private static double? EtaSeconds(long? totalSteps, long step, double stepsPerSecond) =>
-        totalSteps is { } total && stepsPerSecond > 0 ? Math.Max(0, total - step) / stepsPerSecond : null;
 
     /// <summary>Polls the cancel marker; cancels the chunk when it appears. True when it did.</summary>
     private static async Task<bool> WatchForCancelAsync(BlobClient marker, CancellationTokenSource stop)

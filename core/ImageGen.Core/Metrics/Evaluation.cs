@@ -3,7 +3,7 @@ using ImageGen.Core.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ImageGen.Core.Training;
+namespace ImageGen.Core.Metrics;
 
 /// <summary>
 /// Metrics of a trained generator against its data, cheap enough to run after every training run: how far the
@@ -35,7 +35,7 @@ public static class Evaluation
         return metrics;
     }
 
-    /// <summary>The published sample grid: seeds 0..63, the same seeds the serving endpoint uses by default.</summary>
+    /// <summary>The published sample grid: seeds 0..63 in an 8x8 grid.</summary>
     public static byte[] SampleGridPng(ImageSampler sampler)
     {
         using var images = sampler.Generate(Seeds.Range(0, SampleSeeds));

@@ -1,7 +1,5 @@
 using System.Text.Json.Serialization;
-using ImageGen.Core.Models;
-
-namespace ImageGen.Core.Training;
+namespace ImageGen.Core.Models;
 
 public enum OptimizerKind { Adam, Rmsprop, Sgd }
 
@@ -37,15 +35,10 @@ public sealed record TrainOptions
 
     public const int MaxBatchSize = 4096;
 
-    public int ResolvedEpochs(ModelKind kind) => Epochs ?? (MaxSteps is null && TimeBudget is null ? (kind == ModelKind.Vae ? 10 : 25) : int.MaxValue);
-    public double ResolvedLr(ModelKind kind) => Lr ?? (Optimizer, kind) switch
-    {
-        (OptimizerKind.Sgd, _) => 0.01,
-        (_, ModelKind.Vae) => 1e-3,
-        _ => 2e-4,
-    };
-    public double ResolvedBeta1(ModelKind kind) => Beta1 ?? (kind == ModelKind.Dcgan ? 0.5 : 0.9);
-    public LossKind ResolvedLoss(ModelKind kind) => Loss ?? LossKind.Bce;
+    public int ResolvedEpochs(ModelKind kind) => Epochs ?? (MaxSteps is null && TimeBudget is null ? ModelFamily.For(kind).DefaultEpochs : int.MaxValue);
+    public double ResolvedLr(ModelKind kind) => Lr ?? (Optimizer == OptimizerKind.Sgd ? 0.01 : ModelFamily.For(kind).DefaultLr);
+    public double ResolvedBeta1(ModelKind kind) => Beta1 ?? ModelFamily.For(kind).DefaultBeta1;
+    public LossKind ResolvedLoss(ModelKind kind) => Loss ?? ModelFamily.For(kind).Losses[0];
 
     public void Validate(ModelKind kind)
     {
@@ -61,10 +54,14 @@ public sealed record TrainOptions
         if (SampleEveryEpochs < 1) throw new ArgumentException($"sample-every {SampleEveryEpochs} must be at least 1");
         if (SampleCount is < 1 or > 256) throw new ArgumentException($"sample count {SampleCount} is outside 1..256");
         if (LogEverySteps < 1) throw new ArgumentException($"log-every {LogEverySteps} must be at least 1");
+        var family = ModelFamily.For(kind);
         var loss = ResolvedLoss(kind);
-        if (kind == ModelKind.Dcgan && loss == LossKind.Mse)
-            throw new ArgumentException("loss 'mse' is for VAEs; a DCGAN takes 'bce' or 'hinge'");
-        if (kind == ModelKind.Vae && loss == LossKind.Hinge)
-            throw new ArgumentException("loss 'hinge' is for GANs; a VAE takes 'bce' or 'mse'");
+        if (!family.Losses.Contains(loss))
+        {
+            string owners = string.Join(" and ", ModelFamily.All.Where(f => f.Losses.Contains(loss)).Select(f => f.Group));
+            throw new ArgumentException($"loss '{Name(loss)}' is for {owners}; a {family.Name} takes {string.Join(" or ", family.Losses.Select(l => $"'{Name(l)}'"))}");
+        }
     }
+
+    private static string Name<T>(T value) where T : Enum => value.ToString().ToLowerInvariant();
 }

@@ -4,21 +4,7 @@ using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ImageGen.Core.Training;
-
-/// <summary>What a checkpoint says about itself, read without loading any weights.</summary>
-public sealed record CheckpointHeader
-{
-    public required ModelSpec Spec { get; init; }
-    public required TrainOptions Options { get; init; }
-    public long Step { get; init; }
-    /// <summary>Epochs completed; training resumes inside epoch Epoch+1 at StepInEpoch.</summary>
-    public int Epoch { get; init; }
-    public int StepInEpoch { get; init; }
-    public int Seed { get; init; }
-    public DateTimeOffset SavedAt { get; init; }
-    public string TorchSharpVersion { get; init; } = typeof(torch).Assembly.GetName().Version?.ToString() ?? "?";
-}
+namespace ImageGen.Core.Checkpoints;
 
 /// <summary>
 /// One file: magic, a JSON header, then named length-prefixed sections (module weights in TorchSharp's
@@ -27,7 +13,6 @@ public sealed record CheckpointHeader
 public static class Checkpoint
 {
     private static readonly byte[] Magic = "IGCKPT01"u8.ToArray();
-    public const string GeneratorSection = "generator";
     public const string FileName = "checkpoint.ckpt";
 
     public static void Write(string path, CheckpointHeader header, IReadOnlyList<(string name, Action<BinaryWriter> write)> sections)

@@ -1,0 +1,14 @@
+namespace ImageGen.Core.Checkpoints;
+
+/// <summary>The names of a checkpoint's sections: every family writes its generator under Generator.</summary>
+public static class CheckpointSections
+{
+    public const string Generator = "generator";
+    public const string Discriminator = "discriminator";
+    public const string Encoder = "encoder";
+    public const string Optimizer = "optimizer";
+    public const string GeneratorOptimizer = "optimizer.generator";
+    public const string DiscriminatorOptimizer = "optimizer.discriminator";
+    /// <summary>torch's global RNG state, so a resumed run draws what an uninterrupted one would.</summary>
+    public const string Rng = "rng";
+}

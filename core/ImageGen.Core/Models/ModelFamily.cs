@@ -1,0 +1,42 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Core.Models;
+
+/// <summary>
+/// What the rest of the code knows of a model family: its default shape and recipe, how to build its generator
+/// (and its encoder, where it can reconstruct). One subclass per family, beside its networks; <see cref="For"/>
+/// is the one list. The training step of a family is registered beside it in Training/Trainables.
+/// </summary>
+public abstract class ModelFamily
+{
+    public abstract ModelKind Kind { get; }
+    /// <summary>As people write it ("DCGAN"), and the kind of model it is, plural ("GANs"), for messages.</summary>
+    public abstract string Name { get; }
+    public abstract string Group { get; }
+    public abstract ModelSpec DefaultSpec(int imageSize, int channels);
+    public abstract IImageGenerator CreateGenerator(ModelSpec spec);
+    /// <summary>An encoder to reconstruct images with (VAE), or null where the family has none.</summary>
+    public virtual IImageEncoder? CreateEncoder(ModelSpec spec) => null;
+    /// <summary>The classic recipe's epochs when no other stop is set (DCGAN 25, VAE 10).</summary>
+    public abstract int DefaultEpochs { get; }
+    /// <summary>The recipe's Adam (and RMSprop) learning rate.</summary>
+    public abstract double DefaultLr { get; }
+    public abstract double DefaultBeta1 { get; }
+    /// <summary>Losses this family trains with; the first is the default.</summary>
+    public abstract IReadOnlyList<LossKind> Losses { get; }
+
+    /// <summary>Every model family: the one list.</summary>
+    public static IReadOnlyList<ModelFamily> All { get; } = [new DcganFamily(), new VaeFamily()];
+    private static readonly Dictionary<ModelKind, ModelFamily> Families = All.ToDictionary(f => f.Kind);
+
+    public static ModelFamily For(ModelKind kind) =>
+        Families.TryGetValue(kind, out var family) ? family : throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown model kind");
+}
+
+/// <summary>A network that encodes images [batch, C, H, W] in [-1, 1] to latent means [batch, nz] for reconstruction.</summary>
+public interface IImageEncoder : IDisposable
+{
+    Tensor EncodeMean(Tensor images);
+    nn.Module AsModule { get; }
+}

@@ -1,0 +1,91 @@
+using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ImageGen.Core.Training;
+
+/// <summary>DCGAN training step as in pytorch/examples: D on real and detached fake, then G through D.</summary>
+public sealed class GanTrainable : ITrainable
+{
+    private readonly DcganGenerator generator;
+    private readonly DcganDiscriminator discriminator;
+    private readonly OptimizerHelper optG, optD;
+    private readonly LossKind loss;
+    private readonly ModelSpec spec;
+
+    public GanTrainable(ModelSpec spec, TrainOptions options)
+    {
+        this.spec = spec;
+        generator = new DcganGenerator(spec);
+        discriminator = new DcganDiscriminator(spec);
+        optG = Optimizers.Create(generator.parameters(), options, spec.Kind);
+        optD = Optimizers.Create(discriminator.parameters(), options, spec.Kind);
+        loss = options.ResolvedLoss(spec.Kind);
+    }
+
+    public IImageGenerator Generator => generator;
+
+    public Dictionary<string, double> Step(Tensor real)
+    {
+        using var scope = torch.NewDisposeScope();
+        long batch = real.shape[0];
+        // (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the hinge equivalent).
+        optD.zero_grad();
+        var z = torch.randn(batch, spec.LatentSize);
+        var fake = generator.forward(z);
+        var realLogits = discriminator.forward(real);
+        var fakeLogits = discriminator.forward(fake.detach());
+        Tensor lossD = loss == LossKind.Hinge
+            ? F.relu(1.0 - realLogits).mean() + F.relu(1.0 + fakeLogits).mean()
+            : F.binary_cross_entropy_with_logits(realLogits, torch.ones_like(realLogits))
+              + F.binary_cross_entropy_with_logits(fakeLogits, torch.zeros_like(fakeLogits));
+        lossD.backward();
+        optD.step();
+        // (2) Update G: non-saturating loss, maximise log D(G(z)).
+        optG.zero_grad();
+        var fakeLogitsForG = discriminator.forward(fake);
+        Tensor lossG = loss == LossKind.Hinge
+            ? -fakeLogitsForG.mean()
+            : F.binary_cross_entropy_with_logits(fakeLogitsForG, torch.ones_like(fakeLogitsForG));
+        lossG.backward();
+        optG.step();
+        return new Dictionary<string, double>
+        {
+            ["loss_d"] = lossD.item<float>(),
+            ["loss_g"] = lossG.item<float>(),
+            ["d_x"] = realLogits.sigmoid().mean().item<float>(),
+            ["d_g_z"] = fakeLogits.sigmoid().mean().item<float>(),
+        };
+    }
+
+    public void SetTraining(bool training) { generator.train(training); discriminator.train(training); }
+
+    public IReadOnlyList<(string name, Action<BinaryWriter> write)> Sections() =>
+    [
+        (CheckpointSections.Generator, Checkpoint.ModuleSection(generator)),
+        (CheckpointSections.Discriminator, Checkpoint.ModuleSection(discriminator)),
+        (CheckpointSections.GeneratorOptimizer, Optimizers.Section(optG)),
+        (CheckpointSections.DiscriminatorOptimizer, Optimizers.Section(optD)),
+    ];
+
+    public void Load(IReadOnlyDictionary<string, byte[]> sections)
+    {
+        Checkpoint.LoadModule(generator, sections[CheckpointSections.Generator]);
+        Checkpoint.LoadModule(discriminator, sections[CheckpointSections.Discriminator]);
+        Optimizers.Load(optG, sections[CheckpointSections.GeneratorOptimizer]);
+        Optimizers.Load(optD, sections[CheckpointSections.DiscriminatorOptimizer]);
+    }
+
+    public void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix) { }
+
+    // D runs 3 forward passes and their backward passes (about 2x a forward each); G one forward and one backward.
+    public long TrainingMacsPerImage => 9 * Flops.DiscriminatorMacs(spec) + 3 * Flops.GeneratorMacs(spec);
+
+    public void Dispose()
+    {
+        generator.Dispose(); discriminator.Dispose(); optG.Dispose(); optD.Dispose();
+    }
+}

@@ -1,0 +1,19 @@
+using ImageGen.Core.Models;
+using static TorchSharp.torch;
+
+namespace ImageGen.Core.Training;
+
+/// <summary>What the trainer needs of a model family: one optimisation step, its checkpoint sections, its sample images.</summary>
+public interface ITrainable : IDisposable
+{
+    IImageGenerator Generator { get; }
+    /// <summary>One optimisation step on a batch in [-1, 1]; returns this step's scalars (losses, D outputs).</summary>
+    Dictionary<string, double> Step(Tensor batch);
+    void SetTraining(bool training);
+    IReadOnlyList<(string name, Action<BinaryWriter> write)> Sections();
+    void Load(IReadOnlyDictionary<string, byte[]> sections);
+    /// <summary>Extra images per epoch beyond the fixed-noise grid (VAE: inputs over reconstructions).</summary>
+    void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix);
+    /// <summary>Multiply-adds per image of one forward pass of each network, for FLOP counts.</summary>
+    long TrainingMacsPerImage { get; }
+}
