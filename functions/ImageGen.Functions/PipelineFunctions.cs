@@ -6,12 +6,16 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
+using ImageGen.Pipeline.Train;
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Publish;
 
 namespace ImageGen.Functions;
 
 /// <summary>
 /// Doorways to the training pipeline: the blob trigger, the orchestrator and activity wrappers (names from
-/// PipelineRegistry), and the training endpoints. Each binds, calls one Pipeline method, and returns.
+/// PipelineRegistry), and the training endpoints. Each binds, calls one Pipeline method, and returns. Activities
+/// take the worker's shutdown token, so a recycled instance stops a chunk at a step boundary with its checkpoint.
 /// </summary>
 public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities activities, ILogger<PipelineFunctions> logger)
 {
@@ -40,19 +44,24 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
         DatasetPipeline.RunAsync(context, context.GetInput<PipelineInput>()!);
 
     [Function(PipelineActivities.NewestDrop)]
-    public Task<DateTimeOffset?> NewestDrop([ActivityTrigger] string dataset) => activities.NewestDropAsync(dataset);
+    public Task<DateTimeOffset?> NewestDrop([ActivityTrigger] string dataset, CancellationToken cancellationToken) =>
+        activities.NewestDropAsync(dataset, cancellationToken);
 
     [Function(PipelineActivities.Ingest)]
-    public Task<IngestResult> Ingest([ActivityTrigger] IngestRequest request) => activities.IngestAsync(request);
+    public Task<IngestResult> Ingest([ActivityTrigger] IngestRequest request, CancellationToken cancellationToken) =>
+        activities.IngestAsync(request, cancellationToken);
 
     [Function(PipelineActivities.TrainChunk)]
-    public Task<ChunkResult> TrainChunk([ActivityTrigger] ChunkRequest request) => activities.TrainChunkAsync(request);
+    public Task<ChunkResult> TrainChunk([ActivityTrigger] ChunkRequest request, CancellationToken cancellationToken) =>
+        activities.TrainChunkAsync(request, cancellationToken);
 
     [Function(PipelineActivities.Evaluate)]
-    public Task<EvaluateResult> Evaluate([ActivityTrigger] EvaluateRequest request) => activities.EvaluateAsync(request);
+    public Task<EvaluateResult> Evaluate([ActivityTrigger] EvaluateRequest request, CancellationToken cancellationToken) =>
+        activities.EvaluateAsync(request, cancellationToken);
 
     [Function(PipelineActivities.Publish)]
-    public Task<PublishResult> Publish([ActivityTrigger] PublishRequest request) => activities.PublishAsync(request);
+    public Task<PublishResult> Publish([ActivityTrigger] PublishRequest request, CancellationToken cancellationToken) =>
+        activities.PublishAsync(request, cancellationToken);
 
     [Function("TrainStart")]
     public async Task<IActionResult> TrainStart(

@@ -81,7 +81,7 @@ public class PipelineCrashTests : IDisposable
         var manifestETag = await ETagAsync(manifestBlob);
         var chunk0ETag = await ETagAsync(runs.GetBlobClient(chunk0));
         var checkpointAtKill = Core.Checkpoints.Checkpoint.Read((await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header;
-        var chunk0Record = (await runs.GetBlobClient(chunk0).DownloadContentAsync()).Value.Content.ToObjectFromJson<ImageGen.Pipeline.Orchestration.ChunkResult>(Json.Options)!;
+        var chunk0Record = (await runs.GetBlobClient(chunk0).DownloadContentAsync()).Value.Content.ToObjectFromJson<ImageGen.Pipeline.Train.ChunkResult>(Json.Options)!;
         Assert.Equal(chunk0Record.Step, checkpointAtKill.Step); // the last checkpoint is chunk 0's
         Assert.InRange(checkpointAtKill.Step, 1, 109);
 

@@ -4,6 +4,9 @@ using ImageGen.Core.Training;
 using ImageGen.Pipeline.Orchestration;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Train;
+using ImageGen.Pipeline.Publish;
 
 namespace ImageGen.Tests;
 
@@ -27,7 +30,7 @@ public sealed class ScriptedActivities : IPipelineActivities
     /// <summary>What NewestDrop answers: by default an upload long ago.</summary>
     public Func<DateTimeOffset?> Newest { get; init; } = () => DateTimeOffset.UtcNow.AddHours(-1);
 
-    public Task<DateTimeOffset?> NewestDropAsync(string dataset)
+    public Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken)
     {
         Calls.Enqueue($"NewestDrop {dataset}");
         return Task.FromResult(Newest());
@@ -35,18 +38,18 @@ public sealed class ScriptedActivities : IPipelineActivities
 
     public DateTimeOffset? IngestedAt { get; private set; }
 
-    public Task<IngestResult> IngestAsync(IngestRequest request)
+    public Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken)
     {
         IngestedAt = DateTimeOffset.UtcNow;
-        Calls.Enqueue($"Ingest {request.RunId} {request.OptionsJson}");
+        Calls.Enqueue($"Ingest {request.DatasetVersion} {request.OptionsJson}");
         return Task.FromResult(new IngestResult
         {
-            DatasetVersion = request.RunId, Accepted = IngestError is null ? 10 : 0, Rejected = 1,
+            DatasetVersion = request.DatasetVersion, Accepted = IngestError is null ? 10 : 0, Rejected = 1,
             FirstRejections = [new("bad.png", "not an image")], Settings = TrainSettings.Default, Error = IngestError,
         });
     }
 
-    public async Task<ChunkResult> TrainChunkAsync(ChunkRequest request)
+    public async Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken)
     {
         Calls.Enqueue($"TrainChunk {request.Chunk} from {request.FromStep}");
         FirstChunkStarted.TrySetResult();
@@ -60,13 +63,13 @@ public sealed class ScriptedActivities : IPipelineActivities
         };
     }
 
-    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request)
+    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken)
     {
         Calls.Enqueue($"Evaluate {request.RunId}");
         return Task.FromResult(new EvaluateResult(new() { ["pixelMeanGap"] = 0.01 }));
     }
 
-    public Task<PublishResult> PublishAsync(PublishRequest request)
+    public Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         Calls.Enqueue($"Publish {request.RunId} steps {request.Steps}");
         return Task.FromResult(new PublishResult($"v{Count("Publish"):D4}"));

@@ -14,13 +14,15 @@ public static class Evaluation
 {
     public const int SampleSeeds = 64;
 
-    public static Dictionary<string, double> Evaluate(ImageSampler sampler, ImageTensorDataset data, int maxImages = 512)
+    public static Dictionary<string, double> Evaluate(ImageSampler sampler, ImageTensorDataset data, int maxImages = 512, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         int n = Math.Min(maxImages, data.Count);
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
         var real = data.Batch(torch.arange(n));
         var fake = sampler.Generate(Seeds.Range(1_000_000, n));
+        cancellationToken.ThrowIfCancellationRequested();
         var metrics = new Dictionary<string, double>
         {
             ["evalImages"] = n,

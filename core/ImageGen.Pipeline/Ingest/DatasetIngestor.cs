@@ -62,7 +62,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
     public async Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken = default)
     {
         string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
-        string version = StorageLayout.ValidateName(request.RunId, "dataset version");
+        string version = StorageLayout.ValidateName(request.DatasetVersion, "dataset version");
         TrainSettings settings;
         try { settings = await ReadSettingsAsync(dataset, request.OptionsJson, cancellationToken); }
         catch (OptionException e) { return new IngestResult { DatasetVersion = version, Error = e.Message }; }
@@ -174,21 +174,5 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             await packed.GetBlobClient(prefix + shard.File).UploadAsync(Path.Combine(local, shard.File), overwrite: true, cancellationToken);
         // The manifest goes last: a dataset version is complete once its manifest exists.
         await packed.GetBlobClient(prefix + DatasetManifest.FileName).UploadAsync(Path.Combine(local, DatasetManifest.FileName), overwrite: true, cancellationToken);
-    }
-
-    /// <summary>Downloads a packed dataset version into a local cache folder once per machine, and returns the folder.</summary>
-    public async Task<string> DownloadPackedAsync(string dataset, string version, CancellationToken cancellationToken = default)
-    {
-        string folder = Path.Combine(Path.GetTempPath(), "imagegen-datasets", dataset, version);
-        if (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) return folder;
-        string partial = folder + ".partial-" + Guid.NewGuid().ToString("N");
-        Directory.CreateDirectory(partial);
-        string prefix = StorageLayout.PackedFolder(dataset, version);
-        await packed.GetBlobClient(prefix + DatasetManifest.FileName).DownloadToAsync(Path.Combine(partial, DatasetManifest.FileName), cancellationToken);
-        foreach (var shard in DatasetManifest.Read(partial).Shards)
-            await packed.GetBlobClient(prefix + shard.File).DownloadToAsync(Path.Combine(partial, shard.File), cancellationToken);
-        try { Directory.Move(partial, folder); }
-        catch (IOException) when (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) { Directory.Delete(partial, true); } // another worker won
-        return folder;
     }
 }

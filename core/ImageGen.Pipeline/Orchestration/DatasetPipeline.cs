@@ -1,4 +1,7 @@
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Publish;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Train;
 using Microsoft.DurableTask;
 
 namespace ImageGen.Pipeline.Orchestration;
@@ -21,40 +24,74 @@ public static class DatasetPipeline
 
     public static async Task<PipelineOutcome> RunAsync(TaskOrchestrationContext context, PipelineInput input)
     {
-        var settings = input.Settings;
-        var retry = Retry(settings);
         var run = input.Run;
+        string? optionsJson = input.OptionsJson;
         if (run is null)
         {
-            string? optionsJson = input.OptionsJson;
-            if (input.WaitForQuiet)
-            {
-                context.SetCustomStatus((input.LastStatus ?? new TrainingStatus { State = "waiting" }) with { State = "waiting", FollowUpPending = input.LastStatus is not null, UpdatedAt = context.CurrentUtcDateTime });
-                // Every signal restarts the quiet period: 10,000 uploads make one run. Signals can lag the uploads
-                // (a polling trigger on a big container), so the blobs' own times have the last word.
-                while (true)
-                {
-                    while (await NextSignalAsync(context, settings.QuietPeriod) is { } signal) optionsJson = signal.OptionsJson ?? optionsJson;
-                    var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, retry);
-                    var quietSince = newest is { } n ? n.UtcDateTime : DateTime.MinValue;
-                    if (context.CurrentUtcDateTime - quietSince >= settings.QuietPeriod) break;
-                    // Uploads went on without signals reaching us: wait out the rest of the quiet period, listening still.
-                    if (await NextSignalAsync(context, quietSince + settings.QuietPeriod - context.CurrentUtcDateTime) is { } late)
-                        optionsJson = late.OptionsJson ?? optionsJson;
-                }
-            }
-
-            var ingestStartedAt = context.CurrentUtcDateTime;
-            string runId = $"run-{context.CurrentUtcDateTime:yyyyMMdd-HHmmss}-{context.NewGuid():N}"[..32];
-            context.SetCustomStatus(new TrainingStatus { State = "ingesting", RunId = runId, DatasetVersion = runId, UpdatedAt = context.CurrentUtcDateTime });
-            IngestResult ingest;
-            try { ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, new IngestRequest(input.Dataset, runId, optionsJson), retry); }
-            catch (TaskFailedException e) { return await FinishAsync(context, input, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
-            if (ingest.Error is not null || ingest.Settings is null)
-                return await FinishAsync(context, input, Failed(context, runId, ingest, ingest.Error ?? "ingest returned no settings"));
-            run = new RunState { RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest, IngestStartedAt = ingestStartedAt };
+            if (input.WaitForQuiet) optionsJson = await WaitForQuietAsync(context, input, optionsJson);
+            (run, var failed) = await IngestAsync(context, input, optionsJson);
+            if (failed is not null) return await FinishAsync(context, input, failed);
         }
+        (run, var last, var stopped) = await TrainChunksAsync(context, input, run!);
+        if (stopped is not null) return await FinishAsync(context, input, stopped, run);
+        if (last is { Done: false })
+        {
+            context.SetCustomStatus(Training(context, input.Dataset, run, last));
+            context.ContinueAsNew(input with { Run = run }, preserveUnprocessedEvents: true);
+            return new PipelineOutcome("training", run.RunId);
+        }
+        return await FinishAsync(context, input, await EvaluateAndPublishAsync(context, input, run, last), run);
+    }
 
+    /// <summary>
+    /// Every signal restarts the quiet period: 10,000 uploads make one run. Signals can lag the uploads (a polling
+    /// trigger on a big container), so the blobs' own times have the last word. Returns the newest options sent.
+    /// </summary>
+    private static async Task<string?> WaitForQuietAsync(TaskOrchestrationContext context, PipelineInput input, string? optionsJson)
+    {
+        var quiet = input.Settings.QuietPeriod;
+        var waiting = (input.LastStatus ?? new TrainingStatus { State = "waiting" }) with
+        {
+            State = "waiting", FollowUpPending = input.LastStatus is not null, UpdatedAt = context.CurrentUtcDateTime,
+        };
+        context.SetCustomStatus(waiting);
+        while (true)
+        {
+            while (await NextSignalAsync(context, quiet) is { } signal) optionsJson = signal.OptionsJson ?? optionsJson;
+            var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, Retry(input.Settings));
+            var quietSince = newest is { } n ? n.UtcDateTime : DateTime.MinValue;
+            if (context.CurrentUtcDateTime - quietSince >= quiet) return optionsJson;
+            // Uploads went on without signals reaching us: wait out the rest of the quiet period, listening still.
+            if (await NextSignalAsync(context, quietSince + quiet - context.CurrentUtcDateTime) is { } late)
+                optionsJson = late.OptionsJson ?? optionsJson;
+        }
+    }
+
+    /// <summary>Ingests the drops as a new dataset version named after a new run; a failure comes back as a status.</summary>
+    private static async Task<(RunState? run, TrainingStatus? failed)> IngestAsync(TaskOrchestrationContext context, PipelineInput input, string? optionsJson)
+    {
+        var ingestStartedAt = context.CurrentUtcDateTime;
+        string runId = $"run-{context.CurrentUtcDateTime:yyyyMMdd-HHmmss}-{context.NewGuid():N}"[..32];
+        context.SetCustomStatus(new TrainingStatus { State = "ingesting", RunId = runId, DatasetVersion = runId, UpdatedAt = context.CurrentUtcDateTime });
+        IngestResult ingest;
+        try
+        {
+            ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, new IngestRequest(input.Dataset, runId, optionsJson), Retry(input.Settings));
+        }
+        catch (TaskFailedException e) { return (null, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
+        if (ingest.Error is not null || ingest.Settings is null)
+            return (null, Failed(context, runId, ingest, ingest.Error ?? "ingest returned no settings"));
+        return (new RunState { RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest, IngestStartedAt = ingestStartedAt }, null);
+    }
+
+    /// <summary>
+    /// Up to ChunksPerGeneration chunks, each resuming from the last checkpoint. Returns the run advanced, the last
+    /// chunk, and a final status when the run ended here (failed or cancelled).
+    /// </summary>
+    private static async Task<(RunState run, ChunkResult? last, TrainingStatus? stopped)> TrainChunksAsync(
+        TaskOrchestrationContext context, PipelineInput input, RunState run)
+    {
+        var settings = input.Settings;
         ChunkResult? last = null;
         for (int i = 0; i < settings.ChunksPerGeneration; i++)
         {
@@ -64,34 +101,37 @@ public static class DatasetPipeline
                 FromStep = run.Step, TrainedSeconds = run.TrainedSeconds, ChunkSteps = settings.ChunkSteps, ChunkTime = settings.ChunkTime,
             };
             context.SetCustomStatus(Training(context, input.Dataset, run, last));
-            try { last = await context.CallActivityAsync<ChunkResult>(PipelineActivities.TrainChunk, request, retry); }
-            catch (TaskFailedException e) { return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}"), run); }
+            try { last = await context.CallActivityAsync<ChunkResult>(PipelineActivities.TrainChunk, request, Retry(settings)); }
+            catch (TaskFailedException e)
+            {
+                return (run, last, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}"));
+            }
             run = run with { Step = last.Step, Chunk = run.Chunk + 1, TrainedSeconds = run.TrainedSeconds + last.Seconds };
-            if (last.Cancelled)
-                return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "cancelled" }, run);
+            if (last.Cancelled) return (run, last, Training(context, input.Dataset, run, last) with { State = "cancelled" });
             if (last.Done) break;
         }
-        if (last is { Done: false })
-        {
-            context.SetCustomStatus(Training(context, input.Dataset, run, last));
-            context.ContinueAsNew(input with { Run = run }, preserveUnprocessedEvents: true);
-            return new PipelineOutcome("training", run.RunId);
-        }
+        return (run, last, null);
+    }
 
+    /// <summary>Evaluates the finished run and publishes it as the next model version; returns the final status.</summary>
+    private static async Task<TrainingStatus> EvaluateAndPublishAsync(TaskOrchestrationContext context, PipelineInput input, RunState run, ChunkResult? last)
+    {
+        var retry = Retry(input.Settings);
         context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "evaluating" });
         try
         {
-            var evaluation = await context.CallActivityAsync<EvaluateResult>(PipelineActivities.Evaluate, new EvaluateRequest(input.Dataset, run.RunId, run.DatasetVersion), retry);
+            var evaluation = await context.CallActivityAsync<EvaluateResult>(PipelineActivities.Evaluate,
+                new EvaluateRequest(input.Dataset, run.RunId, run.DatasetVersion), retry);
             var metrics = new Dictionary<string, double>(evaluation.Metrics);
             foreach (var (name, value) in last?.Losses ?? []) metrics[name] = value;
             context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "publishing", Metrics = metrics });
             var published = await context.CallActivityAsync<PublishResult>(PipelineActivities.Publish,
                 new PublishRequest(input.Dataset, run.RunId, run.DatasetVersion, metrics, run.Step), retry);
-            return await FinishAsync(context, input, Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics }, run);
+            return Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics };
         }
         catch (TaskFailedException e)
         {
-            return await FinishAsync(context, input, Failed(context, run.RunId, run.Ingest, $"evaluation or publishing failed: {e.FailureDetails.ErrorMessage}"), run);
+            return Failed(context, run.RunId, run.Ingest, $"evaluation or publishing failed: {e.FailureDetails.ErrorMessage}");
         }
     }
 
@@ -118,9 +158,12 @@ public static class DatasetPipeline
             followUp = newest is { } n && n.UtcDateTime >= run.IngestStartedAt - ClockSkew;
         }
         if (followUp)
-            context.ContinueAsNew(new PipelineInput { Dataset = input.Dataset, Settings = input.Settings, WaitForQuiet = true, OptionsJson = optionsJson, LastStatus = status },
-                preserveUnprocessedEvents: true);
-        return new PipelineOutcome(followUp ? status.State + "; training again for images that arrived meanwhile" : status.State, status.RunId, status.PublishedVersion, status.Error);
+        {
+            var next = new PipelineInput { Dataset = input.Dataset, Settings = input.Settings, WaitForQuiet = true, OptionsJson = optionsJson, LastStatus = status };
+            context.ContinueAsNew(next, preserveUnprocessedEvents: true);
+        }
+        string outcome = followUp ? status.State + "; training again for images that arrived meanwhile" : status.State;
+        return new PipelineOutcome(outcome, status.RunId, status.PublishedVersion, status.Error);
     }
 
     /// <summary>Every activity call retries with exponential back-off: storage hiccups must not end a run.</summary>

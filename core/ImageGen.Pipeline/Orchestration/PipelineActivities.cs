@@ -6,20 +6,10 @@ using ImageGen.Pipeline.Train;
 
 namespace ImageGen.Pipeline.Orchestration;
 
-/// <summary>The steps of a run, as the orchestration calls them. Tests swap in their own to steer control flow.</summary>
-public interface IPipelineActivities
-{
-    /// <summary>When the newest blob under training-images/{dataset}/ was written, or null when there is none.</summary>
-    Task<DateTimeOffset?> NewestDropAsync(string dataset);
-    Task<IngestResult> IngestAsync(IngestRequest request);
-    Task<ChunkResult> TrainChunkAsync(ChunkRequest request);
-    Task<EvaluateResult> EvaluateAsync(EvaluateRequest request);
-    Task<PublishResult> PublishAsync(PublishRequest request);
-}
-
 /// <summary>The real steps over blob storage: check for fresh uploads, ingest, train a chunk, evaluate, publish.</summary>
 public sealed class PipelineActivities : IPipelineActivities
 {
+    // Activity names: PipelineRegistry's table pairs each with its handler; the Functions wrappers are named by them.
     public const string NewestDrop = "NewestDrop";
     public const string Ingest = "Ingest";
     public const string TrainChunk = "TrainChunk";
@@ -33,13 +23,13 @@ public sealed class PipelineActivities : IPipelineActivities
     public PipelineActivities(BlobServiceClient service)
     {
         ingestor = new DatasetIngestor(service);
-        trainer = new RunTrainer(service, ingestor);
+        trainer = new RunTrainer(service);
         publisher = new RunPublisher(service, new ModelRegistry(service));
     }
 
-    public Task<DateTimeOffset?> NewestDropAsync(string dataset) => ingestor.NewestDropAsync(dataset);
-    public Task<IngestResult> IngestAsync(IngestRequest request) => ingestor.IngestAsync(request);
-    public Task<ChunkResult> TrainChunkAsync(ChunkRequest request) => trainer.TrainChunkAsync(request);
-    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request) => trainer.EvaluateAsync(request);
-    public Task<PublishResult> PublishAsync(PublishRequest request) => publisher.PublishAsync(request);
+    public Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken) => ingestor.NewestDropAsync(dataset, cancellationToken);
+    public Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken) => ingestor.IngestAsync(request, cancellationToken);
+    public Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken) => trainer.TrainChunkAsync(request, cancellationToken);
+    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken) => trainer.EvaluateAsync(request, cancellationToken);
+    public Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken) => publisher.PublishAsync(request, cancellationToken);
 }

@@ -2,8 +2,6 @@ using Azure.Storage.Blobs;
 using ImageGen.Core.Data;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
-using ImageGen.Pipeline.Ingest;
-using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Storage;
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Metrics;
@@ -17,8 +15,9 @@ namespace ImageGen.Pipeline.Train;
 /// chunk finds its record and returns it without training again; a killed one is simply run again from the
 /// last checkpoint. A cancel marker blob stops the chunk within a couple of seconds, checkpoint kept.
 /// </summary>
-public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingestor)
+public sealed class RunTrainer(BlobServiceClient service)
 {
+    private readonly PackedDatasets datasets = new(service);
     public static readonly TimeSpan CancelPollInterval = TimeSpan.FromSeconds(1);
     private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
 
@@ -30,7 +29,7 @@ public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingest
         var record = runs.GetBlobClient(StorageLayout.RunChunk(dataset, runId, request.Chunk));
         if (await record.TryReadJsonAsync<ChunkResult>(cancellationToken) is { } done) return done; // redelivered after it finished
 
-        string dataFolder = await ingestor.DownloadPackedAsync(dataset, request.DatasetVersion, cancellationToken);
+        string dataFolder = await datasets.DownloadAsync(dataset, request.DatasetVersion, cancellationToken);
         string runFolder = Path.Combine(Path.GetTempPath(), "imagegen-runs", $"{dataset}-{runId}-{request.Chunk}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(runFolder);
         try
@@ -72,9 +71,10 @@ public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingest
             double seconds = clock.Elapsed.TotalSeconds;
             stop.Cancel();
             bool cancelled = await watcher || await cancelMarker.ExistsAsync(CancellationToken.None);
-            cancellationToken.ThrowIfCancellationRequested(); // host shutdown: the chunk is retried from the checkpoint
-
-            await checkpointBlob.UploadAsync(checkpointPath, overwrite: true, cancellationToken);
+            // Host shutdown: the trainer stopped at a step boundary and saved; keep that checkpoint, then give the
+            // chunk back unfinished (no record) so it runs again from there.
+            await checkpointBlob.UploadAsync(checkpointPath, overwrite: true, cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             string? newestGrid = Directory.EnumerateFiles(Path.Combine(runFolder, "samples"), "fake_samples_*.png").Order(StringComparer.Ordinal).LastOrDefault();
             if (newestGrid is not null)
                 await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).UploadAsync(newestGrid, overwrite: true, cancellationToken);
@@ -117,11 +117,11 @@ public sealed class RunTrainer(BlobServiceClient service, DatasetIngestor ingest
         var stored = runs.GetBlobClient(StorageLayout.RunEvaluation(dataset, runId));
         if (await stored.TryReadJsonAsync<EvaluateResult>(cancellationToken) is { } done) return done;
 
-        string dataFolder = await ingestor.DownloadPackedAsync(dataset, request.DatasetVersion, cancellationToken);
+        string dataFolder = await datasets.DownloadAsync(dataset, request.DatasetVersion, cancellationToken);
         var checkpoint = (await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync(cancellationToken)).Value.Content;
         using var sampler = ImageSampler.Load(checkpoint.ToStream());
         using var data = DatasetLoader.ReadShards(dataFolder);
-        var metrics = Evaluation.Evaluate(sampler, data);
+        var metrics = Evaluation.Evaluate(sampler, data, cancellationToken: cancellationToken);
         await runs.GetBlobClient(StorageLayout.RunEvaluationSamples(dataset, runId))
             .UploadAsync(BinaryData.FromBytes(Evaluation.SampleGridPng(sampler)), overwrite: true, cancellationToken);
         var result = new EvaluateResult(metrics);

@@ -53,7 +53,14 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
             .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
 
-    private LocalPipelineHost(TaskHubSidecar sidecar, WebApplication app) { this.sidecar = sidecar; this.app = app; }
+    private readonly CancellationTokenSource stopping;
+
+    private LocalPipelineHost(TaskHubSidecar sidecar, WebApplication app, CancellationTokenSource stopping)
+    {
+        this.sidecar = sidecar;
+        this.app = app;
+        this.stopping = stopping;
+    }
 
     public static async Task<LocalPipelineHost> StartAsync(LocalPipelineOptions options, CancellationToken cancellationToken = default)
     {
@@ -78,6 +85,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         await backend.CreateIfNotExistsAsync();
 
         var sidecar = await TaskHubSidecar.StartAsync(backend, cancellationToken);
+        var stopping = new CancellationTokenSource(); // the activities' shutdown signal, cancelled first on stop
         var channel = sidecar.Channel;
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -90,7 +98,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         builder.Services.AddDurableTaskWorker(b =>
         {
             b.UseGrpc(channel);
-            b.AddTasks(r => r.AddPipeline(new PipelineActivities(storage)));
+            b.AddTasks(r => r.AddPipeline(new PipelineActivities(storage), stopping.Token));
             b.Configure(o => o.Concurrency.MaximumConcurrentActivityWorkItems = 1);
         });
         builder.Services.AddDurableTaskClient(b => { b.UseGrpc(channel); b.RegisterDirectly(); });
@@ -98,10 +106,11 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         builder.Services.AddHostedService(sp => new DropScanner(storage, sp.GetRequiredService<TrainingControl>(), options.PollInterval,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<DropScanner>()));
         var app = builder.Build();
+        app.Lifetime.ApplicationStopping.Register(stopping.Cancel);
         LocalServeHost.MapServing(app);
         MapTraining(app);
         await app.StartAsync(cancellationToken);
-        return new LocalPipelineHost(sidecar, app);
+        return new LocalPipelineHost(sidecar, app, stopping);
     }
 
     /// <summary>The training routes, as the Functions app declares them.</summary>
@@ -117,10 +126,16 @@ public sealed class LocalPipelineHost : IAsyncDisposable
 
     public Task WaitForShutdownAsync() => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(app);
 
+    private bool disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (disposed) return;
+        disposed = true;
+        await stopping.CancelAsync(); // running chunks stop at a step boundary and upload their checkpoint
         await app.StopAsync();
         await app.DisposeAsync();
         await sidecar.DisposeAsync();
+        stopping.Dispose();
     }
 }

@@ -1,0 +1,16 @@
+using ImageGen.Core.Data;
+using ImageGen.Core.Training;
+
+namespace ImageGen.Pipeline.Ingest;
+
+public sealed record IngestResult
+{
+    public required string DatasetVersion { get; init; }
+    public int Accepted { get; init; }
+    public int Rejected { get; init; }
+    /// <summary>The first few rejections with reasons; all of them are in the manifest.</summary>
+    public List<Rejection> FirstRejections { get; init; } = [];
+    public TrainSettings? Settings { get; init; }
+    /// <summary>Why nothing can be trained (bad options, no usable images), or null.</summary>
+    public string? Error { get; init; }
+}

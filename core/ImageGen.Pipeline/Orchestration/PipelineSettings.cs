@@ -1,0 +1,28 @@
+namespace ImageGen.Pipeline.Orchestration;
+
+// The orchestrator and its activities pass each other names of blobs and small numbers, never images or
+// tensors, so the durable history stays small. Each step's request and result live beside the step.
+
+/// <summary>How the pipeline paces itself. Set once from configuration by whoever starts the orchestration.</summary>
+public sealed record PipelineSettings
+{
+    /// <summary>Uploads must be quiet this long before a run ingests.</summary>
+    public TimeSpan QuietPeriod { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>One training activity trains at most this many steps...</summary>
+    public int ChunkSteps { get; init; } = 500;
+    /// <summary>...or this long, whichever comes first: a recycled worker loses at most one chunk.</summary>
+    public TimeSpan ChunkTime { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Chunks per orchestration generation before ContinueAsNew trims the history.</summary>
+    public int ChunksPerGeneration { get; init; } = 20;
+    public int MaxAttempts { get; init; } = 4;
+    public TimeSpan FirstRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public void Validate()
+    {
+        if (QuietPeriod < TimeSpan.Zero || QuietPeriod > TimeSpan.FromDays(1)) throw new ArgumentException($"quiet period {QuietPeriod} is outside 0..1 day");
+        if (ChunkSteps < 1) throw new ArgumentException($"chunk steps {ChunkSteps} must be at least 1");
+        if (ChunkTime <= TimeSpan.Zero) throw new ArgumentException($"chunk time {ChunkTime} must be positive");
+        if (ChunksPerGeneration < 1) throw new ArgumentException($"chunks per generation {ChunksPerGeneration} must be at least 1");
+        if (MaxAttempts < 1) throw new ArgumentException($"max attempts {MaxAttempts} must be at least 1");
+    }
+}

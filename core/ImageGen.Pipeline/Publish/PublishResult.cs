@@ -1,0 +1,3 @@
+namespace ImageGen.Pipeline.Publish;
+
+public sealed record PublishResult(string Version);

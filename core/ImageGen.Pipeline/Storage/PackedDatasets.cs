@@ -1,0 +1,26 @@
+using Azure.Storage.Blobs;
+using ImageGen.Core.Data;
+
+namespace ImageGen.Pipeline.Storage;
+
+/// <summary>Packed dataset versions (datasets/{dataset}/{version}/: manifest and shards) as training and evaluation read them.</summary>
+public sealed class PackedDatasets(BlobServiceClient service)
+{
+    private readonly BlobContainerClient packed = service.GetBlobContainerClient(StorageLayout.DatasetsContainer);
+
+    /// <summary>Downloads a packed dataset version into a local cache folder once per machine, and returns the folder.</summary>
+    public async Task<string> DownloadAsync(string dataset, string version, CancellationToken cancellationToken = default)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "imagegen-datasets", dataset, version);
+        if (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) return folder;
+        string partial = folder + ".partial-" + Guid.NewGuid().ToString("N");
+        Directory.CreateDirectory(partial);
+        string prefix = StorageLayout.PackedFolder(dataset, version);
+        await packed.GetBlobClient(prefix + DatasetManifest.FileName).DownloadToAsync(Path.Combine(partial, DatasetManifest.FileName), cancellationToken);
+        foreach (var shard in DatasetManifest.Read(partial).Shards)
+            await packed.GetBlobClient(prefix + shard.File).DownloadToAsync(Path.Combine(partial, shard.File), cancellationToken);
+        try { Directory.Move(partial, folder); }
+        catch (IOException) when (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) { Directory.Delete(partial, true); } // another worker won
+        return folder;
+    }
+}

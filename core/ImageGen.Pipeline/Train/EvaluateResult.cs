@@ -1,0 +1,3 @@
+namespace ImageGen.Pipeline.Train;
+
+public sealed record EvaluateResult(Dictionary<string, double> Metrics);
