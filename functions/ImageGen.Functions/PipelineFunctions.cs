@@ -1,5 +1,6 @@
 using Azure.Storage.Blobs;
 using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Endpoints;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -65,54 +66,54 @@ public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities 
 
     [Function("TrainStart")]
     public async Task<IActionResult> TrainStart(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/train")] HttpRequest request, string dataset,
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ApiRoutes.TrainStart)] HttpRequest request, string dataset,
         [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
-        await TrainingHttp.StartAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        await TrainingEndpoints.StartAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
     }
 
     [Function("TrainingStatus")]
     public async Task<IActionResult> TrainingStatus(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/training")] HttpRequest request, string dataset,
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.TrainingStatus)] HttpRequest request, string dataset,
         [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
-        await TrainingHttp.StatusAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        await TrainingEndpoints.StatusAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
     }
 
     [Function("TrainingSamples")]
     public async Task<IActionResult> TrainingSamples(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/training/samples.png")] HttpRequest request, string dataset,
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.TrainingSamples)] HttpRequest request, string dataset,
         [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
-        await TrainingHttp.SampleGridAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        await TrainingEndpoints.SampleGridAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
     }
 
     [Function("TrainingCancel")]
     public async Task<IActionResult> TrainingCancel(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/training/cancel")] HttpRequest request, string dataset,
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ApiRoutes.TrainingCancel)] HttpRequest request, string dataset,
         [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
-        await TrainingHttp.CancelAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        await TrainingEndpoints.CancelAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
     }
 
     [Function("Datasets")]
     public async Task<IActionResult> Datasets(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets")] HttpRequest request, [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Datasets)] HttpRequest request, [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
-        await TrainingHttp.ListDatasetsAsync(request.HttpContext, new TrainingControl(client, pipeline));
+        await TrainingEndpoints.ListDatasetsAsync(request.HttpContext, new TrainingControl(client, pipeline));
         return new EmptyResult();
     }
 
     [Function("Models")]
     public async Task<IActionResult> Models(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/models")] HttpRequest request, string dataset,
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Models)] HttpRequest request, string dataset,
         [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
-        await TrainingHttp.ListModelsAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        await TrainingEndpoints.ListModelsAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
     }
 }

@@ -1,41 +1,42 @@
 using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Endpoints;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 
 namespace ImageGen.Functions;
 
-/// <summary>Doorways to the serving service: bind the route, hand the request to ServeHttp, nothing else.</summary>
+/// <summary>Doorways to the serving service: bind the route, hand the request to ServeEndpoints, nothing else.</summary>
 public sealed class ServeFunctions(SampleService service)
 {
     [Function("Samples")]
     public async Task<IActionResult> Samples(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "datasets/{dataset}/samples")] HttpRequest request, string dataset)
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Samples)] HttpRequest request, string dataset)
     {
-        await ServeHttp.SamplesAsync(request.HttpContext, service, dataset);
+        await ServeEndpoints.SamplesAsync(request.HttpContext, service, dataset);
         return new EmptyResult();
     }
 
     [Function("Reconstruct")]
     public async Task<IActionResult> Reconstruct(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "datasets/{dataset}/reconstruct")] HttpRequest request, string dataset)
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ApiRoutes.Reconstruct)] HttpRequest request, string dataset)
     {
-        await ServeHttp.ReconstructAsync(request.HttpContext, service, dataset);
+        await ServeEndpoints.ReconstructAsync(request.HttpContext, service, dataset);
         return new EmptyResult();
     }
 
     [Function("Health")]
-    public async Task<IActionResult> Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request)
+    public async Task<IActionResult> Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.Health)] HttpRequest request)
     {
-        await ServeHttp.HealthAsync(request.HttpContext, service);
+        await ServeEndpoints.HealthAsync(request.HttpContext, service);
         return new EmptyResult();
     }
 
     /// <summary>The sampler page holds nothing secret; the API calls it makes carry the key given to it as ?code=.</summary>
     [Function("SamplerPage")]
-    public async Task<IActionResult> SamplerPage([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "ui")] HttpRequest request)
+    public async Task<IActionResult> SamplerPage([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.SamplerPage)] HttpRequest request)
     {
-        await ServeHttp.SamplerPageAsync(request.HttpContext);
+        await ServeEndpoints.SamplerPageAsync(request.HttpContext);
         return new EmptyResult();
     }
 }

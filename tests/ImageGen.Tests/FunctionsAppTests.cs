@@ -32,6 +32,22 @@ public class FunctionsAppTests
     }
 
     [Fact]
+    public void The_route_table_the_local_hosts_map_is_exactly_the_Functions_apps_http_functions()
+    {
+        var http = Metadata().Where(f => f.GetProperty("bindings").EnumerateArray().Any(b => b.GetProperty("type").GetString() == "httpTrigger"))
+            .ToDictionary(f => f.GetProperty("name").GetString()!,
+                f => f.GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "httpTrigger"));
+        Assert.Equal(http.Keys.Order(), ImageGen.Pipeline.Endpoints.ApiRoutes.All.Select(r => r.Function).Order());
+        foreach (var route in ImageGen.Pipeline.Endpoints.ApiRoutes.All)
+        {
+            var trigger = http[route.Function];
+            Assert.Equal(route.Route, trigger.GetProperty("route").GetString());
+            Assert.Equal([route.Method], trigger.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
+            Assert.Equal(route.Anonymous ? "Anonymous" : "Function", trigger.GetProperty("authLevel").GetString());
+        }
+    }
+
+    [Fact]
     public void Every_orchestrator_and_activity_in_the_registry_has_its_function_with_the_right_trigger()
     {
         var functions = Metadata().ToDictionary(f => f.GetProperty("name").GetString()!);

@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 using TorchSharp;
 using ImageGen.Core.Checkpoints;
+using ImageGen.Cli.Hosting;
 
 namespace ImageGen.Tests;
 

@@ -41,7 +41,7 @@ public static class TrainCommand
             var result = Trainer.Run(new TrainRequest { Data = data, Spec = spec, Options = options, RunFolder = outFolder, Resume = resume },
                 bar, cancel.Token);
             bar.Finish();
-            output.WriteLine($"seed {result.Seed}; stopped by {result.StopReason} after {result.Steps} steps ({result.EpochsCompleted} epochs); checkpoint {result.CheckpointPath}");
+            output.WriteLine($"seed {result.Seed}; stopped by {result.StopReason.Name()} after {result.Steps} steps ({result.EpochsCompleted} epochs); checkpoint {result.CheckpointPath}");
             if (result.LastMetrics is { } m)
                 output.WriteLine("last metrics: " + string.Join(", ", m.Means.Select(kv => $"{kv.Key} {kv.Value:0.0000}")) + $", {m.ImagesPerSecond:0} img/s");
             return 0;

@@ -13,6 +13,12 @@ public enum StopReason
     [JsonStringEnumMemberName("cancelled")] Cancelled,
 }
 
+public static class StopReasonNames
+{
+    /// <summary>The name the CLI and the JSON use: "epochs", "max-steps", "time-budget", "cancelled".</summary>
+    public static string Name(this StopReason reason) => System.Text.Json.JsonSerializer.Serialize(reason).Trim('"');
+}
+
 /// <summary>
 /// The shape of a whole run, worked out once from its spec, options and data size: batch, steps per epoch
 /// (the last partial batch is dropped, as DataLoader(drop_last=True)), epochs and total steps; the ETA and

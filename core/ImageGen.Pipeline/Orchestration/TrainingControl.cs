@@ -7,6 +7,7 @@ using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using ImageGen.Pipeline.Http;
 
 namespace ImageGen.Pipeline.Orchestration;
 
@@ -71,17 +72,17 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
         return $"'{blobName}': {(started ? "started" : "signalled")} the pipeline of {dataset}";
     }
 
-    public async Task<ServeResult> StartTrainingAsync(string dataset, string? optionsJson, string baseUrl, CancellationToken cancellationToken = default)
+    public async Task<ApiResult> StartTrainingAsync(string dataset, string? optionsJson, string baseUrl, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         if (!string.IsNullOrWhiteSpace(optionsJson))
         {
             try { TrainSettings.FromValues(TrainSettings.ParseJsonObject(optionsJson, "request body"), "request body"); }
-            catch (OptionException e) { return ServeResult.Error(new ServeError(400, e.Message, "body", string.Join(", ", TrainSettings.Keys))); }
+            catch (OptionException e) { return ApiResult.Error(new ApiError(400, e.Message, "body", string.Join(", ", TrainSettings.Keys))); }
         }
         else optionsJson = null;
         if (!await registry.HasTrainingImagesAsync(dataset, cancellationToken))
-            return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' has no images; drop some under {StorageLayout.TrainingImagesContainer}/{dataset}/ first", "dataset", null));
+            return ApiResult.Error(new ApiError(404, $"dataset '{dataset}' has no images; drop some under {StorageLayout.TrainingImagesContainer}/{dataset}/ first", "dataset", null));
         bool started = await SignalAsync(dataset, new RunSignal(RunSignal.HttpReason, optionsJson), waitForQuiet: false, cancellationToken);
         string statusUri = $"{baseUrl}/api/datasets/{dataset}/training";
         var body = new
@@ -89,11 +90,11 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
             dataset, instanceId = InstanceId(dataset), accepted = started ? "started" : "queued after the current run",
             statusQueryGetUri = statusUri, cancelPostUri = statusUri + "/cancel",
         };
-        var result = ServeResult.JsonBody(body, 202);
+        var result = ApiResult.JsonBody(body, 202);
         return result with { Headers = new Dictionary<string, string> { ["Location"] = statusUri, ["Retry-After"] = "5" } };
     }
 
-    public async Task<ServeResult> StatusAsync(string dataset, string baseUrl, CancellationToken cancellationToken = default)
+    public async Task<ApiResult> StatusAsync(string dataset, string baseUrl, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
@@ -103,7 +104,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
         if (status is { State: "ingesting" or "training", RunId: { } runId }
             && await runs.GetBlobClient(StorageLayout.RunProgress(dataset, runId)).TryReadTextAsync(cancellationToken) is { } progress)
             live = JsonDocument.Parse(progress).RootElement.Clone();
-        return ServeResult.JsonBody(new
+        return ApiResult.JsonBody(new
         {
             dataset,
             instanceId = InstanceId(dataset),
@@ -117,29 +118,29 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
     }
 
     /// <summary>The newest fixed-noise grid of the dataset's current (or last) run, as training writes it.</summary>
-    public async Task<ServeResult> SampleGridAsync(string dataset, CancellationToken cancellationToken = default)
+    public async Task<ApiResult> SampleGridAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         var (_, status) = await ReadStatusAsync(dataset, cancellationToken);
         if (status is not { RunId: { } runId, SampleGrid: not null })
-            return ServeResult.Error(new ServeError(404, $"dataset '{dataset}' has no training sample grid yet; one is written after each training chunk", "dataset", null));
+            return ApiResult.Error(new ApiError(404, $"dataset '{dataset}' has no training sample grid yet; one is written after each training chunk", "dataset", null));
         var grid = await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).DownloadContentAsync(cancellationToken);
-        return new ServeResult(200, "image/png", grid.Value.Content.ToArray(),
+        return new ApiResult(200, "image/png", grid.Value.Content.ToArray(),
             new Dictionary<string, string> { ["Cache-Control"] = "no-store", ["X-Run-Id"] = runId, ["X-Step"] = status.Step?.ToString() ?? "" });
     }
 
-    public async Task<ServeResult> CancelAsync(string dataset, CancellationToken cancellationToken = default)
+    public async Task<ApiResult> CancelAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
         if (instance is not { IsRunning: true } || status is not { State: "ingesting" or "training", RunId: { } runId })
-            return ServeResult.Error(new ServeError(409, $"dataset '{dataset}' has no run ingesting or training to cancel (state: {status?.State ?? "none"})", "dataset", null));
+            return ApiResult.Error(new ApiError(409, $"dataset '{dataset}' has no run ingesting or training to cancel (state: {status?.State ?? "none"})", "dataset", null));
         await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         await runs.GetBlobClient(StorageLayout.RunCancel(dataset, runId)).UploadAsync(BinaryData.FromString(clock.GetUtcNow().ToString("O")), overwrite: true, cancellationToken);
-        return ServeResult.JsonBody(new { dataset, runId, cancelling = true, note = "training stops within seconds; the last checkpoint is kept and nothing is published" }, 202);
+        return ApiResult.JsonBody(new { dataset, runId, cancelling = true, note = "training stops within seconds; the last checkpoint is kept and nothing is published" }, 202);
     }
 
-    public async Task<ServeResult> ListDatasetsAsync(CancellationToken cancellationToken = default)
+    public async Task<ApiResult> ListDatasetsAsync(CancellationToken cancellationToken = default)
     {
         var datasets = new List<object>();
         foreach (var name in await registry.ListDatasetsAsync(cancellationToken))
@@ -147,16 +148,16 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
             var latest = await registry.GetLatestAsync(name, null, cancellationToken);
             datasets.Add(new { name, latestVersion = latest.Pointer?.Version, publishedAt = latest.Pointer?.PublishedAt });
         }
-        return ServeResult.JsonBody(new { datasets });
+        return ApiResult.JsonBody(new { datasets });
     }
 
-    public async Task<ServeResult> ListModelsAsync(string dataset, CancellationToken cancellationToken = default)
+    public async Task<ApiResult> ListModelsAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         var cards = await registry.ListModelsAsync(dataset, cancellationToken);
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (cards.Count == 0 && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
-        return ServeResult.JsonBody(new { dataset, latestVersion = latest.Pointer?.Version, models = cards });
+        return ApiResult.JsonBody(new { dataset, latestVersion = latest.Pointer?.Version, models = cards });
     }
 
     /// <summary>The dataset's orchestration and its custom status (which the client returns only with inputs and outputs).</summary>
@@ -166,6 +167,6 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipel
         return (instance, instance?.SerializedCustomStatus is { Length: > 0 } ? instance.ReadCustomStatusAs<TrainingStatus>() : null);
     }
 
-    private static ServeResult NotFound(string dataset) =>
-        ServeResult.Error(new ServeError(404, $"unknown dataset '{dataset}'", "dataset", $"1-{StorageLayout.MaxNameLength} lower-case letters, digits, '-' or '_'"));
+    private static ApiResult NotFound(string dataset) =>
+        ApiResult.Error(new ApiError(404, $"unknown dataset '{dataset}'", "dataset", $"1-{StorageLayout.MaxNameLength} lower-case letters, digits, '-' or '_'"));
 }

@@ -1,20 +1,11 @@
 using System.Globalization;
 using ImageGen.Core.Sampling;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Http;
 
 namespace ImageGen.Pipeline.Serve;
 
 public enum OutputFormat { Grid, Png, Zip, Json }
-
-/// <summary>A 4xx answer's content: what was wrong, which parameter, and what it accepts.</summary>
-public sealed record ServeError(int Status, string Message, string? Parameter = null, string? Allowed = null);
-
-public sealed class ServeErrorException(ServeError error, IReadOnlyDictionary<string, string>? headers = null) : Exception(error.Message)
-{
-    public ServeError Error { get; } = error;
-    /// <summary>Headers the error answer carries, such as Retry-After.</summary>
-    public IReadOnlyDictionary<string, string>? Headers { get; } = headers;
-}
 
 /// <summary>
 /// The validated parameters of GET /api/datasets/{dataset}/samples. Every check happens here, before any
@@ -123,8 +114,8 @@ public sealed record SampleQuery
         Interpolate is { } p ? $"interp:{p.a},{p.b},{p.steps}" : "seeds:" + string.Join(',', Seeds),
         Nrow, Padding, Truncation.ToString("R", CultureInfo.InvariantCulture), Scale);
 
-    private static ServeErrorException Bad(string message, string parameter, string? allowed = null, int status = 400) =>
-        new(new ServeError(status, message, parameter, allowed));
+    private static ApiErrorException Bad(string message, string parameter, string? allowed = null, int status = 400) =>
+        new(new ApiError(status, message, parameter, allowed));
 
     private static string? Text(IReadOnlyDictionary<string, string?> query, string name) =>
         query.TryGetValue(name, out var value) ? value ?? "" : null;

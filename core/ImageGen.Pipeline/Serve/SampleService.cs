@@ -11,26 +11,16 @@ using ImageGen.Core.Runtime;
 using ImageGen.Core.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
+using ImageGen.Pipeline.Http;
 
 namespace ImageGen.Pipeline.Serve;
-
-/// <summary>An HTTP answer in plain terms, so the Functions app and the local host map it the same way.</summary>
-public sealed record ServeResult(int Status, string ContentType, byte[] Body, IReadOnlyDictionary<string, string> Headers)
-{
-    public static ServeResult Error(ServeError error, IReadOnlyDictionary<string, string>? headers = null) => new(error.Status, "application/json",
-        JsonSerializer.SerializeToUtf8Bytes(new { error = error.Message, parameter = error.Parameter, allowed = error.Allowed }, Json.Compact),
-        headers ?? new Dictionary<string, string>());
-
-    public static ServeResult JsonBody(object value, int status = 200) =>
-        new(status, "application/json", JsonSerializer.SerializeToUtf8Bytes(value, Json.Compact), new Dictionary<string, string>());
-}
 
 /// <summary>Everything behind the serving endpoints: validate, resolve the version, batch the forward pass, encode.</summary>
 public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 {
     public GeneratorCache Cache => cache;
 
-    public async Task<ServeResult> SamplesAsync(string dataset, IReadOnlyDictionary<string, string?> query, string? ifNoneMatch, CancellationToken cancellationToken)
+    public async Task<ApiResult> SamplesAsync(string dataset, IReadOnlyDictionary<string, string?> query, string? ifNoneMatch, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         try
@@ -52,7 +42,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 headers["Cache-Control"] = request.Version is null ? "public, no-cache" : "public, max-age=31536000, immutable";
                 // If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" and "x" match alike.
                 if (ifNoneMatch is not null && ifNoneMatch.Split(',').Select(t => t.Trim()).Any(t => t == "*" || (t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : t) == opaque))
-                    return new ServeResult(304, "", [], headers);
+                    return new ApiResult(304, "", [], headers);
             }
             else headers["Cache-Control"] = "no-store";
 
@@ -67,30 +57,30 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             headers["Server-Timing"] = ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
             return result;
         }
-        catch (ServeErrorException e) { return ServeResult.Error(e.Error, e.Headers); }
+        catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
         catch (QueueFullException e)
         {
-            return ServeResult.Error(new ServeError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
+            return ApiResult.Error(new ApiError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
         }
     }
 
-    public async Task<ServeResult> ReconstructAsync(string dataset, string? version, Stream body, long? contentLength, CancellationToken cancellationToken)
+    public async Task<ApiResult> ReconstructAsync(string dataset, string? version, Stream body, long? contentLength, CancellationToken cancellationToken)
     {
         try
         {
             version = SampleQuery.CheckNames(dataset, version);
             if (contentLength > options.MaxReconstructBytes)
-                return ServeResult.Error(new ServeError(413, $"the image is {contentLength} bytes, over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
+                return ApiResult.Error(new ApiError(413, $"the image is {contentLength} bytes, over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
             var bytes = await ReadLimitedAsync(body, options.MaxReconstructBytes, cancellationToken);
             if (bytes is null)
-                return ServeResult.Error(new ServeError(413, $"the image is over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
+                return ApiResult.Error(new ApiError(413, $"the image is over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
             string resolved = await ResolveAsync(dataset, version, cancellationToken);
             using var lease = await cache.AcquireAsync(dataset, resolved, cancellationToken);
             var sampler = lease.Model.Sampler;
             if (!sampler.CanReconstruct)
-                return ServeResult.Error(new ServeError(400, $"dataset '{dataset}' version {resolved} is a {sampler.Spec.Kind} model; only VAE models reconstruct"));
+                return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {sampler.Spec.Kind} model; only VAE models reconstruct"));
             var decoded = ImageDecoder.Decode(bytes, sampler.Spec.ImageSize, sampler.Spec.Channels);
-            if (!decoded.Accepted) return ServeResult.Error(new ServeError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
+            if (!decoded.Accepted) return ApiResult.Error(new ApiError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
             byte[] png;
             using (var scope = torch.NewDisposeScope())
             {
@@ -98,16 +88,16 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 var output = sampler.Reconstruct(input);
                 png = ImageGrid.EncodePng(output[0]);
             }
-            return new ServeResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
+            return new ApiResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
         }
-        catch (ServeErrorException e) { return ServeResult.Error(e.Error, e.Headers); }
+        catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
     }
 
     /// <summary>
     /// A one-page sampler for people (GET /api/ui): a form over the samples endpoint's parameters that shows the
     /// grid with its model version and seeds. Static; it calls the API from the browser, passing on ?code= keys.
     /// </summary>
-    public static ServeResult SamplerPage() => new(200, "text/html; charset=utf-8", SamplerPageHtml.Value, new Dictionary<string, string>
+    public static ApiResult SamplerPage() => new(200, "text/html; charset=utf-8", SamplerPageHtml.Value, new Dictionary<string, string>
     {
         ["Cache-Control"] = "no-cache",
         ["Content-Security-Policy"] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob:",
@@ -122,10 +112,10 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         return buffer.ToArray();
     });
 
-    public ServeResult Health()
+    public ApiResult Health()
     {
         var loaded = cache.Loaded;
-        return ServeResult.JsonBody(new
+        return ApiResult.JsonBody(new
         {
             status = "ok",
             device = TorchRuntime.Device,
@@ -146,10 +136,10 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         return status switch
         {
             ResolveStatus.Ok => resolved!,
-            ResolveStatus.NoModelYet => throw new ServeErrorException(new ServeError(503, $"dataset '{dataset}' has no published model yet; training may be in progress"),
+            ResolveStatus.NoModelYet => throw new ApiErrorException(new ApiError(503, $"dataset '{dataset}' has no published model yet; training may be in progress"),
                 new Dictionary<string, string> { ["Retry-After"] = "60" }),
-            ResolveStatus.UnknownVersion => throw new ServeErrorException(new ServeError(404, $"dataset '{dataset}' has no version '{version}'", "version")),
-            _ => throw new ServeErrorException(new ServeError(404, $"unknown dataset '{dataset}'", "dataset")),
+            ResolveStatus.UnknownVersion => throw new ApiErrorException(new ApiError(404, $"dataset '{dataset}' has no version '{version}'", "version")),
+            _ => throw new ApiErrorException(new ApiError(404, $"unknown dataset '{dataset}'", "dataset")),
         };
     }
 
@@ -176,12 +166,12 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         return request.Truncation == 1.0 ? latents : latents.mul_(request.Truncation);
     }
 
-    private static ServeResult Encode(SampleQuery request, ImagePixels pixels, IReadOnlyList<string> names, string version, Dictionary<string, string> headers)
+    private static ApiResult Encode(SampleQuery request, ImagePixels pixels, IReadOnlyList<string> names, string version, Dictionary<string, string> headers)
     {
         switch (request.Format)
         {
             case OutputFormat.Png:
-                return new ServeResult(200, "image/png", ImageGrid.EncodePng(pixels, 0), headers);
+                return new ApiResult(200, "image/png", ImageGrid.EncodePng(pixels, 0), headers);
             case OutputFormat.Zip:
             {
                 using var buffer = new MemoryStream();
@@ -191,16 +181,16 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                         using var entry = zip.CreateEntry(names[i], CompressionLevel.NoCompression).Open(); // PNG is compressed already
                         entry.Write(ImageGrid.EncodePng(pixels, i));
                     }
-                return new ServeResult(200, "application/zip", buffer.ToArray(), headers);
+                return new ApiResult(200, "application/zip", buffer.ToArray(), headers);
             }
             case OutputFormat.Json:
             {
                 var encoded = Enumerable.Range(0, names.Count).Select(i => Convert.ToBase64String(ImageGrid.EncodePng(pixels, i))).ToList();
                 var body = JsonSerializer.SerializeToUtf8Bytes(new { modelVersion = version, seeds = request.Seeds, names, images = encoded }, Json.Compact);
-                return new ServeResult(200, "application/json", body, headers);
+                return new ApiResult(200, "application/json", body, headers);
             }
             default:
-                return new ServeResult(200, "image/png", ImageGrid.EncodeGridPng(pixels, request.Nrow, request.Padding), headers);
+                return new ApiResult(200, "image/png", ImageGrid.EncodeGridPng(pixels, request.Nrow, request.Padding), headers);
         }
     }
 

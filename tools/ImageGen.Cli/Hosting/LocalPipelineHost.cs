@@ -1,6 +1,7 @@
 using Azure.Storage.Blobs;
 using DurableTask.AzureStorage;
 using DurableTask.Core;
+using ImageGen.Pipeline.Endpoints;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
@@ -107,21 +108,9 @@ public sealed class LocalPipelineHost : IAsyncDisposable
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<DropScanner>()));
         var app = builder.Build();
         app.Lifetime.ApplicationStopping.Register(stopping.Cancel);
-        LocalServeHost.MapServing(app);
-        MapTraining(app);
+        ApiRoutes.Map(app, ApiRoutes.All);
         await app.StartAsync(cancellationToken);
         return new LocalPipelineHost(sidecar, app, stopping);
-    }
-
-    /// <summary>The training routes, as the Functions app declares them.</summary>
-    public static void MapTraining(WebApplication app)
-    {
-        app.MapPost("/api/datasets/{dataset}/train", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.StartAsync(c, t, dataset));
-        app.MapGet("/api/datasets/{dataset}/training", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.StatusAsync(c, t, dataset));
-        app.MapGet("/api/datasets/{dataset}/training/samples.png", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.SampleGridAsync(c, t, dataset));
-        app.MapPost("/api/datasets/{dataset}/training/cancel", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.CancelAsync(c, t, dataset));
-        app.MapGet("/api/datasets", (HttpContext c, TrainingControl t) => TrainingHttp.ListDatasetsAsync(c, t));
-        app.MapGet("/api/datasets/{dataset}/models", (HttpContext c, TrainingControl t, string dataset) => TrainingHttp.ListModelsAsync(c, t, dataset));
     }
 
     public Task WaitForShutdownAsync() => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(app);

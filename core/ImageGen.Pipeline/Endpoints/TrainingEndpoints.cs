@@ -1,10 +1,11 @@
-using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Http;
+using ImageGen.Pipeline.Orchestration;
 using Microsoft.AspNetCore.Http;
 
-namespace ImageGen.Pipeline.Orchestration;
+namespace ImageGen.Pipeline.Endpoints;
 
 /// <summary>The one mapping between ASP.NET Core requests and the training endpoints, used by the Functions app and the local host.</summary>
-public static class TrainingHttp
+public static class TrainingEndpoints
 {
     /// <summary>Largest options body accepted by POST .../train.</summary>
     public const int MaxOptionsBytes = 16 * 1024;
@@ -14,7 +15,7 @@ public static class TrainingHttp
         var request = context.Request;
         if (request.ContentLength > MaxOptionsBytes)
         {
-            await WriteAsync(context.Response, ServeResult.Error(new ServeError(413, $"the options body is {request.ContentLength} bytes; at most {MaxOptionsBytes} are accepted", "body", null)));
+            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(new ApiError(413, $"the options body is {request.ContentLength} bytes; at most {MaxOptionsBytes} are accepted", "body", null)));
             return;
         }
         var buffer = new byte[MaxOptionsBytes + 1];
@@ -22,29 +23,27 @@ public static class TrainingHttp
         while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0) length += read;
         if (length > MaxOptionsBytes)
         {
-            await WriteAsync(context.Response, ServeResult.Error(new ServeError(413, $"the options body is over {MaxOptionsBytes} bytes", "body", null)));
+            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(new ApiError(413, $"the options body is over {MaxOptionsBytes} bytes", "body", null)));
             return;
         }
         string body = System.Text.Encoding.UTF8.GetString(buffer, 0, length);
-        await WriteAsync(context.Response, await control.StartTrainingAsync(dataset, body, BaseUrl(request), context.RequestAborted));
+        await ApiResultWriter.WriteAsync(context.Response, await control.StartTrainingAsync(dataset, body, BaseUrl(request), context.RequestAborted));
     }
 
     public static async Task StatusAsync(HttpContext context, TrainingControl control, string dataset) =>
-        await WriteAsync(context.Response, await control.StatusAsync(dataset, BaseUrl(context.Request), context.RequestAborted));
+        await ApiResultWriter.WriteAsync(context.Response, await control.StatusAsync(dataset, BaseUrl(context.Request), context.RequestAborted));
 
     public static async Task SampleGridAsync(HttpContext context, TrainingControl control, string dataset) =>
-        await WriteAsync(context.Response, await control.SampleGridAsync(dataset, context.RequestAborted));
+        await ApiResultWriter.WriteAsync(context.Response, await control.SampleGridAsync(dataset, context.RequestAborted));
 
     private static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}";
 
     public static async Task CancelAsync(HttpContext context, TrainingControl control, string dataset) =>
-        await WriteAsync(context.Response, await control.CancelAsync(dataset, context.RequestAborted));
+        await ApiResultWriter.WriteAsync(context.Response, await control.CancelAsync(dataset, context.RequestAborted));
 
     public static async Task ListDatasetsAsync(HttpContext context, TrainingControl control) =>
-        await WriteAsync(context.Response, await control.ListDatasetsAsync(context.RequestAborted));
+        await ApiResultWriter.WriteAsync(context.Response, await control.ListDatasetsAsync(context.RequestAborted));
 
     public static async Task ListModelsAsync(HttpContext context, TrainingControl control, string dataset) =>
-        await WriteAsync(context.Response, await control.ListModelsAsync(dataset, context.RequestAborted));
-
-    private static Task WriteAsync(HttpResponse response, ServeResult result) => ServeHttp.WriteAsync(response, Task.FromResult(result));
+        await ApiResultWriter.WriteAsync(context.Response, await control.ListModelsAsync(dataset, context.RequestAborted));
 }

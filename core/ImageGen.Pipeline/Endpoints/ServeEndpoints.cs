@@ -1,0 +1,24 @@
+using ImageGen.Pipeline.Http;
+using ImageGen.Pipeline.Serve;
+using Microsoft.AspNetCore.Http;
+
+namespace ImageGen.Pipeline.Endpoints;
+
+/// <summary>The one mapping between ASP.NET Core requests and the serving service, used by the Functions app and the local host.</summary>
+public static class ServeEndpoints
+{
+    public static Task SamplesAsync(HttpContext context, SampleService service, string dataset) =>
+        ApiResultWriter.WriteAsync(context.Response, service.SamplesAsync(dataset, Query(context.Request), context.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } tag ? tag : null,
+            context.RequestAborted));
+
+    public static Task ReconstructAsync(HttpContext context, SampleService service, string dataset) =>
+        ApiResultWriter.WriteAsync(context.Response, service.ReconstructAsync(dataset, context.Request.Query["version"].FirstOrDefault(), context.Request.Body,
+            context.Request.ContentLength, context.RequestAborted));
+
+    public static Task HealthAsync(HttpContext context, SampleService service) => ApiResultWriter.WriteAsync(context.Response, Task.FromResult(service.Health()));
+
+    public static Task SamplerPageAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, Task.FromResult(SampleService.SamplerPage()));
+
+    public static IReadOnlyDictionary<string, string?> Query(HttpRequest request) =>
+        request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.FirstOrDefault(), StringComparer.Ordinal);
+}

@@ -1,0 +1,19 @@
+using Azure.Storage.Blobs;
+using ImageGen.Pipeline.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ImageGen.Pipeline.Serve;
+
+/// <summary>The serving services in dependency injection, for the Functions app and the local hosts alike.</summary>
+public static class ServeServices
+{
+    public static IServiceCollection AddImageGenServing(this IServiceCollection services, BlobServiceClient storage, ServeOptions options)
+    {
+        services.AddSingleton(storage);
+        services.AddSingleton(options);
+        services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<GeneratorCache>();
+        services.AddSingleton<SampleService>();
+        return services;
+    }
+}
