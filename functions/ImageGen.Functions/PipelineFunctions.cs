@@ -18,7 +18,7 @@ namespace ImageGen.Functions;
 /// PipelineRegistry), and the training endpoints. Each binds, calls one Pipeline method, and returns. Activities
 /// take the worker's shutdown token, so a recycled instance stops a chunk at a step boundary with its checkpoint.
 /// </summary>
-public sealed class PipelineFunctions(PipelineHost pipeline, PipelineActivities activities, ILogger<PipelineFunctions> logger)
+public sealed class PipelineFunctions(PipelineEnvironment pipeline, PipelineActivities activities, ILogger<PipelineFunctions> logger)
 {
     /// <summary>
     /// The task hub the pipeline runs in. The same as this app's own hub locally; in Azure the Flex Consumption app

@@ -16,6 +16,6 @@ var serveOptions = builder.Configuration.GetSection("Serve").Get<ServeOptions>()
 var pipelineSettings = builder.Configuration.GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
 pipelineSettings.Validate();
 builder.Services.AddImageGenServing(storage, serveOptions);
-builder.Services.AddSingleton(new PipelineHost(storage, pipelineSettings));
+builder.Services.AddSingleton(new PipelineEnvironment(storage, pipelineSettings));
 builder.Services.AddSingleton(new PipelineActivities(storage));
 builder.Build().Run();

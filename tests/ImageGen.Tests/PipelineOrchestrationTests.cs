@@ -87,7 +87,7 @@ public class PipelineOrchestrationTests
     {
         var host = await InMemoryTaskHub.StartAsync(activities);
         // Signalling never touches storage; the client is only there because TrainingControl also reads status blobs.
-        var control = new TrainingControl(host.Client, new PipelineHost(new BlobServiceClient("UseDevelopmentStorage=true"), Fast));
+        var control = new TrainingControl(host.Client, new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"), Fast));
         return (host, control);
     }
 

@@ -30,8 +30,8 @@ public sealed class Args
         return new Args(command, values);
     }
 
+    /// <summary>Whether the argument was given (a flag, or an option with its value).</summary>
     public bool Has(string name) => values.ContainsKey(name);
-    public bool Flag(string name) => values.ContainsKey(name);
     public string? String(string name) => values.GetValueOrDefault(name);
     public string Required(string name) => String(name) ?? throw new UsageException($"'{Command}' needs {name}");
 

@@ -28,7 +28,7 @@ public static class HostCommand
             Pipeline = pipeline,
             PollInterval = args.Duration("--poll") ?? TimeSpan.FromSeconds(5),
             ActivityLock = args.Duration("--activity-lock") ?? TimeSpan.FromMinutes(10),
-            LogLevel = args.Flag("--verbose") ? LogLevel.Information : LogLevel.Warning,
+            LogLevel = args.Has("--verbose") ? LogLevel.Information : LogLevel.Warning,
         };
         await using var host = await LocalPipelineHost.StartAsync(options);
         output.WriteLine($"imagegen host on {string.Join(", ", host.Addresses)}: drop images into training-images/{{dataset}}/; " +

@@ -16,9 +16,9 @@ public static class SampleCommand
         var args = Args.Parse("sample", rawArgs, ValueOptions, ["--grid", "--out-dir"]);
         string checkpoint = args.Required("--checkpoint");
         string outPath = args.Required("--out");
-        if (args.Flag("--grid") && args.Flag("--out-dir")) throw new UsageException("--grid and --out-dir exclude each other; pick one");
+        if (args.Has("--grid") && args.Has("--out-dir")) throw new UsageException("--grid and --out-dir exclude each other; pick one");
         if (args.Has("--count") && args.Has("--seeds")) throw new UsageException("--count and --seeds exclude each other; --seeds already says how many");
-        bool separateFiles = args.Flag("--out-dir");
+        bool separateFiles = args.Has("--out-dir");
         double truncation = args.Double("--truncation", 0.01, 2.0) ?? 1.0;
         int nrow = args.Int("--nrow", 1, 256) ?? 8;
         int padding = args.Int("--padding", 0, 64) ?? 2;

@@ -17,7 +17,7 @@ public static class ServeCommand
         var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue"], ["--no-batching"]);
         var options = new ServeOptions
         {
-            Batching = !args.Flag("--no-batching"),
+            Batching = !args.Has("--no-batching"),
             MaxLoadedModels = args.Int("--max-models", 1, 64) ?? 4,
             BatchWindow = TimeSpan.FromMilliseconds(args.Int("--batch-window-ms", 0, 1000) ?? 0),
             MaxQueuedRequests = args.Int("--max-queue", 1, 100_000) ?? 64,

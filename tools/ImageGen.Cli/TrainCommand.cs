@@ -21,7 +21,7 @@ public static class TrainCommand
         string outFolder = args.Required("--out");
         CliApp.ConfigureRuntime(args);
         string dataSource = args.String("--data") ?? DefaultDataSource();
-        return Train(dataSource, spec, options, outFolder, args.Flag("--resume"), args.Int("--limit", 1, int.MaxValue), output, error);
+        return Train(dataSource, spec, options, outFolder, args.Has("--resume"), args.Int("--limit", 1, int.MaxValue), output, error);
     }
 
     public static int Train(string dataSource, ModelSpec spec, TrainOptions options, string outFolder, bool resume, int? limit,

@@ -63,21 +63,13 @@ public sealed class GanTrainable : ITrainable
 
     public void SetTraining(bool training) { generator.train(training); discriminator.train(training); }
 
-    public IReadOnlyList<(string name, Action<BinaryWriter> write)> Sections() =>
+    public IReadOnlyList<CheckpointPart> Parts =>
     [
-        (CheckpointSections.Generator, Checkpoint.ModuleSection(generator)),
-        (CheckpointSections.Discriminator, Checkpoint.ModuleSection(discriminator)),
-        (CheckpointSections.GeneratorOptimizer, Optimizers.Section(optG)),
-        (CheckpointSections.DiscriminatorOptimizer, Optimizers.Section(optD)),
+        CheckpointPart.Module(CheckpointSections.Generator, generator),
+        CheckpointPart.Module(CheckpointSections.Discriminator, discriminator),
+        CheckpointPart.Optimizer(CheckpointSections.GeneratorOptimizer, optG),
+        CheckpointPart.Optimizer(CheckpointSections.DiscriminatorOptimizer, optD),
     ];
-
-    public void Load(IReadOnlyDictionary<string, byte[]> sections)
-    {
-        Checkpoint.LoadModule(generator, sections[CheckpointSections.Generator]);
-        Checkpoint.LoadModule(discriminator, sections[CheckpointSections.Discriminator]);
-        Optimizers.Load(optG, sections[CheckpointSections.GeneratorOptimizer]);
-        Optimizers.Load(optD, sections[CheckpointSections.DiscriminatorOptimizer]);
-    }
 
     public void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix) { }
 

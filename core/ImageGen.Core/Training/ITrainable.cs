@@ -10,8 +10,8 @@ public interface ITrainable : IDisposable
     /// <summary>One optimisation step on a batch in [-1, 1]; returns this step's scalars (losses, D outputs).</summary>
     Dictionary<string, double> Step(Tensor batch);
     void SetTraining(bool training);
-    IReadOnlyList<(string name, Action<BinaryWriter> write)> Sections();
-    void Load(IReadOnlyDictionary<string, byte[]> sections);
+    /// <summary>Everything a checkpoint holds of the family (networks, optimizer states), in writing order.</summary>
+    IReadOnlyList<CheckpointPart> Parts { get; }
     /// <summary>Extra images per epoch beyond the fixed-noise grid (VAE: inputs over reconstructions).</summary>
     void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix);
     /// <summary>Multiply-adds per image of one forward pass of each network, for FLOP counts.</summary>

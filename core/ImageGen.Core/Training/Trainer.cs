@@ -34,7 +34,8 @@ public sealed record EpochMetrics
     public double Seconds { get; init; }
 }
 
-public sealed record TrainResult(string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, StopReason StopReason, EpochMetrics? LastMetrics, int Seed);
+public sealed record TrainResult(
+    string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, StopReason StopReason, EpochMetrics? LastMetrics, int Seed);
 
 public sealed record TrainRequest
 {
@@ -74,7 +75,8 @@ public static class Trainer
         spec.Validate();
         options.Validate(spec.Kind);
         if (data.ImageSize != spec.ImageSize || data.Channels != spec.Channels)
-            throw new ArgumentException($"data is {data.Channels}x{data.ImageSize}x{data.ImageSize} but the model expects {spec.Channels}x{spec.ImageSize}x{spec.ImageSize}");
+            throw new ArgumentException($"data is {data.Channels}x{data.ImageSize}x{data.ImageSize} " +
+                                        $"but the model expects {spec.Channels}x{spec.ImageSize}x{spec.ImageSize}");
         int seed = resumeFrom?.Seed ?? options.Seed ?? Random.Shared.Next(1, 10001);
         options = options with { Seed = seed };
 
@@ -231,7 +233,7 @@ public static class Trainer
             Spec = spec, Options = options, Step = step, Epoch = epochsCompleted, StepInEpoch = stepInEpoch,
             Seed = seed, SavedAt = DateTimeOffset.UtcNow,
         };
-        var sections = model.Sections().Append((CheckpointSections.Rng, Checkpoint.RngSection())).ToList();
+        var sections = model.Parts.Select(p => (p.Name, p.Write)).Append((CheckpointSections.Rng, Checkpoint.RngSection())).ToList();
         Checkpoint.Write(latestPath, header, sections);
         if (epochPath is not null) File.Copy(latestPath, epochPath, overwrite: true);
     }

@@ -68,19 +68,12 @@ public sealed class VaeTrainable : ITrainable
 
     public void SetTraining(bool training) { encoder.train(training); decoder.train(training); }
 
-    public IReadOnlyList<(string name, Action<BinaryWriter> write)> Sections() =>
+    public IReadOnlyList<CheckpointPart> Parts =>
     [
-        (CheckpointSections.Generator, Checkpoint.ModuleSection(decoder)),
-        (CheckpointSections.Encoder, Checkpoint.ModuleSection(encoder)),
-        (CheckpointSections.Optimizer, Optimizers.Section(optimizer)),
+        CheckpointPart.Module(CheckpointSections.Generator, decoder),
+        CheckpointPart.Module(CheckpointSections.Encoder, encoder),
+        CheckpointPart.Optimizer(CheckpointSections.Optimizer, optimizer),
     ];
-
-    public void Load(IReadOnlyDictionary<string, byte[]> sections)
-    {
-        Checkpoint.LoadModule(decoder, sections[CheckpointSections.Generator]);
-        Checkpoint.LoadModule(encoder, sections[CheckpointSections.Encoder]);
-        Optimizers.Load(optimizer, sections[CheckpointSections.Optimizer]);
-    }
 
     /// <summary>pytorch/examples vae: 8 inputs over their 8 reconstructions.</summary>
     public void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix)

@@ -38,8 +38,10 @@ public static class ApiRoutes
     [
         new("TrainStart", "post", TrainStart, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.StartAsync(c, t, dataset)),
         new("TrainingStatus", "get", TrainingStatus, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.StatusAsync(c, t, dataset)),
-        new("TrainingSamples", "get", TrainingSamples, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.SampleGridAsync(c, t, dataset)),
-        new("TrainingCancel", "post", TrainingCancel, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.CancelAsync(c, t, dataset)),
+        new("TrainingSamples", "get", TrainingSamples, false,
+            (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.SampleGridAsync(c, t, dataset)),
+        new("TrainingCancel", "post", TrainingCancel, false,
+            (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.CancelAsync(c, t, dataset)),
         new("Datasets", "get", Datasets, false, (HttpContext c, TrainingControl t) => TrainingEndpoints.ListDatasetsAsync(c, t)),
         new("Models", "get", Models, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.ListModelsAsync(c, t, dataset)),
     ];

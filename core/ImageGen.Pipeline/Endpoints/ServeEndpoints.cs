@@ -8,16 +8,16 @@ namespace ImageGen.Pipeline.Endpoints;
 public static class ServeEndpoints
 {
     public static Task SamplesAsync(HttpContext context, SampleService service, string dataset) =>
-        ApiResultWriter.WriteAsync(context.Response, service.SamplesAsync(dataset, Query(context.Request), context.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } tag ? tag : null,
-            context.RequestAborted));
+        ApiResultWriter.WriteAsync(context.Response, service.SamplesAsync(dataset, Query(context.Request),
+            context.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } tag ? tag : null, context.RequestAborted));
 
     public static Task ReconstructAsync(HttpContext context, SampleService service, string dataset) =>
         ApiResultWriter.WriteAsync(context.Response, service.ReconstructAsync(dataset, context.Request.Query["version"].FirstOrDefault(), context.Request.Body,
             context.Request.ContentLength, context.RequestAborted));
 
-    public static Task HealthAsync(HttpContext context, SampleService service) => ApiResultWriter.WriteAsync(context.Response, Task.FromResult(service.Health()));
+    public static Task HealthAsync(HttpContext context, SampleService service) => ApiResultWriter.WriteAsync(context.Response, service.Health());
 
-    public static Task SamplerPageAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, Task.FromResult(SampleService.SamplerPage()));
+    public static Task SamplerPageAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, SamplerPage.Result());
 
     public static IReadOnlyDictionary<string, string?> Query(HttpRequest request) =>
         request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.FirstOrDefault(), StringComparer.Ordinal);

@@ -15,7 +15,8 @@ public static class TrainingEndpoints
         var request = context.Request;
         if (request.ContentLength > MaxOptionsBytes)
         {
-            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(new ApiError(413, $"the options body is {request.ContentLength} bytes; at most {MaxOptionsBytes} are accepted", "body", null)));
+            var tooLong = new ApiError(413, $"the options body is {request.ContentLength} bytes; at most {MaxOptionsBytes} are accepted", "body");
+            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(tooLong));
             return;
         }
         var buffer = new byte[MaxOptionsBytes + 1];
@@ -23,7 +24,7 @@ public static class TrainingEndpoints
         while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0) length += read;
         if (length > MaxOptionsBytes)
         {
-            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(new ApiError(413, $"the options body is over {MaxOptionsBytes} bytes", "body", null)));
+            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(new ApiError(413, $"the options body is over {MaxOptionsBytes} bytes", "body")));
             return;
         }
         string body = System.Text.Encoding.UTF8.GetString(buffer, 0, length);

@@ -3,7 +3,6 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using ImageGen.Core.Data;
 using ImageGen.Core.Training;
-using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Pipeline.Ingest;

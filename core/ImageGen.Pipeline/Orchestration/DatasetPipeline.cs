@@ -76,12 +76,17 @@ public static class DatasetPipeline
         IngestResult ingest;
         try
         {
-            ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, new IngestRequest(input.Dataset, runId, optionsJson), Retry(input.Settings));
+            var request = new IngestRequest(input.Dataset, runId, optionsJson);
+            ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, request, Retry(input.Settings));
         }
         catch (TaskFailedException e) { return (null, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
         if (ingest.Error is not null || ingest.Settings is null)
             return (null, Failed(context, runId, ingest, ingest.Error ?? "ingest returned no settings"));
-        return (new RunState { RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest, IngestStartedAt = ingestStartedAt }, null);
+        var run = new RunState
+        {
+            RunId = runId, DatasetVersion = ingest.DatasetVersion, Settings = ingest.Settings, Ingest = ingest, IngestStartedAt = ingestStartedAt,
+        };
+        return (run, null);
     }
 
     /// <summary>
@@ -159,7 +164,10 @@ public static class DatasetPipeline
         }
         if (followUp)
         {
-            var next = new PipelineInput { Dataset = input.Dataset, Settings = input.Settings, WaitForQuiet = true, OptionsJson = optionsJson, LastStatus = status };
+            var next = new PipelineInput
+            {
+                Dataset = input.Dataset, Settings = input.Settings, WaitForQuiet = true, OptionsJson = optionsJson, LastStatus = status,
+            };
             context.ContinueAsNew(next, preserveUnprocessedEvents: true);
         }
         string outcome = followUp ? status.State + "; training again for images that arrived meanwhile" : status.State;

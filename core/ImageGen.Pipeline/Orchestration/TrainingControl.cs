@@ -1,9 +1,6 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using Azure.Storage.Blobs;
-using ImageGen.Core.Models;
 using ImageGen.Core.Training;
-using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -11,21 +8,12 @@ using ImageGen.Pipeline.Http;
 
 namespace ImageGen.Pipeline.Orchestration;
 
-/// <summary>What the pipeline's doorways share in one process: storage, pacing, and when each dataset was last signalled.</summary>
-public sealed class PipelineHost(BlobServiceClient storage, PipelineSettings settings, TimeProvider? clock = null)
-{
-    public BlobServiceClient Storage => storage;
-    public PipelineSettings Settings => settings;
-    public TimeProvider Clock { get; } = clock ?? TimeProvider.System;
-    internal ConcurrentDictionary<string, DateTimeOffset> LastSignal { get; } = new(StringComparer.Ordinal);
-}
-
 /// <summary>
 /// Everything behind the blob trigger and the training endpoints, over any DurableTaskClient (the Functions
 /// host's, the local host's, the test host's): signal a dataset's singleton orchestration, report its status,
 /// cancel its run, list datasets and models.
 /// </summary>
-public sealed class TrainingControl(DurableTaskClient client, PipelineHost pipeline)
+public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironment pipeline)
 {
     private readonly PipelineSettings settings = pipeline.Settings;
     private readonly TimeProvider clock = pipeline.Clock;

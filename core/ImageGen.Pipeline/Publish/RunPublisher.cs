@@ -2,7 +2,6 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using ImageGen.Core.Training;
-using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Storage;
 using ImageGen.Core.Checkpoints;
 

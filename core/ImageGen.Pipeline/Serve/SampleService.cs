@@ -1,12 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.IO.Compression;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
-using ImageGen.Core.Models;
 using ImageGen.Core.Runtime;
 using ImageGen.Core.Sampling;
 using TorchSharp;
@@ -32,19 +26,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 ["X-Model-Version"] = version,
                 ["X-Seeds"] = request.Interpolate is { } p ? $"{p.a},{p.b}" : string.Join(',', request.Seeds),
             };
-            if (request.Deterministic)
-            {
-                // Weak: the images are the same, but a pass shared with other requests may round a pixel differently
-                // from a lone pass (libtorch picks kernels by batch size), so the bytes are not promised.
-                string opaque = "\"" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(request.Canonical(version))))[..32].ToLowerInvariant() + "\"";
-                headers["ETag"] = "W/" + opaque;
-                // A named version never changes; "latest" may move, so caches must revalidate (cheap: 304).
-                headers["Cache-Control"] = request.Version is null ? "public, no-cache" : "public, max-age=31536000, immutable";
-                // If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" and "x" match alike.
-                if (ifNoneMatch is not null && ifNoneMatch.Split(',').Select(t => t.Trim()).Any(t => t == "*" || (t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : t) == opaque))
-                    return new ApiResult(304, "", [], headers);
-            }
-            else headers["Cache-Control"] = "no-store";
+            if (SampleCaching.AddHeaders(request, version, ifNoneMatch, headers)) return new ApiResult(304, "", [], headers);
 
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
             int latentSize = lease.Model.Sampler.Spec.LatentSize;
@@ -53,8 +35,8 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
                 : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
             long encodeStarted = Stopwatch.GetTimestamp();
-            var result = Encode(request, generated.Pixels, names, version, headers);
-            headers["Server-Timing"] = ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
+            var result = SampleEncoding.Encode(request, generated.Pixels, names, version, headers);
+            headers["Server-Timing"] = SampleEncoding.ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
             return result;
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
@@ -93,25 +75,6 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
     }
 
-    /// <summary>
-    /// A one-page sampler for people (GET /api/ui): a form over the samples endpoint's parameters that shows the
-    /// grid with its model version and seeds. Static; it calls the API from the browser, passing on ?code= keys.
-    /// </summary>
-    public static ApiResult SamplerPage() => new(200, "text/html; charset=utf-8", SamplerPageHtml.Value, new Dictionary<string, string>
-    {
-        ["Cache-Control"] = "no-cache",
-        ["Content-Security-Policy"] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob:",
-    });
-
-    private static readonly Lazy<byte[]> SamplerPageHtml = new(() =>
-    {
-        using var resource = typeof(SampleService).Assembly.GetManifestResourceStream("ImageGen.Pipeline.Serve.SamplerPage.html")
-            ?? throw new InvalidOperationException("the sampler page is not embedded in ImageGen.Pipeline");
-        using var buffer = new MemoryStream();
-        resource.CopyTo(buffer);
-        return buffer.ToArray();
-    });
-
     public ApiResult Health()
     {
         var loaded = cache.Loaded;
@@ -143,16 +106,6 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         };
     }
 
-    /// <summary>
-    /// The Server-Timing header (W3C): time queued for the model's worker, the latents and the forward pass (shared
-    /// with the other requests of its batch), conversion to pixels, encoding, and the whole handler, so a client can
-    /// tell server time from network time.
-    /// </summary>
-    private static string ServerTiming(GeneratedImages generated, TimeSpan encode, TimeSpan total) => string.Create(CultureInfo.InvariantCulture,
-        $"queue;dur={generated.Queued.TotalMilliseconds:0.00}, latents;dur={generated.Latents.TotalMilliseconds:0.00}, " +
-        $"forward;dur={generated.Forward.TotalMilliseconds:0.00};desc=\"batch of {generated.BatchRequests}\", pixels;dur={generated.Pixelize.TotalMilliseconds:0.00}, " +
-        $"encode;dur={encode.TotalMilliseconds:0.00}, total;dur={total.TotalMilliseconds:0.00}");
-
     /// <summary>z for the request (runs on the batch worker's thread): one per seed, or the slerp path; scaled by truncation.</summary>
     private static Tensor Latents(SampleQuery request, int latentSize)
     {
@@ -164,34 +117,6 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         }
         else latents = Seeds.Latents(request.Seeds, latentSize);
         return request.Truncation == 1.0 ? latents : latents.mul_(request.Truncation);
-    }
-
-    private static ApiResult Encode(SampleQuery request, ImagePixels pixels, IReadOnlyList<string> names, string version, Dictionary<string, string> headers)
-    {
-        switch (request.Format)
-        {
-            case OutputFormat.Png:
-                return new ApiResult(200, "image/png", ImageGrid.EncodePng(pixels, 0), headers);
-            case OutputFormat.Zip:
-            {
-                using var buffer = new MemoryStream();
-                using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
-                    for (int i = 0; i < names.Count; i++)
-                    {
-                        using var entry = zip.CreateEntry(names[i], CompressionLevel.NoCompression).Open(); // PNG is compressed already
-                        entry.Write(ImageGrid.EncodePng(pixels, i));
-                    }
-                return new ApiResult(200, "application/zip", buffer.ToArray(), headers);
-            }
-            case OutputFormat.Json:
-            {
-                var encoded = Enumerable.Range(0, names.Count).Select(i => Convert.ToBase64String(ImageGrid.EncodePng(pixels, i))).ToList();
-                var body = JsonSerializer.SerializeToUtf8Bytes(new { modelVersion = version, seeds = request.Seeds, names, images = encoded }, Json.Compact);
-                return new ApiResult(200, "application/json", body, headers);
-            }
-            default:
-                return new ApiResult(200, "image/png", ImageGrid.EncodeGridPng(pixels, request.Nrow, request.Padding), headers);
-        }
     }
 
     /// <summary>Reads at most limit bytes; null when the body is longer (nothing past limit+1 is read).</summary>

@@ -32,7 +32,6 @@ public static partial class StorageLayout
         ? name!
         : throw new ArgumentException($"{what} '{name}' is not a valid name: use 1-{MaxNameLength} lower-case letters, digits, '-' or '_', starting with a letter or digit");
 
-    public static string ModelFolder(string dataset, string version) => $"{dataset}/{version}";
     public static string ModelCheckpoint(string dataset, string version) => $"{dataset}/{version}/{CheckpointFile}";
     public static string ModelCard(string dataset, string version) => $"{dataset}/{version}/{ModelCardFile}";
     public static string ModelSamples(string dataset, string version) => $"{dataset}/{version}/{SamplesFile}";

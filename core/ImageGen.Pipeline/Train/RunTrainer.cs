@@ -47,7 +47,8 @@ public sealed class RunTrainer(BlobServiceClient service)
             long fromStep = File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath).Step : 0;
 
             var chunkTime = request.ChunkTime;
-            if (userOptions.TimeBudget is { } budget) chunkTime = TimeSpan.FromSeconds(Math.Max(1, Math.Min(chunkTime.TotalSeconds, budget.TotalSeconds - request.TrainedSeconds)));
+            if (userOptions.TimeBudget is { } budget)
+                chunkTime = TimeSpan.FromSeconds(Math.Max(1, Math.Min(chunkTime.TotalSeconds, budget.TotalSeconds - request.TrainedSeconds)));
             var chunkOptions = userOptions with
             {
                 MaxSteps = Math.Min(userOptions.MaxSteps ?? long.MaxValue, fromStep + request.ChunkSteps),
@@ -73,9 +74,11 @@ public sealed class RunTrainer(BlobServiceClient service)
             bool cancelled = await watcher || await cancelMarker.ExistsAsync(CancellationToken.None);
             // Host shutdown: the trainer stopped at a step boundary and saved; keep that checkpoint, then give the
             // chunk back unfinished (no record) so it runs again from there.
-            await checkpointBlob.UploadAsync(checkpointPath, overwrite: true, cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken);
+            var uploadToken = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
+            await checkpointBlob.UploadAsync(checkpointPath, overwrite: true, uploadToken);
             cancellationToken.ThrowIfCancellationRequested();
-            string? newestGrid = Directory.EnumerateFiles(Path.Combine(runFolder, "samples"), "fake_samples_*.png").Order(StringComparer.Ordinal).LastOrDefault();
+            string? newestGrid = Directory.EnumerateFiles(Path.Combine(runFolder, "samples"), "fake_samples_*.png")
+                .Order(StringComparer.Ordinal).LastOrDefault();
             if (newestGrid is not null)
                 await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).UploadAsync(newestGrid, overwrite: true, cancellationToken);
 

@@ -93,7 +93,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(options.LogLevel);
         builder.WebHost.UseUrls(options.Urls);
-        var pipeline = new PipelineHost(storage, options.Pipeline);
+        var pipeline = new PipelineEnvironment(storage, options.Pipeline);
         builder.Services.AddImageGenServing(storage, options.Serve);
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddDurableTaskWorker(b =>

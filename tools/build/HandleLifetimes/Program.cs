@@ -29,7 +29,8 @@ public static class HandleLifetimes
                     if (assembly.CustomAttributes.Any(IsMarker)) continue;
                     methods = Weave(assembly.MainModule);
                     var module = assembly.MainModule;
-                    var ctor = module.ImportReference(typeof(System.Reflection.AssemblyMetadataAttribute).GetConstructor(new[] { typeof(string), typeof(string) }));
+                    var metadata = typeof(System.Reflection.AssemblyMetadataAttribute);
+                    var ctor = module.ImportReference(metadata.GetConstructor([typeof(string), typeof(string)]));
                     var marker = new CustomAttribute(ctor);
                     marker.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, Marker));
                     marker.ConstructorArguments.Add(new CustomAttributeArgument(module.TypeSystem.String, methods.ToString()));
