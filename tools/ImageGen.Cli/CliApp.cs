@@ -16,6 +16,10 @@ public static class CliApp
           imagegen host    [--storage <connection string>] [--urls http://127.0.0.1:5080] [--quiet 30s] [--chunk-steps N]
                            [--chunk-time 2m] [--activity-lock 10m] [--poll 5s] [--task-hub ImageGen] [--verbose]
                            the whole app without the Functions host: blob drops start durable training runs that publish models
+          imagegen extractor [--data IDX --labels IDX --test-data IDX --test-labels IDX] --out <file> [--epochs 2]
+                           train the quality metrics' feature classifier (defaults: Debian's Fashion-MNIST)
+          imagegen eval    --checkpoint <run folder or file> --data <training data> --extractor <file> [--reference <held-out data>]
+                           [--count 10000] [--json <file>]: FD, KID, precision/recall and memorization
           imagegen publish --checkpoint <run folder or file> --dataset <name> --version <v0001> [--storage <connection string>]
           imagegen bench http   [--url http://127.0.0.1:5080] [--path /api/...] [--concurrency N] [--requests N] [--server-pid PID]
           imagegen bench train  [--model dcgan|vae] [--image-size 32|64] [--batch-size N] [--steps N] [--threads N]
@@ -43,10 +47,12 @@ public static class CliApp
                 case "bench": return BenchCommand.Run(rest, output);
                 case "serve": return await ServeCommand.RunAsync(rest, output);
                 case "publish": return await PublishCommand.RunAsync(rest, output);
+                case "extractor": return EvalCommand.TrainExtractor(rest, output);
+                case "eval": return EvalCommand.Run(rest, output);
                 case "host": return await HostCommand.RunAsync(rest, output);
                 case "help" or "--help" or "-h": output.WriteLine(Usage); return 0;
                 default:
-                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest, serve, host, publish or bench (imagegen --help)");
+                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest, serve, host, publish, extractor, eval or bench (imagegen --help)");
             }
         }
         catch (Exception e) when (e is UsageException or ArgumentException or FormatException or FileNotFoundException

@@ -12,6 +12,9 @@ namespace ImageGen.Core.Data;
 public static class IdxReader
 {
     public const string DebianFashionMnistTrain = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+    public const string DebianFashionMnistTrainLabels = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
+    public const string DebianFashionMnistTest = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+    public const string DebianFashionMnistTestLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
 
     public static bool LooksLikeIdx(string path)
     {
@@ -21,12 +24,7 @@ public static class IdxReader
 
     public static ImageTensorDataset ReadImages(string path, int? limit = null)
     {
-        using var file = File.OpenRead(path);
-        Stream stream = file;
-        int b0 = file.ReadByte(), b1 = file.ReadByte();
-        file.Position = 0;
-        if (b0 == 0x1f && b1 == 0x8b) stream = new GZipStream(file, CompressionMode.Decompress);
-        using (stream)
+        using (var stream = Open(path))
         {
             Span<byte> header = stackalloc byte[16];
             stream.ReadExactly(header[..4]);
@@ -45,5 +43,31 @@ public static class IdxReader
             var tensor = torch.tensor(pixels, [count, 1, rows, cols], ScalarType.Byte);
             return new ImageTensorDataset(tensor, $"IDX {Path.GetFileName(path)}: {count} images {rows}x{cols}");
         }
+    }
+
+    /// <summary>Reads an IDX label file (magic 0x00000801, uint8 labels) into int64 [N].</summary>
+    public static Tensor ReadLabels(string path, int? limit = null)
+    {
+        using var stream = Open(path);
+        Span<byte> header = stackalloc byte[8];
+        stream.ReadExactly(header);
+        uint magic = BinaryPrimitives.ReadUInt32BigEndian(header);
+        if (magic != 0x801)
+            throw new InvalidDataException($"'{path}' is not an IDX label file: magic 0x{magic:x8}, expected 0x00000801 (uint8, 1 dimension)");
+        int count = checked((int)BinaryPrimitives.ReadUInt32BigEndian(header[4..]));
+        if (limit is { } max) count = Math.Min(count, max);
+        var labels = new byte[count];
+        stream.ReadExactly(labels);
+        using var bytes = torch.tensor(labels, ScalarType.Byte);
+        return bytes.to_type(ScalarType.Int64);
+    }
+
+    /// <summary>The file, through gunzip when it starts with gzip's magic.</summary>
+    private static Stream Open(string path)
+    {
+        var file = File.OpenRead(path);
+        int b0 = file.ReadByte(), b1 = file.ReadByte();
+        file.Position = 0;
+        return b0 == 0x1f && b1 == 0x8b ? new GZipStream(file, CompressionMode.Decompress) : file;
     }
 }

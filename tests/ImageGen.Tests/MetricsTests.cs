@@ -1,0 +1,134 @@
+using ImageGen.Core.Data;
+using ImageGen.Core.Metrics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Tests;
+
+/// <summary>The quality metrics on feature sets whose answers are known in closed form or by construction.</summary>
+public class MetricsTests
+{
+    private static Tensor Gaussian(int n, int d, int seed, double scale = 1.0, double shift = 0.0)
+    {
+        using var generator = new torch.Generator((ulong)seed);
+        return torch.randn([n, d], generator: generator, dtype: ScalarType.Float64) * scale + shift;
+    }
+
+    [Fact]
+    public void Frechet_distance_is_near_zero_for_two_samples_of_one_gaussian_and_matches_the_closed_form_otherwise()
+    {
+        TestImages.EnsureRuntime();
+        using var a = Gaussian(4000, 8, 1);
+        using var b = Gaussian(4000, 8, 2);
+        using var shifted = Gaussian(4000, 8, 3, shift: 1.0);
+        using var wide = Gaussian(4000, 8, 4, scale: 2.0);
+        Assert.InRange(FrechetDistance.Between(a, b), 0, 0.1);
+        // N(0, I) against N(1, I): |mu gap|^2 = d = 8. Against N(0, 4I): Tr(I + 4I - 2 * 2I) = d = 8.
+        Assert.InRange(FrechetDistance.Between(a, shifted), 7.5, 8.5);
+        Assert.InRange(FrechetDistance.Between(a, wide), 7.3, 8.7);
+        Assert.Equal(FrechetDistance.Between(a, shifted), FrechetDistance.Between(GaussianFit.Of(a), GaussianFit.Of(shifted)), 9);
+    }
+
+    [Fact]
+    public void Kid_is_about_zero_for_one_distribution_and_grows_with_the_gap()
+    {
+        TestImages.EnsureRuntime();
+        using var a = Gaussian(1000, 16, 1);
+        using var b = Gaussian(1000, 16, 2);
+        using var near = Gaussian(1000, 16, 3, shift: 0.3);
+        using var far = Gaussian(1000, 16, 4, shift: 1.0);
+        var same = KernelDistance.Between(a, b, subsets: 20, subsetSize: 500);
+        var small = KernelDistance.Between(a, near, subsets: 20, subsetSize: 500);
+        var large = KernelDistance.Between(a, far, subsets: 20, subsetSize: 500);
+        Assert.InRange(same.Mean, -3 * same.StandardDeviation - 1e-3, 3 * same.StandardDeviation + 1e-3);
+        Assert.True(small.Mean > same.Mean + 3 * same.StandardDeviation, $"small gap {small.Mean} vs same {same.Mean} ± {same.StandardDeviation}");
+        Assert.True(large.Mean > 3 * small.Mean, $"large gap {large.Mean} vs small {small.Mean}");
+    }
+
+    [Fact]
+    public void Precision_and_recall_tell_mode_collapse_from_poor_fidelity()
+    {
+        TestImages.EnsureRuntime();
+        using var real = Gaussian(2000, 4, 1);
+        using var good = Gaussian(2000, 4, 2);
+        using var collapsed = Gaussian(2000, 4, 3, scale: 0.05); // every sample near the mode
+        using var offManifold = Gaussian(2000, 4, 4, shift: 6.0);
+
+        var fair = PrecisionRecall.Between(real, good);
+        var collapse = PrecisionRecall.Between(real, collapsed);
+        var off = PrecisionRecall.Between(real, offManifold);
+        Assert.True(fair.Precision > 0.7 && fair.Recall > 0.7, $"same distribution: {fair}");
+        Assert.True(collapse.Precision > 0.95 && collapse.Recall < 0.2, $"mode collapse: {collapse}");
+        Assert.True(off.Precision < 0.05 && off.Recall < 0.05, $"off the data: {off}");
+    }
+
+    [Fact]
+    public void Memorization_flags_near_copies_of_training_points_and_not_fresh_samples()
+    {
+        TestImages.EnsureRuntime();
+        using var training = Gaussian(1000, 8, 1);
+        using var fresh = Gaussian(500, 8, 2);
+        using var noise = Gaussian(500, 8, 3, scale: 0.01);
+        using var copies = training[..500] + noise;
+
+        var model = Memorization.Of(training, fresh);
+        var copier = Memorization.Of(training, copies);
+        Assert.True(copier.NearCopyShare > 0.99, $"copies: {copier}");
+        Assert.True(model.NearCopyShare < 0.2, $"fresh samples: {model}");
+        Assert.True(model.MedianRatio > 5 * copier.MedianRatio, $"ratios {model.MedianRatio} vs {copier.MedianRatio}");
+    }
+
+    /// <summary>Labelled toy images: class c lights quadrant c of a dark 32x32 image, with pixel noise.</summary>
+    private static (ImageTensorDataset images, Tensor labels) Quadrants(int count, int seed)
+    {
+        var random = new Random(seed);
+        var pixels = new byte[count * 32 * 32];
+        var labels = new long[count];
+        for (int i = 0; i < count; i++)
+        {
+            int c = random.Next(4);
+            labels[i] = c;
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                {
+                    bool lit = (y < 16 ? 0 : 2) + (x < 16 ? 0 : 1) == c;
+                    pixels[i * 1024 + y * 32 + x] = (byte)Math.Clamp((lit ? 200 : 40) + random.Next(-40, 41), 0, 255);
+                }
+        }
+        return (new ImageTensorDataset(torch.tensor(pixels, [count, 1, 32, 32], ScalarType.Byte), $"quadrants {count}"), torch.tensor(labels));
+    }
+
+    [Fact]
+    public void The_feature_extractor_learns_its_labels_and_round_trips_through_its_file_with_a_stable_id()
+    {
+        TestImages.EnsureRuntime();
+        using var folder = new TempFolder();
+        var (train, trainLabels) = Quadrants(512, 1);
+        var (test, testLabels) = Quadrants(256, 2);
+        using (train) using (trainLabels) using (test) using (testLabels)
+        {
+            using var extractor = FeatureExtractor.Train(train, trainLabels, test, testLabels, epochs: 2);
+            Assert.True(extractor.Info.TestAccuracy > 0.9, $"test accuracy {extractor.Info.TestAccuracy}");
+            string path = folder.File("extractor.bin");
+            extractor.Save(path);
+            using var loaded = FeatureExtractor.Load(path);
+            using var again = FeatureExtractor.Load(path);
+            Assert.Equal(16, loaded.Info.Id.Length);
+            Assert.Equal(loaded.Info.Id, again.Info.Id);
+            Assert.Equal(extractor.Info.TestAccuracy, loaded.Info.TestAccuracy);
+            using var original = extractor.Extract(test);
+            using var reloaded = loaded.Extract(test);
+            Assert.Equal([256L, FeatureClassifier.FeatureSize], reloaded.shape);
+            Assert.True(original.allclose(reloaded), "the reloaded extractor gives other features");
+
+            // In its feature space, held-out images of the same classes score near 0; images of one class score worse.
+            using var trainFeatures = extractor.Extract(train);
+            var oneClass = torch.nonzero(testLabels.eq(0)).squeeze(1);
+            using var oneClassFeatures = original[oneClass];
+            double same = FrechetDistance.Between(trainFeatures, original);
+            double collapsed = FrechetDistance.Between(trainFeatures, oneClassFeatures);
+            Assert.True(collapsed > 5 * same, $"FD of one class {collapsed} vs held-out {same}");
+            Assert.True(PrecisionRecall.Between(trainFeatures, oneClassFeatures).Recall < 0.5);
+        }
+    }
+}
