@@ -52,7 +52,7 @@ public static class EvalCommand
         output.WriteLine($"eval: {Path.GetFileName(args.Required("--checkpoint"))} ({spec.Kind} {spec.ImageSize}x{spec.ImageSize}x{spec.Channels}), " +
                          $"{count} generated (seeds 1000000+) against {reference.Count} reference images; extractor {extractor.Info.Id} " +
                          $"(test accuracy {extractor.Info.TestAccuracy:P2})");
-        output.WriteLine($"FD {scores.Fd:0.00}  KID {scores.KidMean * 1000:0.00}e-3 ± {scores.KidStd * 1000:0.00}e-3  " +
+        output.WriteLine($"FD {scores.Fd:0.00}  KID {scores.KidMean:0.0000} ± {scores.KidStd:0.0000}  " +
                          $"precision {scores.Precision:0.000}  recall {scores.Recall:0.000}  " +
                          $"near-copies {scores.NearCopyShare:P2} (median ratio {scores.MedianCopyRatio:0.00})");
         if (args.String("--json") is { } json) File.WriteAllText(json, JsonSerializer.Serialize(scores, Json.Options));
