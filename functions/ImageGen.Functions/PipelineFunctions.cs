@@ -1,15 +1,15 @@
 using Azure.Storage.Blobs;
-using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Endpoints;
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Publish;
+using ImageGen.Pipeline.Train;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
-using ImageGen.Pipeline.Train;
-using ImageGen.Pipeline.Ingest;
-using ImageGen.Pipeline.Publish;
 
 namespace ImageGen.Functions;
 

@@ -1,5 +1,5 @@
-using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Endpoints;
+using ImageGen.Pipeline.Serve;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;

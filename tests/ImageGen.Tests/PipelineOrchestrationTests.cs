@@ -1,12 +1,12 @@
 using System.Collections.Concurrent;
 using Azure.Storage.Blobs;
 using ImageGen.Core.Training;
+using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Publish;
+using ImageGen.Pipeline.Train;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
-using ImageGen.Pipeline.Ingest;
-using ImageGen.Pipeline.Train;
-using ImageGen.Pipeline.Publish;
 
 namespace ImageGen.Tests;
 

@@ -1,3 +1,4 @@
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Models;
 using ImageGen.Core.Sampling;
@@ -5,7 +6,6 @@ using ImageGen.Core.Training;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
-using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Tests;
 

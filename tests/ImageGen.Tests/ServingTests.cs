@@ -2,6 +2,8 @@ using System.IO.Compression;
 using System.Net;
 using System.Text.Json;
 using Azure.Storage.Blobs;
+using ImageGen.Cli.Hosting;
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
@@ -11,8 +13,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 using TorchSharp;
-using ImageGen.Core.Checkpoints;
-using ImageGen.Cli.Hosting;
 
 namespace ImageGen.Tests;
 

@@ -1,11 +1,11 @@
 using System.Text.Json;
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Models;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
 using TorchSharp;
 using static TorchSharp.torch;
-using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Tests;
 

@@ -1,9 +1,9 @@
 using Azure.Storage.Blobs;
+using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
-using ImageGen.Core.Imaging;
 using ImageGen.Pipeline.Storage;
-using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Cli;
 

@@ -1,10 +1,10 @@
-using ImageGen.Pipeline.Storage;
+using ImageGen.Cli.Hosting;
 using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using ImageGen.Cli.Hosting;
 
 namespace ImageGen.Cli;
 

@@ -1,5 +1,5 @@
-using ImageGen.Core.Models;
 using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
-using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Core.Training;
 

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using Azure.Storage.Blobs;
 using ImageGen.Core.Training;
+using ImageGen.Pipeline.Http;
 using ImageGen.Pipeline.Storage;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
-using ImageGen.Pipeline.Http;
 
 namespace ImageGen.Pipeline.Orchestration;
 

@@ -1,9 +1,9 @@
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Storage;
-using ImageGen.Core.Checkpoints;
 
 namespace ImageGen.Pipeline.Publish;
 

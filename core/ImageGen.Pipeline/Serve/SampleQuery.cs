@@ -1,7 +1,7 @@
 using System.Globalization;
 using ImageGen.Core.Sampling;
-using ImageGen.Pipeline.Storage;
 using ImageGen.Pipeline.Http;
+using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Pipeline.Serve;
 

@@ -3,9 +3,9 @@ using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Runtime;
 using ImageGen.Core.Sampling;
+using ImageGen.Pipeline.Http;
 using TorchSharp;
 using static TorchSharp.torch;
-using ImageGen.Pipeline.Http;
 
 namespace ImageGen.Pipeline.Serve;
 

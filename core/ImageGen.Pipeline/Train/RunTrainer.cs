@@ -1,10 +1,10 @@
 using Azure.Storage.Blobs;
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
+using ImageGen.Core.Metrics;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Storage;
-using ImageGen.Core.Checkpoints;
-using ImageGen.Core.Metrics;
 
 namespace ImageGen.Pipeline.Train;
 
