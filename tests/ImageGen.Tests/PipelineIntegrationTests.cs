@@ -102,13 +102,20 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         return JsonDocument.Parse(body).RootElement;
     }
 
-    private async Task<JsonElement> WaitForStateAsync(string dataset, string state) =>
-        await Drops.WaitForAsync<object>(async () =>
+    private async Task<JsonElement> WaitForStateAsync(string dataset, string state)
+    {
+        JsonElement last = default;
+        try
         {
-            var status = await GetJsonAsync($"/api/datasets/{dataset}/training");
-            return status.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object && s.GetProperty("state").GetString() == state
-                && !status.GetProperty("running").GetBoolean() ? status : null;
-        }, RunTimeout, $"{dataset} to end {state}") is JsonElement e ? e : default;
+            return await Drops.WaitForAsync<object>(async () =>
+            {
+                var status = last = await GetJsonAsync($"/api/datasets/{dataset}/training");
+                return status.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object && s.GetProperty("state").GetString() == state
+                    && !status.GetProperty("running").GetBoolean() ? status : null;
+            }, RunTimeout, $"{dataset} to end {state}") is JsonElement e ? e : default;
+        }
+        catch (TimeoutException t) { throw new TimeoutException($"{t.Message}; the last status: {last}", t); }
+    }
 
     [Fact]
     public async Task Dropped_images_are_ingested_trained_and_published_bad_inputs_rejected_and_a_second_drop_makes_v0002()

@@ -55,12 +55,17 @@ public sealed class LocalPipelineHost : IAsyncDisposable
             .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
 
     private readonly CancellationTokenSource stopping;
+    private readonly AzureStorageOrchestrationService backend;
+    private readonly ILoggerFactory loggerFactory;
 
-    private LocalPipelineHost(TaskHubSidecar sidecar, WebApplication app, CancellationTokenSource stopping)
+    private LocalPipelineHost(TaskHubSidecar sidecar, WebApplication app, CancellationTokenSource stopping,
+        AzureStorageOrchestrationService backend, ILoggerFactory loggerFactory)
     {
         this.sidecar = sidecar;
         this.app = app;
         this.stopping = stopping;
+        this.backend = backend;
+        this.loggerFactory = loggerFactory;
     }
 
     public static async Task<LocalPipelineHost> StartAsync(LocalPipelineOptions options, CancellationToken cancellationToken = default)
@@ -110,7 +115,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         app.Lifetime.ApplicationStopping.Register(stopping.Cancel);
         ApiRoutes.Map(app, ApiRoutes.All);
         await app.StartAsync(cancellationToken);
-        return new LocalPipelineHost(sidecar, app, stopping);
+        return new LocalPipelineHost(sidecar, app, stopping, backend, loggerFactory);
     }
 
     public Task WaitForShutdownAsync() => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(app);
@@ -125,6 +130,10 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         await app.StopAsync();
         await app.DisposeAsync();
         await sidecar.DisposeAsync();
+        // The task hub server does not stop the backend: without this its partition manager and queue pollers
+        // go on in the background, against storage that may be gone.
+        await backend.StopAsync(isForced: true);
+        loggerFactory.Dispose();
         stopping.Dispose();
     }
 }
