@@ -29,6 +29,8 @@ public sealed class ScriptedActivities : IPipelineActivities
 
     /// <summary>What NewestDrop answers: by default an upload long ago.</summary>
     public Func<DateTimeOffset?> Newest { get; init; } = () => DateTimeOffset.UtcNow.AddHours(-1);
+    /// <summary>Ingest reports the newest blob it listed (as the real ingest does); off, it reports none.</summary>
+    public bool ReportNewestBlob { get; init; }
 
     public Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken)
     {
@@ -46,6 +48,7 @@ public sealed class ScriptedActivities : IPipelineActivities
         {
             DatasetVersion = request.DatasetVersion, Accepted = IngestError is null ? 10 : 0, Rejected = 1,
             FirstRejections = [new("bad.png", "not an image")], Settings = TrainSettings.Default, Error = IngestError,
+            NewestBlobAt = ReportNewestBlob ? Newest() : null,
         });
     }
 
@@ -180,6 +183,24 @@ public class PipelineOrchestrationTests
         var (host, control) = await StartAsync(steps);
         await using var _ = host;
         await control.SignalAsync("cats", new RunSignal("first drop"), waitForQuiet: false);
+        await steps.FirstChunkStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        for (int i = 0; i < 3; i++) await control.SignalAsync("cats", new RunSignal($"late trigger {i}"), waitForQuiet: true);
+        gate.Release(100);
+        await FinishedAsync(host, "cats");
+        Assert.Equal(1, steps.Count("Ingest"));
+    }
+
+    [Fact]
+    public async Task Late_signals_for_blobs_written_just_before_ingest_do_not_start_another_run()
+    {
+        // The uploads end as the run starts, well inside the 5 s clock-skew margin of the orchestration's clock; ingest
+        // saw those blobs, and storage's own times say nothing newer came, so the late signals start nothing.
+        var gate = new SemaphoreSlim(0);
+        var lastUpload = DateTimeOffset.UtcNow;
+        var steps = new ScriptedActivities { ChunksToDone = 1, ChunkGate = gate, Newest = () => lastUpload, ReportNewestBlob = true };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("http"), waitForQuiet: false);
         await steps.FirstChunkStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
         for (int i = 0; i < 3; i++) await control.SignalAsync("cats", new RunSignal($"late trigger {i}"), waitForQuiet: true);
         gate.Release(100);

@@ -73,12 +73,14 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         {
             await using var progress = new ProgressBlob(runs.GetBlobClient(StorageLayout.RunProgress(dataset, version)), TimeSpan.FromSeconds(2));
             DatasetManifest manifest;
+            DateTimeOffset? newestListed = null;
             using (var packer = new DatasetPacker(local, settings.Spec.ImageSize, settings.Spec.Channels, limits,
                        new Progress<PackProgress>(p => progress.Report(new { stage = "ingest", seen = p.Seen, accepted = p.Accepted, rejected = p.Rejected }))))
             {
                 var batch = new List<BlobItem>();
                 await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), cancellationToken))
                 {
+                    if (blob.Properties.LastModified is { } modified && (newestListed is null || modified > newestListed)) newestListed = modified;
                     string relative = Relative(dataset, blob);
                     if (relative == StorageLayout.OptionsFile) continue;
                     if (ArchiveReader.IsArchive(relative))
@@ -98,7 +100,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             var result = new IngestResult
             {
                 DatasetVersion = version, Accepted = manifest.Count, Rejected = manifest.Rejected.Count,
-                FirstRejections = StatusRejections(manifest.Rejected), Settings = settings,
+                FirstRejections = StatusRejections(manifest.Rejected), Settings = settings, NewestBlobAt = newestListed,
             };
             if (manifest.Count == 0)
                 return result with

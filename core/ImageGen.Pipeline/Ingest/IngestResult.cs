@@ -11,6 +11,8 @@ public sealed record IngestResult
     /// <summary>The first few rejections with reasons; all of them are in the manifest.</summary>
     public List<Rejection> FirstRejections { get; init; } = [];
     public TrainSettings? Settings { get; init; }
+    /// <summary>The newest Last-Modified among the blobs ingest listed, on storage's own clock.</summary>
+    public DateTimeOffset? NewestBlobAt { get; init; }
     /// <summary>Why nothing can be trained (bad options, no usable images), or null.</summary>
     public string? Error { get; init; }
 }

@@ -158,9 +158,11 @@ public static class DatasetPipeline
         }
         if (followUp && !asked && run is not null)
         {
-            // A late trigger may signal blobs this run already read: train again only for blobs written after its ingest began.
+            // A late trigger may signal blobs this run already read: train again only for blobs newer than the newest one
+            // ingest listed. Both times come from storage, so no clock skew enters; a run without that time (no blobs
+            // listed) falls back to the orchestration clock with a margin.
             var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, Retry(input.Settings));
-            followUp = newest is { } n && n.UtcDateTime >= run.IngestStartedAt - ClockSkew;
+            followUp = newest is { } n && (run.Ingest.NewestBlobAt is { } seen ? n > seen : n.UtcDateTime >= run.IngestStartedAt - ClockSkew);
         }
         if (followUp)
         {
