@@ -8,6 +8,9 @@ namespace ImageGen.Cli;
 public static class SampleCommand
 {
     public const int MaxImages = 1024;
+    /// <summary>--out-dir streams: metric runs need 10,000 to 50,000 samples, drawn a batch at a time.</summary>
+    public const int MaxFiles = 100_000;
+    private const int FileBatch = 256;
     private static readonly string[] ValueOptions =
         ["--checkpoint", "--count", "--seeds", "--seed", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"];
 
@@ -51,13 +54,20 @@ public static class SampleCommand
             return 0;
         }
 
+        int max = separateFiles ? MaxFiles : MaxImages;
         IReadOnlyList<long> seeds = args.String("--seeds") is { } list
-            ? Seeds.Parse(list, MaxImages)
-            : Seeds.Range(args.Long("--seed", 0, Seeds.MaxSeed) ?? 0, args.Int("--count", 1, MaxImages) ?? 64);
+            ? Seeds.Parse(list, max)
+            : Seeds.Range(args.Long("--seed", 0, Seeds.MaxSeed) ?? 0, args.Int("--count", 1, max) ?? 64);
         if (separateFiles)
         {
-            using var images = sampler.Generate(seeds, truncation);
-            WriteFiles(images, seeds.Select(s => $"seed{s:D4}.png").ToList(), outPath);
+            // A batch at a time: memory stays at one batch whatever the count (each image's z depends on its seed alone).
+            for (int start = 0; start < seeds.Count; start += FileBatch)
+            {
+                var batch = seeds.Skip(start).Take(FileBatch).ToList();
+                using var images = sampler.Generate(batch, truncation);
+                WriteFiles(images, batch.Select(s => $"seed{s:D4}.png").ToList(), outPath);
+                if (seeds.Count > FileBatch) Console.Error.WriteLine($"  {start + batch.Count}/{seeds.Count} images written");
+            }
             output.WriteLine($"wrote {seeds.Count} images to {outPath}/ (seed{seeds[0]:D4}.png ...)");
         }
         else
