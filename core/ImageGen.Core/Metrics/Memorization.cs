@@ -19,9 +19,11 @@ public static class Memorization
         using var scope = torch.NewDisposeScope();
         var t = training.to_type(ScalarType.Float32);
         var g = generated.to_type(ScalarType.Float32);
-        var ownNearest = NearestNeighbours.KSmallest(t, t, 1, excludeSelf: true)[.., 0];
         var (distance, index) = NearestNeighbours.Nearest(g, t);
-        var ratio = distance / ownNearest[index].clamp_min(1e-12);
+        // Only the training images that are some sample's nearest need their own nearest-neighbour distance.
+        var (used, position, _) = torch.unique(index, return_inverse: true);
+        var ownNearest = NearestNeighbours.KSmallest(t[used], t, 1, excludeSelf: true)[.., 0];
+        var ratio = distance / ownNearest[position!].clamp_min(1e-12);
         double share = ratio.lt(threshold).to_type(ScalarType.Float64).mean().item<double>();
         double median = ratio.median().item<float>();
         return new MemorizationResult(share, median, threshold);

@@ -126,8 +126,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
     {
         if (disposed) return;
         disposed = true;
-        await stopping.CancelAsync(); // running chunks stop at a step boundary and upload their checkpoint
-        await app.StopAsync();
+        await app.StopAsync(); // ApplicationStopping cancels the activities: a running chunk stops at a step boundary
         await app.DisposeAsync();
         await sidecar.DisposeAsync();
         // The task hub server does not stop the backend: without this its partition manager and queue pollers
