@@ -1,5 +1,6 @@
 using Azure.Storage.Blobs;
 using ImageGen.Pipeline.Endpoints;
+using ImageGen.Pipeline.Evaluate;
 using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Publish;
@@ -114,6 +115,24 @@ public sealed class PipelineFunctions(PipelineEnvironment pipeline, PipelineActi
         [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
     {
         await TrainingEndpoints.ListModelsAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        return new EmptyResult();
+    }
+
+    [Function("ModelPromote")]
+    public async Task<IActionResult> ModelPromote(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ApiRoutes.ModelPromote)] HttpRequest request, string dataset, string version,
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
+    {
+        await TrainingEndpoints.PromoteAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset, version);
+        return new EmptyResult();
+    }
+
+    [Function("ModelRollback")]
+    public async Task<IActionResult> ModelRollback(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ApiRoutes.ModelRollback)] HttpRequest request, string dataset,
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
+    {
+        await TrainingEndpoints.RollbackAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
         return new EmptyResult();
     }
 }

@@ -131,4 +131,65 @@ public class MetricsTests
             Assert.True(PrecisionRecall.Between(trainFeatures, oneClassFeatures).Recall < 0.5);
         }
     }
+
+    [Fact]
+    public void A_self_supervised_extractor_learned_without_labels_ranks_a_collapsed_set_and_noise_below_held_out_images()
+    {
+        TestImages.EnsureRuntime();
+        using var folder = new TempFolder();
+        var (train, trainLabels) = Quadrants(512, 1);
+        var (test, testLabels) = Quadrants(256, 2);
+        using (train) using (trainLabels) using (test) using (testLabels)
+        {
+            using var extractor = FeatureExtractor.TrainSelfSupervised(train, steps: 100, seed: 1);
+            Assert.Equal(ExtractorInfo.ContrastiveKind, extractor.Info.Kind);
+            string path = folder.File("extractor.bin");
+            extractor.Save(path);
+            using var loaded = FeatureExtractor.Load(path);
+            Assert.Equal(ExtractorInfo.ContrastiveKind, loaded.Info.Kind);
+            Assert.Equal(100, loaded.Info.Steps);
+
+            using var reference = QualityReference.Compute(loaded, train);
+            using var heldOut = loaded.Extract(test);
+            using var oneClass = heldOut[torch.nonzero(testLabels.eq(0)).squeeze(1)];
+            using var noisePixels = torch.randint(0, 256, [256, 1, 32, 32], dtype: ScalarType.Byte, generator: new torch.Generator(5));
+            using var noise = new ImageTensorDataset(noisePixels.clone(), "noise");
+            using var noiseFeatures = loaded.Extract(noise);
+            var same = QualityScores.From(loaded.Info, reference, heldOut);
+            var collapsed = QualityScores.From(loaded.Info, reference, oneClass);
+            var random = QualityScores.From(loaded.Info, reference, noiseFeatures);
+            Assert.True(collapsed.Fd > 3 * same.Fd, $"FD of one class {collapsed.Fd} vs held-out {same.Fd}");
+            Assert.True(random.Fd > 3 * same.Fd, $"FD of noise {random.Fd} vs held-out {same.Fd}");
+            Assert.True(collapsed.Recall < same.Recall, $"recall of one class {collapsed.Recall} vs held-out {same.Recall}");
+            Assert.True(random.Precision < same.Precision, $"precision of noise {random.Precision} vs held-out {same.Precision}");
+        }
+    }
+
+    [Fact]
+    public void A_quality_reference_round_trips_and_refuses_another_extractors_file_or_a_truncated_one()
+    {
+        TestImages.EnsureRuntime();
+        using var folder = new TempFolder();
+        var (train, labels) = Quadrants(64, 3);
+        using (train) using (labels)
+        {
+            using var extractor = FeatureExtractor.TrainSelfSupervised(train, steps: 2, seed: 1);
+            extractor.Save(folder.File("extractor.bin"));
+            using var loadedExtractor = FeatureExtractor.Load(folder.File("extractor.bin"));
+            using var reference = QualityReference.Compute(loadedExtractor, train, maxReference: 40);
+            Assert.Equal([64L, FeatureClassifier.FeatureSize], reference.Training.shape);
+            Assert.Equal([40L, FeatureClassifier.FeatureSize], reference.Reference.shape);
+            string path = folder.File("reference.bin");
+            reference.Save(path);
+            using var loaded = QualityReference.Load(path, loadedExtractor.Info.Id);
+            Assert.True(loaded.Training.allclose(reference.Training) && loaded.Reference.allclose(reference.Reference));
+            Assert.Equal(reference.ReferenceFit.Mean, loaded.ReferenceFit.Mean);
+
+            var other = Assert.Throws<InvalidDataException>(() => QualityReference.Load(path, "0123456789abcdef"));
+            Assert.Contains("0123456789abcdef", other.Message);
+            File.WriteAllBytes(folder.File("cut.bin"), File.ReadAllBytes(path)[..200]);
+            var cut = Assert.Throws<InvalidDataException>(() => QualityReference.Load(folder.File("cut.bin"), loadedExtractor.Info.Id));
+            Assert.Contains("more than the file holds", cut.Message);
+        }
+    }
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Azure.Storage.Blobs;
 using ImageGen.Cli.Hosting;
 using ImageGen.Core.Data;
+using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Storage;
@@ -75,7 +76,10 @@ public sealed class PipelineHostFixture : IAsyncLifetime
         Host = await LocalPipelineHost.StartAsync(new LocalPipelineOptions
         {
             StorageConnection = Azurite.ConnectionString, Urls = "http://127.0.0.1:0", TaskHub = "IntegrationTests",
-            Pipeline = new PipelineSettings { QuietPeriod = TimeSpan.FromSeconds(1.5), ChunkSteps = 20, FirstRetryInterval = TimeSpan.FromMilliseconds(200) },
+            Pipeline = new PipelineSettings
+            {
+                QuietPeriod = TimeSpan.FromSeconds(1.5), ChunkSteps = 20, FirstRetryInterval = TimeSpan.FromMilliseconds(200), EvalSamples = 200, ExtractorSteps = 20,
+            },
             PollInterval = TimeSpan.FromMilliseconds(300), MaxQueuePollingInterval = TimeSpan.FromMilliseconds(300),
         });
         Http = new HttpClient { BaseAddress = new Uri(Host.Addresses.First()) };
@@ -139,6 +143,11 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.Equal(40, card.Steps);
         Assert.Equal(16, card.Spec.Ngf);
         Assert.Contains("pixelMeanGap", card.Metrics.Keys);
+        Assert.Equal(ExtractorInfo.ContrastiveKind, card.Quality!.ExtractorKind);
+        Assert.Equal(200, card.Quality.GeneratedImages);
+        Assert.Equal(16, card.Quality.ExtractorId.Length);
+        Assert.True(card.Quality.Fd > 0);
+        Assert.Equal((true, "the dataset's first model"), (card.Publish!.Passed, card.Publish.Reason));
 
         var manifest = await Drops.ManifestAsync(Storage, dataset, card.DatasetVersion!);
         Assert.Equal(48, manifest.Count); // 40 loose + 8 from the zip
@@ -165,13 +174,59 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.Equal("v0001", sample.Headers.GetValues("X-Model-Version").Single());
 
         await Drops.UploadImagesAsync(Storage, dataset, 200, 8);
-        await Drops.WaitForVersionAsync(Storage, dataset, "v0002", RunTimeout);
+        var second = await Drops.WaitForAsync<object>(async () => await GetJsonAsync($"/api/datasets/{dataset}/training") is var s
+            && s.GetProperty("status").TryGetProperty("publishedVersion", out var v) && v.GetString() == "v0002" && !s.GetProperty("running").GetBoolean() ? s : null,
+            RunTimeout, $"{dataset} v0002 to be published") is JsonElement e ? e.GetProperty("status") : default;
         var listed = await GetJsonAsync($"/api/datasets/{dataset}/models");
         Assert.Equal(["v0001", "v0002"], listed.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("version").GetString()));
         var card2 = listed.GetProperty("models")[1];
         Assert.Equal(56, (await Drops.ManifestAsync(Storage, dataset, card2.GetProperty("datasetVersion").GetString()!)).Count);
         Assert.Contains(dataset, (await GetJsonAsync("/api/datasets")).GetProperty("datasets").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
+
+        // The gate compared v0002 with v0001 in v0002's feature space; whichever it decided, the status, the card and latest agree.
+        var gate = card2.GetProperty("publish");
+        Assert.Equal("v0001", gate.GetProperty("baselineVersion").GetString());
+        Assert.True(gate.GetProperty("baselineFd").GetDouble() > 0);
+        bool passed = gate.GetProperty("passed").GetBoolean();
+        Assert.Equal(passed, second.GetProperty("latest").GetBoolean());
+        Assert.Equal(gate.GetProperty("reason").GetString(), second.GetProperty("publishNote").GetString());
+        Assert.Equal(passed ? "v0002" : "v0001", listed.GetProperty("latestVersion").GetString());
+        Assert.Equal(passed, card2.GetProperty("latest").GetBoolean());
+        Assert.NotEqual(passed, listed.GetProperty("models")[0].GetProperty("latest").GetBoolean());
+
+        // Promotion and rollback: JSON only; serving follows latest.
+        var notJson = await fixture.Http.PostAsync($"/api/datasets/{dataset}/models/v0002/promote", new StringContent("", Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, notJson.StatusCode);
+        var unknown = await PostJsonAsync($"/api/datasets/{dataset}/models/v0009/promote", HttpStatusCode.NotFound);
+        Assert.Contains("v0001, v0002", unknown.GetProperty("allowed").GetString());
+        var promoted = await PostJsonAsync($"/api/datasets/{dataset}/models/v0002/promote");
+        Assert.Equal("v0002", promoted.GetProperty("latestVersion").GetString());
+        await WaitForServedVersionAsync(dataset, "v0002");
+        var rolledBack = await PostJsonAsync($"/api/datasets/{dataset}/models/rollback");
+        Assert.Equal("v0001", rolledBack.GetProperty("latestVersion").GetString());
+        await WaitForServedVersionAsync(dataset, "v0001");
+        var nothingLeft = await PostJsonAsync($"/api/datasets/{dataset}/models/rollback", HttpStatusCode.Conflict);
+        Assert.Contains("no earlier latest version", nothingLeft.GetProperty("error").GetString());
+        // A candidate stays addressable by version.
+        var byVersion = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1-2&version=v0002");
+        Assert.Equal("v0002", byVersion.Headers.GetValues("X-Model-Version").Single());
     }
+
+    private async Task<JsonElement> PostJsonAsync(string path, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        var response = await fixture.Http.PostAsync(path, new StringContent("{}", Encoding.UTF8, "application/json"));
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"POST {path}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement;
+    }
+
+    /// <summary>Serving revalidates latest.json every few seconds: wait until samples come from the version.</summary>
+    private Task WaitForServedVersionAsync(string dataset, string version) =>
+        Drops.WaitForAsync(async () =>
+        {
+            var response = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1");
+            return response.Headers.TryGetValues("X-Model-Version", out var v) && v.Single() == version ? response : null;
+        }, TimeSpan.FromSeconds(30), $"{dataset} to be served from {version}");
 
     [Fact]
     public async Task Cancel_stops_training_keeps_the_checkpoint_and_publishes_nothing()

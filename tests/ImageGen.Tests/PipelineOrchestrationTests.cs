@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Azure.Storage.Blobs;
 using ImageGen.Core.Training;
+using ImageGen.Pipeline.Evaluate;
 using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Publish;

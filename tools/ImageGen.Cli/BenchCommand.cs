@@ -14,7 +14,7 @@ public static class BenchCommand
 {
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead or pipeline");
+        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline or quality");
         return rawArgs[0] switch
         {
             "train" => Train(Args.Parse("bench train", rawArgs[1..],
@@ -27,7 +27,9 @@ public static class BenchCommand
                 ["--url", "--dataset", "--checkpoint", "--count", "--rounds", "--block", "--warmup", "--threads"], []), output),
             "pipeline" => PipelineBenchCommand.RunAsync(Args.Parse("bench pipeline", rawArgs[1..],
                 ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads"], []), output).GetAwaiter().GetResult(),
-            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead or pipeline"),
+            "quality" => QualityBenchCommand.Run(Args.Parse("bench quality", rawArgs[1..],
+                ["--model", "--budget", "--threads", "--samples", "--marks", "--batch-size", "--seed", "--extractor", "--out", "--python"], ["--ours-only"]), output),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline or quality"),
         };
     }
 

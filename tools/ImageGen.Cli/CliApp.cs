@@ -18,6 +18,8 @@ public static class CliApp
                            the whole app without the Functions host: blob drops start durable training runs that publish models
           imagegen extractor [--data IDX --labels IDX --test-data IDX --test-labels IDX] --out <file> [--epochs 2]
                            train the quality metrics' feature classifier (defaults: Debian's Fashion-MNIST)
+          imagegen extractor --self-supervised --data <images> --out <file> [--steps 400] [--channels 1|3]
+                           or a self-supervised one from unlabeled images (what the pipeline makes per dataset version)
           imagegen eval    --checkpoint <run folder or file> --data <training data> --extractor <file> [--reference <held-out data>]
                            [--count 10000] [--json <file>]: FD, KID, precision/recall and memorization
           imagegen publish --checkpoint <run folder or file> --dataset <name> --version <v0001> [--storage <connection string>]

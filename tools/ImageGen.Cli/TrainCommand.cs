@@ -44,9 +44,23 @@ public static class TrainCommand
             output.WriteLine($"seed {result.Seed}; stopped by {result.StopReason.Name()} after {result.Steps} steps ({result.EpochsCompleted} epochs); checkpoint {result.CheckpointPath}");
             if (result.LastMetrics is { } m)
                 output.WriteLine("last metrics: " + string.Join(", ", m.Means.Select(kv => $"{kv.Key} {kv.Value:0.0000}")) + $", {m.ImagesPerSecond:0} img/s");
+            if (DrawLossChart(outFolder, spec) is { } chart) output.WriteLine($"loss chart: {chart}");
             return 0;
         }
         finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    /// <summary>The run's losses over steps (from steps.jsonl, every 50 steps) as losses.png in the run folder; null before step 50.</summary>
+    public static string? DrawLossChart(string runFolder, ModelSpec spec)
+    {
+        var lines = StepMetrics.Read(runFolder);
+        if (lines.Count == 0) return null;
+        string[] names = spec.Kind == ModelKind.Dcgan ? ["loss_d", "loss_g"] : ["recon", "kl"];
+        var series = names.Where(n => lines[0].Losses.ContainsKey(n))
+            .Select(n => new ChartSeries(n, lines.Select(l => (double)l.Step).ToList(), lines.Select(l => l.Losses[n]).ToList()));
+        string path = Path.Combine(runFolder, "losses.png");
+        Charts.SaveLines(path, $"{spec.Kind} losses", "step", "loss", series);
+        return path;
     }
 
     /// <summary>Fashion-MNIST from Debian's dataset-fashion-mnist package when installed, else the project's synthetic shapes.</summary>

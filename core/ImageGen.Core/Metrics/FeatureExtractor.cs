@@ -12,7 +12,10 @@ namespace ImageGen.Core.Metrics;
 public sealed record ExtractorInfo
 {
     public string Id { get; init; } = "";
-    public string Kind { get; init; } = "classifier";
+    /// <summary>classifier (trained on labels) or contrastive (self-supervised on the dataset's images alone).</summary>
+    public string Kind { get; init; } = ClassifierKind;
+    public const string ClassifierKind = "classifier";
+    public const string ContrastiveKind = "contrastive";
     public required int ImageSize { get; init; }
     public required int Channels { get; init; }
     public required int Classes { get; init; }
@@ -20,13 +23,16 @@ public sealed record ExtractorInfo
     public double TestAccuracy { get; init; }
     public int TrainImages { get; init; }
     public int Epochs { get; init; }
+    /// <summary>Training steps of a contrastive extractor.</summary>
+    public int Steps { get; init; }
     public string Dataset { get; init; } = "";
 }
 
 /// <summary>
-/// The feature space of the quality metrics: a classifier trained once on a labelled dataset (Fashion-MNIST's IDX
-/// labels), kept as a file (a JSON header line, then the module's weights) and identified by its hash, so every
-/// score says which extractor made it.
+/// The feature space of the quality metrics: the 128-unit layer of a small network, either a classifier trained once
+/// on a labelled dataset (Fashion-MNIST's IDX labels) or a self-supervised encoder trained on an unlabeled dataset
+/// version alone (ContrastiveTraining). Kept as a file (a JSON header line, then the module's weights) and identified
+/// by its hash, so every score says which extractor made it.
 /// </summary>
 public sealed class FeatureExtractor : IDisposable
 {
@@ -72,6 +78,18 @@ public sealed class FeatureExtractor : IDisposable
         {
             ImageSize = train.ImageSize, Channels = train.Channels, Classes = classes, TrainImages = train.Count, Epochs = epochs,
             Dataset = train.Description, TestAccuracy = AccuracyOf(model, test, testLabels),
+        }, model);
+    }
+
+    /// <summary>A self-supervised extractor learned from the images alone (no labels), for unlabeled user drops.</summary>
+    public static FeatureExtractor TrainSelfSupervised(ImageTensorDataset data, int steps = ContrastiveTraining.DefaultSteps, int seed = 1,
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var model = ContrastiveTraining.Train(data, steps, seed, progress, cancellationToken);
+        return new FeatureExtractor(new ExtractorInfo
+        {
+            Kind = ExtractorInfo.ContrastiveKind, ImageSize = data.ImageSize, Channels = data.Channels, Classes = ContrastiveTraining.ProjectionSize,
+            TrainImages = data.Count, Steps = steps, Dataset = data.Description,
         }, model);
     }
 

@@ -54,7 +54,7 @@ public sealed class OptionReader(IReadOnlyDictionary<string, string> values, Fun
     {
         if (String(key) is not { } text) return null;
         if (!System.Enum.TryParse<T>(text, ignoreCase: true, out var value) || int.TryParse(text, out _))
-            throw new OptionException($"{Name(key)} '{text}' is not one of {string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
+            throw new OptionException($"{Name(key)} '{text}' is not one of {string.Join(", ", System.Enum.GetNames<T>().Select(JsonNamingPolicy.CamelCase.ConvertName))}");
         return value;
     }
 
@@ -82,12 +82,18 @@ public sealed class OptionReader(IReadOnlyDictionary<string, string> values, Fun
 /// </summary>
 public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
 {
+    /// <summary>The publish gate, read from the same JSON (not a training flag: the CLI trains without publishing).</summary>
+    public PublishPolicy Publish { get; init; } = new();
+
     /// <summary>Every training option by its camelCase name; the CLI flag is the kebab-case of the same name.</summary>
     public static readonly string[] Keys =
     [
         "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
         "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "seed", "sampleEvery",
     ];
+
+    /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
+    public static readonly string[] JsonKeys = [.. Keys, .. PublishPolicy.Keys];
 
     public static TrainSettings Default { get; } = new(ModelSpec.DefaultFor(ModelKind.Dcgan), new TrainOptions());
 
@@ -121,7 +127,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
         };
         try { options.Validate(kind); }
         catch (ArgumentException e) when (e is not OptionException) { throw new OptionException(e.Message); }
-        return new TrainSettings(spec, options);
+        return new TrainSettings(spec, options) { Publish = PublishPolicy.Read(values) };
     }
 
     /// <summary>--max-steps for maxSteps.</summary>
@@ -143,8 +149,8 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             var values = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var property in document.RootElement.EnumerateObject())
             {
-                if (!Keys.Contains(property.Name))
-                    throw new OptionException($"{source}: unknown key '{property.Name}'; known keys: {string.Join(", ", Keys)}");
+                if (!JsonKeys.Contains(property.Name))
+                    throw new OptionException($"{source}: unknown key '{property.Name}'; known keys: {string.Join(", ", JsonKeys)}");
                 values[property.Name] = property.Value.ValueKind switch
                 {
                     JsonValueKind.String => property.Value.GetString()!,

@@ -34,6 +34,24 @@ public sealed record EpochMetrics
     public double Seconds { get; init; }
 }
 
+/// <summary>One line of steps.jsonl: the step's own losses every LogEverySteps steps, for loss curves finer than an epoch.</summary>
+public sealed record StepMetrics
+{
+    public const string FileName = "steps.jsonl";
+    public long Step { get; init; }
+    /// <summary>Seconds since this invocation of the trainer started (a resumed run starts again from 0).</summary>
+    public double Seconds { get; init; }
+    public Dictionary<string, double> Losses { get; init; } = [];
+
+    public static List<StepMetrics> Read(string runFolder)
+    {
+        string path = Path.Combine(runFolder, FileName);
+        return File.Exists(path)
+            ? File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<StepMetrics>(l, Json.Options)!).ToList()
+            : [];
+    }
+}
+
 public sealed record TrainResult(
     string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, StopReason StopReason, EpochMetrics? LastMetrics, int Seed);
 
@@ -50,7 +68,7 @@ public sealed record TrainRequest
 /// <summary>
 /// The training loop shared by GANs and VAEs, in the shape of pytorch/examples: per epoch a fixed-noise grid,
 /// a checkpoint and a metrics line; stops at the first of epochs, max steps, time budget or cancellation,
-/// always leaving a checkpoint to resume from. Run folder: options.json, metrics.jsonl, checkpoint.ckpt,
+/// always leaving a checkpoint to resume from. Run folder: options.json, metrics.jsonl, steps.jsonl, checkpoint.ckpt,
 /// checkpoints/epoch_NNNN.ckpt, samples/*.png and tb/ (TensorBoard events).
 /// </summary>
 public static class Trainer
@@ -142,7 +160,11 @@ public static class Trainer
                     step++;
                     stepsThisSession++;
                     if (step % options.LogEverySteps == 0)
+                    {
                         foreach (var (name, value) in scalars) tensorboard.add_scalar($"step/{name}", (float)value, (int)step);
+                        var line = new StepMetrics { Step = step, Seconds = clock.Elapsed.TotalSeconds, Losses = scalars };
+                        File.AppendAllText(Path.Combine(runFolder, StepMetrics.FileName), JsonSerializer.Serialize(line, Json.Compact) + "\n");
+                    }
                 }
                 progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed));
             }

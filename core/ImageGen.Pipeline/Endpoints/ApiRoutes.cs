@@ -25,6 +25,8 @@ public static class ApiRoutes
     public const string TrainingCancel = "datasets/{dataset}/training/cancel";
     public const string Datasets = "datasets";
     public const string Models = "datasets/{dataset}/models";
+    public const string ModelPromote = "datasets/{dataset}/models/{version}/promote";
+    public const string ModelRollback = "datasets/{dataset}/models/rollback";
 
     public static readonly IReadOnlyList<ApiRoute> Serving =
     [
@@ -44,6 +46,10 @@ public static class ApiRoutes
             (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.CancelAsync(c, t, dataset)),
         new("Datasets", "get", Datasets, false, (HttpContext c, TrainingControl t) => TrainingEndpoints.ListDatasetsAsync(c, t)),
         new("Models", "get", Models, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.ListModelsAsync(c, t, dataset)),
+        new("ModelPromote", "post", ModelPromote, false,
+            (HttpContext c, TrainingControl t, string dataset, string version) => TrainingEndpoints.PromoteAsync(c, t, dataset, version)),
+        new("ModelRollback", "post", ModelRollback, false,
+            (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.RollbackAsync(c, t, dataset)),
     ];
 
     public static IEnumerable<ApiRoute> All => Serving.Concat(Training);

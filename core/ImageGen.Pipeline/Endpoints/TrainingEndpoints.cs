@@ -47,4 +47,19 @@ public static class TrainingEndpoints
 
     public static async Task ListModelsAsync(HttpContext context, TrainingControl control, string dataset) =>
         await ApiResultWriter.WriteAsync(context.Response, await control.ListModelsAsync(dataset, context.RequestAborted));
+
+    public static async Task PromoteAsync(HttpContext context, TrainingControl control, string dataset, string version) =>
+        await ApiResultWriter.WriteAsync(context.Response, RefusedAsNotJson(context.Request) ?? await control.PromoteAsync(dataset, version, context.RequestAborted));
+
+    public static async Task RollbackAsync(HttpContext context, TrainingControl control, string dataset) =>
+        await ApiResultWriter.WriteAsync(context.Response, RefusedAsNotJson(context.Request) ?? await control.RollbackAsync(dataset, context.RequestAborted));
+
+    /// <summary>
+    /// Moving latest takes JSON only (an empty body or an object, sent as application/json): a browser cannot send that
+    /// cross-site without a CORS preflight, so a plain form on another site cannot promote or roll back a model.
+    /// </summary>
+    private static ApiResult? RefusedAsNotJson(HttpRequest request) =>
+        request.ContentType is { } type && type.Split(';')[0].Trim().Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : ApiResult.Error(new ApiError(415, $"send Content-Type: application/json, not '{request.ContentType ?? "none"}'", "Content-Type", "application/json"));
 }

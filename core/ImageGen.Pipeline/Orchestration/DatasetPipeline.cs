@@ -1,3 +1,4 @@
+using ImageGen.Pipeline.Evaluate;
 using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Publish;
 using ImageGen.Pipeline.Storage;
@@ -118,7 +119,10 @@ public static class DatasetPipeline
         return (run, last, null);
     }
 
-    /// <summary>Evaluates the finished run and publishes it as the next model version; returns the final status.</summary>
+    /// <summary>
+    /// Evaluates the finished run, then publishes it as the next model version: latest when it passes the dataset's
+    /// publish gate, else a candidate. Returns the final status, which says which and why.
+    /// </summary>
     private static async Task<TrainingStatus> EvaluateAndPublishAsync(TaskOrchestrationContext context, PipelineInput input, RunState run, ChunkResult? last)
     {
         var retry = Retry(input.Settings);
@@ -126,13 +130,20 @@ public static class DatasetPipeline
         try
         {
             var evaluation = await context.CallActivityAsync<EvaluateResult>(PipelineActivities.Evaluate,
-                new EvaluateRequest(input.Dataset, run.RunId, run.DatasetVersion), retry);
+                new EvaluateRequest(input.Dataset, run.RunId, run.DatasetVersion, input.Settings.EvalSamples, input.Settings.ExtractorSteps), retry);
             var metrics = new Dictionary<string, double>(evaluation.Metrics);
             foreach (var (name, value) in last?.Losses ?? []) metrics[name] = value;
+            if (evaluation.Quality is { } quality) metrics["fd"] = quality.Fd;
             context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "publishing", Metrics = metrics });
-            var published = await context.CallActivityAsync<PublishResult>(PipelineActivities.Publish,
-                new PublishRequest(input.Dataset, run.RunId, run.DatasetVersion, metrics, run.Step), retry);
-            return Training(context, input.Dataset, run, last) with { State = "published", PublishedVersion = published.Version, Metrics = metrics };
+            var request = new PublishRequest(input.Dataset, run.RunId, run.DatasetVersion, metrics, run.Step)
+            {
+                Quality = evaluation.Quality, Baseline = evaluation.Baseline, BaselineNote = evaluation.BaselineNote, Policy = run.Settings.Publish,
+            };
+            var published = await context.CallActivityAsync<PublishResult>(PipelineActivities.Publish, request, retry);
+            return Training(context, input.Dataset, run, last) with
+            {
+                State = "published", PublishedVersion = published.Version, Latest = published.Latest, PublishNote = published.Reason, Metrics = metrics,
+            };
         }
         catch (TaskFailedException e)
         {

@@ -1,4 +1,5 @@
 using Azure.Storage.Blobs;
+using ImageGen.Pipeline.Evaluate;
 using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Publish;
 using ImageGen.Pipeline.Storage;
@@ -18,18 +19,20 @@ public sealed class PipelineActivities : IPipelineActivities
 
     private readonly DatasetIngestor ingestor;
     private readonly RunTrainer trainer;
+    private readonly RunEvaluator evaluator;
     private readonly RunPublisher publisher;
 
     public PipelineActivities(BlobServiceClient service)
     {
         ingestor = new DatasetIngestor(service);
         trainer = new RunTrainer(service);
+        evaluator = new RunEvaluator(service);
         publisher = new RunPublisher(service, new ModelRegistry(service));
     }
 
     public Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken) => ingestor.NewestDropAsync(dataset, cancellationToken);
     public Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken) => ingestor.IngestAsync(request, cancellationToken);
     public Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken) => trainer.TrainChunkAsync(request, cancellationToken);
-    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken) => trainer.EvaluateAsync(request, cancellationToken);
+    public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken) => evaluator.EvaluateAsync(request, cancellationToken);
     public Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken) => publisher.PublishAsync(request, cancellationToken);
 }

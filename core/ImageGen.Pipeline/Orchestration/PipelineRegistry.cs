@@ -1,3 +1,4 @@
+using ImageGen.Pipeline.Evaluate;
 using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Publish;
 using ImageGen.Pipeline.Train;

@@ -14,6 +14,10 @@ public sealed record PipelineSettings
     public TimeSpan ChunkTime { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>Chunks per orchestration generation before ContinueAsNew trims the history.</summary>
     public int ChunksPerGeneration { get; init; } = 20;
+    /// <summary>Generated images scored per evaluation (and for re-scoring latest): FD's bias shrinks with the count, its cost grows.</summary>
+    public int EvalSamples { get; init; } = 2000;
+    /// <summary>Training steps of a dataset version's self-supervised feature extractor (made once per version).</summary>
+    public int ExtractorSteps { get; init; } = 400;
     public int MaxAttempts { get; init; } = 4;
     public TimeSpan FirstRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -23,6 +27,8 @@ public sealed record PipelineSettings
         if (ChunkSteps < 1) throw new ArgumentException($"chunk steps {ChunkSteps} must be at least 1");
         if (ChunkTime <= TimeSpan.Zero) throw new ArgumentException($"chunk time {ChunkTime} must be positive");
         if (ChunksPerGeneration < 1) throw new ArgumentException($"chunks per generation {ChunksPerGeneration} must be at least 1");
+        if (EvalSamples < 100 || EvalSamples > 50_000) throw new ArgumentException($"eval samples {EvalSamples} is outside 100..50000");
+        if (ExtractorSteps < 1 || ExtractorSteps > 100_000) throw new ArgumentException($"extractor steps {ExtractorSteps} is outside 1..100000");
         if (MaxAttempts < 1) throw new ArgumentException($"max attempts {MaxAttempts} must be at least 1");
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Azure.Storage.Blobs;
+using ImageGen.Core.Models;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Http;
 using ImageGen.Pipeline.Storage;
@@ -11,7 +12,7 @@ namespace ImageGen.Pipeline.Orchestration;
 /// <summary>
 /// Everything behind the blob trigger and the training endpoints, over any DurableTaskClient (the Functions
 /// host's, the local host's, the test host's): signal a dataset's singleton orchestration, report its status,
-/// cancel its run, list datasets and models.
+/// cancel its run, list datasets and models, promote a version or roll latest back.
 /// </summary>
 public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironment pipeline)
 {
@@ -66,7 +67,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
         if (!string.IsNullOrWhiteSpace(optionsJson))
         {
             try { TrainSettings.FromValues(TrainSettings.ParseJsonObject(optionsJson, "request body"), "request body"); }
-            catch (OptionException e) { return ApiResult.Error(new ApiError(400, e.Message, "body", string.Join(", ", TrainSettings.Keys))); }
+            catch (OptionException e) { return ApiResult.Error(new ApiError(400, e.Message, "body", string.Join(", ", TrainSettings.JsonKeys))); }
         }
         else optionsJson = null;
         if (!await registry.HasTrainingImagesAsync(dataset, cancellationToken))
@@ -139,13 +140,48 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
         return ApiResult.JsonBody(new { datasets });
     }
 
+    /// <summary>The dataset's versions with their cards (scores and gate decisions), each marked latest or not.</summary>
     public async Task<ApiResult> ListModelsAsync(string dataset, CancellationToken cancellationToken = default)
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         var cards = await registry.ListModelsAsync(dataset, cancellationToken);
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (cards.Count == 0 && latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
-        return ApiResult.JsonBody(new { dataset, latestVersion = latest.Pointer?.Version, models = cards });
+        var models = cards.Select(card =>
+        {
+            var node = JsonSerializer.SerializeToNode(card, Json.Options)!.AsObject();
+            node["latest"] = card.Version == latest.Pointer?.Version;
+            return node;
+        }).ToList();
+        return ApiResult.JsonBody(new { dataset, latestVersion = latest.Pointer?.Version, previousVersions = latest.Pointer?.Previous, models });
+    }
+
+    /// <summary>Makes an existing version (a candidate or an older one) latest; serving follows within its revalidation interval.</summary>
+    public async Task<ApiResult> PromoteAsync(string dataset, string version, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
+        if (!StorageLayout.IsSafeName(version) || await registry.ReadCardAsync(dataset, version, cancellationToken) is null)
+        {
+            var versions = await registry.ListVersionsAsync(dataset, cancellationToken);
+            return ApiResult.Error(new ApiError(404, $"dataset '{dataset}' has no published version '{version}'", "version",
+                versions.Count == 0 ? "none published yet" : string.Join(", ", versions)));
+        }
+        var pointer = await registry.PromoteAsync(dataset, version, clock.GetUtcNow(), cancellationToken);
+        return ApiResult.JsonBody(new { dataset, latestVersion = pointer.Version, previousVersions = pointer.Previous, reason = pointer.Reason });
+    }
+
+    /// <summary>Points latest back at the version that was latest before the last publish, promotion or rollback.</summary>
+    public async Task<ApiResult> RollbackAsync(string dataset, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
+        if (await registry.RollbackAsync(dataset, clock.GetUtcNow(), cancellationToken) is not { } pointer)
+        {
+            var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
+            if (latest.Status == LatestStatus.UnknownDataset) return NotFound(dataset);
+            return ApiResult.Error(new ApiError(409, $"dataset '{dataset}' has no earlier latest version to roll back to (latest: {latest.Pointer?.Version ?? "none"})",
+                "dataset", null));
+        }
+        return ApiResult.JsonBody(new { dataset, latestVersion = pointer.Version, previousVersions = pointer.Previous, reason = pointer.Reason });
     }
 
     /// <summary>The dataset's orchestration and its custom status (which the client returns only with inputs and outputs).</summary>

@@ -24,6 +24,10 @@ public sealed record TrainingStatus
     /// <summary>Blob path (container/name) of the newest sample grid.</summary>
     public string? SampleGrid { get; init; }
     public string? PublishedVersion { get; init; }
+    /// <summary>Whether the published version became latest (false: a candidate, see PublishNote).</summary>
+    public bool? Latest { get; init; }
+    /// <summary>The publish gate's reason, e.g. "FD 41.20 against latest v0002's 38.90 (...): worse, so kept as a candidate".</summary>
+    public string? PublishNote { get; init; }
     public Dictionary<string, double>? Metrics { get; init; }
     public string? Error { get; init; }
     public bool FollowUpPending { get; init; }

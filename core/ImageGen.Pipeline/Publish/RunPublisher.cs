@@ -9,8 +9,10 @@ namespace ImageGen.Pipeline.Publish;
 
 /// <summary>
 /// The publish step: the run's final checkpoint, its evaluation grid and a model card become the next version
-/// under models/{dataset}/, then latest.json is swapped to it (ModelRegistry). The version number is reserved
-/// in the run folder before anything is uploaded, so a redelivered publish reuses it instead of making two.
+/// under models/{dataset}/; then, if the run passed the publish gate and latest is still the version the gate
+/// compared against, latest.json is swapped to it (ModelRegistry). Otherwise the version stays a candidate. The
+/// version number is reserved in the run folder before anything is uploaded, so a redelivered publish reuses it
+/// instead of making two.
 /// </summary>
 public sealed class RunPublisher(BlobServiceClient service, ModelRegistry registry)
 {
@@ -30,13 +32,23 @@ public sealed class RunPublisher(BlobServiceClient service, ModelRegistry regist
         byte[]? samples = null;
         try { samples = (await runs.GetBlobClient(StorageLayout.RunEvaluationSamples(dataset, runId)).DownloadContentAsync(cancellationToken)).Value.Content.ToArray(); }
         catch (RequestFailedException e) when (e.Status == 404) { }
-        var card = new ModelCard
+        // A redelivery finds the version's card already written: its decision stands (versions never change).
+        var card = await registry.ReadCardAsync(dataset, version, cancellationToken) ?? new ModelCard
         {
-            Dataset = dataset, Version = version, Spec = header.Spec, Options = header.Options, Metrics = request.Metrics,
+            Dataset = dataset, Version = version, Spec = header.Spec, Options = header.Options, Metrics = request.Metrics, Quality = request.Quality,
+            Publish = PublishGate.Decide(request.Policy, request.Quality, request.Baseline, request.BaselineNote, version, dataset),
             DatasetVersion = request.DatasetVersion, SourceRun = runId, Steps = header.Step, PublishedAt = DateTimeOffset.UtcNow,
         };
-        await registry.PublishAsync(card, checkpoint.Value.Content.ToStream(), samples, cancellationToken);
-        return new PublishResult(version);
+        var decision = card.Publish ?? PublishGate.Decide(new PublishPolicy { Mode = PublishMode.Always }, null, null, null, version, dataset);
+        // ifBetter compared against the latest of evaluation time (or against none): latest moves only if that still holds.
+        bool compared = decision.Policy == PublishMode.IfBetter && request.BaselineNote is null;
+        var latest = compared
+            ? await registry.PublishIfLatestAsync(card, checkpoint.Value.Content.ToStream(), samples, decision.BaselineVersion, cancellationToken)
+            : await registry.PublishAsync(card, checkpoint.Value.Content.ToStream(), samples, cancellationToken);
+        if (!decision.Passed) return new PublishResult(version, Latest: false, decision.Reason);
+        if (latest?.Version == version) return new PublishResult(version, Latest: true, decision.Reason);
+        return new PublishResult(version, Latest: false,
+            $"{decision.Reason}; but latest moved to {latest?.Version ?? "another version"} while this run was evaluated, so it is kept as a candidate");
     }
 
     /// <summary>Claims the next free version number with a create-only write of the run's marker.</summary>

@@ -2,12 +2,38 @@ using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
+using ImageGen.Core.Training;
 
 namespace ImageGen.Pipeline.Storage;
 
-/// <summary>models/{dataset}/latest.json: which version is current.</summary>
-public sealed record LatestPointer(string Version, DateTimeOffset PublishedAt);
+/// <summary>
+/// models/{dataset}/latest.json: which version is current, and the versions that were current before it (newest
+/// first), which rollback returns to.
+/// </summary>
+public sealed record LatestPointer(string Version, DateTimeOffset PublishedAt)
+{
+    public const int HistoryLength = 20;
+    public List<string> Previous { get; init; } = [];
+    /// <summary>How latest came to point here: published, promoted, rolled back.</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>The pointer after moving to version, with this one's version pushed onto the history.</summary>
+    public LatestPointer MoveTo(string version, DateTimeOffset at, string reason) =>
+        new(version, at) { Previous = [Version, .. Previous.Where(v => v != version && v != Version).Take(HistoryLength - 1)], Reason = reason };
+}
+
+/// <summary>What the publish gate decided for a version, kept in its card (which never changes after publishing).</summary>
+public sealed record PublishDecision
+{
+    public required PublishMode Policy { get; init; }
+    /// <summary>Whether the version passed the gate and so was to become latest; false makes it a candidate.</summary>
+    public required bool Passed { get; init; }
+    public required string Reason { get; init; }
+    public string? BaselineVersion { get; init; }
+    public double? BaselineFd { get; init; }
+}
 
 /// <summary>models/{dataset}/{version}/model.json: what the version is and how it came about.</summary>
 public sealed record ModelCard
@@ -17,6 +43,9 @@ public sealed record ModelCard
     public required ModelSpec Spec { get; init; }
     public Core.Models.TrainOptions? Options { get; init; }
     public Dictionary<string, double> Metrics { get; init; } = [];
+    /// <summary>Feature-space scores (FD, KID, precision/recall, memorization) with the extractor's id and the sample count.</summary>
+    public QualityScores? Quality { get; init; }
+    public PublishDecision? Publish { get; init; }
     public string? DatasetVersion { get; init; }
     public string? SourceRun { get; init; }
     public long Steps { get; init; }
@@ -43,47 +72,94 @@ public sealed class ModelRegistry(BlobServiceClient service)
             await service.GetBlobContainerClient(name).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     }
 
-    /// <summary>Uploads checkpoint, card and samples of a version, then points latest.json at it. Idempotent.</summary>
-    public async Task PublishAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, CancellationToken cancellationToken = default)
+    /// <summary>Uploads checkpoint, card and samples of a version, then points latest.json at it (unless the card makes it a candidate). Idempotent.</summary>
+    public Task<LatestPointer?> PublishAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, CancellationToken cancellationToken = default) =>
+        PublishAsync(card, checkpoint, samplesPng, _ => true, cancellationToken);
+
+    /// <summary>
+    /// As PublishAsync, but latest moves only while it still is <paramref name="expectedLatest"/> (the version the gate
+    /// compared against; null: none). Returns the pointer written, or null when latest had moved meanwhile.
+    /// </summary>
+    public Task<LatestPointer?> PublishIfLatestAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, string? expectedLatest,
+        CancellationToken cancellationToken = default) =>
+        PublishAsync(card, checkpoint, samplesPng, current => current?.Version == expectedLatest, cancellationToken);
+
+    private async Task<LatestPointer?> PublishAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, Func<LatestPointer?, bool> mayMove,
+        CancellationToken cancellationToken)
     {
         string dataset = StorageLayout.ValidateName(card.Dataset, "dataset");
         string version = StorageLayout.ValidateName(card.Version, "version");
         await models.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version)).UploadAsync(checkpoint, overwrite: true, cancellationToken);
-        if (samplesPng is not null)
-            await models.GetBlobClient(StorageLayout.ModelSamples(dataset, version)).UploadAsync(BinaryData.FromBytes(samplesPng), overwrite: true, cancellationToken);
-        await models.GetBlobClient(StorageLayout.ModelCard(dataset, version))
-            .UploadAsync(BinaryData.FromObjectAsJson(card, Core.Models.Json.Options), overwrite: true, cancellationToken);
-        await SwapLatestAsync(dataset, new LatestPointer(version, card.PublishedAt), cancellationToken);
+        // The card is written last, so a version with a card is complete, and stays as it is: a redelivered publish
+        // keeps the stored card (and its gate decision) instead of rewriting the version.
+        if (await ReadCardAsync(dataset, version, cancellationToken) is { } stored) card = stored;
+        else
+        {
+            await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version)).UploadAsync(checkpoint, overwrite: true, cancellationToken);
+            if (samplesPng is not null)
+                await models.GetBlobClient(StorageLayout.ModelSamples(dataset, version)).UploadAsync(BinaryData.FromBytes(samplesPng), overwrite: true, cancellationToken);
+            await models.GetBlobClient(StorageLayout.ModelCard(dataset, version))
+                .UploadAsync(BinaryData.FromObjectAsJson(card, Core.Models.Json.Options), overwrite: true, cancellationToken);
+        }
+        if (card.Publish is { Passed: false }) return null;
+        return await MoveLatestAsync(dataset, current =>
+            current?.Version == version ? current // a redelivered publish: already done
+            : !mayMove(current) ? null
+            : current is null ? new LatestPointer(version, card.PublishedAt) { Reason = "published" }
+            : current.MoveTo(version, card.PublishedAt, "published"), cancellationToken);
     }
 
-    private async Task SwapLatestAsync(string dataset, LatestPointer pointer, CancellationToken cancellationToken)
+    /// <summary>Points latest at an existing version (promotion); the version that was latest goes onto the history.</summary>
+    public async Task<LatestPointer> PromoteAsync(string dataset, string version, DateTimeOffset at, CancellationToken cancellationToken = default) =>
+        (await MoveLatestAsync(dataset, current =>
+            current?.Version == version ? current
+            : current is null ? new LatestPointer(version, at) { Reason = "promoted" }
+            : current.MoveTo(version, at, "promoted"), cancellationToken))!;
+
+    /// <summary>Points latest back at the version that was latest before it; null when there is none to go back to.</summary>
+    public async Task<LatestPointer?> RollbackAsync(string dataset, DateTimeOffset at, CancellationToken cancellationToken = default) =>
+        await MoveLatestAsync(dataset, current => current is { Previous: [var previous, .. var older] }
+            ? new LatestPointer(previous, at) { Previous = older, Reason = $"rolled back from {current.Version}" }
+            : null, cancellationToken);
+
+    /// <summary>
+    /// Reads latest.json and writes what <paramref name="next"/> makes of it, with an ETag condition so two movers never
+    /// overwrite each other: on a conflict it reads again and asks again. Returns the pointer in force afterwards, or null
+    /// when next declined (returned null). Writing nothing when next returns the current pointer itself.
+    /// </summary>
+    private async Task<LatestPointer?> MoveLatestAsync(string dataset, Func<LatestPointer?, LatestPointer?> next, CancellationToken cancellationToken)
     {
         var blob = models.GetBlobClient(StorageLayout.LatestPointer(dataset));
-        var content = BinaryData.FromObjectAsJson(pointer, Core.Models.Json.Options);
         for (int attempt = 0; ; attempt++)
         {
+            LatestPointer? current = null;
             BlobRequestConditions conditions;
             try
             {
-                var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
-                conditions = new BlobRequestConditions { IfMatch = properties.Value.ETag };
+                var response = await blob.DownloadContentAsync(cancellationToken);
+                current = response.Value.Content.ToObjectFromJson<LatestPointer>(Core.Models.Json.Options);
+                conditions = new BlobRequestConditions { IfMatch = response.Value.Details.ETag };
             }
             catch (RequestFailedException e) when (e.Status == 404)
             {
                 conditions = new BlobRequestConditions { IfNoneMatch = ETag.All };
             }
+            var moved = next(current);
+            if (moved is null || ReferenceEquals(moved, current)) return moved;
             try
             {
-                await blob.UploadAsync(content, new BlobUploadOptions { Conditions = conditions }, cancellationToken);
-                return;
+                await blob.UploadAsync(BinaryData.FromObjectAsJson(moved, Core.Models.Json.Options), new BlobUploadOptions { Conditions = conditions }, cancellationToken);
+                return moved;
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412 && attempt < 5)
             {
-                // Another publisher swapped the pointer between our read and write: read again and retry.
+                // Another writer moved the pointer between our read and write: read again and decide again.
             }
         }
     }
+
+    public async Task<ModelCard?> ReadCardAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
+        await models.GetBlobClient(StorageLayout.ModelCard(dataset, version)).TryReadJsonAsync<ModelCard>(cancellationToken);
 
     /// <summary>Reads latest.json, or answers NotModified when knownETag is still current (one cheap conditional request).</summary>
     public async Task<LatestLookup> GetLatestAsync(string dataset, ETag? knownETag, CancellationToken cancellationToken = default)
@@ -142,7 +218,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
     {
         var cards = new List<ModelCard>();
         foreach (var version in await ListVersionsAsync(dataset, cancellationToken))
-            if (await models.GetBlobClient(StorageLayout.ModelCard(dataset, version)).TryReadJsonAsync<ModelCard>(cancellationToken) is { } card)
+            if (await ReadCardAsync(dataset, version, cancellationToken) is { } card)
                 cards.Add(card);
         return cards;
     }

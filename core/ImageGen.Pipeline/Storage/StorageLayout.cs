@@ -53,6 +53,10 @@ public static partial class StorageLayout
     /// <summary>datasets/{dataset}/{datasetVersion}/: packed shards and manifest.json.</summary>
     public static string PackedFolder(string dataset, string datasetVersion) => $"{dataset}/{datasetVersion}/";
 
+    /// <summary>datasets/{dataset}/{datasetVersion}/quality/: the version's self-supervised feature extractor and its real-side features.</summary>
+    public static string QualityExtractor(string dataset, string datasetVersion) => PackedFolder(dataset, datasetVersion) + "quality/extractor.bin";
+    public static string QualityReference(string dataset, string datasetVersion) => PackedFolder(dataset, datasetVersion) + "quality/reference.bin";
+
     /// <summary>checkpoints/{dataset}/{runId}/: everything a training run leaves for resume and status.</summary>
     public static string RunFolder(string dataset, string runId) => $"{dataset}/{runId}/";
     public static string RunCheckpoint(string dataset, string runId) => RunFolder(dataset, runId) + "checkpoint.ckpt";

@@ -1,15 +1,13 @@
 using Azure.Storage.Blobs;
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
-using ImageGen.Core.Metrics;
-using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Pipeline.Train;
 
 /// <summary>
-/// The training and evaluation steps. A chunk downloads the run's last checkpoint from
+/// The training step. A chunk downloads the run's last checkpoint from
 /// checkpoints/{dataset}/{runId}/, trains a bounded number of steps or minutes with core's Trainer (whose resume
 /// is bit-exact), and uploads the next checkpoint, the newest sample grid and a chunk record. A redelivered
 /// chunk finds its record and returns it without training again; a killed one is simply run again from the
@@ -111,24 +109,5 @@ public sealed class RunTrainer(BlobServiceClient service)
             catch (Azure.RequestFailedException) { } // a storage hiccup must not stop training
         }
         return false;
-    }
-
-    public async Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken = default)
-    {
-        string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
-        string runId = StorageLayout.ValidateName(request.RunId, "run id");
-        var stored = runs.GetBlobClient(StorageLayout.RunEvaluation(dataset, runId));
-        if (await stored.TryReadJsonAsync<EvaluateResult>(cancellationToken) is { } done) return done;
-
-        string dataFolder = await datasets.DownloadAsync(dataset, request.DatasetVersion, cancellationToken);
-        var checkpoint = (await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync(cancellationToken)).Value.Content;
-        using var sampler = ImageSampler.Load(checkpoint.ToStream());
-        using var data = DatasetLoader.ReadShards(dataFolder);
-        var metrics = Evaluation.Evaluate(sampler, data, cancellationToken: cancellationToken);
-        await runs.GetBlobClient(StorageLayout.RunEvaluationSamples(dataset, runId))
-            .UploadAsync(BinaryData.FromBytes(Evaluation.SampleGridPng(sampler)), overwrite: true, cancellationToken);
-        var result = new EvaluateResult(metrics);
-        await stored.UploadJsonAsync(result, cancellationToken);
-        return result;
     }
 }

@@ -1,0 +1,21 @@
+using ImageGen.Core.Metrics;
+
+namespace ImageGen.Pipeline.Evaluate;
+
+/// <summary>A run's scores: pixel statistics and losses in Metrics, the feature-space scores in Quality.</summary>
+public sealed record EvaluateResult(Dictionary<string, double> Metrics)
+{
+    public QualityScores? Quality { get; init; }
+    /// <summary>The dataset's latest version when the run was evaluated, scored in the same feature space; null when there was none.</summary>
+    public BaselineScore? Baseline { get; init; }
+    /// <summary>Why latest was not scored (another image size or channel count), or null.</summary>
+    public string? BaselineNote { get; init; }
+    /// <summary>Whether the extractor and the real side came from the dataset version's cache.</summary>
+    public bool ReferenceCached { get; init; }
+    /// <summary>Seconds spent on the real side (extractor and reference features; small when cached) and scoring the run's samples.</summary>
+    public double ReferenceSeconds { get; init; }
+    public double ScoringSeconds { get; init; }
+}
+
+/// <summary>A published version's FD, measured with the extractor and reference of the run it is compared with.</summary>
+public sealed record BaselineScore(string Version, double Fd);

@@ -1,0 +1,115 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Data;
+using ImageGen.Core.Metrics;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Pipeline.Evaluate;
+
+/// <summary>A dataset version's extractor and real-side features, ready to score generators with.</summary>
+public sealed class LoadedQualityReference(FeatureExtractor extractor, QualityReference reference, bool cached) : IDisposable
+{
+    public FeatureExtractor Extractor { get; } = extractor;
+    public QualityReference Reference { get; } = reference;
+    /// <summary>Both came from the cache: nothing was trained or extracted for the real side.</summary>
+    public bool Cached { get; } = cached;
+
+    public void Dispose()
+    {
+        Extractor.Dispose();
+        Reference.Dispose();
+    }
+}
+
+/// <summary>
+/// Each dataset version's self-supervised feature extractor and real-side features, made once and kept beside its
+/// shards (datasets/{dataset}/{version}/quality/) and in a local folder. Later evaluations on that version, and the
+/// re-scoring of latest that the publish gate needs, then cost only the generated side. The first extractor stored
+/// wins (a create-only write), so every score of a version is made in one feature space.
+/// </summary>
+public sealed class QualityReferences(BlobServiceClient service)
+{
+    private readonly BlobContainerClient packed = service.GetBlobContainerClient(StorageLayout.DatasetsContainer);
+
+    public async Task<LoadedQualityReference> GetAsync(string dataset, string datasetVersion, ImageTensorDataset data, int extractorSteps,
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "imagegen-quality", dataset, datasetVersion);
+        Directory.CreateDirectory(folder);
+        string extractorPath = Path.Combine(folder, "extractor.bin"), referencePath = Path.Combine(folder, "reference.bin");
+        bool cached = true;
+
+        var extractorBlob = packed.GetBlobClient(StorageLayout.QualityExtractor(dataset, datasetVersion));
+        if (!File.Exists(extractorPath) && !await TryDownloadAsync(extractorBlob, extractorPath, cancellationToken))
+        {
+            cached = false;
+            string trainedPath = Unique(extractorPath);
+            using (var trained = FeatureExtractor.TrainSelfSupervised(data, extractorSteps, seed: 1, progress, cancellationToken))
+                trained.Save(trainedPath);
+            if (await TryCreateAsync(extractorBlob, trainedPath, cancellationToken)) File.Move(trainedPath, extractorPath, overwrite: true);
+            else
+            {
+                File.Delete(trainedPath); // a concurrent evaluation stored its extractor first: score in that one
+                await TryDownloadAsync(extractorBlob, extractorPath, cancellationToken);
+            }
+        }
+        var extractor = FeatureExtractor.Load(extractorPath);
+        try
+        {
+            var referenceBlob = packed.GetBlobClient(StorageLayout.QualityReference(dataset, datasetVersion));
+            if ((File.Exists(referencePath) || await TryDownloadAsync(referenceBlob, referencePath, cancellationToken))
+                && TryLoad(referencePath, extractor.Info.Id) is { } stored)
+                return new LoadedQualityReference(extractor, stored, cached);
+
+            var reference = QualityReference.Compute(extractor, data);
+            string computedPath = Unique(referencePath);
+            reference.Save(computedPath);
+            await TryCreateAsync(referenceBlob, computedPath, cancellationToken); // same extractor, same features: either copy will do
+            File.Move(computedPath, referencePath, overwrite: true);
+            return new LoadedQualityReference(extractor, reference, cached: false);
+        }
+        catch
+        {
+            extractor.Dispose();
+            throw;
+        }
+    }
+
+    private static QualityReference? TryLoad(string path, string extractorId)
+    {
+        try { return QualityReference.Load(path, extractorId); }
+        catch (InvalidDataException) { return null; } // made with another extractor or cut short: compute it again
+        catch (EndOfStreamException) { return null; }
+    }
+
+    private static string Unique(string path) => $"{path}.{Guid.NewGuid():N}.partial";
+
+    /// <summary>Downloads to a partial file and moves it into place, so a reader never sees half a file. False when the blob is missing.</summary>
+    private static async Task<bool> TryDownloadAsync(BlobClient blob, string path, CancellationToken cancellationToken)
+    {
+        string partial = Unique(path);
+        try
+        {
+            await blob.DownloadToAsync(partial, cancellationToken);
+            File.Move(partial, path, overwrite: true);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            File.Delete(partial);
+            return false;
+        }
+    }
+
+    /// <summary>Uploads only if the blob does not exist yet; false when another writer was first.</summary>
+    private static async Task<bool> TryCreateAsync(BlobClient blob, string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await blob.UploadAsync(path, new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412) { return false; }
+    }
+}

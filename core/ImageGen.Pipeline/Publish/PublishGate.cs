@@ -1,0 +1,33 @@
+using ImageGen.Core.Metrics;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Evaluate;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Pipeline.Publish;
+
+/// <summary>
+/// Whether a finished run becomes latest. always: yes. manual: never by itself. ifBetter: when there is no latest to
+/// beat, when the two cannot be compared, or when the run's FD is at most (1 + tolerance) times latest's FD measured in
+/// the same feature space; otherwise the run is published as a candidate.
+/// </summary>
+public static class PublishGate
+{
+    public static PublishDecision Decide(PublishPolicy policy, QualityScores? quality, BaselineScore? baseline, string? baselineNote, string version, string dataset)
+    {
+        string promote = $"promote it with POST /api/datasets/{dataset}/models/{version}/promote";
+        var decision = new PublishDecision
+        {
+            Policy = policy.Mode, Passed = true, Reason = "", BaselineVersion = baseline?.Version, BaselineFd = baseline?.Fd,
+        };
+        if (policy.Mode == PublishMode.Always) return decision with { Reason = "publish: always" };
+        if (policy.Mode == PublishMode.Manual) return decision with { Passed = false, Reason = $"publish: manual; kept as a candidate: {promote}" };
+        if (baseline is null)
+            return decision with { Reason = baselineNote is null ? "the dataset's first model" : $"{baselineNote}; published as latest" };
+        if (quality is null) return decision with { Reason = "the run has no quality score to compare; published as latest" };
+        double limit = baseline.Fd * (1 + policy.Tolerance);
+        string comparison = $"FD {quality.Fd:0.00} against latest {baseline.Version}'s {baseline.Fd:0.00} (same extractor, tolerance {policy.Tolerance:P0})";
+        return quality.Fd <= limit
+            ? decision with { Reason = $"{comparison}: not worse" }
+            : decision with { Passed = false, Reason = $"{comparison}: worse, so kept as a candidate; {promote}" };
+    }
+}

@@ -1,3 +1,0 @@
-namespace ImageGen.Pipeline.Train;
-
-public sealed record EvaluateResult(Dictionary<string, double> Metrics);

@@ -1,0 +1,184 @@
+using System.Net;
+using System.Text;
+using Azure.Storage.Blobs;
+using ImageGen.Core.Data;
+using ImageGen.Core.Metrics;
+using ImageGen.Core.Models;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Evaluate;
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Publish;
+using ImageGen.Pipeline.Storage;
+
+namespace ImageGen.Tests;
+
+/// <summary>Two tiny checkpoints of one dataset, an early and a later one, trained once for the gate tests.</summary>
+public sealed class GateFixture : IDisposable
+{
+    public AzuriteFixture Azurite { get; } = new();
+    public TempFolder Folder { get; } = new();
+    public string Early { get; }
+    public string Later { get; }
+
+    public GateFixture()
+    {
+        TestImages.EnsureRuntime();
+        using var data = SyntheticShapes.Generate(128, 32, 1, seed: 4);
+        var spec = ModelSpec.DefaultFor(ModelKind.Dcgan) with { Ngf = 8, Ndf = 8, LatentSize = 16 };
+        string Train(string name, int steps) => Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = spec, RunFolder = Folder.File(name), Options = new TrainOptions { MaxSteps = steps, BatchSize = 32, Seed = 1 },
+        }).CheckpointPath;
+        Early = Train("early", 1);
+        Later = Train("later", 30);
+    }
+
+    public void Dispose()
+    {
+        Azurite.Dispose();
+        Folder.Dispose();
+    }
+}
+
+/// <summary>
+/// The evaluate step's scores, its cache of each dataset version's extractor and reference, and the publish gate:
+/// candidates, a latest that moved meanwhile, immutable versions, promotion and rollback. Real Azurite, real scoring.
+/// </summary>
+public class PublishGateTests(GateFixture fixture) : IClassFixture<GateFixture>
+{
+    private BlobServiceClient Storage => fixture.Azurite.Client();
+
+    private async Task UploadRunAsync(string dataset, string runId, string checkpointPath)
+    {
+        var runs = Storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+        await runs.CreateIfNotExistsAsync();
+        await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).UploadAsync(checkpointPath, overwrite: true);
+    }
+
+    private static PublishRequest Scored(string dataset, string runId, double fd, BaselineScore? baseline, PublishMode mode = PublishMode.IfBetter) =>
+        new(dataset, runId, "v-data", [], 1)
+        {
+            Quality = new QualityScores { ExtractorId = "test", Fd = fd }, Baseline = baseline, Policy = new PublishPolicy { Mode = mode },
+        };
+
+    [Fact]
+    public async Task Evaluation_scores_in_the_versions_own_feature_space_caches_it_and_rescores_latest_there()
+    {
+        const string dataset = "gate-eval";
+        for (int i = 0; i < 24; i++) await Drops.UploadAsync(Storage, dataset, $"img{i:D2}.png", Drops.Png(i));
+        var ingest = await new DatasetIngestor(Storage).IngestAsync(new IngestRequest(dataset, "run-a", null));
+        Assert.Null(ingest.Error);
+        await UploadRunAsync(dataset, "run-a", fixture.Later);
+        await UploadRunAsync(dataset, "run-b", fixture.Early);
+        var evaluator = new RunEvaluator(Storage);
+
+        var first = await evaluator.EvaluateAsync(new EvaluateRequest(dataset, "run-a", ingest.DatasetVersion, Samples: 200, ExtractorSteps: 5));
+        Assert.NotNull(first.Quality);
+        Assert.Equal(ExtractorInfo.ContrastiveKind, first.Quality.ExtractorKind);
+        Assert.Equal(200, first.Quality.GeneratedImages);
+        Assert.Equal(24, first.Quality.ReferenceImages);
+        Assert.False(first.ReferenceCached);
+        Assert.Null(first.Baseline);
+        var packed = Storage.GetBlobContainerClient(StorageLayout.DatasetsContainer);
+        var extractorBlob = packed.GetBlobClient(StorageLayout.QualityExtractor(dataset, ingest.DatasetVersion));
+        var extractorETag = (await extractorBlob.GetPropertiesAsync()).Value.ETag;
+        Assert.True(await packed.GetBlobClient(StorageLayout.QualityReference(dataset, ingest.DatasetVersion)).ExistsAsync());
+
+        var published = await new RunPublisher(Storage, new ModelRegistry(Storage)).PublishAsync(
+            new PublishRequest(dataset, "run-a", ingest.DatasetVersion, first.Metrics, 30) { Quality = first.Quality });
+        Assert.True(published.Latest);
+
+        // Another run on the same dataset version: the stored extractor and reference are reused, and latest (run-a's
+        // generator) is scored again in that same space, with the same seeds: the same FD.
+        var second = await evaluator.EvaluateAsync(new EvaluateRequest(dataset, "run-b", ingest.DatasetVersion, Samples: 200, ExtractorSteps: 5));
+        Assert.True(second.ReferenceCached);
+        Assert.Equal(extractorETag, (await extractorBlob.GetPropertiesAsync()).Value.ETag);
+        Assert.Equal(first.Quality.ExtractorId, second.Quality!.ExtractorId);
+        Assert.Equal(published.Version, second.Baseline!.Version);
+        Assert.Equal(first.Quality.Fd, second.Baseline.Fd, precision: 6);
+        // The one-step generator scores worse than the thirty-step one.
+        Assert.True(second.Quality.Fd > first.Quality.Fd, $"early FD {second.Quality.Fd} vs later {first.Quality.Fd}");
+    }
+
+    [Fact]
+    public async Task A_worse_run_is_a_candidate_versions_stay_as_published_and_promote_and_rollback_move_latest()
+    {
+        const string dataset = "gate-moves";
+        var registry = new ModelRegistry(Storage);
+        var publisher = new RunPublisher(Storage, registry);
+        foreach (var run in new[] { "run-1", "run-2", "run-3", "run-4" }) await UploadRunAsync(dataset, run, fixture.Early);
+
+        var v1 = await publisher.PublishAsync(Scored(dataset, "run-1", 10, null));
+        Assert.Equal(("v0001", true), (v1.Version, v1.Latest));
+
+        var v2 = await publisher.PublishAsync(Scored(dataset, "run-2", 20, new BaselineScore("v0001", 10)));
+        Assert.Equal(("v0002", false), (v2.Version, v2.Latest));
+        Assert.Contains("kept as a candidate", v2.Reason);
+        Assert.Equal("v0001", (await registry.GetLatestAsync(dataset, null)).Pointer!.Version);
+        var card2 = await registry.ReadCardAsync(dataset, "v0002");
+        Assert.False(card2!.Publish!.Passed);
+        Assert.Equal(20, card2.Quality!.Fd);
+
+        // A redelivered publish keeps the version as it was first written.
+        var models = Storage.GetBlobContainerClient(StorageLayout.ModelsContainer);
+        var cardETag = (await models.GetBlobClient(StorageLayout.ModelCard(dataset, "v0002")).GetPropertiesAsync()).Value.ETag;
+        var again = await publisher.PublishAsync(Scored(dataset, "run-2", 5, new BaselineScore("v0001", 10)));
+        Assert.Equal(("v0002", false), (again.Version, again.Latest));
+        Assert.Equal(cardETag, (await models.GetBlobClient(StorageLayout.ModelCard(dataset, "v0002")).GetPropertiesAsync()).Value.ETag);
+
+        var v3 = await publisher.PublishAsync(Scored(dataset, "run-3", 9, new BaselineScore("v0001", 10)));
+        Assert.Equal(("v0003", true), (v3.Version, v3.Latest));
+        // Scored against v0001, but latest is v0003 by the time it publishes: it must not jump over v0003.
+        var v4 = await publisher.PublishAsync(Scored(dataset, "run-4", 5, new BaselineScore("v0001", 10)));
+        Assert.Equal(("v0004", false), (v4.Version, v4.Latest));
+        Assert.Contains("latest moved", v4.Reason);
+
+        var promoted = await registry.PromoteAsync(dataset, "v0002", DateTimeOffset.UtcNow);
+        Assert.Equal("v0002", promoted.Version);
+        Assert.Equal(["v0003", "v0001"], promoted.Previous);
+        Assert.Equal("v0003", (await registry.RollbackAsync(dataset, DateTimeOffset.UtcNow))!.Version);
+        Assert.Equal("v0001", (await registry.RollbackAsync(dataset, DateTimeOffset.UtcNow))!.Version);
+        Assert.Null(await registry.RollbackAsync(dataset, DateTimeOffset.UtcNow));
+        Assert.Equal("v0001", (await registry.GetLatestAsync(dataset, null)).Pointer!.Version);
+    }
+}
+
+/// <summary>The publish gate's decision and its options, without storage.</summary>
+public class PublishGateDecisionTests
+{
+    [Theory]
+    [InlineData(PublishMode.Always, 50.0, 10.0, true, "publish: always")]
+    [InlineData(PublishMode.Manual, 1.0, 10.0, false, "promote it with POST /api/datasets/d/models/v0002/promote")]
+    [InlineData(PublishMode.IfBetter, 10.4, 10.0, true, "not worse")]
+    [InlineData(PublishMode.IfBetter, 10.6, 10.0, false, "FD 10.60 against latest v0001's 10.00")]
+    public void The_gate_passes_by_policy_and_by_fd_within_the_tolerance(PublishMode mode, double fd, double latestFd, bool passes, string reason)
+    {
+        var decision = PublishGate.Decide(new PublishPolicy { Mode = mode, Tolerance = 0.05 }, new QualityScores { ExtractorId = "x", Fd = fd },
+            new BaselineScore("v0001", latestFd), null, "v0002", "d");
+        Assert.Equal(passes, decision.Passed);
+        Assert.Contains(reason, decision.Reason);
+        Assert.Equal("v0001", decision.BaselineVersion);
+    }
+
+    [Fact]
+    public void Without_a_comparable_latest_ifBetter_publishes_and_says_why()
+    {
+        var first = PublishGate.Decide(new PublishPolicy(), new QualityScores { ExtractorId = "x", Fd = 99 }, null, null, "v0001", "d");
+        Assert.True(first.Passed);
+        Assert.Equal("the dataset's first model", first.Reason);
+        var other = PublishGate.Decide(new PublishPolicy(), new QualityScores { ExtractorId = "x", Fd = 99 }, null, "latest v0001 makes 64x64x3 images", "v0002", "d");
+        Assert.True(other.Passed);
+        Assert.StartsWith("latest v0001 makes 64x64x3 images", other.Reason);
+    }
+
+    [Fact]
+    public void Publish_options_are_read_with_the_training_options_and_bad_values_name_the_key()
+    {
+        var settings = TrainSettings.FromValues(TrainSettings.ParseJsonObject("{\"publish\": \"manual\", \"publishTolerance\": 0.1, \"maxSteps\": 5}", "imagegen.json"), "imagegen.json");
+        Assert.Equal(PublishMode.Manual, settings.Publish.Mode);
+        Assert.Equal(0.1, settings.Publish.Tolerance);
+        Assert.Equal(PublishMode.IfBetter, TrainSettings.FromValues(new Dictionary<string, string>(), "defaults").Publish.Mode);
+        var error = Assert.Throws<OptionException>(() => TrainSettings.FromValues(TrainSettings.ParseJsonObject("{\"publish\": \"sometimes\"}", "imagegen.json"), "imagegen.json"));
+        Assert.Equal("imagegen.json: publish 'sometimes' is not one of always, ifBetter, manual", error.Message);
+    }
+}
