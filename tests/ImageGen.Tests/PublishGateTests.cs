@@ -15,7 +15,7 @@ namespace ImageGen.Tests;
 /// <summary>Two tiny checkpoints of one dataset, an early and a later one, trained once for the gate tests.</summary>
 public sealed class GateFixture : IDisposable
 {
-    public AzuriteFixture Azurite { get; } = new();
+    public AzuriteFixture Azurite { get; }
     public TempFolder Folder { get; } = new();
     public string Early { get; }
     public string Later { get; }
@@ -31,6 +31,7 @@ public sealed class GateFixture : IDisposable
         }).CheckpointPath;
         Early = Train("early", 1);
         Later = Train("later", 30);
+        Azurite = new AzuriteFixture(); // last: a constructor that throws gets no Dispose, and must leave no process behind
     }
 
     public void Dispose()
@@ -64,7 +65,8 @@ public class PublishGateTests(GateFixture fixture) : IClassFixture<GateFixture>
     [Fact]
     public async Task Evaluation_scores_in_the_versions_own_feature_space_caches_it_and_rescores_latest_there()
     {
-        const string dataset = "gate-eval";
+        // A fresh name per run: local caches outlive the emulator, whose port a later run may be given again.
+        string dataset = "gate-eval-" + Guid.NewGuid().ToString("N")[..8];
         for (int i = 0; i < 24; i++) await Drops.UploadAsync(Storage, dataset, $"img{i:D2}.png", Drops.Png(i));
         var ingest = await new DatasetIngestor(Storage).IngestAsync(new IngestRequest(dataset, "run-a", null));
         Assert.Null(ingest.Error);

@@ -20,6 +20,12 @@ public static class TestImages
 {
     static TestImages() => TorchRuntime.Configure(threads: 2);
 
+    /// <summary>Before any test touches a tensor: oneDNN reads its instruction-set cap once, at its first primitive.</summary>
+#pragma warning disable CA2255 // a test assembly's process-wide setup is what module initializers are for
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    internal static void ConfigureBeforeAnyTest() => TorchRuntime.Configure(threads: 2);
+#pragma warning restore CA2255
+
     public static void EnsureRuntime() => TorchRuntime.Configure(threads: 2);
 
     public static byte[] Encode(SKBitmap bitmap, SKEncodedImageFormat format)

@@ -13,7 +13,11 @@ using TorchSharp;
 namespace ImageGen.Cli;
 
 /// <summary>One scoring point of a side: its scores after this many trained seconds and steps.</summary>
-public sealed record QualityMark(int Mark, double Seconds, long Steps, QualityScores Scores);
+public sealed record QualityMark(int Mark, double Seconds, long Steps, QualityScores Scores)
+{
+    /// <summary>The raw generator's scores where Scores are its moving average's.</summary>
+    public QualityScores? Raw { get; init; }
+}
 
 /// <summary>
 /// imagegen bench quality: ours and the PyTorch reference (bench/reference/quality.py, the same architecture and
@@ -74,7 +78,9 @@ public static class QualityBenchCommand
             extractor = extractor.Info, ours, reference = theirs,
         }, Json.Options));
         Charts.SaveLines(Path.Combine(outFolder, "fd.png"), $"{kind}: FD over training time (Fashion-MNIST, {threads} threads)", "trained seconds", "FD",
-            [Series("ImageGen", ours), Series("PyTorch", theirs)], logY: true);
+            [Series("ImageGen", ours), Series("PyTorch", theirs),
+             new ChartSeries("ImageGen raw G", ours.Where(p => p.Raw is not null).Select(p => p.Seconds).ToList(), ours.Where(p => p.Raw is not null).Select(p => p.Raw!.Fd).ToList())],
+            logY: true);
         DrawLosses(kind, outFolder, Path.Combine(outFolder, "losses.png"));
         output.WriteLine($"wrote {outFolder}/quality.json, fd.png, losses.png, ours.png, reference.png");
         return 0;
@@ -109,8 +115,15 @@ public static class QualityBenchCommand
             trained += clock.Elapsed.TotalSeconds;
             using var sampler = ImageSampler.Load(result.CheckpointPath);
             var scores = QualityScores.Of(sampler, extractor, reference, samples);
-            points.Add(new QualityMark(mark, trained, result.Steps, scores));
-            output.WriteLine($"ImageGen mark {mark}/{marks}: {trained:0} s, step {result.Steps}: {scores}");
+            // The same checkpoint's raw generator, to show what the moving average buys.
+            QualityScores? raw = null;
+            if (sampler.Averaged)
+            {
+                using var rawSampler = ImageSampler.Load(result.CheckpointPath, raw: true);
+                raw = QualityScores.Of(rawSampler, extractor, reference, samples);
+            }
+            points.Add(new QualityMark(mark, trained, result.Steps, scores) { Raw = raw });
+            output.WriteLine($"ImageGen mark {mark}/{marks}: {trained:0} s, step {result.Steps}: {scores}" + (raw is null ? "" : $"; raw G: FD {raw.Fd:0.00}"));
             if (mark == marks)
             {
                 using var grid = sampler.Generate(Seeds.Range(QualityScores.FirstSeed, 64));

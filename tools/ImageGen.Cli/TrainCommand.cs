@@ -10,7 +10,7 @@ public static class TrainCommand
     private static readonly string[] ValueOptions =
     [
         "--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size",
-        "--optimizer", "--lr", "--beta1", "--beta2", "--momentum", "--loss", "--kl-weight", "--nz", "--ngf", "--ndf",
+        "--optimizer", "--lr", "--beta1", "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--nz", "--ngf", "--ndf",
         "--seed", "--sample-every", "--limit", "--threads", "--out",
     ];
 

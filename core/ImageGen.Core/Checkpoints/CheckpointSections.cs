@@ -4,6 +4,10 @@ namespace ImageGen.Core.Checkpoints;
 public static class CheckpointSections
 {
     public const string Generator = "generator";
+    /// <summary>The exponential moving average of the generator's weights, which sampling prefers when present.</summary>
+    public const string GeneratorAverage = "generator.ema";
+    /// <summary>Images the moving average has seen (its half-life ramps up with them).</summary>
+    public const string GeneratorAverageImages = "generator.ema.images";
     public const string Discriminator = "discriminator";
     public const string Encoder = "encoder";
     public const string Optimizer = "optimizer";

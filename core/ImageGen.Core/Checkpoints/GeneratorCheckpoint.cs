@@ -4,13 +4,16 @@ namespace ImageGen.Core.Checkpoints;
 
 /// <summary>
 /// A checkpoint's generator (and its encoder, where the family has one) rebuilt from the header's spec and
-/// loaded in eval mode; the other sections (discriminator, optimizer states) are skipped unread.
+/// loaded in eval mode: the moving average of its weights where the checkpoint has one, else the raw generator. The other
+/// sections (discriminator, optimizer states) are skipped unread.
 /// </summary>
 public sealed class GeneratorCheckpoint : IDisposable
 {
     public CheckpointHeader Header { get; }
     public IImageGenerator Generator { get; }
     public IImageEncoder? Encoder { get; }
+    /// <summary>Whether the generator is the checkpoint's moving average (G_ema) rather than its raw weights.</summary>
+    public bool Averaged { get; private init; }
 
     private GeneratorCheckpoint(CheckpointHeader header, IImageGenerator generator, IImageEncoder? encoder)
     {
@@ -19,12 +22,15 @@ public sealed class GeneratorCheckpoint : IDisposable
         Encoder = encoder;
     }
 
-    public static GeneratorCheckpoint Load(Stream stream)
+    /// <param name="raw">Load the raw generator even where the checkpoint has its moving average (which is the default).</param>
+    public static GeneratorCheckpoint Load(Stream stream, bool raw = false)
     {
-        var (header, sections) = Checkpoint.Read(stream, new HashSet<string> { CheckpointSections.Generator, CheckpointSections.Encoder });
+        var (header, sections) = Checkpoint.Read(stream,
+            new HashSet<string> { raw ? CheckpointSections.Generator : CheckpointSections.GeneratorAverage, CheckpointSections.Generator, CheckpointSections.Encoder });
         var family = ModelFamily.For(header.Spec.Kind);
         var generator = family.CreateGenerator(header.Spec);
-        Checkpoint.LoadModule(generator.AsModule, sections[CheckpointSections.Generator]);
+        bool averaged = !raw && sections.ContainsKey(CheckpointSections.GeneratorAverage);
+        Checkpoint.LoadModule(generator.AsModule, sections[averaged ? CheckpointSections.GeneratorAverage : CheckpointSections.Generator]);
         generator.AsModule.eval();
         IImageEncoder? encoder = null;
         if (sections.TryGetValue(CheckpointSections.Encoder, out var encoderBytes) && family.CreateEncoder(header.Spec) is { } created)
@@ -33,7 +39,7 @@ public sealed class GeneratorCheckpoint : IDisposable
             Checkpoint.LoadModule(encoder.AsModule, encoderBytes);
             encoder.AsModule.eval();
         }
-        return new GeneratorCheckpoint(header, generator, encoder);
+        return new GeneratorCheckpoint(header, generator, encoder) { Averaged = averaged };
     }
 
     public void Dispose() { Generator.Dispose(); Encoder?.Dispose(); }

@@ -22,6 +22,8 @@ public abstract class ModelFamily
     /// <summary>The recipe's Adam (and RMSprop) learning rate.</summary>
     public abstract double DefaultLr { get; }
     public abstract double DefaultBeta1 { get; }
+    /// <summary>Half-life in images of the generator's moving average by default; 0: none.</summary>
+    public virtual int DefaultEmaImages => 0;
     /// <summary>Losses this family trains with; the first is the default.</summary>
     public abstract IReadOnlyList<LossKind> Losses { get; }
 

@@ -27,6 +27,11 @@ public sealed record TrainOptions
     /// <summary>beta of the beta-VAE: weight of the KL term.</summary>
     public double KlWeight { get; init; } = 1.0;
     public int? Seed { get; init; }
+    /// <summary>
+    /// Half-life in training images of the generator's moving average (StyleGAN2-ADA's ema_kimg x 1000), which samples
+    /// and serving use; 0 turns it off. Unset: the family's default (DCGAN 10,000, VAE off).
+    /// </summary>
+    public int? EmaImages { get; init; }
     /// <summary>Write the fixed-noise grid, a checkpoint and a metrics line every N epochs.</summary>
     public int SampleEveryEpochs { get; init; } = 1;
     public int SampleCount { get; init; } = 64;
@@ -39,6 +44,7 @@ public sealed record TrainOptions
     public double ResolvedLr(ModelKind kind) => Lr ?? (Optimizer == OptimizerKind.Sgd ? 0.01 : ModelFamily.For(kind).DefaultLr);
     public double ResolvedBeta1(ModelKind kind) => Beta1 ?? ModelFamily.For(kind).DefaultBeta1;
     public LossKind ResolvedLoss(ModelKind kind) => Loss ?? ModelFamily.For(kind).Losses[0];
+    public int ResolvedEmaImages(ModelKind kind) => EmaImages ?? ModelFamily.For(kind).DefaultEmaImages;
 
     public void Validate(ModelKind kind)
     {
@@ -50,6 +56,7 @@ public sealed record TrainOptions
         if (Beta1 is { } b1 && !(b1 >= 0 && b1 < 1)) throw new ArgumentException($"beta1 {b1} must be in [0, 1)");
         if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentException($"beta2 {Beta2} must be in [0, 1)");
         if (Momentum is { } m && !(m >= 0 && m < 1)) throw new ArgumentException($"momentum {Momentum} must be in [0, 1)");
+        if (EmaImages is < 0) throw new ArgumentException($"ema {EmaImages} must be 0 (off) or a half-life in images");
         if (KlWeight < 0) throw new ArgumentException($"KL weight {KlWeight} must be >= 0");
         if (SampleEveryEpochs < 1) throw new ArgumentException($"sample-every {SampleEveryEpochs} must be at least 1");
         if (SampleCount is < 1 or > 256) throw new ArgumentException($"sample count {SampleCount} is outside 1..256");

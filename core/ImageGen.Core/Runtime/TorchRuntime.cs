@@ -4,7 +4,8 @@ using TorchSharp;
 namespace ImageGen.Core.Runtime;
 
 /// <summary>
-/// Process-wide settings that decide TorchSharp's speed here: thread count and glibc's allocator.
+/// Process-wide settings that decide TorchSharp's speed and correctness here: thread count, glibc's allocator and the
+/// instruction set oneDNN may use (see OneDnnMaxIsa).
 /// glibc returns freed tensor memory to the kernel and refaults it every step; raising the mmap/trim
 /// thresholds keeps it (measured 1.6x to 2.5x faster DCGAN steps on this machine kind).
 /// </summary>
@@ -35,6 +36,7 @@ public static partial class TorchRuntime
     /// </summary>
     public static void Configure(int? threads = null, bool tuneAllocator = true, bool serving = false)
     {
+        CapOneDnnIsa();
         if (serving && OperatingSystem.IsLinux())
         {
             try
@@ -58,6 +60,31 @@ public static partial class TorchRuntime
         torch.set_num_threads(threads ?? Environment.ProcessorCount);
     }
 
+    /// <summary>
+    /// The highest instruction set oneDNN may use (ONEDNN_MAX_CPU_ISA), unless the operator set one. oneDNN 3.7.1, inside
+    /// libtorch 2.10, computes a convolution's input gradient wrongly on its AVX2 and AVX-512 JIT paths when the output
+    /// channel count is not a multiple of the vector width (8 or 16): mostly zeros, plus whatever uninitialised memory
+    /// held, so training NaNs at random (a DCGAN discriminator's last conv has 1 output channel). Found on an AMD EPYC
+    /// (Zen 5); oneDNN 2.6 (PyTorch 1.13) on the same CPU is exact. Capped at AVX, oneDNN convolves through its GEMM
+    /// path, which is exact, about 12% slower than the wrong kernels in a DCGAN step. ConvolutionGradientTests pins it.
+    /// </summary>
+    public const string OneDnnMaxIsa = "AVX";
+
+    /// <summary>Sets ONEDNN_MAX_CPU_ISA in the native environment (oneDNN reads it once, at its first primitive).</summary>
+    private static void CapOneDnnIsa()
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return;
+        try { SetEnv("ONEDNN_MAX_CPU_ISA", OneDnnMaxIsa, overwrite: 0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr GetEnv(string name);
+
+    /// <summary>ONEDNN_MAX_CPU_ISA as libtorch sees it (the native environment, not .NET's copy).</summary>
+    public static string OneDnnIsa => OperatingSystem.IsLinux() && GetEnv("ONEDNN_MAX_CPU_ISA") is var value && value != IntPtr.Zero
+        ? Marshal.PtrToStringUTF8(value) ?? "default" : "default";
+
     public static string AllocatorDescription => allocatorTuned
         ? $"glibc mallopt mmap_threshold={MmapThresholdBytes >> 20}MiB trim_threshold={TrimThresholdBytes >> 20}MiB top_pad={TopPadBytes >> 20}MiB arena_max={ArenaMax}"
         : "default allocator";
@@ -66,7 +93,7 @@ public static partial class TorchRuntime
 
     public static string Describe() =>
         $"TorchSharp {typeof(torch).Assembly.GetName().Version} (libtorch {TorchBackendVersion}), device {Device}, " +
-        $"threads {torch.get_num_threads()}, {AllocatorDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}";
+        $"threads {torch.get_num_threads()}, oneDNN max ISA {OneDnnIsa}, {AllocatorDescription}, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}";
 
     private static string TorchBackendVersion => typeof(TorchRuntime).Assembly
         .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)

@@ -18,13 +18,17 @@ public sealed class ImageSampler : IDisposable
 
     private ImageSampler(GeneratorCheckpoint loaded) => this.loaded = loaded;
 
-    public static ImageSampler Load(string fileOrRunFolder)
+    /// <param name="raw">Sample the raw generator instead of its moving average, where the checkpoint has both.</param>
+    public static ImageSampler Load(string fileOrRunFolder, bool raw = false)
     {
         using var file = File.OpenRead(Checkpoint.Resolve(fileOrRunFolder));
-        return Load(file);
+        return Load(file, raw);
     }
 
-    public static ImageSampler Load(Stream stream) => new(GeneratorCheckpoint.Load(stream));
+    public static ImageSampler Load(Stream stream, bool raw = false) => new(GeneratorCheckpoint.Load(stream, raw));
+
+    /// <summary>Whether samples come from the generator's moving average (G_ema).</summary>
+    public bool Averaged => loaded.Averaged;
 
     /// <summary>One image per seed, [n, C, H, W] in [-1, 1]. truncation scales z (GANs; 1 = off).</summary>
     public Tensor Generate(IReadOnlyList<long> seeds, double truncation = 1.0)

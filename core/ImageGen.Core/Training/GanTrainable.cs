@@ -11,6 +11,9 @@ namespace ImageGen.Core.Training;
 public sealed class GanTrainable : ITrainable
 {
     private readonly DcganGenerator generator;
+    /// <summary>The averaged generator (null when ema is 0): what samples, grids and serving use.</summary>
+    private readonly DcganGenerator? generatorEma;
+    private readonly GeneratorAverage? average;
     private readonly DcganDiscriminator discriminator;
     private readonly OptimizerHelper optG, optD;
     private readonly LossKind loss;
@@ -24,9 +27,14 @@ public sealed class GanTrainable : ITrainable
         optG = Optimizers.Create(generator.parameters(), options, spec.Kind);
         optD = Optimizers.Create(discriminator.parameters(), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
+        if (options.ResolvedEmaImages(spec.Kind) is > 0 and var halfLife)
+        {
+            generatorEma = new DcganGenerator(spec);
+            average = new GeneratorAverage(generator, generatorEma, halfLife);
+        }
     }
 
-    public IImageGenerator Generator => generator;
+    public IImageGenerator Generator => generatorEma ?? generator;
 
     public Dictionary<string, double> Step(Tensor real)
     {
@@ -52,6 +60,7 @@ public sealed class GanTrainable : ITrainable
             : F.binary_cross_entropy_with_logits(fakeLogitsForG, torch.ones_like(fakeLogitsForG));
         lossG.backward();
         optG.step();
+        average?.Update(batch);
         return new Dictionary<string, double>
         {
             ["loss_d"] = lossD.item<float>(),
@@ -61,7 +70,12 @@ public sealed class GanTrainable : ITrainable
         };
     }
 
-    public void SetTraining(bool training) { generator.train(training); discriminator.train(training); }
+    public void SetTraining(bool training)
+    {
+        generator.train(training);
+        discriminator.train(training);
+        generatorEma?.eval(); // only ever sampled from
+    }
 
     public IReadOnlyList<CheckpointPart> Parts =>
     [
@@ -69,6 +83,8 @@ public sealed class GanTrainable : ITrainable
         CheckpointPart.Module(CheckpointSections.Discriminator, discriminator),
         CheckpointPart.Optimizer(CheckpointSections.GeneratorOptimizer, optG),
         CheckpointPart.Optimizer(CheckpointSections.DiscriminatorOptimizer, optD),
+        .. generatorEma is null || average is null ? Array.Empty<CheckpointPart>()
+            : [CheckpointPart.Module(CheckpointSections.GeneratorAverage, generatorEma), average.Part(CheckpointSections.GeneratorAverageImages)],
     ];
 
     public void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix) { }
@@ -78,6 +94,6 @@ public sealed class GanTrainable : ITrainable
 
     public void Dispose()
     {
-        generator.Dispose(); discriminator.Dispose(); optG.Dispose(); optD.Dispose();
+        generator.Dispose(); generatorEma?.Dispose(); discriminator.Dispose(); optG.Dispose(); optD.Dispose();
     }
 }

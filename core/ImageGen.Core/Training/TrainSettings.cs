@@ -89,7 +89,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     public static readonly string[] Keys =
     [
         "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
-        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "seed", "sampleEvery",
+        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "seed", "sampleEvery",
     ];
 
     /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
@@ -122,6 +122,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             Momentum = values.Double("momentum", 0, 0.999999),
             Loss = values.Enum<LossKind>("loss"),
             KlWeight = values.Double("klWeight", 0, 1000) ?? 1.0,
+            EmaImages = values.Int("ema", 0, 100_000_000),
             Seed = values.Int("seed", 0, int.MaxValue),
             SampleEveryEpochs = values.Int("sampleEvery", 1, 1_000_000) ?? 1,
         };

@@ -35,7 +35,7 @@ public sealed class QualityReferences(BlobServiceClient service)
     public async Task<LoadedQualityReference> GetAsync(string dataset, string datasetVersion, ImageTensorDataset data, int extractorSteps,
         IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
-        string folder = Path.Combine(Path.GetTempPath(), "imagegen-quality", dataset, datasetVersion);
+        string folder = StorageLayout.LocalCacheFolder(service.Uri, "quality", dataset, datasetVersion);
         Directory.CreateDirectory(folder);
         string extractorPath = Path.Combine(folder, "extractor.bin"), referencePath = Path.Combine(folder, "reference.bin");
         bool cached = true;

@@ -11,7 +11,7 @@ public sealed class PackedDatasets(BlobServiceClient service)
     /// <summary>Downloads a packed dataset version into a local cache folder once per machine, and returns the folder.</summary>
     public async Task<string> DownloadAsync(string dataset, string version, CancellationToken cancellationToken = default)
     {
-        string folder = Path.Combine(Path.GetTempPath(), "imagegen-datasets", dataset, version);
+        string folder = StorageLayout.LocalCacheFolder(service.Uri, "datasets", dataset, version);
         if (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) return folder;
         string partial = folder + ".partial-" + Guid.NewGuid().ToString("N");
         Directory.CreateDirectory(partial);

@@ -68,6 +68,16 @@ public static partial class StorageLayout
     public static string RunEvaluationSamples(string dataset, string runId) => RunFolder(dataset, runId) + "evaluation.png";
     public static string RunPublished(string dataset, string runId) => RunFolder(dataset, runId) + "published.json";
 
+    /// <summary>
+    /// A machine-local cache folder for blobs of one dataset version: under the temp folder, per storage account (two
+    /// accounts, or two emulators, may hold the same names) and per kind of content.
+    /// </summary>
+    public static string LocalCacheFolder(Uri account, string kind, string dataset, string datasetVersion)
+    {
+        string accountKey = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(account.AbsoluteUri)))[..12];
+        return Path.Combine(Path.GetTempPath(), "imagegen-" + kind, accountKey.ToLowerInvariant(), dataset, datasetVersion);
+    }
+
     /// <summary>Versions are v0001, v0002, ...: sortable, and safe segments.</summary>
     public static string VersionName(int number) => $"v{number:D4}";
 
