@@ -5,7 +5,7 @@
 # Prints, in one run: the bare forward pass's images/s by batch size (the most batching can gain on this machine),
 # what the HTTP path adds over the bare forward + PNG of the same images (count 16 and 64, alternating blocks),
 # throughput at concurrency 1/8/32 with batching on and off for 1-image and 16-image requests, cold start to the
-# first 200, and a long load with the server's RSS. Every client request is preceded by 300 warm-up requests.
+# first 200, a long load with the server's RSS, and a promotion under load (how soon traffic moves, failed requests). Every client request is preceded by 300 warm-up requests.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 checkpoint=${1:-runs/quickstart}; load=${2:-10000}
@@ -50,6 +50,9 @@ echo "== throughput, batching on (random seeds)"
 throughput on
 echo "== load: $load requests at concurrency 32 (batching on, 16 images a request)"
 $cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --concurrency 32 --requests "$load" --warmup 300 --server-pid "$server_pid" 2>&1 | grep -vE "^machine"
+echo "== promote under load: latest v0001 -> v0002 while 16 clients ask for 1-image samples (revalidation every 5 s)"
+$cli publish --checkpoint "$checkpoint" --dataset fmnist --version v0002 --storage "$conn" >/dev/null
+$cli bench promote --url "$url" --storage "$conn" --dataset fmnist --from v0001 --to v0002 --concurrency 16 --duration 20s --promote-at 5s
 stop
 serve --no-batching
 echo "== throughput, batching off (random seeds)"

@@ -14,7 +14,7 @@ public static class BenchCommand
 {
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline or quality");
+        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline, promote, eval or quality");
         return rawArgs[0] switch
         {
             "train" => Train(Args.Parse("bench train", rawArgs[1..],
@@ -27,9 +27,12 @@ public static class BenchCommand
                 ["--url", "--dataset", "--checkpoint", "--count", "--rounds", "--block", "--warmup", "--threads"], []), output),
             "pipeline" => PipelineBenchCommand.RunAsync(Args.Parse("bench pipeline", rawArgs[1..],
                 ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads"], []), output).GetAwaiter().GetResult(),
+            "promote" => PromoteBenchCommand.RunAsync(Args.Parse("bench promote", rawArgs[1..],
+                ["--url", "--storage", "--dataset", "--from", "--to", "--concurrency", "--duration", "--promote-at", "--settle"], []), output).GetAwaiter().GetResult(),
+            "eval" => QualityBenchCommand.RunCache(Args.Parse("bench eval", rawArgs[1..], ["--checkpoint", "--data", "--limit", "--steps", "--samples", "--threads"], []), output),
             "quality" => QualityBenchCommand.Run(Args.Parse("bench quality", rawArgs[1..],
                 ["--model", "--budget", "--threads", "--samples", "--marks", "--batch-size", "--seed", "--extractor", "--out", "--python"], ["--ours-only"]), output),
-            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline or quality"),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline, promote, eval or quality"),
         };
     }
 

@@ -22,16 +22,21 @@ public static class CliApp
                            or a self-supervised one from unlabeled images (what the pipeline makes per dataset version)
           imagegen eval    --checkpoint <run folder or file> --data <training data> --extractor <file> [--reference <held-out data>]
                            [--count 10000] [--json <file>]: FD, KID, precision/recall and memorization
+                           (without --checkpoint: the --reference images themselves, real vs real)
           imagegen publish --checkpoint <run folder or file> --dataset <name> --version <v0001> [--storage <connection string>]
           imagegen bench http   [--url http://127.0.0.1:5080] [--path /api/...] [--concurrency N] [--requests N] [--server-pid PID]
           imagegen bench train  [--model dcgan|vae] [--image-size 32|64] [--batch-size N] [--steps N] [--threads N]
           imagegen bench sample [--count N] [--iterations N] [--checkpoint <file>]
           imagegen bench overhead --checkpoint <file> [--url http://127.0.0.1:5080] [--dataset fmnist] [--count 16] [--rounds 10] [--block 20]
           imagegen bench pipeline [--storage <connection string>] [--images 2000] [--max-steps 100] [--quiet 5s]
+          imagegen bench quality [--model dcgan|vae] [--budget 10m] [--threads 2] [--samples 10000] [--marks 5] [--out <folder>]
+                           ours and the PyTorch reference (bench/reference/quality.py) for the same budget, scored alike
+          imagegen bench eval   --checkpoint <file> [--data <images>] [--steps 400] [--samples 2000]: cold vs cached evaluation
+          imagegen bench promote --from v0001 --to v0002 [--url ...] [--storage ...] [--concurrency 16] [--duration 20s]
 
         train options: --model dcgan|vae --image-size 32|64 --channels 1|3 --epochs N --max-steps N --time-budget 10m
           --batch-size N --optimizer adam|rmsprop|sgd --lr X --beta1 X --beta2 X --momentum X --loss bce|hinge|mse
-          --kl-weight X --nz N --ngf N --ndf N --seed N --sample-every N --limit N --threads N --resume
+          --kl-weight X --ema IMAGES --nz N --ngf N --ndf N --seed N --sample-every N --limit N --threads N --resume
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)

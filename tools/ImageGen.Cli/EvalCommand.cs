@@ -50,19 +50,34 @@ public static class EvalCommand
         var args = Args.Parse("eval", rawArgs, ["--checkpoint", "--data", "--reference", "--extractor", "--count", "--threads", "--json"], []);
         CliApp.ConfigureRuntime(args);
         using var extractor = FeatureExtractor.Load(args.Required("--extractor"));
-        using var sampler = ImageSampler.Load(args.Required("--checkpoint"));
-        var spec = sampler.Spec;
-        if (spec.ImageSize != extractor.Info.ImageSize || spec.Channels != extractor.Info.Channels)
-            throw new UsageException($"the checkpoint makes {spec.Channels}x{spec.ImageSize}x{spec.ImageSize} images; " +
-                                     $"the extractor reads {extractor.Info.Channels}x{extractor.Info.ImageSize}x{extractor.Info.ImageSize}");
+        var info = extractor.Info;
         int count = args.Int("--count", 100, 50_000) ?? 10_000;
-        using var training = DatasetLoader.Load(args.Required("--data"), spec.ImageSize, spec.Channels);
-        using var heldOut = args.String("--reference") is { } referencePath ? DatasetLoader.Load(referencePath, spec.ImageSize, spec.Channels, limit: count) : null;
-        using var reference = QualityReference.Compute(extractor, training, heldOut, maxReference: count);
-        var scores = QualityScores.Of(sampler, extractor, reference, count);
-        output.WriteLine($"eval: {Path.GetFileName(args.Required("--checkpoint"))} ({spec.Kind} {spec.ImageSize}x{spec.ImageSize}x{spec.Channels}), " +
-                         $"{count} generated (seeds {QualityScores.FirstSeed}+) against {scores.ReferenceImages} {(heldOut is null ? "training" : "held-out")} images; " +
-                         $"extractor {extractor.Info.Id} ({Describe(extractor.Info)})");
+        using var training = DatasetLoader.Load(args.Required("--data"), info.ImageSize, info.Channels);
+        using var heldOut = args.String("--reference") is { } referencePath ? DatasetLoader.Load(referencePath, info.ImageSize, info.Channels, limit: count) : null;
+        QualityScores scores;
+        if (args.String("--checkpoint") is { } checkpoint)
+        {
+            using var sampler = ImageSampler.Load(checkpoint);
+            var spec = sampler.Spec;
+            if (spec.ImageSize != info.ImageSize || spec.Channels != info.Channels)
+                throw new UsageException($"the checkpoint makes {spec.Channels}x{spec.ImageSize}x{spec.ImageSize} images; " +
+                                         $"the extractor reads {info.Channels}x{info.ImageSize}x{info.ImageSize}");
+            using var reference = QualityReference.Compute(extractor, training, heldOut, maxReference: count);
+            scores = QualityScores.Of(sampler, extractor, reference, count);
+            output.WriteLine($"eval: {Path.GetFileName(checkpoint)} ({spec.Kind} {spec.ImageSize}x{spec.ImageSize}x{spec.Channels}" +
+                             $"{(sampler.Averaged ? ", moving average" : "")}), {count} generated (seeds {QualityScores.FirstSeed}+) against " +
+                             $"{scores.ReferenceImages} {(heldOut is null ? "training" : "held-out")} images; extractor {info.Id} ({Describe(info)})");
+        }
+        else
+        {
+            // No checkpoint: the held-out images stand in for a perfect generator, against a random subset of the training
+            // images (real vs real: what a model that matched the data would score).
+            if (heldOut is null) throw new UsageException("'eval' needs --checkpoint, or --reference to score held-out real images against --data");
+            using var reference = QualityReference.Compute(extractor, training, maxReference: count);
+            using var real = extractor.Extract(heldOut);
+            scores = QualityScores.From(info, reference, real);
+            output.WriteLine($"eval: real vs real: {heldOut.Count} held-out images against {scores.ReferenceImages} training images; extractor {info.Id} ({Describe(info)})");
+        }
         output.WriteLine(scores.ToString());
         if (args.String("--json") is { } json) File.WriteAllText(json, JsonSerializer.Serialize(scores, Json.Options));
         return 0;

@@ -154,7 +154,7 @@ public static class HttpBenchCommand
         return 0;
     }
 
-    private static Uri LoopbackUrl(Args args)
+    internal static Uri LoopbackUrl(Args args)
     {
         string baseUrl = args.String("--url") ?? "http://127.0.0.1:5080";
         var uri = new Uri(baseUrl);
