@@ -1,4 +1,5 @@
 using TorchSharp;
+using ImageGen.Core.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -20,8 +21,8 @@ public sealed class FeatureClassifier : Module<Tensor, Tensor>
     {
         if (imageSize % 4 != 0) throw new ArgumentException($"image size {imageSize} must be a multiple of 4");
         features = Sequential(
-            ("conv1", Conv2d(channels, 32, 3, padding: 1L)), ("relu1", ReLU()), ("pool1", MaxPool2d(2)),
-            ("conv2", Conv2d(32, 64, 3, padding: 1L)), ("relu2", ReLU()), ("pool2", MaxPool2d(2)),
+            ("conv1", new PaddedConv2d(channels, 32, 3, padding: 1)), ("relu1", ReLU()), ("pool1", MaxPool2d(2)),
+            ("conv2", new PaddedConv2d(32, 64, 3, padding: 1)), ("relu2", ReLU()), ("pool2", MaxPool2d(2)),
             ("flatten", Flatten()), ("fc", Linear(64L * (imageSize / 4) * (imageSize / 4), FeatureSize)), ("relu3", ReLU()));
         classes = Linear(FeatureSize, classCount);
         RegisterComponents();

@@ -20,17 +20,17 @@ public sealed class DcganGenerator : Module<Tensor, Tensor>, IImageGenerator
         int stages = spec.Stages;
         long width = spec.Ngf * (1L << (stages - 1));
         main = Sequential();
-        main.append("convt0", ConvTranspose2d(spec.LatentSize, width, 4, stride: 1, padding: 0, bias: false));
+        main.append("convt0", new PaddedConvTranspose2d(spec.LatentSize, width, 4, stride: 1, padding: 0, bias: false));
         main.append("bn0", BatchNorm2d(width));
         main.append("relu0", ReLU(inplace: true));
         for (int i = 1; i < stages; i++)
         {
-            main.append($"convt{i}", ConvTranspose2d(width, width / 2, 4, stride: 2, padding: 1, bias: false));
+            main.append($"convt{i}", new PaddedConvTranspose2d(width, width / 2, 4, stride: 2, padding: 1, bias: false));
             main.append($"bn{i}", BatchNorm2d(width / 2));
             main.append($"relu{i}", ReLU(inplace: true));
             width /= 2;
         }
-        main.append($"convt{stages}", ConvTranspose2d(width, spec.Channels, 4, stride: 2, padding: 1, bias: false));
+        main.append($"convt{stages}", new PaddedConvTranspose2d(width, spec.Channels, 4, stride: 2, padding: 1, bias: false));
         main.append("tanh", Tanh());
         RegisterComponents();
         DcganInit.Apply(this);
@@ -53,16 +53,16 @@ public sealed class DcganDiscriminator : Module<Tensor, Tensor>
         int stages = spec.Stages;
         long width = spec.Ndf;
         main = Sequential();
-        main.append("conv0", Conv2d(spec.Channels, width, 4, stride: 2, padding: 1L, bias: false));
+        main.append("conv0", new PaddedConv2d(spec.Channels, width, 4, stride: 2, padding: 1, bias: false));
         main.append("lrelu0", LeakyReLU(0.2, inplace: true));
         for (int i = 1; i < stages; i++)
         {
-            main.append($"conv{i}", Conv2d(width, width * 2, 4, stride: 2, padding: 1L, bias: false));
+            main.append($"conv{i}", new PaddedConv2d(width, width * 2, 4, stride: 2, padding: 1, bias: false));
             main.append($"bn{i}", BatchNorm2d(width * 2));
             main.append($"lrelu{i}", LeakyReLU(0.2, inplace: true));
             width *= 2;
         }
-        main.append($"conv{stages}", Conv2d(width, 1, 4, stride: 1, padding: 0L, bias: false));
+        main.append($"conv{stages}", new PaddedConv2d(width, 1, 4, stride: 1, padding: 0, bias: false));
         RegisterComponents();
         DcganInit.Apply(this);
     }
@@ -81,8 +81,8 @@ public static class DcganInit
         {
             switch (module)
             {
-                case Conv2d conv: init.normal_(conv.weight, 0.0, 0.02); break;
-                case ConvTranspose2d convT: init.normal_(convT.weight, 0.0, 0.02); break;
+                case PaddedConv2d conv: init.normal_(conv.Weight, 0.0, 0.02); break;
+                case PaddedConvTranspose2d convT: init.normal_(convT.Weight, 0.0, 0.02); break;
                 case Linear linear: init.normal_(linear.weight, 0.0, 0.02); if (linear.bias is not null) init.zeros_(linear.bias); break;
                 case BatchNorm2d bn:
                     init.normal_(bn.weight, 1.0, 0.02);

@@ -17,11 +17,11 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
         int stages = spec.Stages;
         long width = spec.Ndf;
         features = Sequential();
-        features.append("conv0", Conv2d(spec.Channels, width, 4, stride: 2, padding: 1L));
+        features.append("conv0", new PaddedConv2d(spec.Channels, width, 4, stride: 2, padding: 1));
         features.append("lrelu0", LeakyReLU(0.2));
         for (int i = 1; i < stages; i++)
         {
-            features.append($"conv{i}", Conv2d(width, width * 2, 4, stride: 2, padding: 1L, bias: false));
+            features.append($"conv{i}", new PaddedConv2d(width, width * 2, 4, stride: 2, padding: 1, bias: false));
             features.append($"bn{i}", BatchNorm2d(width * 2));
             features.append($"lrelu{i}", LeakyReLU(0.2));
             width *= 2;
@@ -66,12 +66,12 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
         long width = baseWidth;
         for (int i = 1; i < stages; i++)
         {
-            upsample.append($"convt{i}", ConvTranspose2d(width, width / 2, 4, stride: 2, padding: 1, bias: false));
+            upsample.append($"convt{i}", new PaddedConvTranspose2d(width, width / 2, 4, stride: 2, padding: 1, bias: false));
             upsample.append($"bn{i}", BatchNorm2d(width / 2));
             upsample.append($"relu{i}", ReLU());
             width /= 2;
         }
-        upsample.append($"convt{stages}", ConvTranspose2d(width, spec.Channels, 4, stride: 2, padding: 1));
+        upsample.append($"convt{stages}", new PaddedConvTranspose2d(width, spec.Channels, 4, stride: 2, padding: 1));
         RegisterComponents();
     }
 

@@ -4,8 +4,7 @@ using TorchSharp;
 namespace ImageGen.Core.Runtime;
 
 /// <summary>
-/// Process-wide settings that decide TorchSharp's speed and correctness here: thread count, glibc's allocator and the
-/// instruction set oneDNN may use (see OneDnnMaxIsa).
+/// Process-wide settings that decide TorchSharp's speed here: thread count and glibc's allocator.
 /// glibc returns freed tensor memory to the kernel and refaults it every step; raising the mmap/trim
 /// thresholds keeps it (measured 1.6x to 2.5x faster DCGAN steps on this machine kind).
 /// </summary>
@@ -36,7 +35,6 @@ public static partial class TorchRuntime
     /// </summary>
     public static void Configure(int? threads = null, bool tuneAllocator = true, bool serving = false)
     {
-        CapOneDnnIsa();
         if (serving && OperatingSystem.IsLinux())
         {
             try
@@ -60,28 +58,10 @@ public static partial class TorchRuntime
         torch.set_num_threads(threads ?? Environment.ProcessorCount);
     }
 
-    /// <summary>
-    /// The highest instruction set oneDNN may use (ONEDNN_MAX_CPU_ISA), unless the operator set one. oneDNN 3.7.1, inside
-    /// libtorch 2.10, computes a convolution's input gradient wrongly on its AVX2 and AVX-512 JIT paths when the output
-    /// channel count is not a multiple of the vector width (8 or 16): mostly zeros, plus whatever uninitialised memory
-    /// held, so training NaNs at random (a DCGAN discriminator's last conv has 1 output channel). Found on an AMD EPYC
-    /// (Zen 5); oneDNN 2.6 (PyTorch 1.13) on the same CPU is exact. Capped at AVX, oneDNN convolves through its GEMM
-    /// path, which is exact, about 12% slower than the wrong kernels in a DCGAN step. ConvolutionGradientTests pins it.
-    /// </summary>
-    public const string OneDnnMaxIsa = "AVX";
-
-    /// <summary>Sets ONEDNN_MAX_CPU_ISA in the native environment (oneDNN reads it once, at its first primitive).</summary>
-    private static void CapOneDnnIsa()
-    {
-        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return;
-        try { SetEnv("ONEDNN_MAX_CPU_ISA", OneDnnMaxIsa, overwrite: 0); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
-    }
-
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial IntPtr GetEnv(string name);
 
-    /// <summary>ONEDNN_MAX_CPU_ISA as libtorch sees it (the native environment, not .NET's copy).</summary>
+    /// <summary>ONEDNN_MAX_CPU_ISA as libtorch sees it (the native environment, not .NET's copy), for benchmark headers.</summary>
     public static string OneDnnIsa => OperatingSystem.IsLinux() && GetEnv("ONEDNN_MAX_CPU_ISA") is var value && value != IntPtr.Zero
         ? Marshal.PtrToStringUTF8(value) ?? "default" : "default";
 
