@@ -17,21 +17,24 @@ public class ConvolutionGradientTests
     private static double Gap(Tensor a, Tensor exact) => (a.to_type(ScalarType.Float64) - exact).abs().max().item<double>();
 
     [Theory]
-    [InlineData(1, 4)]
-    [InlineData(3, 6)]
-    [InlineData(8, 8)]
-    [InlineData(17, 8)]
-    [InlineData(16, 8)]
-    public void A_convolutions_output_and_gradients_match_the_float64_reference(int outChannels, int size)
+    [InlineData(32, 1, 4)]
+    [InlineData(32, 3, 6)]
+    [InlineData(32, 8, 8)]
+    [InlineData(32, 17, 8)]
+    [InlineData(32, 16, 8)]
+    [InlineData(8, 16, 8)]
+    [InlineData(1, 8, 8)]
+    [InlineData(3, 16, 8)]
+    public void A_convolutions_output_and_gradients_match_the_float64_reference(int inChannels, int outChannels, int size)
     {
         TestImages.EnsureRuntime();
         using var scope = torch.NewDisposeScope();
         using var random = new torch.Generator(7);
-        var conv = new PaddedConv2d(32, outChannels, 4, stride: 1, padding: 0, bias: true);
-        var exactConv = new PaddedConv2d(32, outChannels, 4, stride: 1, padding: 0, bias: true).to(ScalarType.Float64);
+        var conv = new PaddedConv2d(inChannels, outChannels, 4, stride: 1, padding: 0, bias: true);
+        var exactConv = new PaddedConv2d(inChannels, outChannels, 4, stride: 1, padding: 0, bias: true).to(ScalarType.Float64);
         using (torch.no_grad())
             foreach (var ((_, p), (_, q)) in conv.named_parameters().Zip(exactConv.named_parameters())) q.copy_(p);
-        var x = torch.randn([32, 32, size, size], generator: random);
+        var x = torch.randn([32, inChannels, size, size], generator: random);
         var gradOut = torch.randn([32, outChannels, size - 3, size - 3], generator: random);
 
         var input = x.clone().requires_grad_(true);
@@ -48,17 +51,24 @@ public class ConvolutionGradientTests
     }
 
     [Theory]
-    [InlineData(100, 512, 1)]
-    [InlineData(64, 1, 8)]
-    [InlineData(64, 3, 8)]
-    [InlineData(8, 24, 8)]
-    public void A_transposed_convolutions_output_and_gradients_match_the_float64_reference(int inChannels, int outChannels, int size)
+    [InlineData(100, 512, 1, 1, 0)]
+    [InlineData(8, 32, 1, 1, 0)]
+    [InlineData(20, 128, 1, 1, 0)]
+    [InlineData(32, 128, 1, 1, 0)]
+    [InlineData(16, 64, 4, 1, 0)]
+    [InlineData(100, 512, 2, 1, 1)]
+    [InlineData(64, 1, 8, 2, 1)]
+    [InlineData(64, 3, 8, 2, 1)]
+    [InlineData(8, 24, 8, 2, 1)]
+    [InlineData(8, 32, 1, 2, 1)]
+    [InlineData(16, 8, 8, 2, 1)]
+    public void A_transposed_convolutions_output_and_gradients_match_the_float64_reference(int inChannels, int outChannels, int size, int stride, int padding)
     {
         TestImages.EnsureRuntime();
         using var scope = torch.NewDisposeScope();
         using var random = new torch.Generator(7);
-        var convT = new PaddedConvTranspose2d(inChannels, outChannels, 4, stride: 2, padding: 1, bias: true);
-        var exactConvT = new PaddedConvTranspose2d(inChannels, outChannels, 4, stride: 2, padding: 1, bias: true).to(ScalarType.Float64);
+        var convT = new PaddedConvTranspose2d(inChannels, outChannels, 4, stride, padding, bias: true);
+        var exactConvT = new PaddedConvTranspose2d(inChannels, outChannels, 4, stride, padding, bias: true).to(ScalarType.Float64);
         using (torch.no_grad())
             foreach (var ((_, p), (_, q)) in convT.named_parameters().Zip(exactConvT.named_parameters())) q.copy_(p);
         var x = torch.randn([16, inChannels, size, size], generator: random);

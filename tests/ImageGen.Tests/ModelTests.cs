@@ -42,7 +42,10 @@ public class ModelTests
         torch.manual_seed(0);
         var spec = ModelSpec.DefaultFor(ModelKind.Dcgan, 64, 3);
         using var g = new DcganGenerator(spec);
-        var convWeights = torch.cat(g.named_modules().Select(m => m.module).OfType<ConvTranspose2d>().Select(c => c.weight!.flatten()).ToArray());
+        var convWeights = torch.cat(g.named_modules().Select(m => m.module).OfType<PaddedConvTranspose2d>().Select(c => c.Weight.flatten()).ToArray());
+        using var d = new DcganDiscriminator(spec);
+        var discriminatorWeights = torch.cat(d.named_modules().Select(m => m.module).OfType<PaddedConv2d>().Select(c => c.Weight.flatten()).ToArray());
+        Assert.InRange(discriminatorWeights.std().item<float>(), 0.019, 0.021);
         Assert.InRange(convWeights.mean().item<float>(), -0.002, 0.002);
         Assert.InRange(convWeights.std().item<float>(), 0.019, 0.021);
         var bnWeights = torch.cat(g.named_modules().Select(m => m.module).OfType<BatchNorm2d>().Select(b => b.weight!.flatten()).ToArray());

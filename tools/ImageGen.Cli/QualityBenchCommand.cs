@@ -77,7 +77,7 @@ public static class QualityBenchCommand
             model = kind, budgetSeconds = budget.TotalSeconds, threads, batch, samples, marks, seed, machine = TorchRuntime.Describe(),
             extractor = extractor.Info, ours, reference = theirs,
         }, Json.Options));
-        Charts.SaveLines(Path.Combine(outFolder, "fd.png"), $"{kind}: FD over training time (Fashion-MNIST, {threads} threads)", "trained seconds", "FD",
+        Charts.SaveLines(Path.Combine(outFolder, "fd.png"), $"{ModelFamily.For(kind).Name}: FD over training time (Fashion-MNIST, {threads} threads)", "trained seconds", "FD",
             [Series("ImageGen", ours), Series("PyTorch", theirs),
              new ChartSeries("ImageGen raw G", ours.Where(p => p.Raw is not null).Select(p => p.Seconds).ToList(), ours.Where(p => p.Raw is not null).Select(p => p.Raw!.Fd).ToList())],
             logY: true);
@@ -243,6 +243,6 @@ public static class QualityBenchCommand
             if (theirs.Count > 0)
                 series.Add(new ChartSeries($"PyTorch {name}", theirs.Select(r => r[1]).ToList(), theirs.Select(r => r[2 + i]).ToList()));
         }
-        Charts.SaveLines(path, $"{kind}: training losses", "step", "loss", series);
+        Charts.SaveLines(path, $"{ModelFamily.For(kind).Name}: training losses", "step", "loss", series);
     }
 }

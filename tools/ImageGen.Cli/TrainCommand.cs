@@ -59,7 +59,7 @@ public static class TrainCommand
         var series = names.Where(n => lines[0].Losses.ContainsKey(n))
             .Select(n => new ChartSeries(n, lines.Select(l => (double)l.Step).ToList(), lines.Select(l => l.Losses[n]).ToList()));
         string path = Path.Combine(runFolder, "losses.png");
-        Charts.SaveLines(path, $"{spec.Kind} losses", "step", "loss", series);
+        Charts.SaveLines(path, $"{ModelFamily.For(spec.Kind).Name} losses", "step", "loss", series);
         return path;
     }
 

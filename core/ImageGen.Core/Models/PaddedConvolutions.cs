@@ -26,7 +26,7 @@ public sealed class PaddedConv2d : Module<Tensor, Tensor>
     public PaddedConv2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, bool bias = true) : base(nameof(Conv2d))
     {
         this.outChannels = outChannels;
-        paddedChannels = (outChannels + ChannelMultiple - 1) / ChannelMultiple * ChannelMultiple;
+        paddedChannels = RoundUp(outChannels);
         this.stride = stride;
         this.padding = padding;
         // Conv2d's own initialisation: Kaiming-uniform weights (a = sqrt 5), bias uniform in +-1/sqrt(fan_in).
@@ -43,6 +43,9 @@ public sealed class PaddedConv2d : Module<Tensor, Tensor>
 
     public Parameter Weight => weight;
 
+    /// <summary>The channel count padded up to the next multiple of ChannelMultiple.</summary>
+    public static long RoundUp(long channels) => (channels + ChannelMultiple - 1) / ChannelMultiple * ChannelMultiple;
+
     public override Tensor forward(Tensor input)
     {
         if (paddedChannels == outChannels) return F.conv2d(input, weight, bias, strides: [stride, stride], padding: [padding, padding]);
@@ -57,20 +60,25 @@ public sealed class PaddedConv2d : Module<Tensor, Tensor>
 
 /// <summary>
 /// A square 2-D transposed convolution with ConvTranspose2d's parameters (weight [in, out, k, k], optional bias [out],
-/// same names and initialisation), run with its output channels padded to a multiple of 16 and cut back after, for
-/// the reason PaddedConv2d gives. The result and every gradient are the plain transposed convolution's.
+/// same names and initialisation), run with both its channel counts padded by zeros to multiples of 16 and its output
+/// cut back after. The result and every gradient are the plain transposed convolution's. Besides the output-channel
+/// fault PaddedConv2d describes, oneDNN 3.7.1's stride-1 transposed convolution (a DCGAN generator's first layer,
+/// z [n, nz, 1, 1] to 4x4) computes a wrong forward pass when its input channels are not a multiple of 16: nz = 100
+/// is off by up to 0.05 on an AMD EPYC (Zen 5). ConvolutionGradientTests pins both.
 /// </summary>
 public sealed class PaddedConvTranspose2d : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
-    private readonly long outChannels, paddedChannels, stride, padding;
+    private readonly long inChannels, outChannels, paddedIn, paddedOut, stride, padding;
 
     public PaddedConvTranspose2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, bool bias = true)
         : base(nameof(ConvTranspose2d))
     {
+        this.inChannels = inChannels;
         this.outChannels = outChannels;
-        paddedChannels = (outChannels + PaddedConv2d.ChannelMultiple - 1) / PaddedConv2d.ChannelMultiple * PaddedConv2d.ChannelMultiple;
+        paddedIn = PaddedConv2d.RoundUp(inChannels);
+        paddedOut = PaddedConv2d.RoundUp(outChannels);
         this.stride = stride;
         this.padding = padding;
         // ConvTranspose2d's own initialisation: its fan-in is taken over the weight's second dimension, as in PyTorch.
@@ -89,12 +97,13 @@ public sealed class PaddedConvTranspose2d : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        if (paddedChannels == outChannels) return F.conv_transpose2d(input, weight, bias, strides: [stride, stride], padding: [padding, padding]);
+        if (paddedIn == inChannels && paddedOut == outChannels)
+            return F.conv_transpose2d(input, weight, bias, strides: [stride, stride], padding: [padding, padding]);
         using var scope = torch.NewDisposeScope();
-        long extra = paddedChannels - outChannels;
-        var paddedWeight = F.pad(weight, [0, 0, 0, 0, 0, extra]);
-        var paddedBias = bias is null ? null : F.pad(bias, [0, extra]);
-        return F.conv_transpose2d(input, paddedWeight, paddedBias, strides: [stride, stride], padding: [padding, padding])
+        var paddedWeight = F.pad(weight, [0, 0, 0, 0, 0, paddedOut - outChannels, 0, paddedIn - inChannels]);
+        var paddedBias = bias is null ? null : F.pad(bias, [0, paddedOut - outChannels]);
+        var paddedInput = paddedIn == inChannels ? input : F.pad(input, [0, 0, 0, 0, 0, paddedIn - inChannels]);
+        return F.conv_transpose2d(paddedInput, paddedWeight, paddedBias, strides: [stride, stride], padding: [padding, padding])
             .narrow(1, 0, outChannels).MoveToOuterDisposeScope();
     }
 }

@@ -43,6 +43,17 @@ public sealed record StepMetrics
     public double Seconds { get; init; }
     public Dictionary<string, double> Losses { get; init; } = [];
 
+    /// <summary>
+    /// Drops lines past a step: a fresh run (step 0) starts an empty log, and a resumed one forgets what a previous
+    /// invocation logged after its last checkpoint, so every step is logged once.
+    /// </summary>
+    public static void KeepUpTo(string runFolder, long step)
+    {
+        string path = Path.Combine(runFolder, FileName);
+        if (!File.Exists(path)) return;
+        File.WriteAllLines(path, Read(runFolder).Where(l => l.Step <= step).Select(l => JsonSerializer.Serialize(l, Json.Compact)));
+    }
+
     public static List<StepMetrics> Read(string runFolder)
     {
         string path = Path.Combine(runFolder, FileName);
@@ -115,6 +126,8 @@ public static class Trainer
         Directory.CreateDirectory(samplesFolder);
         Directory.CreateDirectory(Path.Combine(runFolder, "checkpoints"));
         WriteRunOptions(runFolder, spec, options, data, resumeFrom is not null);
+        StepMetrics.KeepUpTo(runFolder, step);
+        if (resumeFrom is null) File.Delete(Path.Combine(runFolder, "metrics.jsonl")); // a fresh run in a used folder starts its own log
 
         var plan = TrainingPlan.For(spec, options, data.Count);
         int batchSize = plan.BatchSize, stepsPerEpoch = plan.StepsPerEpoch, epochs = plan.Epochs;
