@@ -25,8 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_step  # noqa: E402  (the reference networks)
 
 SIZE, NC = 32, 1
-DCGAN_NZ, DCGAN_NGF, DCGAN_NDF = 100, 64, 64  # as train_step.bench_train --model dcgan
-VAE_NZ, VAE_NGF, VAE_NDF = 20, 32, 32         # as train_step.bench_train --model vae
 SAMPLE_BATCH = 500
 
 
@@ -51,77 +49,16 @@ def load_images(path):
 
 
 def build(model, batch):
-    """Returns (step(real) -> (loss_a, loss_b), sampler module, nz, train/eval switcher, architecture text).
+    """Returns (step(real) -> (loss_a, loss_b), sample(z), nz, train/eval switcher, architecture text), from the one
+    definition in train_step.Trainable: DCGAN loss_d and loss_g; VAE loss and kl per image."""
+    trainable = train_step.Trainable(model, batch, SIZE, NC)
+    first, second = (0, 1) if model == "dcgan" else (0, 2)
 
-    The step bodies are copies of the closures in train_step.bench_train (they are local there, so they cannot
-    be imported); keep them in step with that file."""
-    if model == "dcgan":
-        nz = DCGAN_NZ
-        g = train_step.dcgan_generator(nz, DCGAN_NGF, NC, SIZE)
-        d = train_step.dcgan_discriminator(DCGAN_NDF, NC, SIZE)
-        g.apply(train_step.init_weights)
-        d.apply(train_step.init_weights)
-        opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    def step(real):
+        scalars = trainable.step(real)
+        return scalars[first], scalars[second]
 
-        def step(real):
-            opt_d.zero_grad()
-            fake = g(torch.randn(batch, nz, 1, 1))
-            real_logits, fake_logits = d(real).view(-1), d(fake.detach()).view(-1)
-            loss_d = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
-                F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            loss_d.backward()
-            opt_d.step()
-            opt_g.zero_grad()
-            out = d(fake).view(-1)
-            loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-            loss_g.backward()
-            opt_g.step()
-            # the same scalars ImageGen reads back each step (as in train_step.py)
-            real_logits.sigmoid().mean().item(), fake_logits.sigmoid().mean().item()
-            return loss_d.item(), loss_g.item()
-
-        def sample(z):  # -> images in [-1, 1]
-            return g(z.view(-1, nz, 1, 1))
-
-        def train(on):
-            g.train(on)
-            d.train(on)
-
-        arch = (f"DCGAN {SIZE}x{SIZE}x{NC}: nz {nz}, ngf {DCGAN_NGF}, ndf {DCGAN_NDF} "
-                f"(train_step.dcgan_generator/dcgan_discriminator, init_weights)")
-        return step, sample, nz, train, arch
-
-    nz = VAE_NZ
-    enc = train_step.VaeEncoder(VAE_NDF, NC, SIZE, nz)
-    dec = train_step.VaeDecoder(VAE_NGF, NC, SIZE, nz)
-    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
-
-    def step(x):
-        opt.zero_grad()
-        target = (x + 1) / 2
-        mu, logvar = enc(x)
-        std = (0.5 * logvar).exp()
-        logits = dec(mu + torch.randn_like(std) * std)
-        recon = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / x.shape[0]
-        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum() / x.shape[0]
-        loss = recon + kl
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            (logits.sigmoid() - target).pow(2).mean().item()  # read back each step, as in train_step.py
-        return loss.item(), kl.item()
-
-    def sample(z):  # decoder gives Bernoulli logits of pixels in [0, 1]; map the mean to [-1, 1]
-        return dec(z).sigmoid() * 2 - 1
-
-    def train(on):
-        enc.train(on)
-        dec.train(on)
-
-    arch = (f"VAE {SIZE}x{SIZE}x{NC}: nz {nz}, ngf {VAE_NGF}, ndf {VAE_NDF} "
-            f"(train_step.VaeEncoder/VaeDecoder, PyTorch default init)")
-    return step, sample, nz, train, arch
+    return step, trainable.sample, trainable.nz, trainable.train, trainable.arch
 
 
 def write_samples(path, sample, nz, count, seed):

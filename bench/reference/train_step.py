@@ -82,51 +82,75 @@ class VaeDecoder(nn.Module):
         return self.upsample(self.project(z).view(-1, self.base, 4, 4))
 
 
+class Trainable:
+    """One model of the reference: step(real) -> the scalars ImageGen reads back each step (DCGAN: loss_d, loss_g,
+    D(x), D(G(z)); VAE: loss, recon, kl, mse); sample(z) -> images in [-1, 1]; train(on) switches the modes."""
+
+    def __init__(self, model, batch, size=32, nc=1):
+        if model == "dcgan":
+            self.nz, ngf, ndf = 100, 64, 64
+            g, d = dcgan_generator(self.nz, ngf, nc, size), dcgan_discriminator(ndf, nc, size)
+            g.apply(init_weights)
+            d.apply(init_weights)
+            opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            nz = self.nz
+
+            def step(real):
+                opt_d.zero_grad()
+                fake = g(torch.randn(batch, nz, 1, 1))
+                real_logits, fake_logits = d(real).view(-1), d(fake.detach()).view(-1)
+                loss_d = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
+                    F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                loss_d.backward()
+                opt_d.step()
+                opt_g.zero_grad()
+                out = d(fake).view(-1)
+                loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+                loss_g.backward()
+                opt_g.step()
+                # the same scalars ImageGen reads back each step
+                return loss_d.item(), loss_g.item(), real_logits.sigmoid().mean().item(), fake_logits.sigmoid().mean().item()
+
+            self.step = step
+            self.sample = lambda z: g(z.view(-1, nz, 1, 1))
+            self.modules = [g, d]
+            self.arch = f"DCGAN {size}x{size}x{nc}: nz {nz}, ngf {ngf}, ndf {ndf} (dcgan_generator/dcgan_discriminator, init_weights)"
+        else:
+            self.nz, width = 20, 32
+            enc, dec = VaeEncoder(width, nc, size, self.nz), VaeDecoder(width, nc, size, self.nz)
+            opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
+
+            def step(x):
+                opt.zero_grad()
+                target = (x + 1) / 2
+                mu, logvar = enc(x)
+                std = (0.5 * logvar).exp()
+                logits = dec(mu + torch.randn_like(std) * std)
+                recon = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / x.shape[0]
+                kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum() / x.shape[0]
+                loss = recon + kl
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    mse = (logits.sigmoid() - target).pow(2).mean()
+                return loss.item(), recon.item(), kl.item(), mse.item()
+
+            self.step = step
+            # the decoder gives Bernoulli logits of pixels in [0, 1]; its mean mapped to [-1, 1]
+            self.sample = lambda z: dec(z).sigmoid() * 2 - 1
+            self.modules = [enc, dec]
+            self.arch = f"VAE {size}x{size}x{nc}: nz {self.nz}, ngf {width}, ndf {width} (VaeEncoder/VaeDecoder, PyTorch default init)"
+
+    def train(self, on):
+        for m in self.modules:
+            m.train(on)
+
+
 def bench_train(args):
     size, nc, batch = args.image_size, 1, args.batch_size
     data = torch.rand(max(batch * 8, 512), nc, size, size) * 2 - 1
-    if args.model == "dcgan":
-        nz = 100
-        g, d = dcgan_generator(nz, 64, nc, size), dcgan_discriminator(64, nc, size)
-        g.apply(init_weights)
-        d.apply(init_weights)
-        opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
-        def step(real):
-            opt_d.zero_grad()
-            fake = g(torch.randn(batch, nz, 1, 1))
-            real_logits, fake_logits = d(real).view(-1), d(fake.detach()).view(-1)
-            loss_d = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
-                F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            loss_d.backward()
-            opt_d.step()
-            opt_g.zero_grad()
-            out = d(fake).view(-1)
-            loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-            loss_g.backward()
-            opt_g.step()
-            # the same scalars ImageGen reads back each step
-            return loss_d.item(), loss_g.item(), real_logits.sigmoid().mean().item(), fake_logits.sigmoid().mean().item()
-    else:
-        nz = 20
-        enc, dec = VaeEncoder(32, nc, size, nz), VaeDecoder(32, nc, size, nz)
-        opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
-
-        def step(x):
-            opt.zero_grad()
-            target = (x + 1) / 2
-            mu, logvar = enc(x)
-            std = (0.5 * logvar).exp()
-            logits = dec(mu + torch.randn_like(std) * std)
-            recon = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / x.shape[0]
-            kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum() / x.shape[0]
-            loss = recon + kl
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                mse = (logits.sigmoid() - target).pow(2).mean()
-            return loss.item(), recon.item(), kl.item(), mse.item()
+    step = Trainable(args.model, batch, size, nc).step
 
     times = []
     for i in range(args.warmup + args.steps):
