@@ -132,7 +132,8 @@ public sealed class TrainedRuns : IDisposable
         Gan = Trainer.Run(new TrainRequest
         {
             Data = Data, Spec = GanSpec, RunFolder = Path.Combine(Folder.Path, "gan"),
-            Options = new TrainOptions { MaxSteps = GanSteps, BatchSize = 32, Seed = 5 },
+            // With a moving average of the generator, so sampling and serving tests go through it.
+            Options = new TrainOptions { MaxSteps = GanSteps, BatchSize = 32, Seed = 5, EmaImages = 2_000 },
         });
         Vae = Trainer.Run(new TrainRequest
         {

@@ -90,7 +90,10 @@ public class TrainingTests(TrainedRuns runs)
         TrainRequest Request(string name, long maxSteps, bool resume) => new()
         {
             Data = data, Spec = spec, RunFolder = folder.File(name), Resume = resume,
-            Options = new TrainOptions { MaxSteps = maxSteps, BatchSize = 16, Seed = 42, Optimizer = optimizer, Loss = loss },
+            Options = new TrainOptions
+            {
+                MaxSteps = maxSteps, BatchSize = 16, Seed = 42, Optimizer = optimizer, Loss = loss, EmaImages = kind == ModelKind.Dcgan ? 100 : null,
+            },
         };
         var straight = Trainer.Run(Request("straight", 18, false));
         var half = Trainer.Run(Request("resumed", 9, false));
@@ -102,6 +105,7 @@ public class TrainingTests(TrainedRuns runs)
         var (b, bSections) = Checkpoint.Read(resumed.CheckpointPath);
         Assert.Equal(a.Step, b.Step);
         Assert.Equal(aSections.Keys.Order(), bSections.Keys.Order());
+        if (kind == ModelKind.Dcgan) Assert.Contains(CheckpointSections.GeneratorAverage, aSections.Keys); // the average resumes bit-exactly too
         foreach (var name in aSections.Keys)
             Assert.True(aSections[name].AsSpan().SequenceEqual(bSections[name]), $"section '{name}' differs between straight and resumed runs");
 
@@ -158,6 +162,15 @@ public class TrainingTests(TrainedRuns runs)
     {
         var e = Assert.Throws<ArgumentException>(() => new TrainOptions { Loss = loss }.Validate(kind));
         Assert.Contains(named, e.Message);
+    }
+
+    [Fact]
+    public void A_moving_average_is_refused_for_a_vae_and_a_negative_half_life_for_anyone()
+    {
+        var vae = Assert.Throws<ArgumentException>(() => new TrainOptions { EmaImages = 1000 }.Validate(ModelKind.Vae));
+        Assert.Equal("ema 1000: a moving average is kept for GAN generators only; a VAE takes 0", vae.Message);
+        Assert.Throws<ArgumentException>(() => new TrainOptions { EmaImages = -1 }.Validate(ModelKind.Dcgan));
+        new TrainOptions { EmaImages = 0 }.Validate(ModelKind.Vae);
     }
 }
 

@@ -15,6 +15,7 @@ public static class CliApp
           imagegen serve   [--storage <connection string>] [--urls http://127.0.0.1:5080] [--no-batching]
           imagegen host    [--storage <connection string>] [--urls http://127.0.0.1:5080] [--quiet 30s] [--chunk-steps N]
                            [--chunk-time 2m] [--activity-lock 10m] [--poll 5s] [--task-hub ImageGen] [--verbose]
+                           [--eval-samples 2000] [--extractor-steps 400]
                            the whole app without the Functions host: blob drops start durable training runs that publish models
           imagegen extractor [--data IDX --labels IDX --test-data IDX --test-labels IDX] --out <file> [--epochs 2]
                            train the quality metrics' feature classifier (defaults: Debian's Fashion-MNIST)

@@ -11,13 +11,16 @@ public static class HostCommand
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
         var args = Args.Parse("host", rawArgs,
-            ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock"], ["--verbose"]);
+            ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock",
+             "--eval-samples", "--extractor-steps"], ["--verbose"]);
         var pipeline = new PipelineSettings
         {
             QuietPeriod = args.Duration("--quiet") ?? new PipelineSettings().QuietPeriod,
             ChunkSteps = args.Int("--chunk-steps", 1, 1_000_000) ?? new PipelineSettings().ChunkSteps,
             ChunkTime = args.Duration("--chunk-time") ?? new PipelineSettings().ChunkTime,
             FirstRetryInterval = args.Duration("--retry-interval") ?? new PipelineSettings().FirstRetryInterval,
+            EvalSamples = args.Int("--eval-samples", 100, 50_000) ?? new PipelineSettings().EvalSamples,
+            ExtractorSteps = args.Int("--extractor-steps", 1, 100_000) ?? new PipelineSettings().ExtractorSteps,
         };
         CliApp.ConfigureRuntime(args, serving: true); // it serves as the Functions app does, which configures the same way
         var options = new LocalPipelineOptions

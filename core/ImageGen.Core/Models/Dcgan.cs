@@ -103,6 +103,5 @@ public sealed class DcganFamily : ModelFamily
     public override int DefaultEpochs => 25;
     public override double DefaultLr => 2e-4;
     public override double DefaultBeta1 => 0.5;
-    public override int DefaultEmaImages => 10_000;
     public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Hinge];
 }

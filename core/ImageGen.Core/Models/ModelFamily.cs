@@ -22,7 +22,11 @@ public abstract class ModelFamily
     /// <summary>The recipe's Adam (and RMSprop) learning rate.</summary>
     public abstract double DefaultLr { get; }
     public abstract double DefaultBeta1 { get; }
-    /// <summary>Half-life in images of the generator's moving average by default; 0: none.</summary>
+    /// <summary>
+    /// Half-life in images of the generator's moving average by default; 0: none. Off for both families: for DCGAN the
+    /// average scored worse than the raw generator at every mark of `imagegen bench quality` (docs/benchmarks.md),
+    /// because BatchNorm's running statistics, averaged along, no longer match the averaged weights.
+    /// </summary>
     public virtual int DefaultEmaImages => 0;
     /// <summary>Losses this family trains with; the first is the default.</summary>
     public abstract IReadOnlyList<LossKind> Losses { get; }

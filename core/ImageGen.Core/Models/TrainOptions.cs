@@ -29,7 +29,7 @@ public sealed record TrainOptions
     public int? Seed { get; init; }
     /// <summary>
     /// Half-life in training images of the generator's moving average (StyleGAN2-ADA's ema_kimg x 1000), which samples
-    /// and serving use; 0 turns it off. Unset: the family's default (DCGAN 10,000, VAE off).
+    /// and serving use; 0 turns it off. Unset: the family's default (off; ModelFamily.DefaultEmaImages says why).
     /// </summary>
     public int? EmaImages { get; init; }
     /// <summary>Write the fixed-noise grid, a checkpoint and a metrics line every N epochs.</summary>
@@ -62,6 +62,8 @@ public sealed record TrainOptions
         if (SampleCount is < 1 or > 256) throw new ArgumentException($"sample count {SampleCount} is outside 1..256");
         if (LogEverySteps < 1) throw new ArgumentException($"log-every {LogEverySteps} must be at least 1");
         var family = ModelFamily.For(kind);
+        if (EmaImages is > 0 && kind != ModelKind.Dcgan)
+            throw new ArgumentException($"ema {EmaImages}: a moving average is kept for GAN generators only; a {family.Name} takes 0");
         var loss = ResolvedLoss(kind);
         if (!family.Losses.Contains(loss))
         {

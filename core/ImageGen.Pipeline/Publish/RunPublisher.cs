@@ -9,10 +9,10 @@ namespace ImageGen.Pipeline.Publish;
 
 /// <summary>
 /// The publish step: the run's final checkpoint, its evaluation grid and a model card become the next version
-/// under models/{dataset}/; then, if the run passed the publish gate and latest is still the version the gate
-/// compared against, latest.json is swapped to it (ModelRegistry). Otherwise the version stays a candidate. The
-/// version number is reserved in the run folder before anything is uploaded, so a redelivered publish reuses it
-/// instead of making two.
+/// under models/{dataset}/; then, if the run passed the publish gate (PublishGate), latest.json is swapped to it
+/// (ModelRegistry), under ifBetter only while latest is still the version the gate compared against. Otherwise the
+/// version stays a candidate. The version number is reserved in the run folder before anything is uploaded, so a
+/// redelivered publish reuses it instead of making two.
 /// </summary>
 public sealed class RunPublisher(BlobServiceClient service, ModelRegistry registry)
 {
