@@ -3,6 +3,7 @@ using System.IO.Compression;
 using ImageGen.Core.Models;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Tests;
 
@@ -101,4 +102,13 @@ public class PipelineStepTests
         Assert.Equal("broken.zip", Assert.Single(members).Name);
         Assert.Contains("not a readable zip archive", members[0].Rejection);
     }
+
+    [Theory]
+    [InlineData("fmnist", true)]
+    [InlineData("v0001", true)]
+    [InlineData("fmnist\n", false)]
+    [InlineData("../x", false)]
+    [InlineData("Fmnist", false)]
+    [InlineData("", false)]
+    public void Names_are_checked_as_whole_safe_segments(string name, bool safe) => Assert.Equal(safe, StorageLayout.IsSafeName(name));
 }

@@ -22,7 +22,8 @@ public static partial class StorageLayout
 
     public const int MaxNameLength = 63;
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]*$")]
+    // \A and \z: "$" would also match before a final newline, letting "name\n" through.
+    [GeneratedRegex(@"\A[a-z0-9][a-z0-9_-]*\z")]
     private static partial Regex SafeSegment();
 
     /// <summary>Lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters.</summary>
