@@ -7,8 +7,8 @@ namespace ImageGen.Core.Metrics;
 
 /// <summary>
 /// Metrics of a trained generator against its data, cheap enough to run after every training run: how far the
-/// samples' pixel statistics are from the data's, and for VAEs the reconstruction error on the data. (A
-/// feature-based score such as FID replaces the pixel statistics once the quality work lands.)
+/// samples' pixel statistics are from the data's, and for VAEs the reconstruction error on the data. The
+/// feature-space scores that rank models (FD, KID, precision/recall, memorization) are QualityScores.
 /// </summary>
 public static class Evaluation
 {
