@@ -22,6 +22,8 @@ public sealed class ScriptedActivities : IPipelineActivities
     public int ChunkFailures { get; set; }
     public string? IngestError { get; init; }
     public bool CancelAtChunk1 { get; init; }
+    /// <summary>Chunk 1 reports a NaN loss, as the real training step does.</summary>
+    public bool DivergeAtChunk1 { get; init; }
     /// <summary>When set, every chunk waits for it: the test decides when training moves on.</summary>
     public SemaphoreSlim? ChunkGate { get; init; }
     public TaskCompletionSource FirstChunkStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -64,7 +66,9 @@ public sealed class ScriptedActivities : IPipelineActivities
         {
             Chunk = request.Chunk, Step = request.FromStep + 10, Epoch = request.Chunk, Done = !cancel && request.Chunk + 1 >= ChunksToDone,
             Cancelled = cancel, StopReason = cancel ? StopReason.Cancelled : StopReason.MaxSteps, Losses = new() { ["loss_d"] = 1.0 }, Seconds = 0.01,
-        };
+        } is var result && DivergeAtChunk1 && request.Chunk == 1
+            ? result with { Step = request.FromStep, Done = false, StopReason = StopReason.Diverged, Divergence = $"diverged at step {request.FromStep + 4}: loss_d is NaN; the checkpoint at step {request.FromStep} is kept" }
+            : result;
     }
 
     public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken)
@@ -244,6 +248,22 @@ public class PipelineOrchestrationTests
         var status = (await FinishedAsync(host, "cats")).ReadCustomStatusAs<TrainingStatus>()!;
         Assert.Equal("cancelled", status.State);
         Assert.Equal(20, status.Step);
+        Assert.Equal(0, steps.Count("Evaluate"));
+        Assert.Equal(0, steps.Count("Publish"));
+    }
+
+    [Fact]
+    public async Task A_diverged_chunk_ends_the_run_as_diverged_once_without_retries_or_publishing()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 5, DivergeAtChunk1 = true };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("http"), waitForQuiet: false);
+        var status = (await FinishedAsync(host, "cats")).ReadCustomStatusAs<TrainingStatus>()!;
+        Assert.Equal("diverged", status.State);
+        Assert.Equal("diverged at step 14: loss_d is NaN; the checkpoint at step 10 is kept", status.Error);
+        Assert.Equal(10, status.Step);
+        Assert.Equal(2, steps.Count("TrainChunk")); // chunk 0, then chunk 1 once: a divergence is not retried
         Assert.Equal(0, steps.Count("Evaluate"));
         Assert.Equal(0, steps.Count("Publish"));
     }

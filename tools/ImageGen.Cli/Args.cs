@@ -41,7 +41,7 @@ public sealed class Args
     public double? Double(string name, double min, double max) => Reader.Double(name, min, max);
     public int? Choice(string name, params int[] allowed) => Reader.Choice(name, allowed);
     public T? Enum<T>(string name) where T : struct, System.Enum => Reader.Enum<T>(name);
-    public TimeSpan? Duration(string name) => Reader.Duration(name);
+    public TimeSpan? Duration(string name) => Reader.Duration(name, TimeSpan.FromDays(365));
 
     /// <summary>The training options given as flags (--max-steps), read through the one table the JSON options use too.</summary>
     public TrainSettings TrainSettings()

@@ -75,7 +75,7 @@ public static class PipelineBenchCommand
                     output.WriteLine($"  {clock.Elapsed.TotalSeconds,7:0.0}s {state}{live}");
                 }
                 lastState = state;
-                if (state is "published" or "failed" or "cancelled" && !body.GetProperty("running").GetBoolean()) break;
+                if (state is "published" or "failed" or "cancelled" or "diverged" && !body.GetProperty("running").GetBoolean()) break;
             }
             await Task.Delay(250);
         }

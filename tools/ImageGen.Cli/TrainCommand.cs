@@ -41,6 +41,11 @@ public static class TrainCommand
             var result = Trainer.Run(new TrainRequest { Data = data, Spec = spec, Options = options, RunFolder = outFolder, Resume = resume },
                 bar, cancel.Token);
             bar.Finish();
+            if (result.Divergence is { } divergence)
+            {
+                error.WriteLine($"training stopped: {divergence}; lower lr or change the loss, then resume with --resume");
+                return 1;
+            }
             output.WriteLine($"seed {result.Seed}; stopped by {result.StopReason.Name()} after {result.Steps} steps ({result.EpochsCompleted} epochs); checkpoint {result.CheckpointPath}");
             if (result.LastMetrics is { } m)
                 output.WriteLine("last metrics: " + string.Join(", ", m.Means.Select(kv => $"{kv.Key} {kv.Value:0.0000}")) + $", {m.ImagesPerSecond:0} img/s");

@@ -30,13 +30,21 @@ public sealed class GeneratorCheckpoint : IDisposable
         var family = ModelFamily.For(header.Spec.Kind);
         var generator = family.CreateGenerator(header.Spec);
         bool averaged = !raw && sections.ContainsKey(CheckpointSections.GeneratorAverage);
-        Checkpoint.LoadModule(generator.AsModule, sections[averaged ? CheckpointSections.GeneratorAverage : CheckpointSections.Generator]);
+        string section = averaged ? CheckpointSections.GeneratorAverage : CheckpointSections.Generator;
+        if (!sections.TryGetValue(section, out var generatorBytes))
+        {
+            generator.Dispose();
+            throw new InvalidDataException($"checkpoint has no '{section}' section");
+        }
+        try { Checkpoint.LoadModule(generator.AsModule, generatorBytes, section); }
+        catch { generator.Dispose(); throw; }
         generator.AsModule.eval();
         IImageEncoder? encoder = null;
         if (sections.TryGetValue(CheckpointSections.Encoder, out var encoderBytes) && family.CreateEncoder(header.Spec) is { } created)
         {
             encoder = created;
-            Checkpoint.LoadModule(encoder.AsModule, encoderBytes);
+            try { Checkpoint.LoadModule(encoder.AsModule, encoderBytes, CheckpointSections.Encoder); }
+            catch { generator.Dispose(); encoder.Dispose(); throw; }
             encoder.AsModule.eval();
         }
         return new GeneratorCheckpoint(header, generator, encoder) { Averaged = averaged };

@@ -13,6 +13,12 @@ public sealed record ModelSpec
 {
     public static readonly int[] SupportedImageSizes = [32, 64];
     public static readonly int[] SupportedChannels = [1, 3];
+    /// <summary>
+    /// The most parameters (generator plus discriminator or encoder) a model may have. A checkpoint holds at most four
+    /// float32 copies of them (weights, Adam's two moments, the generator's moving average): 100 M parameters make at most
+    /// 1.6 GB, so every checkpoint and every section stays under the 2 GiB a section length and a MemoryStream allow.
+    /// </summary>
+    public const long MaxParameters = 100_000_000;
 
     public ModelKind Kind { get; init; } = ModelKind.Dcgan;
     public int ImageSize { get; init; } = 32;
@@ -38,5 +44,15 @@ public sealed record ModelSpec
         if (LatentSize is < 1 or > 4096) throw new ArgumentException($"latent size {LatentSize} is outside 1..4096");
         if (Ngf is < 1 or > 1024) throw new ArgumentException($"ngf {Ngf} is outside 1..1024");
         if (Ndf is < 1 or > 1024) throw new ArgumentException($"ndf {Ndf} is outside 1..1024");
+        ValidateSize(MaxParameters);
+    }
+
+    /// <summary>Refuses a model over maxParameters, naming its count, before anything is allocated.</summary>
+    public void ValidateSize(long maxParameters)
+    {
+        long generator = ModelSize.GeneratorParameters(this), critic = ModelSize.CriticParameters(this);
+        if (generator + critic > maxParameters)
+            throw new ArgumentException($"the model has {generator + critic:N0} parameters (generator {generator:N0}, {(Kind == ModelKind.Vae ? "encoder" : "discriminator")} {critic:N0}), " +
+                                        $"over the limit of {maxParameters:N0}; lower ngf, ndf, nz or the image size");
     }
 }

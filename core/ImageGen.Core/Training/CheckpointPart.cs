@@ -8,7 +8,7 @@ namespace ImageGen.Core.Training;
 public sealed record CheckpointPart(string Name, Action<BinaryWriter> Write, Action<byte[]> Load)
 {
     public static CheckpointPart Module(string name, torch.nn.Module module) =>
-        new(name, Checkpoint.ModuleSection(module), bytes => Checkpoint.LoadModule(module, bytes));
+        new(name, Checkpoint.ModuleSection(module), bytes => Checkpoint.LoadModule(module, bytes, name));
 
     public static CheckpointPart Optimizer(string name, OptimizerHelper optimizer) =>
         new(name, Optimizers.Section(optimizer), bytes => Optimizers.Load(optimizer, bytes));

@@ -53,26 +53,37 @@ public sealed class OptionReader(IReadOnlyDictionary<string, string> values, Fun
     public T? Enum<T>(string key) where T : struct, Enum
     {
         if (String(key) is not { } text) return null;
-        if (!System.Enum.TryParse<T>(text, ignoreCase: true, out var value) || int.TryParse(text, out _))
+        // TryParse alone takes "rmsprop,sgd" (flags syntax) and numbers: only a single defined name is a value.
+        if (!System.Enum.TryParse<T>(text, ignoreCase: true, out var value) || int.TryParse(text, out _) || text.Contains(',') || !System.Enum.IsDefined(value))
             throw new OptionException($"{Name(key)} '{text}' is not one of {string.Join(", ", System.Enum.GetNames<T>().Select(JsonNamingPolicy.CamelCase.ConvertName))}");
         return value;
     }
 
-    /// <summary>Durations like 90s, 10m, 1h30m or 00:10:00.</summary>
-    public TimeSpan? Duration(string key)
+    /// <summary>Durations like 90s, 10m, 1h30m or 00:10:00, positive and at most max.</summary>
+    public TimeSpan? Duration(string key, TimeSpan max)
     {
         if (String(key) is not { } text) return null;
-        if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero && text.Contains(':')) return span;
-        var match = Regex.Match(text, @"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$");
-        if (match.Success && text.Length > 0)
+        string expected = $"a positive duration such as 90s, 10m, 1h30m or 00:10:00, at most {Describe(max)}";
+        TimeSpan? span = null;
+        if (text.Contains(':'))
         {
-            var total = TimeSpan.FromHours(match.Groups[1].Success ? int.Parse(match.Groups[1].Value) : 0)
-                      + TimeSpan.FromMinutes(match.Groups[2].Success ? int.Parse(match.Groups[2].Value) : 0)
-                      + TimeSpan.FromSeconds(match.Groups[3].Success ? int.Parse(match.Groups[3].Value) : 0);
-            if (total > TimeSpan.Zero) return total;
+            if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var parsed)) span = parsed;
         }
-        throw new OptionException($"{Name(key)} '{text}' is not a positive duration such as 90s, 10m, 1h30m or 00:10:00");
+        else if (Regex.Match(text, @"^(?:(\d{1,18})h)?(?:(\d{1,18})m)?(?:(\d{1,18})s)?$") is { Success: true } match && text.Length > 0)
+        {
+            // Counted in decimal: 99999999999h is a duration past the limit, not an overflow.
+            decimal seconds = 0;
+            foreach (var (group, unit) in new[] { (1, 3600m), (2, 60m), (3, 1m) })
+                if (match.Groups[group].Success) seconds += decimal.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture) * unit;
+            span = seconds <= (decimal)max.TotalSeconds ? TimeSpan.FromSeconds((double)seconds) : TimeSpan.MaxValue;
+        }
+        if (span is not { } value || value <= TimeSpan.Zero) throw new OptionException($"{Name(key)} '{text}' is not {expected}");
+        if (value > max) throw new OptionException($"{Name(key)} '{text}' is over the limit of {Describe(max)}");
+        return value;
     }
+
+    private static string Describe(TimeSpan span) => span.TotalHours >= 1 && span.TotalHours == Math.Floor(span.TotalHours)
+        ? $"{span.TotalHours:0}h" : span.ToString("c", CultureInfo.InvariantCulture);
 }
 
 /// <summary>
@@ -97,8 +108,9 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
 
     public static TrainSettings Default { get; } = new(ModelSpec.DefaultFor(ModelKind.Dcgan), new TrainOptions());
 
-    public static TrainSettings Read(OptionReader values)
+    public static TrainSettings Read(OptionReader values, TrainingLimits? limits = null)
     {
+        limits ??= TrainingLimits.Default;
         var kind = values.Enum<ModelKind>("model") ?? ModelKind.Dcgan;
         var defaults = ModelSpec.DefaultFor(kind);
         var spec = defaults with
@@ -111,9 +123,9 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
         };
         var options = new TrainOptions
         {
-            Epochs = values.Int("epochs", 1, 1_000_000),
-            MaxSteps = values.Long("maxSteps", 1, long.MaxValue),
-            TimeBudget = values.Duration("timeBudget"),
+            Epochs = values.Int("epochs", 1, limits.MaxEpochs),
+            MaxSteps = values.Long("maxSteps", 1, limits.MaxSteps),
+            TimeBudget = values.Duration("timeBudget", limits.MaxTimeBudget),
             BatchSize = values.Int("batchSize", 1, TrainOptions.MaxBatchSize) ?? 64,
             Optimizer = values.Enum<OptimizerKind>("optimizer") ?? OptimizerKind.Adam,
             Lr = values.Double("lr", 1e-9, 10),
@@ -126,7 +138,12 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             Seed = values.Int("seed", 0, int.MaxValue),
             SampleEveryEpochs = values.Int("sampleEvery", 1, 1_000_000) ?? 1,
         };
-        try { options.Validate(kind); }
+        try
+        {
+            spec.Validate();
+            spec.ValidateSize(limits.MaxParameters);
+            options.Validate(kind);
+        }
         catch (ArgumentException e) when (e is not OptionException) { throw new OptionException(e.Message); }
         return new TrainSettings(spec, options) { Publish = PublishPolicy.Read(values) };
     }
@@ -164,9 +181,9 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     }
 
     /// <summary>Reads option values gathered from JSON, naming each error after its key and source.</summary>
-    public static TrainSettings FromValues(IReadOnlyDictionary<string, string> values, string source)
+    public static TrainSettings FromValues(IReadOnlyDictionary<string, string> values, string source, TrainingLimits? limits = null)
     {
-        try { return Read(new OptionReader(values, key => key)); }
+        try { return Read(new OptionReader(values, key => key), limits); }
         catch (OptionException e) { throw new OptionException($"{source}: {e.Message}"); }
     }
 }

@@ -64,7 +64,11 @@ public sealed record StepMetrics
 }
 
 public sealed record TrainResult(
-    string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, StopReason StopReason, EpochMetrics? LastMetrics, int Seed);
+    string RunFolder, string CheckpointPath, long Steps, int EpochsCompleted, StopReason StopReason, EpochMetrics? LastMetrics, int Seed)
+{
+    /// <summary>Set when StopReason is Diverged: which step's loss was not finite, and what was kept.</summary>
+    public string? Divergence { get; init; }
+}
 
 public sealed record TrainRequest
 {
@@ -143,6 +147,7 @@ public static class Trainer
         EpochMetrics? lastMetrics = null;
         var stopReason = StopReason.Epochs;
         long stepsThisSession = 0;
+        long savedStep = resumeFrom?.Step ?? -1; // the step of the checkpoint on disk (-1: none yet)
 
         for (int epoch = epochsDone + 1; epoch <= epochs; epoch++)
         {
@@ -160,6 +165,7 @@ public static class Trainer
                         lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: false,
                             fixedNoise, previewInputs, tensorboard, $"step_{step:D7}", out grid);
                     SaveCheckpoint(model, checkpointPath, null, spec, options, step, epoch - 1, i, seed);
+                    savedStep = step;
                     progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed) with { SampleGrid = grid });
                     return new TrainResult(runFolder, checkpointPath, step, epoch - 1, stop.Value, lastMetrics, seed);
                 }
@@ -168,6 +174,16 @@ public static class Trainer
                     var indices = permutation[(i * batchSize)..((i + 1) * batchSize)];
                     var batch = data.Batch(indices);
                     var scalars = model.Step(batch);
+                    if (scalars.FirstOrDefault(s => !double.IsFinite(s.Value)) is { Key: not null } bad)
+                    {
+                        // Nothing of this step is saved: the checkpoint on disk is the last good state, and no NaN
+                        // reaches a metrics line, a status or a JSON serializer.
+                        string kept = savedStep >= 0 ? $"the checkpoint at step {savedStep} is kept" : "no checkpoint had been written yet";
+                        return new TrainResult(runFolder, checkpointPath, Math.Max(savedStep, 0), epochsDone, StopReason.Diverged, lastMetrics, seed)
+                        {
+                            Divergence = $"diverged at step {step + 1}: {bad.Key} is {bad.Value}; {kept}",
+                        };
+                    }
                     foreach (var (name, value) in scalars) sums.Add(name, value);
                     sums.EndStep();
                     step++;
@@ -190,6 +206,7 @@ public static class Trainer
                     fixedNoise, previewInputs, tensorboard, $"epoch_{epoch:D3}", out string grid);
                 SaveCheckpoint(model, checkpointPath, Path.Combine(runFolder, "checkpoints", $"epoch_{epoch:D4}.ckpt"),
                     spec, options, step, epoch, 0, seed);
+                savedStep = step;
                 progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed) with { SampleGrid = grid });
             }
             if (options.MaxSteps is { } maxSteps && step >= maxSteps) { stopReason = StopReason.MaxSteps; break; }

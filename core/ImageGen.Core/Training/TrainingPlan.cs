@@ -11,11 +11,13 @@ public enum StopReason
     [JsonStringEnumMemberName("max-steps")] MaxSteps,
     [JsonStringEnumMemberName("time-budget")] TimeBudget,
     [JsonStringEnumMemberName("cancelled")] Cancelled,
+    /// <summary>A loss went NaN or infinite: the step's update is not kept, the last checkpoint written before it is.</summary>
+    [JsonStringEnumMemberName("diverged")] Diverged,
 }
 
 public static class StopReasonNames
 {
-    /// <summary>The name the CLI and the JSON use: "epochs", "max-steps", "time-budget", "cancelled".</summary>
+    /// <summary>The name the CLI and the JSON use: "epochs", "max-steps", "time-budget", "cancelled", "diverged".</summary>
     public static string Name(this StopReason reason) => System.Text.Json.JsonSerializer.Serialize(reason).Trim('"');
 }
 

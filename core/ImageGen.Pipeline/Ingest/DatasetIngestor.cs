@@ -35,7 +35,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
     private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max / 2 - 2)] + "..." + text[^(max / 2 - 1)..];
 
     /// <summary>The dataset's options: imagegen.json, with the HTTP request's options laid over it key by key.</summary>
-    public async Task<TrainSettings> ReadSettingsAsync(string dataset, string? requestOptionsJson, CancellationToken cancellationToken = default)
+    public async Task<TrainSettings> ReadSettingsAsync(string dataset, string? requestOptionsJson, TrainingLimits? limits = null, CancellationToken cancellationToken = default)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         string optionsBlob = $"{StorageLayout.TrainingImagesContainer}/{StorageLayout.DatasetOptions(dataset)}";
@@ -43,7 +43,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             foreach (var (key, value) in TrainSettings.ParseJsonObject(fileJson, optionsBlob)) values[key] = value;
         if (requestOptionsJson is not null)
             foreach (var (key, value) in TrainSettings.ParseJsonObject(requestOptionsJson, "the train request's options")) values[key] = value;
-        return TrainSettings.FromValues(values, values.Count == 0 ? "defaults" : optionsBlob);
+        return TrainSettings.FromValues(values, values.Count == 0 ? "defaults" : optionsBlob, limits);
     }
 
     public async Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken = default)
@@ -63,7 +63,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
         string version = StorageLayout.ValidateName(request.DatasetVersion, "dataset version");
         TrainSettings settings;
-        try { settings = await ReadSettingsAsync(dataset, request.OptionsJson, cancellationToken); }
+        try { settings = await ReadSettingsAsync(dataset, request.OptionsJson, request.Limits, cancellationToken); }
         catch (OptionException e) { return new IngestResult { DatasetVersion = version, Error = e.Message }; }
 
         await packed.CreateIfNotExistsAsync(cancellationToken: cancellationToken);

@@ -77,7 +77,7 @@ public static class DatasetPipeline
         IngestResult ingest;
         try
         {
-            var request = new IngestRequest(input.Dataset, runId, optionsJson);
+            var request = new IngestRequest(input.Dataset, runId, optionsJson, input.Settings.Limits);
             ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, request, Retry(input.Settings));
         }
         catch (TaskFailedException e) { return (null, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
@@ -113,6 +113,8 @@ public static class DatasetPipeline
                 return (run, last, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}"));
             }
             run = run with { Step = last.Step, Chunk = run.Chunk + 1, TrainedSeconds = run.TrainedSeconds + last.Seconds };
+            if (last.Divergence is { } divergence)
+                return (run, last, Failed(context, run.RunId, run.Ingest, divergence) with { State = "diverged", Step = run.Step });
             if (last.Cancelled) return (run, last, Training(context, input.Dataset, run, last) with { State = "cancelled" });
             if (last.Done) break;
         }

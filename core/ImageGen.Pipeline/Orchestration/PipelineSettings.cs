@@ -1,3 +1,5 @@
+using ImageGen.Core.Training;
+
 namespace ImageGen.Pipeline.Orchestration;
 
 // The orchestrator and its activities pass each other names of blobs and small numbers, never images or
@@ -18,6 +20,8 @@ public sealed record PipelineSettings
     public int EvalSamples { get; init; } = 2000;
     /// <summary>Training steps of a dataset version's self-supervised feature extractor (made once per version).</summary>
     public int ExtractorSteps { get; init; } = 400;
+    /// <summary>What one training request may ask for (epochs, steps, time, model size): Pipeline__Limits__MaxEpochs and so on.</summary>
+    public TrainingLimits Limits { get; init; } = new();
     public int MaxAttempts { get; init; } = 4;
     public TimeSpan FirstRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -29,6 +33,7 @@ public sealed record PipelineSettings
         if (ChunksPerGeneration < 1) throw new ArgumentException($"chunks per generation {ChunksPerGeneration} must be at least 1");
         if (EvalSamples < 100 || EvalSamples > 50_000) throw new ArgumentException($"eval samples {EvalSamples} is outside 100..50000");
         if (ExtractorSteps < 1 || ExtractorSteps > 100_000) throw new ArgumentException($"extractor steps {ExtractorSteps} is outside 1..100000");
+        Limits.Validate();
         if (MaxAttempts < 1) throw new ArgumentException($"max attempts {MaxAttempts} must be at least 1");
     }
 }

@@ -66,7 +66,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         if (!string.IsNullOrWhiteSpace(optionsJson))
         {
-            try { TrainSettings.FromValues(TrainSettings.ParseJsonObject(optionsJson, "request body"), "request body"); }
+            try { TrainSettings.FromValues(TrainSettings.ParseJsonObject(optionsJson, "request body"), "request body", settings.Limits); }
             catch (OptionException e) { return ApiResult.Error(new ApiError(400, e.Message, "body", string.Join(", ", TrainSettings.JsonKeys))); }
         }
         else optionsJson = null;

@@ -8,7 +8,7 @@ namespace ImageGen.Pipeline.Orchestration;
 /// </summary>
 public sealed record TrainingStatus
 {
-    /// <summary>waiting | ingesting | training | evaluating | publishing | published | failed | cancelled</summary>
+    /// <summary>waiting | ingesting | training | evaluating | publishing | published | failed | cancelled | diverged (a loss went NaN; Error says at which step)</summary>
     public required string State { get; init; }
     public string? RunId { get; init; }
     public string? DatasetVersion { get; init; }

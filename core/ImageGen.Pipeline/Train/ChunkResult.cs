@@ -11,6 +11,8 @@ public sealed record ChunkResult
     /// <summary>Training reached its own stop condition (epochs, max steps or time budget).</summary>
     public bool Done { get; init; }
     public bool Cancelled { get; init; }
+    /// <summary>Set when a loss went NaN or infinite: "diverged at step N: ...". The run stops; its last good checkpoint stays.</summary>
+    public string? Divergence { get; init; }
     public StopReason StopReason { get; init; }
     public Dictionary<string, double> Losses { get; init; } = [];
     public double ImagesPerSecond { get; init; }

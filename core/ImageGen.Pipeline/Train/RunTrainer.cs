@@ -42,14 +42,21 @@ public sealed class RunTrainer(BlobServiceClient service)
             int batch = plan.BatchSize;
             long? totalSteps = plan.TotalSteps;
             var trainedBefore = TimeSpan.FromSeconds(request.TrainedSeconds);
-            long fromStep = File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath).Step : 0;
+            var resumeFrom = File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath) : null;
+            long fromStep = resumeFrom?.Step ?? 0;
+            // The orchestration says where the run stands (the last chunk record's step). A checkpoint past it was
+            // uploaded by an attempt of this chunk that died before writing its record: that attempt's training
+            // stands, and the chunk is recorded as done without training again on top of it.
+            if (fromStep < request.FromStep)
+                throw new InvalidOperationException($"run {runId}'s checkpoint is at step {fromStep}, behind step {request.FromStep} that chunk {request.Chunk} starts from");
+            long chunkEnd = Math.Min(userOptions.MaxSteps ?? long.MaxValue, request.FromStep + request.ChunkSteps);
 
             var chunkTime = request.ChunkTime;
             if (userOptions.TimeBudget is { } budget)
                 chunkTime = TimeSpan.FromSeconds(Math.Max(1, Math.Min(chunkTime.TotalSeconds, budget.TotalSeconds - request.TrainedSeconds)));
             var chunkOptions = userOptions with
             {
-                MaxSteps = Math.Min(userOptions.MaxSteps ?? long.MaxValue, fromStep + request.ChunkSteps),
+                MaxSteps = chunkEnd,
                 TimeBudget = chunkTime,
             };
 
@@ -63,20 +70,23 @@ public sealed class RunTrainer(BlobServiceClient service)
                 etaSeconds = plan.Eta(p.Step, p.ImagesPerSecond / batch, trainedBefore + p.Elapsed)?.TotalSeconds, chunk = request.Chunk,
             }));
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var result = await Task.Factory.StartNew(() => Trainer.Run(new TrainRequest
-            {
-                Data = data, Spec = spec, Options = chunkOptions, RunFolder = runFolder, Resume = true,
-            }, progress, stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var result = fromStep > request.FromStep
+                ? new TrainResult(runFolder, checkpointPath, fromStep, resumeFrom!.Epoch, fromStep >= chunkEnd ? StopReason.MaxSteps : StopReason.TimeBudget, null, resumeFrom.Seed)
+                : await Task.Factory.StartNew(() => Trainer.Run(new TrainRequest
+                {
+                    Data = data, Spec = spec, Options = chunkOptions, RunFolder = runFolder, Resume = true,
+                }, progress, stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             double seconds = clock.Elapsed.TotalSeconds;
             stop.Cancel();
             bool cancelled = await watcher || await cancelMarker.ExistsAsync(CancellationToken.None);
             // Host shutdown: the trainer stopped at a step boundary and saved; keep that checkpoint, then give the
             // chunk back unfinished (no record) so it runs again from there.
             var uploadToken = cancellationToken.IsCancellationRequested ? CancellationToken.None : cancellationToken;
-            await checkpointBlob.UploadAsync(checkpointPath, overwrite: true, uploadToken);
+            if (File.Exists(checkpointPath)) await checkpointBlob.UploadAsync(checkpointPath, overwrite: true, uploadToken);
             cancellationToken.ThrowIfCancellationRequested();
-            string? newestGrid = Directory.EnumerateFiles(Path.Combine(runFolder, "samples"), "fake_samples_*.png")
-                .Order(StringComparer.Ordinal).LastOrDefault();
+            string samples = Path.Combine(runFolder, "samples");
+            string? newestGrid = Directory.Exists(samples)
+                ? Directory.EnumerateFiles(samples, "fake_samples_*.png").Order(StringComparer.Ordinal).LastOrDefault() : null;
             if (newestGrid is not null)
                 await runs.GetBlobClient(StorageLayout.RunSamples(dataset, runId)).UploadAsync(newestGrid, overwrite: true, cancellationToken);
 
@@ -84,7 +94,7 @@ public sealed class RunTrainer(BlobServiceClient service)
             var chunk = new ChunkResult
             {
                 Chunk = request.Chunk, Step = result.Steps, Epoch = result.EpochsCompleted, TotalSteps = totalSteps, Cancelled = cancelled,
-                Done = !cancelled && plan.Finishes(result.StopReason, result.Steps, trained),
+                Done = !cancelled && plan.Finishes(result.StopReason, result.Steps, trained), Divergence = result.Divergence,
                 StopReason = cancelled ? StopReason.Cancelled : result.StopReason, Losses = result.LastMetrics?.Means ?? [],
                 ImagesPerSecond = seconds > 0 ? (result.Steps - fromStep) * batch / seconds : 0, Seconds = seconds, Seed = result.Seed,
             };

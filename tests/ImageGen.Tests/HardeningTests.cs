@@ -1,0 +1,289 @@
+using System.Text;
+using System.Text.Json;
+using Azure.Storage.Blobs;
+using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Data;
+using ImageGen.Core.Models;
+using ImageGen.Core.Training;
+using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Train;
+using TorchSharp;
+
+namespace ImageGen.Tests;
+
+/// <summary>A seekable stream that counts the bytes read through it: what a ranged blob stream would download.</summary>
+public sealed class CountingStream(Stream inner) : Stream
+{
+    public long BytesRead { get; private set; }
+    public override int Read(byte[] buffer, int offset, int count) { int n = inner.Read(buffer, offset, count); BytesRead += n; return n; }
+    public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+    public override bool CanRead => true;
+    public override bool CanSeek => inner.CanSeek;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => inner.Position = value; }
+    public override void Flush() { }
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    protected override void Dispose(bool disposing) { if (disposing) inner.Dispose(); base.Dispose(disposing); }
+}
+
+/// <summary>
+/// Issue 12's core classes: options no one should run by accident, checkpoints checked before anything is allocated
+/// from them, and a run whose loss goes NaN stopping with its last good checkpoint.
+/// </summary>
+public class HardeningTests
+{
+    private static TrainSettings Json(string json, TrainingLimits? limits = null) =>
+        TrainSettings.FromValues(TrainSettings.ParseJsonObject(json, "imagegen.json"), "imagegen.json", limits);
+
+    [Theory]
+    // Enum.TryParse reads "rmsprop,sgd" as flags (Rmsprop | Sgd = 3), a value training later failed on.
+    [InlineData("{\"optimizer\": \"rmsprop,sgd\"}", "optimizer 'rmsprop,sgd' is not one of adam, rmsprop, sgd")]
+    [InlineData("{\"loss\": \"bce, hinge\"}", "loss 'bce, hinge' is not one of bce, hinge, mse")]
+    // An int.Parse overflow used to escape as OverflowException: a 500 over HTTP.
+    [InlineData("{\"timeBudget\": \"99999999999h\"}", "timeBudget '99999999999h' is over the limit of 72h")]
+    [InlineData("{\"timeBudget\": \"9999999999999999999999s\"}", "timeBudget '9999999999999999999999s' is not a positive duration")]
+    [InlineData("{\"timeBudget\": \"100:00:00\"}", "timeBudget '100:00:00' is over the limit of 72h")]
+    [InlineData("{\"epochs\": 1000000}", "epochs '1000000' is not an integer in 1..10000")]
+    [InlineData("{\"maxSteps\": 9000000000000000000}", "maxSteps '9000000000000000000' is not an integer in 1..10000000")]
+    // Each in range alone; together 1.4 billion parameters, a 22 GB checkpoint a request could ask for.
+    [InlineData("{\"imageSize\": 64, \"ngf\": 1024, \"ndf\": 1024}", "the model has 1,422,557,")]
+    public void Options_past_their_limits_are_refused_when_read_naming_the_key(string json, string expected)
+    {
+        var error = Assert.Throws<OptionException>(() => Json(json));
+        Assert.Contains(expected, error.Message);
+        Assert.StartsWith("imagegen.json: ", error.Message);
+    }
+
+    [Fact]
+    public void The_operator_sets_the_limits_and_the_message_names_the_count()
+    {
+        var limits = new TrainingLimits { MaxEpochs = 20, MaxSteps = 5_000, MaxTimeBudget = TimeSpan.FromHours(1) };
+        Assert.Equal(20, Json("{\"epochs\": 20}", limits).Options.Epochs);
+        Assert.Contains("epochs '21' is not an integer in 1..20", Assert.Throws<OptionException>(() => Json("{\"epochs\": 21}", limits)).Message);
+        Assert.Contains("maxSteps '5001'", Assert.Throws<OptionException>(() => Json("{\"maxSteps\": 5001}", limits)).Message);
+        Assert.Contains("over the limit of 1h", Assert.Throws<OptionException>(() => Json("{\"timeBudget\": \"61m\"}", limits)).Message);
+        // The default DCGAN (ngf = ndf = 64 at 32x32) has about 3.6 M parameters: over this operator's 1 M.
+        var size = Assert.Throws<OptionException>(() => Json("{}", limits with { MaxParameters = 1_000_000 })).Message;
+        Assert.Contains($"the model has {ModelSize.Parameters(ModelSpec.DefaultFor(ModelKind.Dcgan)):N0} parameters", size);
+        Assert.Contains("over the limit of 1,000,000", size);
+        Assert.Throws<ArgumentException>(() => new TrainingLimits { MaxParameters = ModelSpec.MaxParameters + 1 }.Validate());
+    }
+
+    [Theory]
+    [InlineData(ModelKind.Dcgan, 32, 1)]
+    [InlineData(ModelKind.Dcgan, 64, 3)]
+    [InlineData(ModelKind.Vae, 32, 1)]
+    [InlineData(ModelKind.Vae, 64, 3)]
+    public void The_parameter_count_from_the_spec_matches_the_built_networks(ModelKind kind, int imageSize, int channels)
+    {
+        var spec = ModelSpec.DefaultFor(kind, imageSize, channels) with { Ngf = 24, Ndf = 20, LatentSize = 40 };
+        using var model = Trainables.Create(spec, new TrainOptions());
+        // What the sections hold: every network's parameters (the optimizer states are copies of them).
+        long built = 0;
+        foreach (var part in model.Parts.Where(p => !p.Name.StartsWith("optimizer", StringComparison.Ordinal)))
+        {
+            using var buffer = new MemoryStream();
+            using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true)) part.Write(writer);
+            built += buffer.Length / sizeof(float);
+        }
+        long counted = ModelSize.Parameters(spec);
+        // BatchNorm's weights and running statistics, the biases and the names are the difference: under 3%.
+        Assert.InRange(built, counted, counted * 1.03);
+    }
+
+    // ---- checkpoints ----
+
+    private static (CheckpointHeader header, Dictionary<string, byte[]> sections) TinyCheckpoint(TempFolder folder)
+    {
+        using var data = SyntheticShapes.Generate(32, 32, 1, seed: 2);
+        var result = Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = ModelSpec.DefaultFor(ModelKind.Dcgan) with { Ngf = 8, Ndf = 8, LatentSize = 8 }, RunFolder = folder.File("run"),
+            Options = new TrainOptions { MaxSteps = 2, BatchSize = 16, Seed = 3 },
+        });
+        return Checkpoint.Read(result.CheckpointPath);
+    }
+
+    private static byte[] Write(CheckpointHeader header, IEnumerable<KeyValuePair<string, byte[]>> sections)
+    {
+        using var buffer = new MemoryStream();
+        Checkpoint.Write(buffer, header, sections.Select(kv => (kv.Key, (Action<BinaryWriter>)(w => w.Write(kv.Value)))).ToList());
+        return buffer.ToArray();
+    }
+
+    /// <summary>Magic, the header as given, then raw bytes: files a writer of ours would never make.</summary>
+    private static byte[] Forged(string headerJson, Action<BinaryWriter> rest)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write("IGCKPT01"u8.ToArray());
+            writer.Write(headerJson);
+            rest(writer);
+        }
+        return buffer.ToArray();
+    }
+
+    private static string HeaderJson(CheckpointHeader header) => JsonSerializer.Serialize(header, Core.Models.Json.Compact);
+
+    [Fact]
+    public void A_small_file_claiming_a_huge_section_or_header_is_refused_before_anything_is_allocated()
+    {
+        using var folder = new TempFolder();
+        var (header, _) = TinyCheckpoint(folder);
+        var claims2GB = Forged(HeaderJson(header), w => { w.Write(1); w.Write(CheckpointSections.Generator); w.Write(2_000_000_000L); w.Write(new byte[512]); });
+        Assert.InRange(claims2GB.Length, 100, 2048);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(claims2GB)));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("section 'generator' claims 2000000000 bytes but only 512 remain", error.Message);
+        Assert.True(allocated < 4_000_000, $"{allocated} bytes allocated to refuse a 1 KB file");
+
+        // A header length of a gigabyte, and a section count of millions.
+        var hugeHeader = "IGCKPT01"u8.ToArray().Concat(new byte[] { 0x80, 0x80, 0x80, 0x80, 0x04 }).Concat(new byte[100]).ToArray();
+        Assert.Contains("the header claims 1073741824 bytes, over the limit of 65536",
+            Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(hugeHeader))).Message);
+        var manySections = Forged(HeaderJson(header), w => w.Write(5_000_000));
+        Assert.Contains("5000000 sections, outside 0..64", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(manySections))).Message);
+    }
+
+    [Fact]
+    public void A_header_describing_a_model_past_the_limits_is_refused_before_the_model_is_built()
+    {
+        using var folder = new TempFolder();
+        var (header, sections) = TinyCheckpoint(folder);
+        // ngf 1500 at 32x32 would be a 1.2 GB generator built before its weights were found not to fit.
+        var wide = Write(header with { Spec = header.Spec with { Ngf = 1500 } }, sections);
+        var error = Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(wide)));
+        Assert.Contains("checkpoint header: ngf 1500 is outside 1..1024", error.Message);
+        var large = Write(header with { Spec = header.Spec with { ImageSize = 64, Ngf = 1024 } }, sections);
+        Assert.Contains("over the limit of 100,000,000", Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(large))).Message);
+        var negative = Write(header with { Step = -5 }, sections);
+        Assert.Contains("must not be negative", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(negative))).Message);
+    }
+
+    [Fact]
+    public void Weights_that_do_not_fit_the_headers_spec_are_refused_naming_the_section()
+    {
+        using var folder = new TempFolder();
+        var (header, sections) = TinyCheckpoint(folder);
+        // The header says ngf 16; the weights are ngf 8's: same names, other shapes.
+        var mismatched = Write(header with { Spec = header.Spec with { Ngf = 16 } }, sections);
+        var error = Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(mismatched)));
+        Assert.Contains("section 'generator' does not fit the model its header describes", error.Message);
+        var truncated = Write(header, sections);
+        Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(truncated[..(truncated.Length - 100)])));
+        var noGenerator = Write(header, sections.Where(kv => !kv.Key.StartsWith("generator", StringComparison.Ordinal)));
+        Assert.Contains("no 'generator' section", Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(noGenerator))).Message);
+    }
+
+    [Fact]
+    public void Loading_a_generator_reads_its_sections_and_seeks_past_the_others()
+    {
+        using var folder = new TempFolder();
+        var (header, sections) = TinyCheckpoint(folder);
+        var file = Write(header, sections);
+        using var counted = new CountingStream(new MemoryStream(file));
+        using (GeneratorCheckpoint.Load(counted)) { }
+        long generator = sections[CheckpointSections.Generator].Length;
+        // The generator's bytes and a little framing, not the discriminator's, the optimizers' or the RNG's.
+        Assert.InRange(counted.BytesRead, generator, generator + 4096);
+        Assert.True(file.Length > 3 * generator, $"checkpoint {file.Length} bytes, generator {generator}");
+    }
+
+    // ---- divergence ----
+
+    /// <summary>A checkpoint whose generator weights are NaN: the next step's losses are NaN, every time.</summary>
+    private static void PoisonGenerator(string checkpointPath)
+    {
+        var (header, sections) = Checkpoint.Read(checkpointPath);
+        using var generator = ModelFamily.For(header.Spec.Kind).CreateGenerator(header.Spec);
+        Checkpoint.LoadModule(generator.AsModule, sections[CheckpointSections.Generator], CheckpointSections.Generator);
+        using (torch.no_grad())
+            foreach (var parameter in generator.AsModule.parameters()) parameter.fill_(double.NaN);
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true)) generator.AsModule.save(writer);
+        sections[CheckpointSections.Generator] = buffer.ToArray();
+        File.WriteAllBytes(checkpointPath, Write(header, sections));
+    }
+
+    [Fact]
+    public void A_nan_loss_stops_the_run_as_diverged_keeping_the_last_checkpoint_unchanged()
+    {
+        using var folder = new TempFolder();
+        using var data = SyntheticShapes.Generate(64, 32, 1, seed: 2);
+        TrainRequest Request(long steps, bool resume) => new()
+        {
+            Data = data, Spec = ModelSpec.DefaultFor(ModelKind.Dcgan) with { Ngf = 8, Ndf = 8, LatentSize = 8 }, RunFolder = folder.File("run"), Resume = resume,
+            Options = new TrainOptions { MaxSteps = steps, BatchSize = 16, Seed = 3 },
+        };
+        var first = Trainer.Run(Request(4, resume: false));
+        PoisonGenerator(first.CheckpointPath);
+        var poisoned = File.ReadAllBytes(first.CheckpointPath);
+        int metricLines = File.ReadAllLines(Path.Combine(first.RunFolder, "metrics.jsonl")).Length;
+
+        var diverged = Trainer.Run(Request(12, resume: true));
+        Assert.Equal(StopReason.Diverged, diverged.StopReason);
+        Assert.StartsWith("diverged at step 5: loss_", diverged.Divergence);
+        Assert.Contains("is NaN; the checkpoint at step 4 is kept", diverged.Divergence);
+        Assert.Equal(4, diverged.Steps);
+        Assert.Equal(poisoned, File.ReadAllBytes(diverged.CheckpointPath));
+        Assert.Equal(metricLines, File.ReadAllLines(Path.Combine(first.RunFolder, "metrics.jsonl")).Length); // no NaN line written
+    }
+
+    // ---- the training step in storage ----
+
+    private static async Task<(BlobServiceClient storage, string datasetVersion)> DatasetAsync(AzuriteFixture azurite, string dataset)
+    {
+        var storage = azurite.Client();
+        await Drops.UploadImagesAsync(storage, dataset, 0, 32);
+        var ingest = await new DatasetIngestor(storage).IngestAsync(new IngestRequest(dataset, "run-a", null));
+        Assert.Null(ingest.Error);
+        return (storage, ingest.DatasetVersion);
+    }
+
+    private static ChunkRequest Chunk(string dataset, string datasetVersion, int chunk, long fromStep) => new()
+    {
+        Dataset = dataset, RunId = "run-a", DatasetVersion = datasetVersion, Chunk = chunk, FromStep = fromStep, ChunkSteps = 2, ChunkTime = TimeSpan.FromMinutes(5),
+        Settings = new TrainSettings(ModelSpec.DefaultFor(ModelKind.Dcgan) with { Ngf = 8, Ndf = 8, LatentSize = 8 },
+            new TrainOptions { MaxSteps = 100, BatchSize = 16, Seed = 3 }),
+    };
+
+    [Fact]
+    public async Task A_chunk_whose_checkpoint_landed_without_its_record_does_not_train_again_and_a_nan_chunk_reports_divergence()
+    {
+        using var azurite = new AzuriteFixture();
+        string dataset = "chunks-" + Guid.NewGuid().ToString("N")[..8];
+        var (storage, datasetVersion) = await DatasetAsync(azurite, dataset);
+        var trainer = new RunTrainer(storage);
+        var runs = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+
+        var first = await trainer.TrainChunkAsync(Chunk(dataset, datasetVersion, 0, 0));
+        Assert.Equal(2, first.Step);
+        // The attempt's checkpoint is uploaded, then it dies before its record: the record is gone.
+        await runs.GetBlobClient(StorageLayout.RunChunk(dataset, "run-a", 0)).DeleteAsync();
+        var again = await trainer.TrainChunkAsync(Chunk(dataset, datasetVersion, 0, 0));
+        Assert.Equal(2, again.Step); // not 4: the chunk's two steps were trained once
+        var checkpoint = runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, "run-a"));
+        using (var header = new MemoryStream((await checkpoint.DownloadContentAsync()).Value.Content.ToArray()))
+            Assert.Equal(2, Checkpoint.Read(header, new HashSet<string>()).header.Step);
+        // A checkpoint behind what the orchestration recorded is refused, not trained from.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => trainer.TrainChunkAsync(Chunk(dataset, datasetVersion, 1, 6)));
+
+        // Poisoned weights: the chunk reports divergence, serializes (no NaN in its numbers) and keeps the checkpoint.
+        using var folder = new TempFolder();
+        string local = folder.File(Checkpoint.FileName);
+        await checkpoint.DownloadToAsync(local);
+        PoisonGenerator(local);
+        await checkpoint.UploadAsync(local, overwrite: true);
+        var diverged = await trainer.TrainChunkAsync(Chunk(dataset, datasetVersion, 1, 2));
+        Assert.StartsWith("diverged at step 3", diverged.Divergence);
+        Assert.False(diverged.Done);
+        Assert.Equal(2, diverged.Step);
+        Assert.Contains("diverged at step 3", JsonSerializer.Serialize(diverged));
+        Assert.Equal(File.ReadAllBytes(local), (await checkpoint.DownloadContentAsync()).Value.Content.ToArray());
+    }
+}
