@@ -28,7 +28,14 @@ public sealed class ServeFunctions(SampleService service)
     [Function("Health")]
     public async Task<IActionResult> Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.Health)] HttpRequest request)
     {
-        await ServeEndpoints.HealthAsync(request.HttpContext, service);
+        await ServeEndpoints.HealthAsync(request.HttpContext);
+        return new EmptyResult();
+    }
+
+    [Function("ServeStatus")]
+    public async Task<IActionResult> ServeStatus([HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.ServeStatus)] HttpRequest request)
+    {
+        await ServeEndpoints.StatusAsync(request.HttpContext, service);
         return new EmptyResult();
     }
 

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using ImageGen.Core.Training;
 using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
 using Microsoft.Extensions.Configuration;
 
@@ -15,6 +17,7 @@ public class FunctionsAppTests
     [InlineData("Samples", "get", "datasets/{dataset}/samples", "Function")]
     [InlineData("Reconstruct", "post", "datasets/{dataset}/reconstruct", "Function")]
     [InlineData("Health", "get", "health", "Anonymous")]
+    [InlineData("ServeStatus", "get", "serve/status", "Function")]
     [InlineData("SamplerPage", "get", "ui", "Anonymous")]
     [InlineData("TrainStart", "post", "datasets/{dataset}/train", "Function")]
     [InlineData("TrainingStatus", "get", "datasets/{dataset}/training", "Function")]
@@ -102,7 +105,15 @@ public class FunctionsAppTests
         foreach (var value in values.EnumerateObject()) Assert.True(comments.TryGetProperty(value.Name, out _), $"{value.Name} has no comment");
         Assert.Equal("true", values.GetProperty("AzureWebJobs.TrainingImageDroppedEventGrid.Disabled").GetString());
         foreach (var property in typeof(PipelineSettings).GetProperties())
-            Assert.True(values.TryGetProperty($"Pipeline__{property.Name}", out _), $"Pipeline__{property.Name} is missing");
+        {
+            // A nested record (the training limits) is set key by key: Pipeline__Limits__MaxEpochs.
+            var names = property.PropertyType == typeof(TrainingLimits)
+                ? typeof(TrainingLimits).GetProperties().Where(p => p.CanWrite).Select(p => $"Pipeline__{property.Name}__{p.Name}")
+                : [$"Pipeline__{property.Name}"];
+            foreach (var name in names) Assert.True(values.TryGetProperty(name, out _), $"{name} is missing");
+        }
+        foreach (var property in typeof(ServeOptions).GetProperties())
+            Assert.True(values.TryGetProperty($"Serve__{property.Name}", out _), $"Serve__{property.Name} is missing");
     }
 
     [Fact]

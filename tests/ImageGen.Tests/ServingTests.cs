@@ -184,7 +184,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var responses = await Task.WhenAll(requests);
         var bodies = await Task.WhenAll(responses.Select(r => r.Content.ReadAsByteArrayAsync()));
         Assert.Contains(responses, r => r.Headers.GetValues("Server-Timing").Single() is var t && !t.Contains("batch of 1\""));
-        var health = await Json(await batched.GetAsync("/api/health"));
+        var health = await Json(await batched.GetAsync("/api/serve/status"));
         var model = health.GetProperty("models").EnumerateArray().Single();
         Assert.Equal(16, model.GetProperty("requests").GetInt64());
         Assert.True(model.GetProperty("forwardPasses").GetInt64() < 16, $"forward passes: {model.GetProperty("forwardPasses")}");
@@ -281,7 +281,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         await using var _ = lruApp;
         await lru.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1");
         await lru.GetAsync($"/api/datasets/{ServingFixture.Vae}/samples?count=1");
-        var models = (await Json(await lru.GetAsync("/api/health"))).GetProperty("models").EnumerateArray().ToList();
+        var models = (await Json(await lru.GetAsync("/api/serve/status"))).GetProperty("models").EnumerateArray().ToList();
         Assert.Equal(ServingFixture.Vae, Assert.Single(models).GetProperty("dataset").GetString());
     }
 
@@ -339,13 +339,121 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     }
 
     [Fact]
-    public async Task Health_reports_device_threads_and_the_loaded_models()
+    public async Task Health_tells_anonymous_callers_only_that_the_app_is_up_and_the_status_behind_a_key_has_the_models()
     {
         await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1");
         var health = await Json(await http.GetAsync("/api/health"));
-        Assert.Equal("cpu", health.GetProperty("device").GetString());
-        Assert.True(health.GetProperty("warm").GetBoolean());
-        Assert.Contains(health.GetProperty("models").EnumerateArray(), m => m.GetProperty("dataset").GetString() == ServingFixture.Gan && m.GetProperty("version").GetString() == "v0001");
+        Assert.Equal("ok", health.GetProperty("status").GetString());
+        Assert.Equal(["status"], health.EnumerateObject().Select(p => p.Name));
+        var status = await Json(await http.GetAsync("/api/serve/status"));
+        Assert.Equal("cpu", status.GetProperty("device").GetString());
+        Assert.Contains(status.GetProperty("models").EnumerateArray(), m => m.GetProperty("dataset").GetString() == ServingFixture.Gan);
+    }
+
+    [Fact]
+    public async Task A_request_past_the_pixel_budget_is_refused_naming_the_limit_before_any_image_is_made()
+    {
+        var (app, client) = await serving.StartHostAsync(new ServeOptions { MaxRequestPixels = 1_000_000 });
+        await using var _ = app;
+        // 64 images of 32x32 at scale 8 are 64 x 256^2 = 4.2 M pixels (json: base64 PNGs of them on top).
+        var refused = await client.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=64&scale=8&format=json&seed=1");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var error = await Json(refused);
+        Assert.Contains("64 images of 256x256 (32x32 at scale 8) are 4,194,304 pixels, over the limit of 1,000,000 per request", error.GetProperty("error").GetString());
+        Assert.Equal("scale", error.GetProperty("parameter").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=64&scale=2&format=json&seed=1")).StatusCode);
+        var status = await Json(await client.GetAsync("/api/serve/status"));
+        Assert.Equal(0, status.GetProperty("pixelsInFlight").GetInt64()); // every request gave its pixels back
+        Assert.Equal(64 * 64 * 64, status.GetProperty("peakPixelsInFlight").GetInt64()); // the refused one never held any
+        Assert.Equal(1, status.GetProperty("models").EnumerateArray().Single().GetProperty("forwardPasses").GetInt64());
+    }
+
+    [Fact]
+    public async Task Work_whose_caller_went_away_before_it_started_is_dropped_not_computed()
+    {
+        using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
+        await using var queue = new BatchQueue(sampler, new ServeOptions());
+        using var hold = new ManualResetEventSlim();
+        var blocker = queue.RunAsync(() => hold.Wait(TimeSpan.FromSeconds(30)));
+        using var gone = new CancellationTokenSource();
+        bool latentsMade = false;
+        var abandoned = queue.GenerateAsync(() => { latentsMade = true; return Seeds.Latents([1, 2], sampler.Spec.LatentSize); }, 2, 1, gone.Token);
+        var kept = queue.GenerateAsync(() => Seeds.Latents([3], sampler.Spec.LatentSize), 1);
+        gone.Cancel(); // the client disconnects while its work waits behind the blocker
+        hold.Set();
+        Assert.True(await blocker);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        Assert.Equal(1, (await kept).Pixels.Count);
+        Assert.False(latentsMade);
+        Assert.Equal(1, queue.RequestsDropped);
+        Assert.Equal(1, queue.ForwardPasses);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queue.GenerateAsync(() => Seeds.Latents([4], 8), 1, 1, gone.Token)); // not even queued
+    }
+
+    [Fact]
+    public async Task A_reconstruction_runs_through_the_models_queue()
+    {
+        using var shape = TestImages.Shape(4, 32);
+        async Task<long> Served() => (await Json(await http.GetAsync("/api/serve/status"))).GetProperty("models").EnumerateArray()
+            .Where(m => m.GetProperty("dataset").GetString() == ServingFixture.Vae).Select(m => m.GetProperty("requests").GetInt64()).SingleOrDefault();
+        await http.GetAsync($"/api/datasets/{ServingFixture.Vae}/samples?count=1"); // loaded
+        long before = await Served();
+        var response = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(TestImages.Encode(shape, SKEncodedImageFormat.Png)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(before + 1, await Served());
+    }
+
+    [Fact]
+    public async Task A_latest_json_naming_an_unsafe_version_is_refused_not_followed()
+    {
+        const string dataset = "forged-latest";
+        var models = serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer);
+        await models.GetBlobClient(StorageLayout.LatestPointer(dataset)).UploadAsync(
+            BinaryData.FromObjectAsJson(new LatestPointer($"../{ServingFixture.Gan}/v0001", DateTimeOffset.UtcNow), Core.Models.Json.Options), overwrite: true);
+        var response = await http.GetAsync($"/api/datasets/{dataset}/samples?count=1");
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Contains($"names version '../{ServingFixture.Gan}/v0001', which is not a valid version name", (await Json(response)).GetProperty("error").GetString());
+        Assert.False(response.Headers.Contains("X-Model-Version"));
+    }
+
+    [Fact]
+    public async Task A_failed_load_is_remembered_for_a_while_instead_of_downloaded_by_every_request()
+    {
+        const string dataset = "broken-model";
+        var models = serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer);
+        var checkpoint = models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0001"));
+        await checkpoint.UploadAsync(BinaryData.FromBytes(new byte[4096]), overwrite: true);
+        var (app, client) = await serving.StartHostAsync(new ServeOptions { FailedLoadRetryAfter = TimeSpan.FromHours(1) });
+        await using var _ = app;
+        var (eagerApp, eager) = await serving.StartHostAsync(new ServeOptions { FailedLoadRetryAfter = TimeSpan.Zero });
+        await using var __ = eagerApp;
+        foreach (var host in new[] { client, eager })
+        {
+            var first = await host.GetAsync($"/api/datasets/{dataset}/samples?count=1&version=v0001");
+            Assert.Equal(HttpStatusCode.InternalServerError, first.StatusCode);
+            Assert.Contains("version v0001 could not be loaded: not an ImageGen checkpoint", (await Json(first)).GetProperty("error").GetString());
+        }
+        // Repaired: inside its window the failure is answered from memory (nothing downloaded); with no window the load is tried again.
+        await checkpoint.UploadAsync(runs.Gan.CheckpointPath, overwrite: true);
+        Assert.Equal(HttpStatusCode.InternalServerError, (await client.GetAsync($"/api/datasets/{dataset}/samples?count=1&version=v0001")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await eager.GetAsync($"/api/datasets/{dataset}/samples?count=1&version=v0001")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Loads_in_flight_count_against_the_model_limit_and_eviction_never_disposes_a_model_in_use()
+    {
+        const string dataset = "many-versions";
+        for (int v = 1; v <= 3; v++) await serving.PublishAsync(dataset, $"v{v:D4}", runs.Gan.CheckpointPath);
+        var (app, client) = await serving.StartHostAsync(new ServeOptions { MaxLoadedModels = 1, Batching = false });
+        await using var _ = app;
+        // Three versions wanted at once, over and over, by concurrent requests: with one slot, each load waits for the
+        // model before it to be evicted and for its last request to finish.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 36).Select(i =>
+            client.GetAsync($"/api/datasets/{dataset}/samples?count=2&seed={i}&version=v{i % 3 + 1:D4}")));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var status = await Json(await client.GetAsync("/api/serve/status"));
+        Assert.Equal(1, status.GetProperty("peakResidentModels").GetInt32());
+        Assert.True(status.GetProperty("residentModels").GetInt32() <= 1);
     }
 
     private static torch.Tensor ToBytes(torch.Tensor images) => images.add(1).mul(127.5).round().clamp(0, 255);

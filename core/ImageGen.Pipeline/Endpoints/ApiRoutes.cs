@@ -17,7 +17,10 @@ public static class ApiRoutes
 {
     public const string Samples = "datasets/{dataset}/samples";
     public const string Reconstruct = "datasets/{dataset}/reconstruct";
+    /// <summary>Anonymous: only that the app is up.</summary>
     public const string Health = "health";
+    /// <summary>Behind a key: the loaded models, their traffic, the device.</summary>
+    public const string ServeStatus = "serve/status";
     public const string SamplerPage = "ui";
     public const string TrainStart = "datasets/{dataset}/train";
     public const string TrainingStatus = "datasets/{dataset}/training";
@@ -32,7 +35,8 @@ public static class ApiRoutes
     [
         new("Samples", "get", Samples, false, (HttpContext c, SampleService s, string dataset) => ServeEndpoints.SamplesAsync(c, s, dataset)),
         new("Reconstruct", "post", Reconstruct, false, (HttpContext c, SampleService s, string dataset) => ServeEndpoints.ReconstructAsync(c, s, dataset)),
-        new("Health", "get", Health, true, (HttpContext c, SampleService s) => ServeEndpoints.HealthAsync(c, s)),
+        new("Health", "get", Health, true, (HttpContext c) => ServeEndpoints.HealthAsync(c)),
+        new("ServeStatus", "get", ServeStatus, false, (HttpContext c, SampleService s) => ServeEndpoints.StatusAsync(c, s)),
         new("SamplerPage", "get", SamplerPage, true, (HttpContext c) => ServeEndpoints.SamplerPageAsync(c)),
     ];
 

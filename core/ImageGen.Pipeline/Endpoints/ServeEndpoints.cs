@@ -15,7 +15,9 @@ public static class ServeEndpoints
         ApiResultWriter.WriteAsync(context.Response, service.ReconstructAsync(dataset, context.Request.Query["version"].FirstOrDefault(), context.Request.Body,
             context.Request.ContentLength, context.RequestAborted));
 
-    public static Task HealthAsync(HttpContext context, SampleService service) => ApiResultWriter.WriteAsync(context.Response, service.Health());
+    public static Task HealthAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, SampleService.Health());
+
+    public static Task StatusAsync(HttpContext context, SampleService service) => ApiResultWriter.WriteAsync(context.Response, service.Status());
 
     public static Task SamplerPageAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, SamplerPage.Result());
 

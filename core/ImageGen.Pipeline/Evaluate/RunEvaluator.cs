@@ -59,8 +59,8 @@ public sealed class RunEvaluator(BlobServiceClient service)
     {
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (latest.Pointer is not { } pointer) return (null, null);
-        var bytes = await registry.DownloadCheckpointAsync(dataset, pointer.Version, cancellationToken);
-        using var latestSampler = ImageSampler.Load(new MemoryStream(bytes, writable: false));
+        await using var checkpoint = await registry.OpenCheckpointAsync(dataset, pointer.Version, cancellationToken);
+        using var latestSampler = ImageSampler.Load(checkpoint);
         var other = latestSampler.Spec;
         if (other.ImageSize != spec.ImageSize || other.Channels != spec.Channels)
             return (null, $"latest {pointer.Version} makes {other.ImageSize}x{other.ImageSize}x{other.Channels} images and this run " +

@@ -18,16 +18,50 @@ public sealed record GeneratedImages(ImagePixels Pixels, TimeSpan Queued, TimeSp
 
 /// <summary>
 /// One worker per loaded generator. Requests already queued when a pass starts (plus any arriving within the
-/// optional batch window) are concatenated into one forward pass and split again. The forward pass runs synchronously on the worker inside one dispose scope
-/// and inference mode (both are per thread in TorchSharp, so neither is held across an await).
+/// optional batch window) are concatenated into one forward pass and split again, up to MaxBatchImages images and
+/// MaxBatchPixels output pixels. Other work on the model (a VAE reconstruction) runs on the same worker, alone, in
+/// its turn. Work whose caller went away before it started is dropped, not computed. The forward pass runs
+/// synchronously on the worker inside one dispose scope and inference mode (both are per thread in TorchSharp, so
+/// neither is held across an await).
 /// </summary>
 public sealed class BatchQueue : IAsyncDisposable
 {
-    private sealed record Work(Func<Tensor> MakeLatents, int Count, int Scale, long QueuedAt, TaskCompletionSource<GeneratedImages> Result);
+    private abstract class Job(CancellationToken cancellation)
+    {
+        public long QueuedAt { get; } = Stopwatch.GetTimestamp();
+        public CancellationToken Cancellation { get; } = cancellation;
+        public abstract void Cancel();
+    }
+
+    private sealed class Generation(Func<Tensor> makeLatents, int count, int scale, long pixels, CancellationToken cancellation) : Job(cancellation)
+    {
+        public Func<Tensor> MakeLatents { get; } = makeLatents;
+        public int Count { get; } = count;
+        public int Scale { get; } = scale;
+        public long Pixels { get; } = pixels;
+        public TaskCompletionSource<GeneratedImages> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Cancel() => Result.TrySetCanceled(Cancellation);
+    }
+
+    private abstract class SoloJob(CancellationToken cancellation) : Job(cancellation)
+    {
+        public abstract void Run();
+    }
+
+    private sealed class Solo<T>(Func<T> work, CancellationToken cancellation) : SoloJob(cancellation)
+    {
+        public TaskCompletionSource<T> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override void Cancel() => Result.TrySetCanceled(Cancellation);
+        public override void Run()
+        {
+            try { Result.TrySetResult(work()); }
+            catch (Exception e) { Result.TrySetException(e); }
+        }
+    }
 
     private readonly ImageSampler sampler;
     private readonly ServeOptions options;
-    private readonly BlockingCollection<Work> queue;
+    private readonly BlockingCollection<Job> queue;
     private readonly Thread worker;
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -36,7 +70,7 @@ public sealed class BatchQueue : IAsyncDisposable
         this.sampler = sampler;
         this.options = options;
         // A blocking queue read by a dedicated thread: the worker wakes directly on Add, with no thread-pool hop.
-        queue = new BlockingCollection<Work>(new ConcurrentQueue<Work>(), options.MaxQueuedRequests);
+        queue = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), options.MaxQueuedRequests);
         // One dedicated thread runs every tensor operation: libtorch's OpenMP team belongs to the calling thread,
         // so hopping between pool threads would start new teams and oversubscribe the cores.
         worker = new Thread(Run) { IsBackground = true, Name = "imagegen-batch" };
@@ -45,44 +79,79 @@ public sealed class BatchQueue : IAsyncDisposable
 
     public long ForwardPasses;
     public long RequestsServed;
+    /// <summary>Queued work dropped because its caller had gone away before it started.</summary>
+    public long RequestsDropped;
 
     /// <summary>
     /// Queues a request for count images. makeLatents runs on the worker thread and returns [count, nz]; the
     /// answer is 8-bit pixels (enlarged scale times), so no tensor ever leaves the worker thread.
     /// </summary>
-    public Task<GeneratedImages> GenerateAsync(Func<Tensor> makeLatents, int count, int scale = 1)
+    public Task<GeneratedImages> GenerateAsync(Func<Tensor> makeLatents, int count, int scale = 1, CancellationToken cancellationToken = default)
     {
-        var work = new Work(makeLatents, count, scale, Stopwatch.GetTimestamp(),
-            new TaskCompletionSource<GeneratedImages>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!queue.TryAdd(work))
+        long side = (long)sampler.Spec.ImageSize * scale;
+        return Enqueue(new Generation(makeLatents, count, scale, count * side * side, cancellationToken)).Result.Task;
+    }
+
+    /// <summary>Runs other work on the model (it may use its tensors) on the worker thread, alone, in queue order.</summary>
+    public Task<T> RunAsync<T>(Func<T> work, CancellationToken cancellationToken = default) => Enqueue(new Solo<T>(work, cancellationToken)).Result.Task;
+
+    private TJob Enqueue<TJob>(TJob job) where TJob : Job
+    {
+        job.Cancellation.ThrowIfCancellationRequested();
+        if (!queue.TryAdd(job))
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
-        return work.Result.Task;
+        return job;
+    }
+
+    /// <summary>The next job whose caller is still waiting; dropped ones are answered as cancelled.</summary>
+    private bool TryTakeLive(int waitMs, out Job job)
+    {
+        while (queue.TryTake(out job!, waitMs))
+        {
+            if (!job.Cancellation.IsCancellationRequested) return true;
+            job.Cancel();
+            Interlocked.Increment(ref RequestsDropped);
+        }
+        return false;
     }
 
     private void Run()
     {
-        var batch = new List<Work>();
-        Work? carried = null; // took it, but it did not fit the last batch
+        var batch = new List<Generation>();
+        Job? carried = null; // took it, but it did not fit the last batch
         try
         {
             while (true)
             {
                 var first = carried;
                 carried = null;
-                if (first is null && !queue.TryTake(out first, Timeout.Infinite)) break; // completed and empty
+                if (first is null && !TryTakeLive(Timeout.Infinite, out first)) break; // completed and empty
+                if (first is SoloJob solo)
+                {
+                    solo.Run();
+                    Interlocked.Increment(ref RequestsServed);
+                    continue;
+                }
+                var generation = (Generation)first;
                 batch.Clear();
-                batch.Add(first);
-                int images = first.Count;
+                batch.Add(generation);
+                int images = generation.Count;
+                long pixels = generation.Pixels;
                 if (options.Batching)
                 {
                     var deadline = DateTime.UtcNow + options.BatchWindow;
                     while (images < options.MaxBatchImages)
                     {
                         int waitMs = Math.Max(0, (int)(deadline - DateTime.UtcNow).TotalMilliseconds);
-                        if (!queue.TryTake(out var next, waitMs)) break;
-                        if (images + next.Count > options.MaxBatchImages) { carried = next; break; }
-                        batch.Add(next);
-                        images += next.Count;
+                        if (!TryTakeLive(waitMs, out var next)) break;
+                        if (next is not Generation more || images + more.Count > options.MaxBatchImages || pixels + more.Pixels > options.MaxBatchPixels)
+                        {
+                            carried = next;
+                            break;
+                        }
+                        batch.Add(more);
+                        images += more.Count;
+                        pixels += more.Pixels;
                     }
                 }
                 Generate(batch);
@@ -92,7 +161,7 @@ public sealed class BatchQueue : IAsyncDisposable
         finally { stopped.TrySetResult(); }
     }
 
-    private void Generate(List<Work> batch)
+    private void Generate(List<Generation> batch)
     {
         try
         {

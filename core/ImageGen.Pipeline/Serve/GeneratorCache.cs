@@ -1,10 +1,14 @@
 using Azure;
 using ImageGen.Core.Sampling;
+using ImageGen.Pipeline.Http;
 using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Pipeline.Serve;
 
-/// <summary>A loaded generator and its batch queue; disposed once evicted and no request holds it.</summary>
+/// <summary>
+/// A loaded generator and its batch queue; disposed once evicted and no request holds it. It holds one of the
+/// cache's model slots from the start of its load until it is disposed.
+/// </summary>
 public sealed class LoadedModel
 {
     public required string Dataset { get; init; }
@@ -13,28 +17,56 @@ public sealed class LoadedModel
     public required BatchQueue Queue { get; init; }
     public DateTimeOffset LoadedAt { get; init; } = DateTimeOffset.UtcNow;
     public DateTimeOffset LastUsed { get; internal set; } = DateTimeOffset.UtcNow;
+    internal Action? OnDisposed { get; init; }
+    private readonly Lock gate = new();
     private int leases;
     private bool evicted;
+    private int disposed;
 
-    internal LoadedModel Acquire() { Interlocked.Increment(ref leases); LastUsed = DateTimeOffset.UtcNow; return this; }
+    public bool IsDisposed => Volatile.Read(ref disposed) == 1;
+
+    /// <summary>
+    /// A lease, unless the model was evicted first: the check and the count happen under the same lock as eviction's,
+    /// so an eviction can never dispose a model between a request being handed it and the request holding it.
+    /// </summary>
+    internal bool TryAcquire()
+    {
+        lock (gate)
+        {
+            if (evicted) return false;
+            leases++;
+        }
+        LastUsed = DateTimeOffset.UtcNow;
+        return true;
+    }
 
     internal void Release()
     {
-        if (Interlocked.Decrement(ref leases) == 0 && Volatile.Read(ref evicted)) _ = DisposeAsync();
+        bool last;
+        lock (gate) last = --leases == 0 && evicted;
+        if (last) _ = DisposeAsync();
     }
 
     internal void Evict()
     {
-        Volatile.Write(ref evicted, true);
-        if (Volatile.Read(ref leases) == 0) _ = DisposeAsync();
+        bool idle;
+        lock (gate)
+        {
+            evicted = true;
+            idle = leases == 0;
+        }
+        if (idle) _ = DisposeAsync();
     }
 
-    private int disposed;
     private async Task DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
-        await Queue.DisposeAsync();
-        Sampler.Dispose();
+        try
+        {
+            await Queue.DisposeAsync();
+            Sampler.Dispose();
+        }
+        finally { OnDisposed?.Invoke(); }
     }
 }
 
@@ -58,7 +90,11 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
 
     private readonly Dictionary<string, Pointer> pointers = [];
     private readonly Dictionary<(string, string), Task<LoadedModel>> models = [];
+    /// <summary>Requests waiting for a model's load to finish: a model they wait for is not evicted under them.</summary>
+    private readonly Dictionary<(string, string), int> waiting = [];
     private readonly Dictionary<string, Task<(ResolveStatus, string?)>> revalidations = [];
+    private readonly Dictionary<(string, string), (ApiErrorException Error, DateTimeOffset Until)> failures = [];
+    private readonly SemaphoreSlim slots = new(options.MaxLoadedModels, options.MaxLoadedModels);
     private readonly Lock gate = new();
 
     public async Task<(ResolveStatus status, string? version)> ResolveAsync(string dataset, string? version, CancellationToken cancellationToken)
@@ -113,43 +149,107 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
         }
     }
 
+    /// <summary>
+    /// A lease on the (dataset, version) generator, loading it once for all concurrent requests. At most MaxLoadedModels
+    /// models are resident, loads in flight and evicted models still finishing a request included: a load waits for a
+    /// slot (the least recently used model is evicted to make one) and answers 503 when none frees up in time. A load
+    /// that failed is remembered for FailedLoadRetryAfter and answered from memory, not downloaded again per request.
+    /// </summary>
     public async Task<ModelLease> AcquireAsync(string dataset, string version, CancellationToken cancellationToken)
     {
-        Task<LoadedModel> loading;
-        lock (gate)
+        while (true)
         {
-            if (!models.TryGetValue((dataset, version), out loading!))
+            Task<LoadedModel> loading;
+            lock (gate)
             {
-                loading = LoadAsync(dataset, version);
-                models[(dataset, version)] = loading;
+                if (failures.TryGetValue((dataset, version), out var failure))
+                {
+                    if (DateTimeOffset.UtcNow < failure.Until) throw failure.Error;
+                    failures.Remove((dataset, version));
+                }
+                if (!models.TryGetValue((dataset, version), out loading!))
+                {
+                    loading = LoadAsync(dataset, version);
+                    models[(dataset, version)] = loading;
+                }
+                waiting[(dataset, version)] = waiting.GetValueOrDefault((dataset, version)) + 1;
             }
-        }
-        LoadedModel model;
-        try { model = await loading.WaitAsync(cancellationToken); }
-        catch when (loading.IsFaulted)
-        {
+            EvictBeyondLimit();
+            LoadedModel model;
+            bool acquired;
+            try
+            {
+                model = await loading.WaitAsync(cancellationToken);
+                acquired = model.TryAcquire();
+            }
+            catch (Exception e) when (loading.IsFaulted)
+            {
+                lock (gate)
+                {
+                    if (models.TryGetValue((dataset, version), out var current) && current == loading)
+                    {
+                        models.Remove((dataset, version));
+                        if (e is ApiErrorException { Error.Status: not 503 } remembered)
+                            failures[(dataset, version)] = (remembered, DateTimeOffset.UtcNow + options.FailedLoadRetryAfter);
+                    }
+                }
+                throw;
+            }
+            finally
+            {
+                lock (gate) if ((waiting[(dataset, version)] -= 1) == 0) waiting.Remove((dataset, version));
+            }
+            if (acquired) return new ModelLease(model);
+            // Evicted between its load and this request: load it again (rare; only under a limit smaller than the working set).
             lock (gate) if (models.TryGetValue((dataset, version), out var current) && current == loading) models.Remove((dataset, version));
-            throw;
         }
-        var lease = new ModelLease(model.Acquire());
-        EvictBeyondLimit();
-        return lease;
     }
 
     private async Task<LoadedModel> LoadAsync(string dataset, string version)
     {
-        var bytes = await registry.DownloadCheckpointAsync(dataset, version);
-        var sampler = ImageSampler.Load(new MemoryStream(bytes, writable: false));
-        return new LoadedModel { Dataset = dataset, Version = version, Sampler = sampler, Queue = new BatchQueue(sampler, options) };
+        await Task.Yield(); // the caller registers the load before it runs
+        // Wait for a slot, evicting the least recently used loaded model while this load is one too many; an evicted
+        // model frees its slot when its last request finishes.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!await slots.WaitAsync(TimeSpan.FromMilliseconds(50)))
+        {
+            EvictBeyondLimit();
+            if (waited.Elapsed > options.ModelSlotWait)
+                throw new ApiErrorException(new ApiError(503, $"{options.MaxLoadedModels} models are loaded or loading and none freed up within " +
+                $"{options.ModelSlotWait.TotalSeconds:0} s to make room for dataset '{dataset}' version {version}; retry shortly"),
+                    new Dictionary<string, string> { ["Retry-After"] = "5" });
+        }
+        lock (gate) PeakResidentModels = Math.Max(PeakResidentModels, ResidentModels);
+        try
+        {
+            await using var checkpoint = await registry.OpenCheckpointAsync(dataset, version);
+            // Reads the generator's sections and seeks past the rest (ranged reads: the discriminator and the
+            // optimizer states are never downloaded). Synchronous reads, so off the request's thread.
+            var sampler = await Task.Run(() => ImageSampler.Load(checkpoint));
+            return new LoadedModel
+            {
+                Dataset = dataset, Version = version, Sampler = sampler, Queue = new BatchQueue(sampler, options), OnDisposed = () => slots.Release(),
+            };
+        }
+        catch (Exception e)
+        {
+            slots.Release();
+            if (e is InvalidDataException or RequestFailedException or EndOfStreamException)
+                throw new ApiErrorException(new ApiError(500, $"dataset '{dataset}' version {version} could not be loaded: {e.Message}"));
+            throw;
+        }
     }
 
+    /// <summary>Evicts the least recently used loaded models while the resident ones and the loads in flight pass the limit.</summary>
     private void EvictBeyondLimit()
     {
         List<LoadedModel> evicted = [];
         lock (gate)
         {
-            var loaded = models.Where(kv => kv.Value.IsCompletedSuccessfully).Select(kv => kv.Value.Result).OrderBy(m => m.LastUsed).ToList();
-            for (int i = 0; i < loaded.Count - options.MaxLoadedModels; i++)
+            var loaded = models.Where(kv => kv.Value.IsCompletedSuccessfully && !waiting.ContainsKey(kv.Key))
+                .Select(kv => kv.Value.Result).OrderBy(m => m.LastUsed).ToList();
+            int excess = models.Count - options.MaxLoadedModels;
+            for (int i = 0; i < excess && i < loaded.Count; i++)
             {
                 models.Remove((loaded[i].Dataset, loaded[i].Version));
                 evicted.Add(loaded[i]);
@@ -157,6 +257,11 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
         }
         foreach (var model in evicted) model.Evict();
     }
+
+    /// <summary>Models holding a slot: loaded, loading, or evicted and still finishing a request.</summary>
+    public int ResidentModels => options.MaxLoadedModels - slots.CurrentCount;
+    /// <summary>The most models that ever held a slot at once: never more than MaxLoadedModels.</summary>
+    public int PeakResidentModels { get; private set; }
 
     public IReadOnlyList<LoadedModel> Loaded
     {

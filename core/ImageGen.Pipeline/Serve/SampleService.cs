@@ -13,6 +13,9 @@ namespace ImageGen.Pipeline.Serve;
 public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 {
     public GeneratorCache Cache => cache;
+    /// <summary>Output pixels held by requests from queueing to encoded: the bound on a burst's memory.</summary>
+    public WeightedBudget PixelsInFlight { get; } = new(options.MaxPixelsInFlight);
+    private readonly SemaphoreSlim encodes = new(options.MaxConcurrentEncodes, options.MaxConcurrentEncodes);
 
     public async Task<ApiResult> SamplesAsync(string dataset, IReadOnlyDictionary<string, string?> query, string? ifNoneMatch, CancellationToken cancellationToken)
     {
@@ -29,13 +32,23 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             if (SampleCaching.AddHeaders(request, version, ifNoneMatch, headers)) return new ApiResult(304, "", [], headers);
 
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
-            int latentSize = lease.Model.Sampler.Spec.LatentSize;
-            var generated = await lease.Model.Queue.GenerateAsync(() => Latents(request, latentSize), request.ImageCount, request.Scale);
+            var spec = lease.Model.Sampler.Spec;
+            long side = (long)spec.ImageSize * request.Scale, pixels = request.ImageCount * side * side;
+            if (pixels > options.MaxRequestPixels)
+                return ApiResult.Error(new ApiError(400,
+                    $"{request.ImageCount} images of {side}x{side} ({spec.ImageSize}x{spec.ImageSize} at scale {request.Scale}) are {pixels:N0} pixels, " +
+                    $"over the limit of {options.MaxRequestPixels:N0} per request; ask for fewer images or a smaller scale", "scale",
+                    $"count x (image size x scale)^2 up to {options.MaxRequestPixels}"));
+            using var budget = await PixelsInFlight.AcquireAsync(pixels, cancellationToken);
+            var generated = await lease.Model.Queue.GenerateAsync(() => Latents(request, spec.LatentSize), request.ImageCount, request.Scale, cancellationToken);
             var names = request.Interpolate is { } q
                 ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
                 : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
             long encodeStarted = Stopwatch.GetTimestamp();
-            var result = SampleEncoding.Encode(request, generated.Pixels, names, version, headers);
+            await encodes.WaitAsync(cancellationToken);
+            ApiResult result;
+            try { result = SampleEncoding.Encode(request, generated.Pixels, names, version, headers); }
+            finally { encodes.Release(); }
             headers["Server-Timing"] = SampleEncoding.ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
             return result;
         }
@@ -63,24 +76,37 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {sampler.Spec.Kind} model; only VAE models reconstruct"));
             var decoded = ImageDecoder.Decode(bytes, sampler.Spec.ImageSize, sampler.Spec.Channels);
             if (!decoded.Accepted) return ApiResult.Error(new ApiError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
-            byte[] png;
-            using (var scope = torch.NewDisposeScope())
+            // On the model's worker, in its queue, like every other request (tensors never leave that thread).
+            byte[] png = await lease.Model.Queue.RunAsync(() =>
             {
+                using var scope = torch.NewDisposeScope();
                 var input = ImageTensorDataset.ToUnitRange(torch.tensor(decoded.Pixels!, [1, sampler.Spec.Channels, sampler.Spec.ImageSize, sampler.Spec.ImageSize]));
                 var output = sampler.Reconstruct(input);
-                png = ImageGrid.EncodePng(output[0]);
-            }
+                return ImageGrid.EncodePng(output[0]);
+            }, cancellationToken);
             return new ApiResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
+        catch (QueueFullException e)
+        {
+            return ApiResult.Error(new ApiError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
+        }
     }
 
-    public ApiResult Health()
+    /// <summary>What anyone may know: the app is up. Nothing about datasets, versions or the machine.</summary>
+    public static ApiResult Health() => ApiResult.JsonBody(new { status = "ok" });
+
+    /// <summary>The serving status for operators (behind a key): device, threads, the models loaded and their traffic, memory in flight.</summary>
+    public ApiResult Status()
     {
         var loaded = cache.Loaded;
         return ApiResult.JsonBody(new
         {
             status = "ok",
+            residentModels = cache.ResidentModels,
+            peakResidentModels = cache.PeakResidentModels,
+            pixelsInFlight = PixelsInFlight.InUse,
+            peakPixelsInFlight = PixelsInFlight.PeakInUse,
             device = TorchRuntime.Device,
             threads = torch.get_num_threads(),
             warm = loaded.Count > 0,
@@ -88,14 +114,17 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             models = loaded.Select(m => new
             {
                 dataset = m.Dataset, version = m.Version, kind = m.Sampler.Spec.Kind, imageSize = m.Sampler.Spec.ImageSize,
-                loadedAt = m.LoadedAt, lastUsed = m.LastUsed, requests = m.Queue.RequestsServed, forwardPasses = m.Queue.ForwardPasses,
+                loadedAt = m.LoadedAt, lastUsed = m.LastUsed, requests = m.Queue.RequestsServed, forwardPasses = m.Queue.ForwardPasses, dropped = m.Queue.RequestsDropped,
             }),
         });
     }
 
     private async Task<string> ResolveAsync(string dataset, string? version, CancellationToken cancellationToken)
     {
-        var (status, resolved) = await cache.ResolveAsync(dataset, version, cancellationToken);
+        ResolveStatus status;
+        string? resolved;
+        try { (status, resolved) = await cache.ResolveAsync(dataset, version, cancellationToken); }
+        catch (InvalidDataException e) { throw new ApiErrorException(new ApiError(500, $"dataset '{dataset}' cannot be served: {e.Message}")); }
         return status switch
         {
             ResolveStatus.Ok => resolved!,

@@ -17,4 +17,22 @@ public sealed record ServeOptions
     /// <summary>Requests waiting per model; past it the answer is 429 with Retry-After.</summary>
     public int MaxQueuedRequests { get; init; } = 64;
     public int MaxReconstructBytes { get; init; } = 8 * 1024 * 1024;
+    /// <summary>
+    /// Output pixels one request may ask for: count x (image size x scale)^2. 256 images of 64x64 at scale 4 fit; at
+    /// scale 8 (268 MB of RGBA before encoding) they do not, and the answer is 400 naming the limit.
+    /// </summary>
+    public long MaxRequestPixels { get; init; } = 16_777_216;
+    /// <summary>Output pixels one batched forward pass turns out: requests past it wait for the next pass.</summary>
+    public long MaxBatchPixels { get; init; } = 16_777_216;
+    /// <summary>
+    /// Output pixels held by all requests at once, from queueing until their answer is encoded (4 bytes each as RGBA,
+    /// plus what encoding makes): the bound on what a burst of large requests costs. Requests past it wait their turn.
+    /// </summary>
+    public long MaxPixelsInFlight { get; init; } = 50_331_648;
+    /// <summary>PNG, zip and JSON encodes running at once (each is CPU work on a request thread).</summary>
+    public int MaxConcurrentEncodes { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>How long a failed model load is answered from memory before it is downloaded again.</summary>
+    public TimeSpan FailedLoadRetryAfter { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long a load waits for a model slot (MaxLoadedModels) before the answer is 503.</summary>
+    public TimeSpan ModelSlotWait { get; init; } = TimeSpan.FromSeconds(30);
 }

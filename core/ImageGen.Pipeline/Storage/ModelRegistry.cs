@@ -170,8 +170,14 @@ public sealed class ModelRegistry(BlobServiceClient service)
             var options = new BlobDownloadOptions { Conditions = knownETag is { } e ? new BlobRequestConditions { IfNoneMatch = e } : null };
             var response = await blob.DownloadContentAsync(options, cancellationToken);
             if (response.GetRawResponse().Status == 304) return new LatestLookup(LatestStatus.NotModified, null, knownETag);
-            var pointer = response.Value.Content.ToObjectFromJson<LatestPointer>(Core.Models.Json.Options)
-                ?? throw new InvalidDataException($"models/{StorageLayout.LatestPointer(dataset)} is empty");
+            LatestPointer? pointer;
+            try { pointer = response.Value.Content.ToObjectFromJson<LatestPointer>(Core.Models.Json.Options); }
+            catch (JsonException bad) { throw new InvalidDataException($"models/{StorageLayout.LatestPointer(dataset)} is not valid JSON: {bad.Message}", bad); }
+            if (pointer is null) throw new InvalidDataException($"models/{StorageLayout.LatestPointer(dataset)} is empty");
+            // Not trusted blindly: the version it names passes the check a URL's version does, so a damaged or
+            // forged pointer cannot send a reader to another dataset's blobs ("../other/v0001").
+            if (!StorageLayout.IsSafeName(pointer.Version))
+                throw new InvalidDataException($"models/{StorageLayout.LatestPointer(dataset)} names version '{pointer.Version}', which is not a valid version name");
             return new LatestLookup(LatestStatus.Found, pointer, response.Value.Details.ETag);
         }
         catch (RequestFailedException e) when (e.Status == 304)
@@ -239,9 +245,11 @@ public sealed class ModelRegistry(BlobServiceClient service)
         return [.. names];
     }
 
-    public async Task<byte[]> DownloadCheckpointAsync(string dataset, string version, CancellationToken cancellationToken = default)
-    {
-        var response = await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version)).DownloadContentAsync(cancellationToken);
-        return response.Value.Content.ToArray();
-    }
+    /// <summary>
+    /// A published checkpoint as a seekable stream of ranged reads, pinned to the blob's current ETag: a reader that
+    /// seeks past sections (serving skips the discriminator and the optimizer states) never downloads them.
+    /// </summary>
+    public Task<Stream> OpenCheckpointAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
+        models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version))
+            .OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = 1 << 20 }, cancellationToken);
 }
