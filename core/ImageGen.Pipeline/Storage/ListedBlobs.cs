@@ -48,8 +48,10 @@ public static class ListedBlobs
             Range = length > 0 ? new HttpRange(0, length) : default, // an empty blob has no byte 0 to range over
             Conditions = new BlobRequestConditions { IfMatch = listed.Properties.ETag },
         };
-        try { return ((await container.GetBlobClient(listed.Name).DownloadStreamingAsync(options, cancellationToken)).Value.Content, null); }
+        var blob = container.GetBlobClient(listed.Name);
+        try { return ((await blob.DownloadStreamingAsync(options, cancellationToken)).Value.Content, null); }
         catch (RequestFailedException e) when (e.Status == 404) { return (null, Deleted); }
-        catch (RequestFailedException e) when (e.Status is 412 or 416) { return (null, Changed); } // 416: it shrank below the range
+        // A failed If-Match may mean gone as well as changed (storage answers 412 for both); 416: it shrank below the range.
+        catch (RequestFailedException e) when (e.Status is 412 or 416) { return (null, await blob.ExistsAsync(cancellationToken) ? Changed : Deleted); }
     }
 }
