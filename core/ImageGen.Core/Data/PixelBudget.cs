@@ -21,7 +21,7 @@ public sealed class PixelBudget(long capacity)
     public async Task<IDisposable> AcquireAsync(long pixels, CancellationToken cancellationToken = default)
     {
         long weight = Math.Clamp(pixels, 1, Capacity);
-        LinkedListNode<(long, TaskCompletionSource)> node;
+        LinkedListNode<(long Pixels, TaskCompletionSource Granted)> node;
         lock (gate)
         {
             if (waiting.Count == 0 && inFlight + weight <= Capacity)
@@ -32,7 +32,7 @@ public sealed class PixelBudget(long capacity)
             node = waiting.AddLast((weight, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)));
         }
         using (cancellationToken.Register(() => Abandon(node, cancellationToken)))
-            await node.Value.Item2.Task;
+            await node.Value.Granted.Task;
         return new Lease(this, weight);
     }
 
