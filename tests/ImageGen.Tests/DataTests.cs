@@ -136,4 +136,65 @@ public class DataTests
         Assert.Contains("no usable images", e.Message);
         Assert.Contains("readme.txt", e.Message);
     }
+
+    [Fact]
+    public async Task A_pixel_budget_never_lets_concurrent_holders_exceed_it_and_runs_an_oversized_request_alone()
+    {
+        var budget = new PixelBudget(100);
+        long held = 0, mostHeld = 0;
+        bool oversizedShared = false;
+        async Task Hold(long pixels, int seed)
+        {
+            var random = new Random(seed);
+            for (int round = 0; round < 20; round++)
+            {
+                long weight = pixels > 0 ? pixels : random.Next(1, 41);
+                using (await budget.AcquireAsync(weight))
+                {
+                    long charged = Math.Min(weight, budget.Capacity);
+                    long now = Interlocked.Add(ref held, charged);
+                    if (charged == budget.Capacity && now != charged) oversizedShared = true;
+                    InterlockedMax(ref mostHeld, now);
+                    await Task.Delay(random.Next(0, 3));
+                    Interlocked.Add(ref held, -charged);
+                }
+            }
+        }
+        await Task.WhenAll(Enumerable.Range(0, 24).Select(i => Task.Run(() => Hold(i == 0 ? 500 : 0, i))));
+        Assert.InRange(mostHeld, 41, 100); // several ran together, never more than the budget
+        Assert.Equal(budget.Capacity, budget.Peak);
+        Assert.False(oversizedShared, "a request over the whole budget ran beside others");
+
+        // A cancelled waiter leaves the queue; the budget still serves the next one.
+        var first = await budget.AcquireAsync(80);
+        using var cancel = new CancellationTokenSource();
+        var waiter = budget.AcquireAsync(50, cancel.Token);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiter);
+        first.Dispose();
+        using var next = await budget.AcquireAsync(100).WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        long seen;
+        while (value > (seen = Interlocked.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
+    }
+
+    [Fact]
+    public async Task Parallel_decodes_hold_no_more_pixels_than_the_packers_budget_and_an_image_over_it_still_decodes()
+    {
+        using var output = new TempFolder();
+        var png = TestImages.Encode(TestImages.Shape(3, 48), SKEncodedImageFormat.Png);
+        long imagePixels = 48 * 48;
+        foreach (long budget in new[] { 3 * imagePixels, imagePixels / 2 })
+        {
+            using var packer = new DatasetPacker(output.File($"budget{budget}"), 32, 1, DecodeLimits.Default with { MaxPixelsInFlight = budget });
+            var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => packer.DecodeAsync(png))));
+            Assert.All(results, r => Assert.True(r.Accepted, r.Rejection));
+            Assert.InRange(packer.PixelsInFlight.Peak, 1, budget);
+        }
+        using var plain = new DatasetPacker(output.File("plain"), 32, 1);
+        Assert.Contains("empty", (await plain.DecodeAsync([])).Rejection); // rejected from its header, before waiting for pixels
+    }
 }

@@ -1,5 +1,8 @@
 using System.Formats.Tar;
 using System.IO.Compression;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Data;
 using ImageGen.Core.Models;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Ingest;
@@ -103,6 +106,97 @@ public class PipelineStepTests
         Assert.Contains("not a readable zip archive", members[0].Rejection);
     }
 
+    [Fact]
+    public void A_zip_over_the_member_cap_is_refused_by_name_before_any_member_is_read()
+    {
+        using var buffer = new MemoryStream();
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+            for (int i = 0; i < 5; i++) { using var entry = zip.CreateEntry($"img{i}.png").Open(); entry.Write(Drops.Png(i)); }
+        var members = ArchiveReader.Read("many.zip", new MemoryStream(buffer.ToArray()), new ArchiveLimits { MaxEntries = 3 }).ToList();
+        var only = Assert.Single(members);
+        Assert.Equal("many.zip", only.Name);
+        Assert.Contains("declares 5 members, over the 3-member limit", only.Rejection);
+    }
+
+    [Fact]
+    public void A_zip64_record_claiming_billions_of_members_is_refused_by_name_from_the_tail()
+    {
+        var members = ArchiveReader.Read("huge.zip", new MemoryStream(Zip64Claiming(5_000_000_000, PipelineIntegrationTests.ZipWithTraps(0, 2)))).ToList();
+        var only = Assert.Single(members);
+        Assert.Equal("huge.zip", only.Name);
+        Assert.Contains("declares 5000000000 members, over the 200000-member limit", only.Rejection);
+    }
+
+    /// <summary>The zip's end record rewritten as zip64: a zip64 record declaring <paramref name="entries"/>, its locator, and a saturated classic record.</summary>
+    private static byte[] Zip64Claiming(ulong entries, byte[] zip)
+    {
+        int end = zip.Length - 22; // no comment
+        uint directoryBytes = BitConverter.ToUInt32(zip, end + 12), directoryAt = BitConverter.ToUInt32(zip, end + 16);
+        using var output = new MemoryStream();
+        using var w = new BinaryWriter(output);
+        w.Write(zip, 0, end);
+        long recordAt = output.Position;
+        w.Write(0x06064b50u); w.Write(44UL); w.Write((ushort)45); w.Write((ushort)45); w.Write(0u); w.Write(0u);
+        w.Write(entries); w.Write(entries); w.Write((ulong)directoryBytes); w.Write((ulong)directoryAt);
+        w.Write(0x07064b50u); w.Write(0u); w.Write((ulong)recordAt); w.Write(1u);
+        w.Write(0x06054b50u); w.Write((ushort)0); w.Write((ushort)0); w.Write(ushort.MaxValue); w.Write(ushort.MaxValue);
+        w.Write(uint.MaxValue); w.Write(uint.MaxValue); w.Write((ushort)0);
+        w.Flush();
+        return output.ToArray();
+    }
+
+    [Fact]
+    public void Tar_metadata_and_skipped_members_count_against_the_archives_byte_budget()
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        using (var tar = new TarWriter(gzip))
+        {
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "../skipped.bin") { DataStream = new MemoryStream(new byte[900_000]) });
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "too-big.bin") { DataStream = new MemoryStream(new byte[900_000]) });
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "folder/", new Dictionary<string, string> { ["comment"] = new string('c', 900_000) }));
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "good.png") { DataStream = new MemoryStream(Drops.Png(1)) });
+        }
+        buffer.Position = 0;
+        var members = ArchiveReader.Read("drop.tar.gz", buffer, new ArchiveLimits { MaxEntryBytes = 100_000, MaxExpandedBytes = 2_500_000 }).ToList();
+        Assert.Contains("'..'", members.Single(m => m.Name == "drop.tar.gz:../skipped.bin").Rejection);
+        Assert.Contains("100000-byte limit", members.Single(m => m.Name == "drop.tar.gz:too-big.bin").Rejection);
+        Assert.DoesNotContain(members, m => m.Name == "drop.tar.gz:good.png");
+        Assert.Equal("drop.tar.gz", members[^1].Name);
+        Assert.Contains("expands past its 2500000-byte total limit", members[^1].Rejection);
+    }
+
+    [Fact]
+    public void An_oversized_tar_metadata_header_rejects_that_archive_by_name()
+    {
+        using var buffer = new MemoryStream();
+        using (var tar = new TarWriter(buffer, leaveOpen: true))
+        {
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "first.png") { DataStream = new MemoryStream(Drops.Png(1)) });
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "meta.png", new Dictionary<string, string> { ["comment"] = new string('c', 2_000_000) })
+                { DataStream = new MemoryStream(Drops.Png(2)) });
+        }
+        buffer.Position = 0;
+        var members = ArchiveReader.Read("drop.tar", buffer).ToList();
+        Assert.Equal(Drops.Png(1), members.Single(m => m.Name == "drop.tar:first.png").Data); // what came before is kept
+        Assert.Equal("drop.tar", members[^1].Name);
+        Assert.Contains("PAX extended header of 2000", members[^1].Rejection);
+        Assert.Contains("over the 1048576-byte limit for tar metadata", members[^1].Rejection);
+        Assert.Equal(2, members.Count);
+    }
+
+    /// <summary>A tar whose first header is a PAX extended header declaring 8 GB of metadata: the tar reader itself throws InvalidOperationException on it.</summary>
+    public static byte[] TarWithAnOversizedHeader()
+    {
+        var header = new byte[512];
+        void Put(int at, string text) => System.Text.Encoding.ASCII.GetBytes(text).CopyTo(header, at);
+        Put(0, "PaxHeaders/huge"); Put(100, "0000644\0"); Put(108, "0000000\0"); Put(116, "0000000\0");
+        Put(124, "77777777777\0"); Put(136, "00000000000\0"); Put(156, "x"); Put(257, "ustar\0"); Put(263, "00");
+        Put(148, "        ");
+        Put(148, Convert.ToString(header.Sum(b => b), 8).PadLeft(6, '0') + "\0 ");
+        return [.. header, .. new byte[4096]];
+    }
+
     [Theory]
     [InlineData("fmnist", true)]
     [InlineData("v0001", true)]
@@ -111,4 +205,74 @@ public class PipelineStepTests
     [InlineData("Fmnist", false)]
     [InlineData("", false)]
     public void Names_are_checked_as_whole_safe_segments(string name, bool safe) => Assert.Equal(safe, StorageLayout.IsSafeName(name));
+}
+
+/// <summary>Ingest against real storage (Azurite): what a dropped blob may cost, and what a bad one may stop.</summary>
+public class IngestHardeningTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    private BlobServiceClient Storage => azurite.Client();
+    private static string FreshDataset(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
+
+    [Fact]
+    public async Task A_blob_overwritten_with_a_bigger_one_after_listing_is_skipped_not_read()
+    {
+        string dataset = FreshDataset("listed");
+        await Drops.UploadAsync(Storage, dataset, "a.png", Drops.Png(1));
+        await Drops.UploadAsync(Storage, dataset, "b.zip", PipelineIntegrationTests.ZipWithTraps(0, 1));
+        await Drops.UploadAsync(Storage, dataset, "same.png", Drops.Png(3));
+        var drops = Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
+        var listed = new Dictionary<string, BlobItem>();
+        await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), default)) listed[blob.Name[(dataset.Length + 1)..]] = blob;
+
+        await Drops.UploadAsync(Storage, dataset, "a.png", [.. Drops.Png(1), .. new byte[100_000]]);
+        await Drops.UploadAsync(Storage, dataset, "b.zip", PipelineIntegrationTests.ZipWithTraps(0, 9));
+
+        var (data, skipped) = await drops.DownloadAsListedAsync(listed["a.png"]);
+        Assert.Null(data);
+        Assert.Equal(ListedBlobs.Changed, skipped);
+        using var folder = new TempFolder();
+        Assert.Equal(ListedBlobs.Changed, await drops.DownloadAsListedToAsync(listed["b.zip"], folder.File("b.zip")));
+        Assert.Equal(Drops.Png(3), (await drops.DownloadAsListedAsync(listed["same.png"])).Data);
+        await drops.DeleteBlobAsync(listed["same.png"].Name);
+        Assert.Equal(ListedBlobs.Deleted, (await drops.DownloadAsListedAsync(listed["same.png"])).Skipped);
+    }
+
+    [Fact]
+    public async Task An_oversized_imagegen_json_is_an_error_naming_the_file_and_the_limit()
+    {
+        string dataset = FreshDataset("options");
+        await Drops.UploadAsync(Storage, dataset, "img.png", Drops.Png(1));
+        await Drops.UploadAsync(Storage, dataset, StorageLayout.OptionsFile,
+            System.Text.Encoding.UTF8.GetBytes("{\"model\": \"dcgan\"" + new string(' ', 70_000) + "}"));
+        var result = await new DatasetIngestor(Storage).IngestAsync(new IngestRequest(dataset, "v1", null));
+        Assert.Equal(0, result.Accepted);
+        Assert.Contains($"{dataset}/imagegen.json' is 70018 bytes, over the 65536-byte limit", result.Error);
+    }
+
+    [Fact]
+    public async Task A_broken_archive_is_rejected_by_name_and_the_images_and_archives_beside_it_are_still_ingested()
+    {
+        string dataset = FreshDataset("broken");
+        await Drops.UploadAsync(Storage, dataset, "a.png", Drops.Png(1));
+        await Drops.UploadAsync(Storage, dataset, "b-huge-header.tar", PipelineStepTests.TarWithAnOversizedHeader());
+        await Drops.UploadAsync(Storage, dataset, "c-not-gzip.tgz", "not gzip data at all"u8.ToArray());
+        await Drops.UploadAsync(Storage, dataset, "d.zip", PipelineIntegrationTests.ZipWithTraps(10, 3));
+        await Drops.UploadAsync(Storage, dataset, "e.png", Drops.Png(2));
+        var result = await new DatasetIngestor(Storage).IngestAsync(new IngestRequest(dataset, "v1", null));
+        Assert.Null(result.Error);
+        Assert.Equal(5, result.Accepted); // two loose images and three from the good zip
+        var reasons = (await Drops.ManifestAsync(Storage, dataset, "v1")).Rejected.ToDictionary(r => r.Name, r => r.Reason);
+        Assert.Contains("header of 8589934591 bytes", reasons["b-huge-header.tar"]);
+        Assert.Contains("the archive is broken from here on", reasons["c-not-gzip.tgz"]);
+    }
+
+    [Fact]
+    public async Task Ingest_with_a_pixel_budget_smaller_than_one_image_still_accepts_every_image()
+    {
+        string dataset = FreshDataset("pixels");
+        for (int i = 0; i < 6; i++) await Drops.UploadAsync(Storage, dataset, $"img{i}.png", Drops.Png(i));
+        var result = await new DatasetIngestor(Storage, DecodeLimits.Default with { MaxPixelsInFlight = 1000 }).IngestAsync(new IngestRequest(dataset, "v1", null));
+        Assert.Null(result.Error);
+        Assert.Equal(6, result.Accepted);
+    }
 }

@@ -54,11 +54,14 @@ public sealed class DatasetPacker : IDisposable
         this.imageSize = imageSize;
         this.channels = channels;
         this.limits = limits ?? DecodeLimits.Default;
+        PixelsInFlight = new PixelBudget(this.limits.MaxPixelsInFlight);
         this.progress = progress;
         Directory.CreateDirectory(folder);
     }
 
     public int Accepted => sources.Count;
+    /// <summary>The pixels <see cref="DecodeAsync"/> callers may decode at once, shared by all of them.</summary>
+    public PixelBudget PixelsInFlight { get; }
     public IReadOnlyList<Rejection> Rejected => rejected;
 
     /// <summary>Decodes one input and packs it, or records why not. Returns true when accepted.</summary>
@@ -66,6 +69,17 @@ public sealed class DatasetPacker : IDisposable
 
     /// <summary>Decodes to this packer's size and channels. Thread-safe, so callers may decode in parallel and Add in order.</summary>
     public DecodeResult Decode(byte[] data) => ImageDecoder.Decode(data, imageSize, channels, limits);
+
+    /// <summary>
+    /// Decodes once the image's pixels, read from its header, fit in <see cref="PixelsInFlight"/>: parallel callers
+    /// are bounded by the memory their decodes take, not only by how many run.
+    /// </summary>
+    public async Task<DecodeResult> DecodeAsync(byte[] data, CancellationToken cancellationToken = default)
+    {
+        var header = ImageDecoder.Identify(data, limits);
+        if (header.Rejection is { } reason) return DecodeResult.Reject(reason);
+        using (await PixelsInFlight.AcquireAsync(header.Pixels, cancellationToken)) return Decode(data);
+    }
 
     public bool Add(string name, DecodeResult decoded)
     {

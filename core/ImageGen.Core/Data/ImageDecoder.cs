@@ -8,6 +8,11 @@ public sealed record DecodeLimits
     public int MaxSide { get; init; } = 4096;
     public long MaxPixels { get; init; } = 16_000_000;
     public long MaxBytes { get; init; } = 64L * 1024 * 1024;
+    /// <summary>
+    /// Pixels decoded at once across parallel decodes (each costs about 8 bytes a pixel while it runs); an image
+    /// over the whole budget decodes alone.
+    /// </summary>
+    public long MaxPixelsInFlight { get; init; } = 64_000_000;
     public static readonly DecodeLimits Default = new();
 }
 
@@ -19,6 +24,12 @@ public readonly record struct DecodeResult(byte[]? Pixels, string? Rejection)
     public static DecodeResult Accept(byte[] pixels) => new(pixels, null);
 }
 
+/// <summary>An image's size from its header alone, or the reason it was rejected before any pixel was decoded.</summary>
+public readonly record struct ImageHeader(int Width, int Height, string? Rejection)
+{
+    public long Pixels => (long)Width * Height;
+}
+
 /// <summary>
 /// Decodes PNG, JPEG, BMP, GIF (first frame) and WebP with SkiaSharp, then centre-crops to a square,
 /// resizes to the target size and converts to grayscale or RGB. Transparent pixels are composited over white.
@@ -28,26 +39,20 @@ public static class ImageDecoder
     public static readonly SKEncodedImageFormat[] SupportedFormats =
         [SKEncodedImageFormat.Png, SKEncodedImageFormat.Jpeg, SKEncodedImageFormat.Bmp, SKEncodedImageFormat.Gif, SKEncodedImageFormat.Webp];
 
+    /// <summary>Reads the header only, with every check that needs no pixels; cheap enough to run before waiting for memory.</summary>
+    public static ImageHeader Identify(byte[] data, DecodeLimits? limits = null)
+    {
+        var (codec, header) = Open(data, limits ?? DecodeLimits.Default);
+        codec?.Dispose();
+        return header;
+    }
+
     public static DecodeResult Decode(byte[] data, int imageSize, int channels, DecodeLimits? limits = null)
     {
-        limits ??= DecodeLimits.Default;
-        if (data.Length == 0) return DecodeResult.Reject("empty file (0 bytes)");
-        if (data.Length > limits.MaxBytes)
-            return DecodeResult.Reject($"file is {data.Length} bytes, over the {limits.MaxBytes}-byte limit");
-        using var codec = SKCodec.Create(new MemoryStream(data, writable: false), out var createResult);
-        if (codec is null)
-            return DecodeResult.Reject(createResult == SKCodecResult.IncompleteInput
-                ? "truncated image: the header is incomplete"
-                : "not a recognised image (expected PNG, JPEG, BMP, GIF or WebP data)");
-        if (!SupportedFormats.Contains(codec.EncodedFormat))
-            return DecodeResult.Reject($"format {codec.EncodedFormat} is not supported; use PNG, JPEG, BMP, GIF or WebP");
-        int width = codec.Info.Width, height = codec.Info.Height;
-        if (width < 1 || height < 1) return DecodeResult.Reject($"image declares {width}x{height} pixels");
-        if (width > limits.MaxSide || height > limits.MaxSide)
-            return DecodeResult.Reject($"image is {width}x{height} pixels, over the {limits.MaxSide}-pixel limit per side");
-        if ((long)width * height > limits.MaxPixels)
-            return DecodeResult.Reject($"image is {width}x{height} = {(long)width * height} pixels, over the {limits.MaxPixels}-pixel limit");
-
+        var (opened, header) = Open(data, limits ?? DecodeLimits.Default);
+        if (opened is null) return DecodeResult.Reject(header.Rejection!);
+        using var codec = opened;
+        int width = header.Width, height = header.Height;
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var decoded = new SKBitmap(info);
         // GetPixels reports a truncated file (SKBitmap.Decode would silently fill the missing rows).
@@ -55,6 +60,29 @@ public static class ImageDecoder
         if (result == SKCodecResult.IncompleteInput) return DecodeResult.Reject("truncated image: pixel data ends early");
         if (result != SKCodecResult.Success) return DecodeResult.Reject($"undecodable image data ({result})");
         return DecodeResult.Accept(ToPlanar(decoded, imageSize, channels));
+    }
+
+    /// <summary>The one place an input is checked before decoding: its size, its format and its declared dimensions.</summary>
+    private static (SKCodec? Codec, ImageHeader Header) Open(byte[] data, DecodeLimits limits)
+    {
+        static (SKCodec?, ImageHeader) Reject(string reason) => (null, new ImageHeader(0, 0, reason));
+        if (data.Length == 0) return Reject("empty file (0 bytes)");
+        if (data.Length > limits.MaxBytes) return Reject($"file is {data.Length} bytes, over the {limits.MaxBytes}-byte limit");
+        var codec = SKCodec.Create(new MemoryStream(data, writable: false), out var createResult);
+        if (codec is null)
+            return Reject(createResult == SKCodecResult.IncompleteInput
+                ? "truncated image: the header is incomplete"
+                : "not a recognised image (expected PNG, JPEG, BMP, GIF or WebP data)");
+        int width = codec.Info.Width, height = codec.Info.Height;
+        string? rejection =
+            !SupportedFormats.Contains(codec.EncodedFormat) ? $"format {codec.EncodedFormat} is not supported; use PNG, JPEG, BMP, GIF or WebP"
+            : width < 1 || height < 1 ? $"image declares {width}x{height} pixels"
+            : width > limits.MaxSide || height > limits.MaxSide ? $"image is {width}x{height} pixels, over the {limits.MaxSide}-pixel limit per side"
+            : (long)width * height > limits.MaxPixels ? $"image is {width}x{height} = {(long)width * height} pixels, over the {limits.MaxPixels}-pixel limit"
+            : null;
+        if (rejection is null) return (codec, new ImageHeader(width, height, null));
+        codec.Dispose();
+        return Reject(rejection);
     }
 
     /// <summary>Centre-crop to a square, resize with a good filter, flatten alpha over white, return [C, S, S] bytes.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Formats.Tar;
 using System.IO.Compression;
 
@@ -14,6 +15,10 @@ public sealed record ArchiveLimits
     public long MaxExpandedBytes { get; init; } = 8L * 1024 * 1024 * 1024;
     /// <summary>Uncompressed:compressed ratio above which a zip member is refused; images barely compress.</summary>
     public double MaxCompressionRatio { get; init; } = 100;
+    /// <summary>A zip's central directory, which the zip reader loads whole when it opens the archive.</summary>
+    public long MaxCentralDirectoryBytes { get; init; } = 128L * 1024 * 1024;
+    /// <summary>One tar PAX extended header or GNU long name, which the tar reader loads whole before any check of ours.</summary>
+    public long MaxTarHeaderBytes { get; init; } = 1024 * 1024;
     public static readonly ArchiveLimits Default = new();
 }
 
@@ -23,7 +28,8 @@ public sealed record ArchiveMember(string Name, byte[]? Data, string? Rejection)
 /// <summary>
 /// Reads the images inside a dropped .zip, .tar, .tar.gz or .tgz one member at a time. Members whose path
 /// could climb out of a folder (../, absolute, drive letters) are refused by name, as are links and members
-/// that expand past the limits; an archive that is itself broken ends with one rejection for the rest.
+/// that expand past the limits. An archive that is itself broken, or over a limit that covers the whole
+/// archive, ends with one rejection naming it; what it gave before that is kept.
 /// </summary>
 public static class ArchiveReader
 {
@@ -35,9 +41,10 @@ public static class ArchiveReader
     public static IEnumerable<ArchiveMember> Read(string archiveName, Stream seekable, ArchiveLimits? limits = null)
     {
         limits ??= ArchiveLimits.Default;
-        return archiveName.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)
-            ? ReadZip(archiveName, seekable, limits)
-            : ReadTar(archiveName, seekable, limits, gzip: !archiveName.EndsWith(".tar", StringComparison.OrdinalIgnoreCase));
+        bool zip = archiveName.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
+        return StopAtBrokenArchive(archiveName, zip ? "not a readable zip archive" : "the archive is broken from here on",
+            zip ? ReadZip(archiveName, seekable, limits)
+                : ReadTar(archiveName, seekable, limits, gzip: !archiveName.EndsWith(".tar", StringComparison.OrdinalIgnoreCase)));
     }
 
     public static string? UnsafePathReason(string path)
@@ -50,66 +57,75 @@ public static class ArchiveReader
         return null;
     }
 
+    /// <summary>
+    /// The one place an archive's own failure becomes a rejection: whatever the zip and tar readers throw for a
+    /// corrupt or oversized header, or a limit of ours that covers the whole archive, ends this archive only.
+    /// </summary>
+    private static IEnumerable<ArchiveMember> StopAtBrokenArchive(string archiveName, string brokenPrefix, IEnumerable<ArchiveMember> members)
+    {
+        using var next = members.GetEnumerator();
+        while (true)
+        {
+            string? stop = null;
+            try
+            {
+                if (!next.MoveNext()) yield break;
+            }
+            catch (ArchiveLimitExceeded e) { stop = e.Message; }
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException or NotSupportedException or IOException or FormatException)
+            {
+                stop = $"{brokenPrefix}: {e.Message}";
+            }
+            if (stop is not null) { yield return new ArchiveMember(archiveName, null, stop); yield break; }
+            yield return next.Current;
+        }
+    }
+
     private static IEnumerable<ArchiveMember> ReadZip(string archiveName, Stream stream, ArchiveLimits limits)
     {
-        ZipArchive zip;
-        string? openError = null;
-        try { zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true); }
-        catch (InvalidDataException e) { zip = null!; openError = e.Message; }
-        if (openError is not null) { yield return new ArchiveMember(archiveName, null, $"not a readable zip archive: {openError}"); yield break; }
-        using (zip)
+        // Checked from the tail before ZipArchive opens: it loads every central directory entry on open.
+        var declared = ZipDirectorySize.Read(stream);
+        if (declared.Entries > (ulong)limits.MaxEntries)
+            throw new ArchiveLimitExceeded($"declares {declared.Entries} members, over the {limits.MaxEntries}-member limit; nothing in it was read");
+        if (declared.Bytes > (ulong)limits.MaxCentralDirectoryBytes)
+            throw new ArchiveLimitExceeded($"declares a {declared.Bytes}-byte central directory, over the {limits.MaxCentralDirectoryBytes}-byte limit; nothing in it was read");
+        stream.Position = 0;
+        using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+        var expanded = new ExpansionBudget(limits.MaxExpandedBytes);
+        foreach (var entry in zip.Entries)
         {
-            long expanded = 0;
-            int index = 0;
-            foreach (var entry in zip.Entries)
+            if (entry.FullName.EndsWith('/')) continue; // a folder
+            string name = $"{archiveName}:{entry.FullName}";
+            if (UnsafePathReason(entry.FullName) is { } unsafeReason) { yield return new ArchiveMember(name, null, unsafeReason); continue; }
+            if (entry.Length > limits.MaxEntryBytes)
             {
-                if (entry.FullName.EndsWith('/')) continue; // a folder
-                string name = $"{archiveName}:{entry.FullName}";
-                if (++index > limits.MaxEntries)
-                {
-                    yield return new ArchiveMember(archiveName, null, $"has more than {limits.MaxEntries} members; the rest were not read");
-                    yield break;
-                }
-                if (UnsafePathReason(entry.FullName) is { } unsafeReason) { yield return new ArchiveMember(name, null, unsafeReason); continue; }
-                if (entry.Length > limits.MaxEntryBytes)
-                {
-                    yield return new ArchiveMember(name, null, $"expands to {entry.Length} bytes, over the {limits.MaxEntryBytes}-byte limit per member");
-                    continue;
-                }
-                if (entry.CompressedLength > 0 && (double)entry.Length / entry.CompressedLength > limits.MaxCompressionRatio)
-                {
-                    yield return new ArchiveMember(name, null,
-                        $"compression ratio {(double)entry.Length / entry.CompressedLength:0}:1 is over the {limits.MaxCompressionRatio:0}:1 limit (a zip bomb?)");
-                    continue;
-                }
-                var (data, error) = ReadBounded(() => entry.Open(), limits.MaxEntryBytes, limits.MaxExpandedBytes - expanded);
-                if (data is not null) expanded += data.Length;
-                yield return new ArchiveMember(name, data, error);
+                yield return new ArchiveMember(name, null, $"expands to {entry.Length} bytes, over the {limits.MaxEntryBytes}-byte limit per member");
+                continue;
             }
+            if (entry.CompressedLength > 0 && (double)entry.Length / entry.CompressedLength > limits.MaxCompressionRatio)
+            {
+                yield return new ArchiveMember(name, null,
+                    $"compression ratio {(double)entry.Length / entry.CompressedLength:0}:1 is over the {limits.MaxCompressionRatio:0}:1 limit (a zip bomb?)");
+                continue;
+            }
+            var (data, error) = ReadBounded(() => new MeteredStream(entry.Open(), expanded, disposeInner: true), limits.MaxEntryBytes);
+            yield return new ArchiveMember(name, data, error);
         }
     }
 
     private static IEnumerable<ArchiveMember> ReadTar(string archiveName, Stream stream, ArchiveLimits limits, bool gzip)
     {
         Stream source = gzip ? new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true) : stream;
-        using var reader = new TarReader(source, leaveOpen: false);
-        long expanded = 0;
+        // Every byte of the tar counts against the budget: headers, PAX and GNU metadata, skipped members, padding.
+        var metered = new MeteredStream(source, new ExpansionBudget(limits.MaxExpandedBytes), disposeInner: gzip, limits.MaxTarHeaderBytes);
+        using var reader = new TarReader(metered, leaveOpen: false);
         int index = 0;
-        while (true)
+        while (reader.GetNextEntry(copyData: false) is { } entry)
         {
-            TarEntry? entry;
-            string? broken = null;
-            try { entry = reader.GetNextEntry(copyData: false); }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException) { entry = null; broken = e.Message; }
-            if (broken is not null) { yield return new ArchiveMember(archiveName, null, $"the archive is broken from here on: {broken}"); yield break; }
-            if (entry is null) yield break;
             if (entry.EntryType == TarEntryType.Directory) continue;
             string name = $"{archiveName}:{entry.Name}";
             if (++index > limits.MaxEntries)
-            {
-                yield return new ArchiveMember(archiveName, null, $"has more than {limits.MaxEntries} members; the rest were not read");
-                yield break;
-            }
+                throw new ArchiveLimitExceeded($"has more than {limits.MaxEntries} members; the rest were not read");
             if (UnsafePathReason(entry.Name) is { } unsafeReason) { yield return new ArchiveMember(name, null, unsafeReason); continue; }
             if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile))
             {
@@ -122,16 +138,14 @@ public static class ArchiveReader
                 continue;
             }
             var data = entry.DataStream;
-            var (bytes, error) = data is null ? ([], null) : ReadBounded(() => data, limits.MaxEntryBytes, limits.MaxExpandedBytes - expanded);
-            if (bytes is not null) expanded += bytes.Length;
+            var (bytes, error) = data is null ? ([], null) : ReadBounded(() => data, limits.MaxEntryBytes);
             yield return new ArchiveMember(name, bytes, error);
         }
     }
 
     /// <summary>Reads a member without trusting its declared size: stops one byte past the limit.</summary>
-    private static (byte[]? Data, string? Error) ReadBounded(Func<Stream> open, long maxBytes, long budgetLeft)
+    private static (byte[]? Data, string? Error) ReadBounded(Func<Stream> open, long maxBytes)
     {
-        long limit = Math.Min(maxBytes, Math.Max(0, budgetLeft));
         try
         {
             using var input = open();
@@ -141,13 +155,176 @@ public static class ArchiveReader
             while ((read = input.Read(chunk, 0, chunk.Length)) > 0)
             {
                 buffer.Write(chunk, 0, read);
-                if (buffer.Length > limit)
-                    return (null, limit < maxBytes
-                        ? "the archive expands past its total limit; this member and the rest were refused"
-                        : $"expands past the {maxBytes}-byte limit per member (its header understated its size)");
+                if (buffer.Length > maxBytes) return (null, $"expands past the {maxBytes}-byte limit per member (its header understated its size)");
             }
             return (buffer.ToArray(), null);
         }
-        catch (InvalidDataException e) { return (null, $"cannot be decompressed: {e.Message}"); }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException)
+        {
+            return (null, $"cannot be decompressed: {e.Message}");
+        }
+    }
+
+    /// <summary>A limit that covers the whole archive: the rest of it is refused, under the archive's name.</summary>
+    private sealed class ArchiveLimitExceeded(string message) : Exception(message);
+
+    /// <summary>The bytes one archive may still expand to, shared by every stream read from it.</summary>
+    private sealed class ExpansionBudget(long maxBytes)
+    {
+        private long used;
+
+        public void Charge(int bytes)
+        {
+            used += bytes;
+            if (used > maxBytes) throw new ArchiveLimitExceeded($"expands past its {maxBytes}-byte total limit; the rest was not read");
+        }
+    }
+
+    /// <summary>
+    /// What a zip's end-of-central-directory record, and its zip64 record when there is one, declare: read from
+    /// the stream's tail, so a zip claiming millions of members is refused before any member is loaded.
+    /// </summary>
+    private readonly record struct ZipDirectorySize(ulong Entries, ulong Bytes)
+    {
+        private const uint EndSignature = 0x06054b50, Zip64LocatorSignature = 0x07064b50, Zip64EndSignature = 0x06064b50;
+        private const int EndLength = 22, Zip64LocatorLength = 20, Zip64EndLength = 56;
+
+        public static ZipDirectorySize Read(Stream stream)
+        {
+            long length = stream.Length;
+            int tailLength = (int)Math.Min(length, EndLength + ushort.MaxValue); // the record, then a comment of up to 64 KB
+            if (tailLength < EndLength) throw new InvalidDataException("too short for a zip's end-of-central-directory record");
+            var tail = ReadAt(stream, length - tailLength, tailLength);
+            for (int at = tailLength - EndLength; at >= 0; at--)
+            {
+                if (BinaryPrimitives.ReadUInt32LittleEndian(tail.AsSpan(at)) != EndSignature) continue;
+                var end = tail.AsSpan(at);
+                var size = new ZipDirectorySize(BinaryPrimitives.ReadUInt16LittleEndian(end[10..]), BinaryPrimitives.ReadUInt32LittleEndian(end[12..]));
+                long locatorAt = length - tailLength + at - Zip64LocatorLength;
+                return locatorAt >= 0 ? Zip64(stream, locatorAt, size) : size;
+            }
+            throw new InvalidDataException("no end-of-central-directory record: not a zip, or a truncated one");
+        }
+
+        /// <summary>The larger of the two declarations, so neither record can hide a count from this check.</summary>
+        private static ZipDirectorySize Zip64(Stream stream, long locatorAt, ZipDirectorySize classic)
+        {
+            var locator = ReadAt(stream, locatorAt, Zip64LocatorLength);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(locator) != Zip64LocatorSignature) return classic;
+            ulong recordAt = BinaryPrimitives.ReadUInt64LittleEndian(locator.AsSpan(8));
+            if (recordAt > (ulong)(stream.Length - Zip64EndLength))
+                throw new InvalidDataException($"its zip64 end-of-central-directory record is said to start at byte {recordAt}, past the end of the file");
+            var record = ReadAt(stream, (long)recordAt, Zip64EndLength);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(record) != Zip64EndSignature)
+                throw new InvalidDataException("its zip64 end-of-central-directory locator points at no zip64 record");
+            return new ZipDirectorySize(
+                Math.Max(classic.Entries, BinaryPrimitives.ReadUInt64LittleEndian(record.AsSpan(32))),
+                Math.Max(classic.Bytes, BinaryPrimitives.ReadUInt64LittleEndian(record.AsSpan(40))));
+        }
+
+        private static byte[] ReadAt(Stream stream, long offset, int count)
+        {
+            var bytes = new byte[count];
+            stream.Position = offset;
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+    }
+
+    /// <summary>
+    /// A read-only, forward-only view that charges every byte read to the archive's budget. For a tar it also
+    /// looks at each 512-byte block as it passes, and stops a PAX or GNU metadata header over the size limit
+    /// before the tar reader sees it (the reader allocates the whole declared size at once).
+    /// </summary>
+    private sealed class MeteredStream(Stream inner, ExpansionBudget budget, bool disposeInner, long? maxTarHeaderBytes = null) : Stream
+    {
+        private const int TarBlock = 512;
+        private readonly byte[] block = new byte[TarBlock];
+        private int blockFilled;
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int read = inner.Read(buffer);
+            budget.Charge(read);
+            if (maxTarHeaderBytes is { } max) InspectTarBlocks(buffer[..read], max);
+            return read;
+        }
+
+        private void InspectTarBlocks(ReadOnlySpan<byte> bytes, long max)
+        {
+            while (bytes.Length > 0)
+            {
+                if (blockFilled == 0 && bytes.Length >= TarBlock)
+                {
+                    CheckTarMetadataHeader(bytes[..TarBlock], max);
+                    bytes = bytes[TarBlock..];
+                    continue;
+                }
+                int take = Math.Min(TarBlock - blockFilled, bytes.Length);
+                bytes[..take].CopyTo(block.AsSpan(blockFilled));
+                blockFilled += take;
+                bytes = bytes[take..];
+                if (blockFilled == TarBlock) { CheckTarMetadataHeader(block, max); blockFilled = 0; }
+            }
+        }
+
+        /// <summary>Headers start on 512-byte boundaries; one is recognised by its type flag and a checksum that adds up.</summary>
+        private static void CheckTarMetadataHeader(ReadOnlySpan<byte> header, long max)
+        {
+            string? kind = (char)header[156] switch
+            {
+                'x' => "PAX extended", 'g' => "PAX global", 'L' => "GNU long-name", 'K' => "GNU long-link", _ => null,
+            };
+            if (kind is null || !ChecksumAddsUp(header)) return;
+            long size = TarNumber(header.Slice(124, 12));
+            if (size > max) throw new ArchiveLimitExceeded($"has a {kind} header of {size} bytes, over the {max}-byte limit for tar metadata; the rest was not read");
+        }
+
+        private static bool ChecksumAddsUp(ReadOnlySpan<byte> header)
+        {
+            long sum = 0;
+            for (int i = 0; i < TarBlock; i++) sum += i is >= 148 and < 156 ? (byte)' ' : header[i];
+            return TarNumber(header.Slice(148, 8)) == sum;
+        }
+
+        /// <summary>A tar number field: octal digits, or base-256 when the first byte's top bit is set (saturating).</summary>
+        private static long TarNumber(ReadOnlySpan<byte> field)
+        {
+            long value = 0;
+            if ((field[0] & 0x80) != 0)
+            {
+                for (int i = 0; i < field.Length; i++)
+                {
+                    if (value > long.MaxValue >> 8) return long.MaxValue;
+                    value = (value << 8) | (i == 0 ? field[0] & 0x7F : field[i]);
+                }
+                return value;
+            }
+            foreach (byte b in field)
+            {
+                if (b is (byte)' ' or 0) { if (value > 0) break; continue; }
+                if (b is < (byte)'0' or > (byte)'7') return -1;
+                value = value * 8 + (b - '0');
+            }
+            return value;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false; // skipped tar members are read through, so they count too
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && disposeInner) inner.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }

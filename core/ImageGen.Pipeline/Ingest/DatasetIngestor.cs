@@ -16,6 +16,8 @@ namespace ImageGen.Pipeline.Ingest;
 public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? decodeLimits = null, ArchiveLimits? archiveLimits = null)
 {
     public const int RejectionsInStatus = 10;
+    /// <summary>imagegen.json holds a handful of options; anything bigger is refused before it is read.</summary>
+    public const int MaxOptionsFileBytes = 64 * 1024;
     private const int DownloadBatch = 256;
     private const long DownloadBatchBytes = 256L * 1024 * 1024;
     private const int DownloadConcurrency = 16;
@@ -39,7 +41,10 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         string optionsBlob = $"{StorageLayout.TrainingImagesContainer}/{StorageLayout.DatasetOptions(dataset)}";
-        if (await drops.GetBlobClient(StorageLayout.DatasetOptions(dataset)).TryReadTextAsync(cancellationToken) is { } fileJson)
+        string? fileJson;
+        try { fileJson = await drops.GetBlobClient(StorageLayout.DatasetOptions(dataset)).TryReadTextAsync(MaxOptionsFileBytes, cancellationToken); }
+        catch (InvalidDataException e) { throw new OptionException($"{e.Message} for a dataset's options file; keep it to the training options"); }
+        if (fileJson is not null)
             foreach (var (key, value) in TrainSettings.ParseJsonObject(fileJson, optionsBlob)) values[key] = value;
         if (requestOptionsJson is not null)
             foreach (var (key, value) in TrainSettings.ParseJsonObject(requestOptionsJson, "the train request's options")) values[key] = value;
@@ -120,9 +125,9 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
     private static string Relative(string dataset, BlobItem blob) => blob.Name[StorageLayout.TrainingImagesPrefix(dataset).Length..];
 
     /// <summary>
-    /// Downloads a batch of loose images concurrently and decodes them on every core, then packs them in listing
-    /// order, so the shards are the same whatever the timing, and empties the batch. A batch holds at most
-    /// DownloadBatch images and DownloadBatchBytes.
+    /// Downloads a batch of loose images concurrently, each as it was listed, and decodes them on every core within
+    /// the packer's pixels in flight, then packs them in listing order, so the shards are the same whatever the
+    /// timing, and empties the batch. A batch holds at most DownloadBatch images and DownloadBatchBytes.
     /// </summary>
     private async Task AddImagesAsync(DatasetPacker packer, string dataset, List<BlobItem> batch, CancellationToken cancellationToken)
     {
@@ -135,10 +140,8 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
                 string name = Relative(dataset, blob);
                 long length = blob.Properties.ContentLength ?? 0;
                 if (length > limits.MaxBytes) { decoded[i] = (name, DecodeResult.Reject($"file is {length} bytes, over the {limits.MaxBytes}-byte limit")); return; }
-                byte[] data;
-                try { data = (await drops.GetBlobClient(blob.Name).DownloadContentAsync(ct)).Value.Content.ToArray(); }
-                catch (RequestFailedException e) when (e.Status == 404) { decoded[i] = (name, DecodeResult.Reject("was deleted while the dataset was being read")); return; }
-                decoded[i] = (name, packer.Decode(data));
+                var (data, skipped) = await drops.DownloadAsListedAsync(blob, ct);
+                decoded[i] = (name, data is null ? DecodeResult.Reject(skipped!) : await packer.DecodeAsync(data, ct));
             });
         foreach (var (name, result) in decoded) packer.Add(name, result);
         batch.Clear();
@@ -156,7 +159,11 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         string file = Path.GetTempFileName();
         try
         {
-            await drops.GetBlobClient(blob.Name).DownloadToAsync(file, cancellationToken);
+            if (await drops.DownloadAsListedToAsync(blob, file, cancellationToken) is { } skipped)
+            {
+                packer.Reject(name, skipped);
+                return;
+            }
             await using var stream = File.OpenRead(file);
             foreach (var member in ArchiveReader.Read(name, stream, archives))
             {

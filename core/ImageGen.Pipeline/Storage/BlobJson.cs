@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using ImageGen.Core.Models;
 
 namespace ImageGen.Pipeline.Storage;
@@ -25,6 +26,24 @@ public static class BlobJson
     {
         try { return (await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToString(); }
         catch (RequestFailedException e) when (e.Status == 404) { return null; }
+    }
+
+    /// <summary>
+    /// The blob's text, or null when there is none. Reads at most one byte past <paramref name="maxBytes"/> (a ranged
+    /// read), so an oversized blob costs no more than the limit; it throws InvalidDataException naming the blob and the limit.
+    /// </summary>
+    public static async Task<string?> TryReadTextAsync(this BlobClient blob, long maxBytes, CancellationToken cancellationToken = default)
+    {
+        BlobDownloadResult content;
+        try { content = (await blob.DownloadContentAsync(new BlobDownloadOptions { Range = new HttpRange(0, maxBytes + 1) }, cancellationToken)).Value; }
+        catch (RequestFailedException e) when (e.Status == 404) { return null; }
+        catch (RequestFailedException e) when (e.Status == 416) { return ""; } // an empty blob has no byte 0 to range over
+        if (content.Content.ToMemory().Length > maxBytes)
+        {
+            string total = content.Details.ContentRange?.Split('/') is [_, var size] && size != "*" ? size : $"over {maxBytes}";
+            throw new InvalidDataException($"'{blob.BlobContainerName}/{blob.Name}' is {total} bytes, over the {maxBytes}-byte limit");
+        }
+        return content.Content.ToString();
     }
 }
 
