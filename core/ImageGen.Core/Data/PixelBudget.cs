@@ -4,7 +4,8 @@ namespace ImageGen.Core.Data;
 /// A weighted semaphore counted in pixels: parallel decodes wait until their images fit together under the
 /// capacity, so sixteen large images cannot be decoded at once. A request over the whole capacity is taken as
 /// the whole capacity, so it runs alone rather than never. Waiters are served in arrival order, so a large
-/// image is not starved by a stream of small ones.
+/// image is not starved by a stream of small ones. Serving uses one too: requests hold their output pixels from
+/// queueing until their answer is encoded.
 /// </summary>
 public sealed class PixelBudget(long capacity)
 {
@@ -13,6 +14,9 @@ public sealed class PixelBudget(long capacity)
     private long inFlight, peak;
 
     public long Capacity { get; } = capacity > 0 ? capacity : throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "the pixel budget must be positive");
+
+    /// <summary>The pixels held now.</summary>
+    public long InUse { get { lock (gate) return inFlight; } }
 
     /// <summary>The most pixels held at once so far.</summary>
     public long Peak { get { lock (gate) return peak; } }

@@ -14,7 +14,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 {
     public GeneratorCache Cache => cache;
     /// <summary>Output pixels held by requests from queueing to encoded: the bound on a burst's memory.</summary>
-    public WeightedBudget PixelsInFlight { get; } = new(options.MaxPixelsInFlight);
+    public PixelBudget PixelsInFlight { get; } = new(options.MaxPixelsInFlight);
     private readonly SemaphoreSlim encodes = new(options.MaxConcurrentEncodes, options.MaxConcurrentEncodes);
 
     public async Task<ApiResult> SamplesAsync(string dataset, IReadOnlyDictionary<string, string?> query, string? ifNoneMatch, CancellationToken cancellationToken)
@@ -106,7 +106,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             residentModels = cache.ResidentModels,
             peakResidentModels = cache.PeakResidentModels,
             pixelsInFlight = PixelsInFlight.InUse,
-            peakPixelsInFlight = PixelsInFlight.PeakInUse,
+            peakPixelsInFlight = PixelsInFlight.Peak,
             device = TorchRuntime.Device,
             threads = torch.get_num_threads(),
             warm = loaded.Count > 0,
