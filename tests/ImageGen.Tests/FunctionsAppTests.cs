@@ -156,8 +156,9 @@ public class FunctionsAppTests
     /// <summary>
     /// infra/main.bicep compiled by the real Bicep compiler (restored as a package by this project): no errors, no
     /// warnings or linter findings, and what the app relies on: every pipeline function disabled on the Flex front
-    /// app (it only signals the training app's hub), every container the app uses, identity-only storage, the Flex
-    /// plan, and the training app on the GPU workload profile.
+    /// app (it only signals the training app's hub) and every HTTP function on the training app, every container the
+    /// app uses, identity-only storage, the Flex plan, the training app on the GPU workload profile, versioning and
+    /// soft delete, and one identity per app with the least it needs (no deletes; only the training app writes data).
     /// </summary>
     [Fact]
     public void Infra_compiles_with_bicep_and_matches_the_app()
@@ -191,5 +192,57 @@ public class FunctionsAppTests
         Assert.Contains(Resource("Microsoft.App/managedEnvironments").GetProperty("properties").GetProperty("workloadProfiles").EnumerateArray(),
             profile => profile.GetProperty("name").GetString() == "gpu");
         Assert.Equal("gpu", Resource("Microsoft.App/containerApps").GetProperty("properties").GetProperty("workloadProfileName").GetString());
+
+        // Every HTTP function the build declares is disabled on the GPU training app: a new one missing from httpFunctions fails here.
+        var httpNames = Metadata().Where(f => f.GetProperty("bindings").EnumerateArray().Any(b => b.GetProperty("type").GetString() == "httpTrigger"))
+            .Select(f => f.GetProperty("name").GetString()!).Order().ToList();
+        Assert.Equal(httpNames, variables.GetProperty("httpFunctions").EnumerateArray().Select(n => n.GetString()!).Order());
+        var trainingApp = Resource("Microsoft.App/containerApps");
+        string trainingEnv = trainingApp.GetProperty("properties").GetProperty("template").GetProperty("containers")[0].GetProperty("env").GetString()!;
+        Assert.Contains("map(variables('httpFunctions'), lambda('f', createObject('name', format('AzureWebJobs.{0}.Disabled', lambdaVariables('f')), 'value', 'true')))", trainingEnv);
+
+        // Versioning and soft delete (models above all: an overwritten or deleted version can be brought back).
+        var blobService = Resource("Microsoft.Storage/storageAccounts/blobServices").GetProperty("properties");
+        Assert.True(blobService.GetProperty("isVersioningEnabled").GetBoolean());
+        foreach (var policy in new[] { "deleteRetentionPolicy", "containerDeleteRetentionPolicy" })
+        {
+            Assert.True(blobService.GetProperty(policy).GetProperty("enabled").GetBoolean(), policy);
+            Assert.InRange(blobService.GetProperty(policy).GetProperty("days").GetInt32(), 7, 365);
+        }
+
+        // Two identities, one per app.
+        Assert.Equal(2, resources.Count(r => r.GetProperty("type").GetString() == "Microsoft.ManagedIdentity/userAssignedIdentities"));
+        static string IdentityOf(JsonElement app) => app.GetProperty("identity").GetProperty("userAssignedIdentities").EnumerateObject().Single().Name;
+        Assert.Contains("-front-identity", IdentityOf(Resource("Microsoft.Web/sites")));
+        Assert.Contains("-training-identity", IdentityOf(trainingApp));
+
+        // Least privilege, read from the grant table the role assignments are made from.
+        var roles = variables.GetProperty("builtInRoles");
+        Assert.Equal("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", roles.GetProperty("blobReader").GetString()); // Storage Blob Data Reader
+        Assert.All(variables.GetProperty("accountGrants").EnumerateArray(), // no blob role on the whole account
+            g => Assert.Contains(g.GetProperty("role").GetString(), new[] { "queueContributor", "tableContributor" }));
+        var grants = variables.GetProperty("blobGrants").EnumerateArray().Select(g => (
+            App: g.GetProperty("app").GetString()!, Container: g.GetProperty("container").GetString()!, Role: g.GetProperty("role").GetString()!,
+            PathLike: g.TryGetProperty("pathLike", out var p) ? p.GetString() : null)).ToList();
+        foreach (var grant in grants.Where(g => StorageLayout.Containers.Contains(g.Container)))
+        {
+            // Nobody may delete data; the front app writes data blobs only through path-limited requester grants.
+            Assert.True(grant.Role is "blobReader" or "writer" or "requester", $"{grant}: a role that can delete");
+            if (grant.App == "front") Assert.True(grant.Role == "blobReader" || (grant.Role == "requester" && grant.PathLike is { Length: > 0 }), $"{grant}");
+            if (grant.Role == "requester") Assert.NotNull(grant.PathLike);
+        }
+        Assert.Contains(("front", "models", "blobReader", (string?)null), grants);
+        Assert.Contains(("front", "checkpoints", "blobReader", (string?)null), grants);
+        Assert.Contains(("front", "models", "requester", "*/latest.json"), grants); // promote and rollback
+        Assert.Contains(("front", "checkpoints", "requester", "*/cancel"), grants); // cancel markers
+        foreach (var container in new[] { StorageLayout.DatasetsContainer, StorageLayout.CheckpointsContainer, StorageLayout.ModelsContainer })
+            Assert.Equal(["training"], grants.Where(g => g.Container == container && g.Role == "writer").Select(g => g.App));
+        foreach (var definition in resources.Where(r => r.GetProperty("type").GetString() == "Microsoft.Authorization/roleDefinitions"))
+        {
+            var actions = definition.GetProperty("properties").GetProperty("permissions")[0].GetProperty("dataActions").EnumerateArray().Select(a => a.GetString()!).ToList();
+            Assert.DoesNotContain(actions, a => a.EndsWith("/delete", StringComparison.Ordinal) || a.Contains('*'));
+        }
+        var blobAccess = resources.Single(r => r.TryGetProperty("copy", out var copy) && copy.GetProperty("name").GetString() == "blobAccess");
+        Assert.Contains("StringLike", blobAccess.GetProperty("properties").GetProperty("condition").GetString());
     }
 }

@@ -7,7 +7,9 @@ using ImageGen.Cli.Hosting;
 using ImageGen.Core.Data;
 using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
+using ImageGen.Pipeline.Endpoints;
 using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
 using SkiaSharp;
 
@@ -214,7 +216,7 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
 
     private async Task<JsonElement> PostJsonAsync(string path, HttpStatusCode expected = HttpStatusCode.OK)
     {
-        var response = await fixture.Http.PostAsync(path, new StringContent("{}", Encoding.UTF8, "application/json"));
+        var response = await fixture.Http.PostAsync(path, JsonContent("{}"));
         string body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == expected, $"POST {path}: {(int)response.StatusCode} {body}");
         return JsonDocument.Parse(body).RootElement;
@@ -234,7 +236,7 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         const string dataset = "endless";
         await Drops.UploadOptionsAsync(Storage, dataset, ", \"maxSteps\": 1000000");
         await Drops.UploadImagesAsync(Storage, dataset, 0, 32);
-        var start = await fixture.Http.PostAsync($"/api/datasets/{dataset}/train", null);
+        var start = await fixture.Http.PostAsync($"/api/datasets/{dataset}/train", JsonContent());
         Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
         Assert.EndsWith($"/api/datasets/{dataset}/training", start.Headers.Location!.ToString());
 
@@ -244,7 +246,7 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
             return status.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
                 && live.GetProperty("stage").GetString() == "training" && live.GetProperty("step").GetInt64() > 0 ? status : null;
         }, RunTimeout, "training progress");
-        var cancel = await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", null);
+        var cancel = await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", JsonContent());
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
 
         var ended = (await WaitForStateAsync(dataset, "cancelled")).GetProperty("status");
@@ -254,7 +256,7 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
             .GetBlobClient(StorageLayout.RunCheckpoint(dataset, ended.GetProperty("runId").GetString()!));
         Assert.Equal(step, Core.Checkpoints.Checkpoint.Read((await checkpoint.DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header.Step);
         Assert.Null(await Drops.LatestAsync(Storage, dataset));
-        Assert.Equal(HttpStatusCode.Conflict, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", JsonContent())).StatusCode);
     }
 
     [Fact]
@@ -271,13 +273,103 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
     [Fact]
     public async Task Train_requests_are_checked_before_anything_starts()
     {
-        var unknown = await fixture.Http.PostAsync("/api/datasets/nobody/train", null);
+        var unknown = await fixture.Http.PostAsync("/api/datasets/nobody/train", JsonContent());
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         await Drops.UploadImagesAsync(Storage, "checked", 0, 2);
-        var bad = await fixture.Http.PostAsync("/api/datasets/checked/train", new StringContent("{\"batchSize\": 0}"));
+        var bad = await fixture.Http.PostAsync("/api/datasets/checked/train", JsonContent("{\"batchSize\": 0}"));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("batchSize '0' is not an integer in 1..4096", JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await fixture.Http.GetAsync("/api/datasets/..%2F..%2Fetc/training")).StatusCode);
+    }
+
+    private static StringContent JsonContent(string body = "") => new(body, Encoding.UTF8, "application/json");
+
+    /// <summary>
+    /// What a page on another site can send without a CORS preflight (a form post, a no-cors fetch): every
+    /// state-changing training endpoint refuses it with 415 before acting, and still takes JSON.
+    /// </summary>
+    [Fact]
+    public async Task State_changing_endpoints_take_json_only_so_a_cross_site_form_cannot_start_or_cancel_training()
+    {
+        var changing = ApiRoutes.Training.Where(r => r.Method != "get").ToList();
+        Assert.Equal(["TrainStart", "TrainingCancel", "ModelPromote", "ModelRollback"], changing.Select(r => r.Function));
+        foreach (var route in changing)
+        {
+            string path = "/api/" + route.Route.Replace("{dataset}", "nobody").Replace("{version}", "v0001");
+            HttpContent?[] crossSite =
+            [
+                null,
+                new StringContent("batchSize=8", Encoding.UTF8, "application/x-www-form-urlencoded"),
+                new MultipartFormDataContent { { new StringContent("8"), "batchSize" } },
+                new StringContent("{}", Encoding.UTF8, "text/plain"),
+            ];
+            foreach (var content in crossSite)
+            {
+                var refused = await fixture.Http.PostAsync(path, content);
+                Assert.True(refused.StatusCode == HttpStatusCode.UnsupportedMediaType,
+                    $"POST {path} with {content?.Headers.ContentType?.MediaType ?? "no body"}: {(int)refused.StatusCode} {await refused.Content.ReadAsStringAsync()}");
+                Assert.Contains("application/json", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+            }
+            var json = await fixture.Http.PostAsync(path, JsonContent());
+            Assert.NotEqual(HttpStatusCode.UnsupportedMediaType, json.StatusCode);
+        }
+    }
+
+    /// <summary>DNS rebinding: a page whose name now resolves to 127.0.0.1 reaches the port, but its requests carry its own Host.</summary>
+    [Fact]
+    public async Task The_local_host_answers_only_requests_that_name_it_as_a_local_host()
+    {
+        int port = new Uri(fixture.Host.Addresses.First()).Port;
+        foreach (var name in new[] { "localhost", "127.0.0.1", "[::1]", "LOCALHOST" })
+        {
+            using var local = new HttpRequestMessage(HttpMethod.Get, "/api/health") { Headers = { Host = $"{name}:{port}" } };
+            Assert.Equal(HttpStatusCode.OK, (await fixture.Http.SendAsync(local)).StatusCode);
+        }
+        foreach (var name in new[] { $"rebound.example:{port}", "rebound.example", $"127.0.0.1.rebound.example:{port}", $"localhost.rebound.example:{port}" })
+        {
+            using var rebound = new HttpRequestMessage(HttpMethod.Get, "/api/datasets") { Headers = { Host = name } };
+            var response = await fixture.Http.SendAsync(rebound);
+            Assert.Equal(HttpStatusCode.MisdirectedRequest, response.StatusCode);
+            Assert.Contains("--allowed-hosts", await response.Content.ReadAsStringAsync());
+            using var start = new HttpRequestMessage(HttpMethod.Post, "/api/datasets/nobody/train") { Headers = { Host = name }, Content = JsonContent() };
+            Assert.Equal(HttpStatusCode.MisdirectedRequest, (await fixture.Http.SendAsync(start)).StatusCode);
+        }
+    }
+
+    [Theory]
+    [InlineData("http://0.0.0.0:0")]
+    [InlineData("http://*:0")]
+    [InlineData("http://[::]:0")]
+    [InlineData("http://127.0.0.1:0;http://+:0")]
+    public async Task The_local_hosts_refuse_to_listen_beyond_loopback_unless_told_to(string urls)
+    {
+        var serve = Assert.Throws<ArgumentException>(() => LocalServeHost.Build(fixture.Azurite.ConnectionString, new ServeOptions(), urls));
+        Assert.Contains("--allow-remote", serve.Message);
+        LocalPipelineHost? started = null;
+        var host = await Record.ExceptionAsync(async () => started = await LocalPipelineHost.StartAsync(new LocalPipelineOptions
+        {
+            StorageConnection = fixture.Azurite.ConnectionString, Urls = urls, TaskHub = "Refused",
+        }));
+        if (started is not null) await started.DisposeAsync();
+        Assert.IsType<ArgumentException>(host);
+        Assert.Contains("--allow-remote", host.Message);
+    }
+
+    [Fact]
+    public async Task The_task_hub_side_channel_listens_on_loopback_only()
+    {
+        var address = fixture.Host.TaskHubAddress;
+        Assert.True(IPAddress.IsLoopback(IPAddress.Parse(address.Host.Trim('[', ']'))), $"the side channel is at {address}");
+        // From this machine's other addresses the port is closed (as it is from other machines).
+        var others = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(a => a.Address)
+            .Where(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a)).ToList();
+        foreach (var other in others)
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            await Assert.ThrowsAnyAsync<System.Net.Sockets.SocketException>(() => client.ConnectAsync(other, address.Port));
+        }
     }
 
     /// <summary>A zip of good shapes plus a path-traversal member and a zip bomb member (50 MB of zeros).</summary>

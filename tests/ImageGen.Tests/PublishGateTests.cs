@@ -143,6 +143,111 @@ public class PublishGateTests(GateFixture fixture) : IClassFixture<GateFixture>
         Assert.Null(await registry.RollbackAsync(dataset, DateTimeOffset.UtcNow));
         Assert.Equal("v0001", (await registry.GetLatestAsync(dataset, null)).Pointer!.Version);
     }
+
+    private static ModelCard Card(string dataset, string version, string checkpointPath) => new()
+    {
+        Dataset = dataset, Version = version, Spec = Core.Checkpoints.Checkpoint.ReadHeader(checkpointPath).Spec, PublishedAt = DateTimeOffset.UtcNow,
+    };
+
+    private async Task PublishFileAsync(ModelRegistry registry, string dataset, string version, string checkpointPath)
+    {
+        await using var file = File.OpenRead(checkpointPath);
+        await registry.PublishAsync(Card(dataset, version, checkpointPath), file, null);
+    }
+
+    [Fact]
+    public async Task A_version_is_written_once_and_publishing_it_again_fails_leaving_it_as_it_was()
+    {
+        const string dataset = "write-once";
+        var registry = new ModelRegistry(Storage);
+        await PublishFileAsync(registry, dataset, "v0001", fixture.Early);
+        var models = Storage.GetBlobContainerClient(StorageLayout.ModelsContainer);
+        var checkpoint = models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0001"));
+        var before = (await checkpoint.GetPropertiesAsync()).Value.ETag;
+
+        var again = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => PublishFileAsync(registry, dataset, "v0001", fixture.Later));
+        Assert.Contains($"models/{dataset}/v0001 already exists", again.Message);
+        Assert.Contains("the newest is v0001", again.Message);
+        Assert.Equal(before, (await checkpoint.GetPropertiesAsync()).Value.ETag);
+        Assert.Equal(await File.ReadAllBytesAsync(fixture.Early), (await checkpoint.DownloadContentAsync()).Value.Content.ToArray());
+
+        // Blobs of a publish that never finished (no card) are not overwritten either.
+        var stray = models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0002"));
+        await stray.UploadAsync(BinaryData.FromString("someone else's"));
+        var partial = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => PublishFileAsync(registry, dataset, "v0002", fixture.Later));
+        Assert.Contains("did not finish", partial.Message);
+        Assert.Equal("someone else's", (await stray.DownloadContentAsync()).Value.Content.ToString());
+        Assert.Null(await registry.ReadCardAsync(dataset, "v0002"));
+        Assert.Equal("v0001", (await registry.GetLatestAsync(dataset, null)).Pointer!.Version);
+    }
+
+    [Fact]
+    public async Task An_ordinary_publish_never_moves_latest_backwards_while_promote_and_rollback_still_do()
+    {
+        const string dataset = "no-going-back";
+        var registry = new ModelRegistry(Storage);
+        await PublishFileAsync(registry, dataset, "v0003", fixture.Later);
+        Assert.Equal("v0003", (await registry.GetLatestAsync(dataset, null)).Pointer!.Version);
+        await using (var file = File.OpenRead(fixture.Early))
+        {
+            var pointer = await registry.PublishAsync(Card(dataset, "v0002", fixture.Early), file, null);
+            Assert.Equal("v0003", pointer!.Version);
+        }
+        Assert.Equal("v0003", (await registry.GetLatestAsync(dataset, null)).Pointer!.Version);
+        Assert.NotNull(await registry.ReadCardAsync(dataset, "v0002")); // published, as a version that is not latest
+
+        Assert.Equal("v0002", (await registry.PromoteAsync(dataset, "v0002", DateTimeOffset.UtcNow)).Version);
+        Assert.Equal("v0003", (await registry.RollbackAsync(dataset, DateTimeOffset.UtcNow))!.Version);
+        await PublishFileAsync(registry, dataset, "v0004", fixture.Later);
+        Assert.Equal("v0004", (await registry.GetLatestAsync(dataset, null)).Pointer!.Version);
+    }
+
+    [Fact]
+    public async Task A_redelivered_run_publish_finishes_a_version_it_had_begun()
+    {
+        const string dataset = "redelivered";
+        var registry = new ModelRegistry(Storage);
+        var publisher = new RunPublisher(Storage, registry);
+        await UploadRunAsync(dataset, "run-1", fixture.Early);
+        var first = await publisher.PublishAsync(Scored(dataset, "run-1", 10, null));
+        Assert.Equal(("v0001", true), (first.Version, first.Latest));
+        // As if the first delivery had stopped after the checkpoint and before the card: its own blobs are taken as they are.
+        var models = Storage.GetBlobContainerClient(StorageLayout.ModelsContainer);
+        await models.GetBlobClient(StorageLayout.ModelCard(dataset, "v0001")).DeleteAsync();
+        var checkpointETag = (await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0001")).GetPropertiesAsync()).Value.ETag;
+        var again = await publisher.PublishAsync(Scored(dataset, "run-1", 10, null));
+        Assert.Equal(("v0001", true), (again.Version, again.Latest));
+        Assert.Equal("run-1", (await registry.ReadCardAsync(dataset, "v0001"))!.SourceRun);
+        Assert.Equal(checkpointETag, (await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0001")).GetPropertiesAsync()).Value.ETag);
+    }
+
+    [Fact]
+    public async Task Imagegen_publish_refuses_a_version_that_exists_by_name()
+    {
+        const string dataset = "cli-publish";
+        string storage = fixture.Azurite.ConnectionString;
+        static (int code, string output, string error) Run(params string[] args)
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int code = Cli.CliApp.RunAsync(args, output, error).GetAwaiter().GetResult();
+            return (code, output.ToString(), error.ToString());
+        }
+        var (code, output, error) = Run("publish", "--checkpoint", fixture.Early, "--dataset", dataset, "--version", "v0001", "--storage", storage);
+        Assert.True(code == 0, error);
+        Assert.Contains("latest.json now names v0001", output);
+        var checkpoint = Storage.GetBlobContainerClient(StorageLayout.ModelsContainer).GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0001"));
+        var etag = (await checkpoint.GetPropertiesAsync()).Value.ETag;
+
+        (code, _, error) = Run("publish", "--checkpoint", fixture.Later, "--dataset", dataset, "--version", "v0001", "--storage", storage);
+        Assert.Equal(2, code);
+        Assert.Contains($"models/{dataset}/v0001 already exists", error);
+        Assert.Equal(etag, (await checkpoint.GetPropertiesAsync()).Value.ETag);
+
+        (code, _, error) = Run("publish", "--checkpoint", fixture.Later, "--dataset", dataset, "--version", "v2", "--storage", storage);
+        Assert.Equal(2, code);
+        Assert.Contains("--version 'v2' is not a version name", error);
+    }
 }
 
 /// <summary>The publish gate's decision and its options, without storage.</summary>

@@ -25,6 +25,7 @@ public sealed class ServingFixture : IAsyncLifetime
     public async Task PublishAsync(string dataset, string version, string checkpointPath)
     {
         var registry = new ModelRegistry(Azurite.Client());
+        if (await registry.ReadCardAsync(dataset, version) is not null) return; // each test asks; versions are written once
         var header = Checkpoint.ReadHeader(checkpointPath);
         await using var file = File.OpenRead(checkpointPath);
         await registry.PublishAsync(new ModelCard { Dataset = dataset, Version = version, Spec = header.Spec, Steps = header.Step, PublishedAt = DateTimeOffset.UtcNow }, file, null);

@@ -17,6 +17,8 @@ public static class CliApp
                            [--chunk-time 2m] [--activity-lock 10m] [--poll 5s] [--task-hub ImageGen] [--verbose]
                            [--eval-samples 2000] [--extractor-steps 400]
                            the whole app without the Functions host: blob drops start durable training runs that publish models
+                           serve and host have no keys: they listen on loopback and answer Host localhost, 127.0.0.1, [::1] only;
+                           --allow-remote lets --urls name a wider address, --allowed-hosts a,b adds Host names ("*": any)
           imagegen extractor [--data IDX --labels IDX --test-data IDX --test-labels IDX] --out <file> [--epochs 2]
                            train the quality metrics' feature classifier (defaults: Debian's Fashion-MNIST)
           imagegen extractor --self-supervised --data <images> --out <file> [--steps 400] [--channels 1|3]

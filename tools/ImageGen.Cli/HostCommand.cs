@@ -12,7 +12,7 @@ public static class HostCommand
     {
         var args = Args.Parse("host", rawArgs,
             ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock",
-             "--eval-samples", "--extractor-steps"], ["--verbose"]);
+             "--eval-samples", "--extractor-steps", "--allowed-hosts"], ["--verbose", "--allow-remote"]);
         var pipeline = new PipelineSettings
         {
             QuietPeriod = args.Duration("--quiet") ?? new PipelineSettings().QuietPeriod,
@@ -27,6 +27,7 @@ public static class HostCommand
         {
             StorageConnection = StorageConnection.LocalConnectionString(args.String("--storage")),
             Urls = args.String("--urls") ?? "http://127.0.0.1:5080",
+            Access = LocalAccess.FromArgs(args),
             TaskHub = args.String("--task-hub") ?? "ImageGen",
             Pipeline = pipeline,
             PollInterval = args.Duration("--poll") ?? TimeSpan.FromSeconds(5),

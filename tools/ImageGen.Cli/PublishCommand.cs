@@ -7,7 +7,10 @@ using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Cli;
 
-/// <summary>imagegen publish: puts a checkpoint's generator into models/{dataset}/{version}/ and swaps latest.json.</summary>
+/// <summary>
+/// imagegen publish: puts a checkpoint's generator into models/{dataset}/{version}/ (a new version only) and swaps
+/// latest.json to it, unless latest is a newer version already.
+/// </summary>
 public static class PublishCommand
 {
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
@@ -15,7 +18,7 @@ public static class PublishCommand
         var args = Args.Parse("publish", rawArgs, ["--checkpoint", "--dataset", "--version", "--storage"], []);
         string path = Checkpoint.Resolve(args.Required("--checkpoint"));
         string dataset = StorageLayout.ValidateName(args.Required("--dataset"), "--dataset");
-        string version = StorageLayout.ValidateName(args.Required("--version"), "--version");
+        string version = StorageLayout.ValidateVersion(args.Required("--version"), "--version");
         var registry = new ModelRegistry(new BlobServiceClient(StorageConnection.LocalConnectionString(args.String("--storage"))));
         await registry.EnsureContainersAsync();
         var header = Checkpoint.ReadHeader(path);
@@ -24,12 +27,16 @@ public static class PublishCommand
         using (var images = sampler.Generate(Seeds.Range(0, 64)))
             samples = ImageGrid.EncodeGridPng(images);
         await using var file = File.OpenRead(path);
-        await registry.PublishAsync(new ModelCard
+        // A version that exists is refused (VersionExistsException), never overwritten.
+        var latest = await registry.PublishAsync(new ModelCard
         {
             Dataset = dataset, Version = version, Spec = header.Spec, Steps = header.Step, SourceRun = Path.GetFullPath(path),
             PublishedAt = DateTimeOffset.UtcNow,
         }, file, samples);
-        output.WriteLine($"published {path} as models/{dataset}/{version}; latest.json now names {version}");
+        output.WriteLine(latest?.Version == version
+            ? $"published {path} as models/{dataset}/{version}; latest.json now names {version}"
+            : $"published {path} as models/{dataset}/{version}; latest.json stays at the newer {latest?.Version} " +
+              $"(promote with POST /api/datasets/{dataset}/models/{version}/promote)");
         return 0;
     }
 }

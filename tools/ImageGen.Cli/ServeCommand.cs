@@ -14,7 +14,8 @@ public static class ServeCommand
 
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue"], ["--no-batching"]);
+        var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts"],
+            ["--no-batching", "--allow-remote"]);
         var options = new ServeOptions
         {
             Batching = !args.Has("--no-batching"),
@@ -24,8 +25,9 @@ public static class ServeCommand
         };
         CliApp.ConfigureRuntime(args, serving: true);
         string storage = StorageConnection.LocalConnectionString(args.String("--storage"));
-        await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080");
-        await app.StartAsync();
+        var access = LocalAccess.FromArgs(args);
+        await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080", access);
+        await LocalServeHost.StartAsync(app, access);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         output.WriteLine($"serving on {string.Join(", ", addresses)} (batching {(options.Batching ? "on" : "off")}); Ctrl+C stops");
         await app.WaitForShutdownAsync();

@@ -13,6 +13,11 @@ public static class TrainingEndpoints
     public static async Task StartAsync(HttpContext context, TrainingControl control, string dataset)
     {
         var request = context.Request;
+        if (RefusedAsNotJson(request) is { } notJson)
+        {
+            await ApiResultWriter.WriteAsync(context.Response, notJson);
+            return;
+        }
         if (request.ContentLength > MaxOptionsBytes)
         {
             var tooLong = new ApiError(413, $"the options body is {request.ContentLength} bytes; at most {MaxOptionsBytes} are accepted", "body");
@@ -40,7 +45,7 @@ public static class TrainingEndpoints
     private static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}";
 
     public static async Task CancelAsync(HttpContext context, TrainingControl control, string dataset) =>
-        await ApiResultWriter.WriteAsync(context.Response, await control.CancelAsync(dataset, context.RequestAborted));
+        await ApiResultWriter.WriteAsync(context.Response, RefusedAsNotJson(context.Request) ?? await control.CancelAsync(dataset, context.RequestAborted));
 
     public static async Task ListDatasetsAsync(HttpContext context, TrainingControl control) =>
         await ApiResultWriter.WriteAsync(context.Response, await control.ListDatasetsAsync(context.RequestAborted));
@@ -55,8 +60,9 @@ public static class TrainingEndpoints
         await ApiResultWriter.WriteAsync(context.Response, RefusedAsNotJson(context.Request) ?? await control.RollbackAsync(dataset, context.RequestAborted));
 
     /// <summary>
-    /// Moving latest takes JSON only (an empty body or an object, sent as application/json): a browser cannot send that
-    /// cross-site without a CORS preflight, so a plain form on another site cannot promote or roll back a model.
+    /// Every endpoint that changes state (start, cancel, promote, rollback) takes JSON only (an empty body or an object,
+    /// sent as application/json): a browser cannot send that cross-site without a CORS preflight, so a form or a no-cors
+    /// fetch on another site cannot start or cancel training or move latest.
     /// </summary>
     private static ApiResult? RefusedAsNotJson(HttpRequest request) =>
         request.ContentType is { } type && type.Split(';')[0].Trim().Equals("application/json", StringComparison.OrdinalIgnoreCase)

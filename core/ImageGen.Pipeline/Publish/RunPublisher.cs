@@ -42,9 +42,8 @@ public sealed class RunPublisher(BlobServiceClient service, ModelRegistry regist
         var decision = card.Publish ?? PublishGate.Decide(new PublishPolicy { Mode = PublishMode.Always }, null, null, null, version, dataset);
         // ifBetter compared against the latest of evaluation time (or against none): latest moves only if that still holds.
         bool compared = decision.Policy == PublishMode.IfBetter && request.BaselineNote is null;
-        var latest = compared
-            ? await registry.PublishIfLatestAsync(card, checkpoint.Value.Content.ToStream(), samples, decision.BaselineVersion, cancellationToken)
-            : await registry.PublishAsync(card, checkpoint.Value.Content.ToStream(), samples, cancellationToken);
+        var latest = await registry.PublishRunAsync(card, checkpoint.Value.Content.ToStream(), samples,
+            compared ? current => current?.Version == decision.BaselineVersion : _ => true, cancellationToken);
         if (!decision.Passed) return new PublishResult(version, Latest: false, decision.Reason);
         if (latest?.Version == version) return new PublishResult(version, Latest: true, decision.Reason);
         return new PublishResult(version, Latest: false,

@@ -56,9 +56,17 @@ public enum LatestStatus { Found, NotModified, NoModel, UnknownDataset }
 
 public readonly record struct LatestLookup(LatestStatus Status, LatestPointer? Pointer, ETag? ETag);
 
+/// <summary>A publish named a version that is already in storage: versions are written once and never overwritten (HTTP's 409).</summary>
+public sealed class VersionExistsException(string dataset, string version, string message) : InvalidOperationException(message)
+{
+    public string Dataset { get; } = dataset;
+    public string Version { get; } = version;
+}
+
 /// <summary>
-/// Published generators in blob storage. Publishing writes the whole version first and only then swaps
-/// latest.json with an ETag-conditional write, so a reader never sees a pointer to an incomplete version.
+/// Published generators in blob storage. Publishing writes the whole version first, each blob create-only, and only
+/// then swaps latest.json with an ETag-conditional write, so a reader never sees a pointer to an incomplete version
+/// and a version, once written, never changes.
 /// </summary>
 public sealed class ModelRegistry(BlobServiceClient service)
 {
@@ -72,41 +80,95 @@ public sealed class ModelRegistry(BlobServiceClient service)
             await service.GetBlobContainerClient(name).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     }
 
-    /// <summary>Uploads checkpoint, card and samples of a version, then points latest.json at it (unless the card makes it a candidate). Idempotent.</summary>
+    /// <summary>
+    /// Writes a new version (checkpoint, samples, then the card) and points latest.json at it, unless the card makes it a
+    /// candidate or latest is already a newer version (an ordinary publish never moves latest backwards; PromoteAsync and
+    /// RollbackAsync do that on purpose). Every blob is written create-only: a version that exists, even in part, is left as
+    /// it is and VersionExistsException is thrown.
+    /// </summary>
     public Task<LatestPointer?> PublishAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, CancellationToken cancellationToken = default) =>
-        PublishAsync(card, checkpoint, samplesPng, _ => true, cancellationToken);
+        PublishAsync(card, checkpoint, samplesPng, _ => true, sourceRun: null, cancellationToken);
 
     /// <summary>
-    /// As PublishAsync, but latest moves only while it still is <paramref name="expectedLatest"/> (the version the gate
-    /// compared against; null: none). Returns the pointer written, or null when latest had moved meanwhile.
+    /// The publish step's write of a run's version (card.SourceRun): as PublishAsync, but a redelivery of the same run finds
+    /// the blobs it wrote before (tagged with the run id) and carries on, keeping the stored card and its gate decision;
+    /// anything else at the version is still a VersionExistsException. Latest moves only while <paramref name="mayMove"/>
+    /// holds for the pointer in force (ifBetter: still the version the gate compared against). Returns the pointer in
+    /// force afterwards, or null when mayMove declined or the version is a candidate.
     /// </summary>
-    public Task<LatestPointer?> PublishIfLatestAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, string? expectedLatest,
+    public Task<LatestPointer?> PublishRunAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, Func<LatestPointer?, bool> mayMove,
         CancellationToken cancellationToken = default) =>
-        PublishAsync(card, checkpoint, samplesPng, current => current?.Version == expectedLatest, cancellationToken);
+        PublishAsync(card, checkpoint, samplesPng, mayMove,
+            card.SourceRun is { } run ? StorageLayout.ValidateName(run, "source run") : throw new ArgumentException("a run's card names its SourceRun"), cancellationToken);
+
+    /// <summary>Blob metadata naming the run that wrote a version's blob, so that run's redelivery recognises its own work.</summary>
+    private const string SourceRunMetadata = "sourcerun";
 
     private async Task<LatestPointer?> PublishAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, Func<LatestPointer?, bool> mayMove,
-        CancellationToken cancellationToken)
+        string? sourceRun, CancellationToken cancellationToken)
     {
         string dataset = StorageLayout.ValidateName(card.Dataset, "dataset");
-        string version = StorageLayout.ValidateName(card.Version, "version");
+        string version = StorageLayout.ValidateVersion(card.Version, "version");
         await models.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        // The card is written last, so a version with a card is complete, and stays as it is: a redelivered publish
-        // keeps the stored card (and its gate decision) instead of rewriting the version.
-        if (await ReadCardAsync(dataset, version, cancellationToken) is { } stored) card = stored;
+        // The card is written last, so a version with a card is complete; a redelivery of the same run keeps it as stored.
+        if (await ReadCardAsync(dataset, version, cancellationToken) is { } stored)
+        {
+            if (sourceRun is null || stored.SourceRun != sourceRun) throw await VersionExistsAsync(dataset, version, stored, cancellationToken);
+            card = stored;
+        }
         else
         {
-            await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version)).UploadAsync(checkpoint, overwrite: true, cancellationToken);
+            await CreateAsync(dataset, version, StorageLayout.ModelCheckpoint(dataset, version), checkpoint, sourceRun, cancellationToken);
             if (samplesPng is not null)
-                await models.GetBlobClient(StorageLayout.ModelSamples(dataset, version)).UploadAsync(BinaryData.FromBytes(samplesPng), overwrite: true, cancellationToken);
-            await models.GetBlobClient(StorageLayout.ModelCard(dataset, version))
-                .UploadAsync(BinaryData.FromObjectAsJson(card, Core.Models.Json.Options), overwrite: true, cancellationToken);
+                await CreateAsync(dataset, version, StorageLayout.ModelSamples(dataset, version), new MemoryStream(samplesPng), sourceRun, cancellationToken);
+            if (!await CreateAsync(dataset, version, StorageLayout.ModelCard(dataset, version), BinaryData.FromObjectAsJson(card, Core.Models.Json.Options).ToStream(),
+                    sourceRun, cancellationToken))
+                card = (await ReadCardAsync(dataset, version, cancellationToken))!; // a concurrent delivery of this run wrote it first
         }
         if (card.Publish is { Passed: false }) return null;
+        int number = StorageLayout.VersionNumber(version)!.Value;
         return await MoveLatestAsync(dataset, current =>
             current?.Version == version ? current // a redelivered publish: already done
             : !mayMove(current) ? null
             : current is null ? new LatestPointer(version, card.PublishedAt) { Reason = "published" }
+            : StorageLayout.VersionNumber(current.Version) >= number ? current // never backwards: latest is newer already
             : current.MoveTo(version, card.PublishedAt, "published"), cancellationToken);
+    }
+
+    /// <summary>
+    /// Uploads a version's blob create-only (If-None-Match: *). True when written; false when this same run wrote it
+    /// before (a redelivery); otherwise the version belongs to someone else and VersionExistsException says so.
+    /// </summary>
+    private async Task<bool> CreateAsync(string dataset, string version, string path, Stream content, string? sourceRun, CancellationToken cancellationToken)
+    {
+        var blob = models.GetBlobClient(path);
+        var options = new BlobUploadOptions
+        {
+            Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
+            Metadata = sourceRun is null ? null : new Dictionary<string, string> { [SourceRunMetadata] = sourceRun },
+        };
+        try
+        {
+            await blob.UploadAsync(content, options, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            var existing = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
+            if (sourceRun is not null && existing.Value.Metadata.TryGetValue(SourceRunMetadata, out var writer) && writer == sourceRun) return false;
+            throw await VersionExistsAsync(dataset, version, await ReadCardAsync(dataset, version, cancellationToken), cancellationToken);
+        }
+    }
+
+    private async Task<VersionExistsException> VersionExistsAsync(string dataset, string version, ModelCard? stored, CancellationToken cancellationToken)
+    {
+        string newest = (await ListVersionsAsync(dataset, cancellationToken)).LastOrDefault() ?? version;
+        string what = stored is null
+            ? "holds blobs of another publish that did not finish (no model.json)"
+            : $"was published {stored.PublishedAt:u}{(stored.SourceRun is { } run ? $" from {run}" : "")}";
+        return new VersionExistsException(dataset, version,
+            $"models/{dataset}/{version} already exists: it {what}. A version never changes once written; publish as a new version " +
+            $"(the newest is {newest}), or move latest to an existing one with promote or rollback");
     }
 
     /// <summary>Points latest at an existing version (promotion); the version that was latest goes onto the history.</summary>

@@ -84,4 +84,10 @@ public static partial class StorageLayout
 
     public static int? VersionNumber(string version) =>
         version.Length > 1 && version[0] == 'v' && int.TryParse(version[1..], System.Globalization.NumberStyles.None, null, out int n) ? n : null;
+
+    /// <summary>A version as the registry writes it: v and at least four digits (v0001), so versions order by number.</summary>
+    public static string ValidateVersion(string? version, string what) =>
+        version is not null && VersionNumber(version) is { } n && n > 0 && VersionName(n) == version
+            ? version
+            : throw new ArgumentException($"{what} '{version}' is not a version name: use v and a number of at least four digits, such as v0001 or v0012");
 }

@@ -18,8 +18,10 @@ namespace ImageGen.Cli.Hosting;
 public sealed record LocalPipelineOptions
 {
     public required string StorageConnection { get; init; }
-    /// <summary>Where the endpoints listen; port 0 lets the OS pick (read the result from Addresses).</summary>
+    /// <summary>Where the endpoints listen (';'-separated); port 0 lets the OS pick (read the result from Addresses). Loopback unless Access allows more.</summary>
     public string Urls { get; init; } = "http://127.0.0.1:5080";
+    /// <summary>Who may reach the endpoints: this machine only, by default.</summary>
+    public LocalAccess Access { get; init; } = new();
     public string TaskHub { get; init; } = "ImageGen";
     public PipelineSettings Pipeline { get; init; } = new();
     public ServeOptions Serve { get; init; } = new();
@@ -50,6 +52,8 @@ public sealed class LocalPipelineHost : IAsyncDisposable
     private readonly WebApplication app;
     public IServiceProvider Services => app.Services;
     public DurableTaskClient Client => app.Services.GetRequiredService<DurableTaskClient>();
+    /// <summary>The task hub side channel's address (loopback, a port the OS picked).</summary>
+    public Uri TaskHubAddress => sidecar.Address;
     public ICollection<string> Addresses =>
         app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
             .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
@@ -71,6 +75,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
     public static async Task<LocalPipelineHost> StartAsync(LocalPipelineOptions options, CancellationToken cancellationToken = default)
     {
         options.Pipeline.Validate();
+        options.Access.CheckAddresses(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries), "--urls");
         if (options.Pipeline.ChunkTime >= options.ActivityLock)
             throw new ArgumentException($"chunk time {options.Pipeline.ChunkTime} must be shorter than the activity lock {options.ActivityLock}: a longer chunk would be started twice");
         var storage = new BlobServiceClient(options.StorageConnection);
@@ -113,9 +118,13 @@ public sealed class LocalPipelineHost : IAsyncDisposable
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<DropScanner>()));
         var app = builder.Build();
         app.Lifetime.ApplicationStopping.Register(stopping.Cancel);
+        options.Access.Apply(app);
         ApiRoutes.Map(app, ApiRoutes.All);
+        var host = new LocalPipelineHost(sidecar, app, stopping, backend, loggerFactory);
         await app.StartAsync(cancellationToken);
-        return new LocalPipelineHost(sidecar, app, stopping, backend, loggerFactory);
+        try { options.Access.CheckBound(app); }
+        catch { await host.DisposeAsync(); throw; }
+        return host;
     }
 
     public Task WaitForShutdownAsync() => Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.WaitForShutdownAsync(app);

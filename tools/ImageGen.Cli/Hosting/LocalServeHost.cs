@@ -10,18 +10,30 @@ namespace ImageGen.Cli.Hosting;
 
 /// <summary>
 /// The serving endpoints on Kestrel without the Functions host (same route table, same handlers), for machines
-/// without Core Tools, for tests over a real socket, and for load benchmarks. No function keys here.
+/// without Core Tools, for tests over a real socket, and for load benchmarks. No function keys here, so it listens on
+/// loopback and answers local names only unless <paramref name="access"/> says otherwise (LocalAccess).
 /// </summary>
 public static class LocalServeHost
 {
-    public static WebApplication Build(string storageConnection, ServeOptions options, string urls)
+    public static WebApplication Build(string storageConnection, ServeOptions options, string urls, LocalAccess? access = null)
     {
+        access ??= new LocalAccess();
+        access.CheckAddresses(urls.Split(';', StringSplitOptions.RemoveEmptyEntries), "--urls");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(urls);
         builder.Services.AddImageGenServing(new BlobServiceClient(storageConnection), options);
         var app = builder.Build();
+        access.Apply(app);
         ApiRoutes.Map(app, ApiRoutes.Serving);
         return app;
+    }
+
+    /// <summary>Starts the app and checks what it bound (configuration may add addresses to --urls); stops it if that is too wide.</summary>
+    public static async Task StartAsync(WebApplication app, LocalAccess? access = null, CancellationToken cancellationToken = default)
+    {
+        await app.StartAsync(cancellationToken);
+        try { (access ?? new LocalAccess()).CheckBound(app); }
+        catch { await app.StopAsync(CancellationToken.None); throw; }
     }
 }

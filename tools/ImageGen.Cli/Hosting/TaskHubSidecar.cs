@@ -18,14 +18,21 @@ public sealed class TaskHubSidecar : IAsyncDisposable
 {
     private readonly WebApplication server;
     public GrpcChannel Channel { get; }
+    public Uri Address { get; }
 
-    private TaskHubSidecar(WebApplication server, GrpcChannel channel) { this.server = server; Channel = channel; }
+    private TaskHubSidecar(WebApplication server, Uri address)
+    {
+        this.server = server;
+        Address = address;
+        Channel = GrpcChannel.ForAddress(address);
+    }
 
     public static async Task<TaskHubSidecar> StartAsync<TBackend>(TBackend backend, CancellationToken cancellationToken = default)
         where TBackend : IOrchestrationService, IOrchestrationServiceClient
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        // Loopback only: the task hub takes no credentials, so nothing beyond this machine may reach it.
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton<IOrchestrationService>(backend);
@@ -34,7 +41,13 @@ public sealed class TaskHubSidecar : IAsyncDisposable
         var server = builder.Build();
         server.MapGrpcService<TaskHubGrpcServer>();
         await server.StartAsync(cancellationToken);
-        return new TaskHubSidecar(server, GrpcChannel.ForAddress(server.Urls.First()));
+        // Configuration (Kestrel:Endpoints) could add addresses to the one above: refuse to run with any beyond loopback.
+        if (server.Urls.FirstOrDefault(url => !LocalAccess.IsLoopbackUrl(url)) is { } wide)
+        {
+            await server.DisposeAsync();
+            throw new InvalidOperationException($"the task hub side channel also listens on {wide}, beyond loopback; remove the Kestrel endpoint settings from the environment");
+        }
+        return new TaskHubSidecar(server, new Uri(server.Urls.First()));
     }
 
     public async ValueTask DisposeAsync()
