@@ -43,6 +43,7 @@ var httpFunctions = [
   'Samples'
   'Reconstruct'
   'Health'
+  'ServeStatus'
   'SamplerPage'
   'TrainStart'
   'TrainingStatus'
