@@ -287,3 +287,58 @@ public class HardeningTests
         Assert.Equal(File.ReadAllBytes(local), (await checkpoint.DownloadContentAsync()).Value.Content.ToArray());
     }
 }
+
+/// <summary>The pipeline's local disk stays bounded: caches by size and age, crash leftovers by age.</summary>
+public class LocalDiskTests
+{
+    private static string Entry(string root, string kind, string dataset, string version, int bytes, DateTime used)
+    {
+        string folder = Path.Combine(root, "imagegen-" + kind, "account1", dataset, version);
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "shard-0000.bin"), new byte[bytes]);
+        Directory.SetLastWriteTimeUtc(folder, used);
+        return folder;
+    }
+
+    private static string Scratch(string root, string relative, DateTime written)
+    {
+        string folder = Path.Combine(root, relative);
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "checkpoint.ckpt"), new byte[1000]);
+        Directory.SetLastWriteTimeUtc(folder, written);
+        return folder;
+    }
+
+    [Fact]
+    public void A_sweep_removes_the_least_recently_used_caches_beyond_the_size_stale_ones_and_crash_leftovers_but_nothing_in_use()
+    {
+        using var temp = new TempFolder();
+        var now = new DateTime(2026, 12, 2, 12, 0, 0, DateTimeKind.Utc);
+        var limits = new LocalDiskLimits { MaxCacheBytes = 5_000, MaxCacheAge = TimeSpan.FromDays(7), InUseWindow = TimeSpan.FromMinutes(30), ScratchAge = TimeSpan.FromHours(6) };
+        string oldest = Entry(temp.Path, "datasets", "cats", "run-1", 10_000, now.AddHours(-5));
+        string older = Entry(temp.Path, "quality", "cats", "run-1", 10_000, now.AddHours(-4));
+        string recent = Entry(temp.Path, "datasets", "dogs", "run-2", 10_000, now.AddHours(-1));
+        string inUse = Entry(temp.Path, "datasets", "owls", "run-3", 10_000, now.AddMinutes(-5));
+        string stale = Entry(temp.Path, "quality", "bats", "run-4", 100, now.AddDays(-8));
+        string crashedRun = Scratch(temp.Path, Path.Combine("imagegen-runs", "cats-run-1-0-abc"), now.AddHours(-7));
+        string runningChunk = Scratch(temp.Path, Path.Combine("imagegen-runs", "dogs-run-2-3-def"), now.AddMinutes(-20));
+        string crashedIngest = Scratch(temp.Path, Path.Combine("imagegen-ingest", "cats-run-1-123"), now.AddDays(-1));
+        string halfDownload = Scratch(temp.Path, Path.Combine("imagegen-datasets", "account1", "cats", "run-5.partial-0a1b"), now.AddHours(-8));
+        string packScratch = Scratch(temp.Path, "imagegen-pack-0123", now.AddHours(-9));
+        string unrelated = Scratch(temp.Path, "someone-elses-folder", now.AddDays(-30));
+
+        var sweep = LocalDisk.Sweep(limits, temp.Path, now);
+
+        // 40,100 cached bytes against 5,000: least recently used first, the stale one among them; the one read five
+        // minutes ago stays although the total is still over (a chunk may be reading it).
+        foreach (var removed in new[] { stale, oldest, older, recent }) Assert.False(Directory.Exists(removed), removed);
+        Assert.True(Directory.Exists(inUse));
+        Assert.Equal(4, sweep.CacheEntriesRemoved);
+        Assert.Equal(10_000, sweep.CacheBytesKept);
+        foreach (var leftover in new[] { crashedRun, crashedIngest, halfDownload, packScratch }) Assert.False(Directory.Exists(leftover), leftover);
+        Assert.Equal(4, sweep.ScratchRemoved);
+        Assert.True(Directory.Exists(runningChunk));
+        Assert.True(Directory.Exists(unrelated));
+        Assert.Equal(30_100 + 4 * 1000, sweep.BytesFreed);
+    }
+}

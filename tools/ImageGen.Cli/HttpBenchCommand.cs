@@ -69,7 +69,7 @@ public static class HttpBenchCommand
         {
             long end = Rss(serverProcess);
             output.WriteLine($"server RSS MiB: " + (rssAt1000 is { } r ? $"request 1000 {r / 1048576.0:0}, " : "") + $"end {end / 1048576.0:0}" +
-                (rssAt1000 is { } r2 ? $" ({100.0 * (end - r2) / r2:+0.0;-0.0}%)" : ""));
+                (rssAt1000 is { } r2 ? $" ({100.0 * (end - r2) / r2:+0.0;-0.0}%)" : "") + $", peak since start {Rss(serverProcess, "VmHWM:") / 1048576.0:0}");
         }
         return 0;
     }
@@ -195,10 +195,11 @@ public static class HttpBenchCommand
         }
     }
 
-    private static long Rss(int pid)
+    /// <summary>The process's resident set (VmRSS), or its peak since start (VmHWM), in bytes.</summary>
+    private static long Rss(int pid, string field = "VmRSS:")
     {
         foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
         return 0;
     }

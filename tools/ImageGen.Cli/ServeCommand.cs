@@ -14,7 +14,8 @@ public static class ServeCommand
 
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts"],
+        var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts",
+            "--max-request-pixels", "--max-pixels-in-flight"],
             ["--no-batching", "--allow-remote"]);
         var options = new ServeOptions
         {
@@ -22,6 +23,8 @@ public static class ServeCommand
             MaxLoadedModels = args.Int("--max-models", 1, 64) ?? 4,
             BatchWindow = TimeSpan.FromMilliseconds(args.Int("--batch-window-ms", 0, 1000) ?? 0),
             MaxQueuedRequests = args.Int("--max-queue", 1, 100_000) ?? 64,
+            MaxRequestPixels = args.Long("--max-request-pixels", 1, 1L << 32) ?? new ServeOptions().MaxRequestPixels,
+            MaxPixelsInFlight = args.Long("--max-pixels-in-flight", 1, 1L << 34) ?? new ServeOptions().MaxPixelsInFlight,
         };
         CliApp.ConfigureRuntime(args, serving: true);
         string storage = StorageConnection.LocalConnectionString(args.String("--storage"));

@@ -37,6 +37,7 @@ public sealed class QualityReferences(BlobServiceClient service)
     {
         string folder = StorageLayout.LocalCacheFolder(service.Uri, "quality", dataset, datasetVersion);
         Directory.CreateDirectory(folder);
+        LocalDisk.MarkUsed(folder);
         string extractorPath = Path.Combine(folder, "extractor.bin"), referencePath = Path.Combine(folder, "reference.bin");
         bool cached = true;
 

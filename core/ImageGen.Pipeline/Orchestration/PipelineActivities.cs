@@ -24,6 +24,7 @@ public sealed class PipelineActivities : IPipelineActivities
 
     public PipelineActivities(BlobServiceClient service)
     {
+        LocalDisk.Sweep(); // start-up: what a crash left in the temp folder, and caches past their age or size
         ingestor = new DatasetIngestor(service);
         trainer = new RunTrainer(service);
         evaluator = new RunEvaluator(service);

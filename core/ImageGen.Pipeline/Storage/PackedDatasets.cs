@@ -12,7 +12,11 @@ public sealed class PackedDatasets(BlobServiceClient service)
     public async Task<string> DownloadAsync(string dataset, string version, CancellationToken cancellationToken = default)
     {
         string folder = StorageLayout.LocalCacheFolder(service.Uri, "datasets", dataset, version);
-        if (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) return folder;
+        if (File.Exists(Path.Combine(folder, DatasetManifest.FileName)))
+        {
+            LocalDisk.MarkUsed(folder);
+            return folder;
+        }
         string partial = folder + ".partial-" + Guid.NewGuid().ToString("N");
         Directory.CreateDirectory(partial);
         string prefix = StorageLayout.PackedFolder(dataset, version);
@@ -21,6 +25,8 @@ public sealed class PackedDatasets(BlobServiceClient service)
             await packed.GetBlobClient(prefix + shard.File).DownloadToAsync(Path.Combine(partial, shard.File), cancellationToken);
         try { Directory.Move(partial, folder); }
         catch (IOException) when (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) { Directory.Delete(partial, true); } // another worker won
+        LocalDisk.MarkUsed(folder);
+        LocalDisk.Sweep(); // a new entry: keep the caches within their size
         return folder;
     }
 }
