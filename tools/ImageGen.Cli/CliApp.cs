@@ -13,7 +13,7 @@ public static class CliApp
                            [--grid | --out-dir] [--interpolate A,B,STEPS] [--truncation X] [--reconstruct <images>]
           imagegen ingest  --in <folder> --out <shard folder> [--image-size 32|64] [--channels 1|3]
           imagegen serve   [--storage <connection string>] [--urls http://127.0.0.1:5080] [--no-batching]
-                           [--max-request-pixels 16777216] [--max-pixels-in-flight 50331648]
+                           [--max-request-pixels 16777216] [--max-pixels-in-flight 50331648] [--max-encodes <cores>]
           imagegen host    [--storage <connection string>] [--urls http://127.0.0.1:5080] [--quiet 30s] [--chunk-steps N]
                            [--chunk-time 2m] [--activity-lock 10m] [--poll 5s] [--task-hub ImageGen] [--verbose]
                            [--eval-samples 2000] [--extractor-steps 400]

@@ -15,7 +15,7 @@ public static class ServeCommand
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
         var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts",
-            "--max-request-pixels", "--max-pixels-in-flight"],
+            "--max-request-pixels", "--max-pixels-in-flight", "--max-encodes"],
             ["--no-batching", "--allow-remote"]);
         var options = new ServeOptions
         {
@@ -25,6 +25,7 @@ public static class ServeCommand
             MaxQueuedRequests = args.Int("--max-queue", 1, 100_000) ?? 64,
             MaxRequestPixels = args.Long("--max-request-pixels", 1, 1L << 32) ?? new ServeOptions().MaxRequestPixels,
             MaxPixelsInFlight = args.Long("--max-pixels-in-flight", 1, 1L << 34) ?? new ServeOptions().MaxPixelsInFlight,
+            MaxConcurrentEncodes = args.Int("--max-encodes", 1, 1024) ?? new ServeOptions().MaxConcurrentEncodes,
         };
         CliApp.ConfigureRuntime(args, serving: true);
         string storage = StorageConnection.LocalConnectionString(args.String("--storage"));

@@ -8,12 +8,16 @@ public static class ApiResultWriter
     public static async Task WriteAsync(HttpResponse response, Task<ApiResult> pending)
     {
         var result = await pending;
-        response.StatusCode = result.Status;
-        foreach (var (name, value) in result.Headers) response.Headers[name] = value;
-        if (result.Body.Length == 0) return;
-        response.ContentType = result.ContentType;
-        response.ContentLength = result.Body.Length;
-        await response.Body.WriteAsync(result.Body);
+        try
+        {
+            response.StatusCode = result.Status;
+            foreach (var (name, value) in result.Headers) response.Headers[name] = value;
+            if (result.Body.Length == 0) return;
+            response.ContentType = result.ContentType;
+            response.ContentLength = result.Body.Length;
+            await response.Body.WriteAsync(result.Body);
+        }
+        finally { result.HeldUntilWritten?.Dispose(); }
     }
 
     public static Task WriteAsync(HttpResponse response, ApiResult result) => WriteAsync(response, Task.FromResult(result));

@@ -29,9 +29,22 @@ public static class SampleEncoding
             }
             case OutputFormat.Json:
             {
-                var encoded = Enumerable.Range(0, names.Count).Select(i => Convert.ToBase64String(ImageGrid.EncodePng(pixels, i))).ToList();
-                var body = JsonSerializer.SerializeToUtf8Bytes(new { modelVersion = version, seeds = request.Seeds, names, images = encoded }, Json.Compact);
-                return new ApiResult(200, "application/json", body, headers);
+                // Written as it is encoded: each PNG goes straight into the body as base64, with no string per image.
+                using var buffer = new MemoryStream();
+                using (var writer = new Utf8JsonWriter(buffer))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("modelVersion", version);
+                    writer.WritePropertyName("seeds");
+                    JsonSerializer.Serialize(writer, request.Seeds, Json.Compact);
+                    writer.WritePropertyName("names");
+                    JsonSerializer.Serialize(writer, names, Json.Compact);
+                    writer.WriteStartArray("images");
+                    for (int i = 0; i < names.Count; i++) writer.WriteBase64StringValue(ImageGrid.EncodePng(pixels, i));
+                    writer.WriteEndArray();
+                    writer.WriteEndObject();
+                }
+                return new ApiResult(200, "application/json", buffer.ToArray(), headers);
             }
             default:
                 return new ApiResult(200, "image/png", ImageGrid.EncodeGridPng(pixels, request.Nrow, request.Padding), headers);

@@ -39,18 +39,27 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                     $"{request.ImageCount} images of {side}x{side} ({spec.ImageSize}x{spec.ImageSize} at scale {request.Scale}) are {pixels:N0} pixels, " +
                     $"over the limit of {options.MaxRequestPixels:N0} per request; ask for fewer images or a smaller scale", "scale",
                     $"count x (image size x scale)^2 up to {options.MaxRequestPixels}"));
-            using var budget = await PixelsInFlight.AcquireAsync(pixels, cancellationToken);
-            var generated = await lease.Model.Queue.GenerateAsync(() => Latents(request, spec.LatentSize), request.ImageCount, request.Scale, cancellationToken);
-            var names = request.Interpolate is { } q
-                ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
-                : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
-            long encodeStarted = Stopwatch.GetTimestamp();
-            await encodes.WaitAsync(cancellationToken);
-            ApiResult result;
-            try { result = SampleEncoding.Encode(request, generated.Pixels, names, version, headers); }
-            finally { encodes.Release(); }
-            headers["Server-Timing"] = SampleEncoding.ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
-            return result;
+            // Held until the answer is written, not only until it is made: the encoded body counts too.
+            var budget = await PixelsInFlight.AcquireAsync(pixels, cancellationToken);
+            try
+            {
+                var generated = await lease.Model.Queue.GenerateAsync(() => Latents(request, spec.LatentSize), request.ImageCount, request.Scale, cancellationToken);
+                var names = request.Interpolate is { } q
+                    ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
+                    : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
+                long encodeStarted = Stopwatch.GetTimestamp();
+                await encodes.WaitAsync(cancellationToken);
+                ApiResult result;
+                try { result = SampleEncoding.Encode(request, generated.Pixels, names, version, headers); }
+                finally { encodes.Release(); }
+                headers["Server-Timing"] = SampleEncoding.ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
+                return result with { HeldUntilWritten = budget };
+            }
+            catch
+            {
+                budget.Dispose();
+                throw;
+            }
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
         catch (QueueFullException e)
