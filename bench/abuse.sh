@@ -36,7 +36,8 @@ serve() { # $@: extra serve flags; sets server
 stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
 burst() { # $1: query; load from a separate process, the server's peak RSS at the end
   $cli bench http --url "$url" --path "/api/datasets/abuse/samples?$1" --images-per-request 256 --concurrency "$concurrency" \
-    --requests "$burst" --warmup 0 --server-pid "$server" 2>&1 | grep -E "requests/s|latency|status|RSS|rror|xception" || echo "bench http failed: is the server alive? $(kill -0 "$server" 2>&1 && echo yes || echo no)"
+    --requests "$burst" --warmup 0 --server-pid "$server" 2>&1 | grep -E "requests/s|latency|status|RSS|rror|xception" || echo "bench http failed"
+  echo "server alive: $(kill -0 "$server" 2>/dev/null && echo "yes, peak RSS since start $(rss "$server" VmHWM:)" || echo no)"
 }
 
 serve

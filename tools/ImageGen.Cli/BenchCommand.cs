@@ -26,7 +26,7 @@ public static class BenchCommand
             "overhead" => HttpBenchCommand.Overhead(Args.Parse("bench overhead", rawArgs[1..],
                 ["--url", "--dataset", "--checkpoint", "--count", "--rounds", "--block", "--warmup", "--threads"], []), output),
             "pipeline" => PipelineBenchCommand.RunAsync(Args.Parse("bench pipeline", rawArgs[1..],
-                ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads"], []), output).GetAwaiter().GetResult(),
+                ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads", "--runs", "--eval-samples", "--extractor-steps"], []), output).GetAwaiter().GetResult(),
             "promote" => PromoteBenchCommand.RunAsync(Args.Parse("bench promote", rawArgs[1..],
                 ["--url", "--storage", "--dataset", "--from", "--to", "--concurrency", "--duration", "--promote-at", "--settle"], []), output).GetAwaiter().GetResult(),
             "eval" => QualityBenchCommand.RunCache(Args.Parse("bench eval", rawArgs[1..], ["--checkpoint", "--data", "--limit", "--steps", "--samples", "--threads"], []), output),

@@ -32,7 +32,8 @@ public static class CliApp
           imagegen bench train  [--model dcgan|vae] [--image-size 32|64] [--batch-size N] [--steps N] [--threads N]
           imagegen bench sample [--count N] [--iterations N] [--checkpoint <file>]
           imagegen bench overhead --checkpoint <file> [--url http://127.0.0.1:5080] [--dataset fmnist] [--count 16] [--rounds 10] [--block 20]
-          imagegen bench pipeline [--storage <connection string>] [--images 2000] [--max-steps 100] [--quiet 5s]
+          imagegen bench pipeline [--storage <connection string>] [--images 2000] [--max-steps 100] [--quiet 5s] [--runs 1]
+                           [--eval-samples 2000] [--extractor-steps 400]   (--runs N: N datasets one after another, then the local disk in use)
           imagegen bench quality [--model dcgan|vae] [--budget 10m] [--threads 2] [--samples 10000] [--marks 5] [--out <folder>]
                            ours and the PyTorch reference (bench/reference/quality.py) for the same budget, scored alike
           imagegen bench eval   --checkpoint <file> [--data <images>] [--steps 400] [--samples 2000]: cold vs cached evaluation

@@ -26,7 +26,7 @@ public static class HttpBenchCommand
         int? serverPid = args.Int("--server-pid", 1, int.MaxValue);
         TimeSpan limit = args.Duration("--time-limit") ?? TimeSpan.FromMinutes(10);
 
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = uri, Timeout = TimeSpan.FromSeconds(100) };
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = uri, Timeout = limit + TimeSpan.FromMinutes(1) }; // a slow answer is measured, not given up on
         for (int i = 0; i < warmup; i++) (await http.GetAsync(path)).Dispose();
 
         var latencies = new double[requests];

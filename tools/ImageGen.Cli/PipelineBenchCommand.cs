@@ -24,23 +24,42 @@ public static class PipelineBenchCommand
         int concurrency = args.Int("--concurrency", 1, 512) ?? 32;
         long maxSteps = args.Long("--max-steps", 1, 1_000_000) ?? 100;
         var quiet = args.Duration("--quiet") ?? TimeSpan.FromSeconds(5);
+        int runCount = args.Int("--runs", 1, 100) ?? 1;
         CliApp.ConfigureRuntime(args);
         string connection = StorageConnection.LocalConnectionString(args.String("--storage"));
-        string dataset = $"bench-{DateTime.UtcNow:yyyyMMddHHmmss}";
+        string stamp = $"bench-{DateTime.UtcNow:yyyyMMddHHmmss}";
         var storage = new BlobServiceClient(connection);
         output.WriteLine($"bench pipeline: {images} PNG images (48x48 shapes) at upload concurrency {concurrency}, quiet period {quiet.TotalSeconds:0}s, " +
-                         $"DCGAN ngf/ndf 32, batch 64, {maxSteps} steps; dataset {dataset}");
+                         $"DCGAN ngf/ndf 32, batch 64, {maxSteps} steps; {runCount} run(s) on datasets {stamp}-N");
         output.WriteLine($"machine: {TorchRuntime.Describe()}");
 
         await using var host = await LocalPipelineHost.StartAsync(new LocalPipelineOptions
         {
             StorageConnection = connection, Urls = "http://127.0.0.1:0", TaskHub = "Bench" + DateTime.UtcNow.ToString("HHmmss"),
-            Pipeline = new PipelineSettings { QuietPeriod = quiet, ChunkSteps = 50 }, PollInterval = TimeSpan.FromSeconds(1),
+            Pipeline = new PipelineSettings
+            {
+                QuietPeriod = quiet, ChunkSteps = 50,
+                EvalSamples = args.Int("--eval-samples", 100, 50_000) ?? new PipelineSettings().EvalSamples,
+                ExtractorSteps = args.Int("--extractor-steps", 1, 100_000) ?? new PipelineSettings().ExtractorSteps,
+            },
+            PollInterval = TimeSpan.FromSeconds(1),
             MaxQueuePollingInterval = TimeSpan.FromMilliseconds(500),
         });
         var peakRss = TorchRuntime.ResidentBytes();
         using var sampler = new Timer(_ => peakRss = Math.Max(peakRss, TorchRuntime.ResidentBytes()), null, 0, 200);
 
+        long diskBefore = LocalDisk.UsedBytes();
+        int failures = 0;
+        for (int run = 1; run <= runCount; run++)
+            if (await RunOnceAsync($"{stamp}-{run}") != "published") failures++;
+        if (runCount > 1)
+            output.WriteLine($"local disk after {runCount} runs: {LocalDisk.UsedBytes() / 1048576.0:0.0} MiB under imagegen-* in the temp folder " +
+                             $"(before {diskBefore / 1048576.0:0.0} MiB; caches capped at {new LocalDiskLimits().MaxCacheBytes / 1073741824.0:0} GiB, scratch removed per activity)");
+        return failures == 0 ? 0 : 1;
+
+        async Task<string?> RunOnceAsync(string dataset)
+        {
+        output.WriteLine($"== dataset {dataset}");
         var drops = storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
         await drops.GetBlobClient(StorageLayout.DatasetOptions(dataset)).UploadAsync(
             BinaryData.FromString($"{{\"ngf\": 32, \"ndf\": 32, \"batchSize\": 64, \"maxSteps\": {maxSteps}, \"seed\": 1}}"), overwrite: true);
@@ -88,7 +107,8 @@ public static class PipelineBenchCommand
                          $"training at {seen.GetValueOrDefault("training"):0.0}s, published at {seen.GetValueOrDefault("published"):0.0}s");
         output.WriteLine($"ingest: {manifest.Count} images in about {ingestSeconds:0.0}s ({manifest.Count / ingestSeconds:0} images/s, status polled every 0.25s); " +
                          $"peak RSS of the process {peakRss / (1024.0 * 1024):0} MiB");
-        return lastState == "published" ? 0 : 1;
+        return lastState;
+        }
     }
 
     private static DatasetManifest DatasetManifestFrom(BlobServiceClient storage, string dataset, string version)

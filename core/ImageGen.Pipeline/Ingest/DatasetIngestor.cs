@@ -155,8 +155,10 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             packer.Reject(name, $"archive is {length} bytes, over the {archives.MaxArchiveBytes}-byte limit");
             return;
         }
-        // Archives go to a temporary file, not memory; members are read one at a time within the archive limits.
-        string file = Path.GetTempFileName();
+        // Archives go to a temporary file, not memory; members are read one at a time within the archive limits. The
+        // file sits in the ingest scratch folder, which the start-up sweep clears of what a crash leaves (LocalDisk).
+        string file = Path.Combine(Path.GetTempPath(), "imagegen-ingest", $"archive-{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         try
         {
             if (await drops.DownloadAsListedToAsync(blob, file, cancellationToken) is { } skipped)

@@ -164,7 +164,7 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
             {
                 if (failures.TryGetValue((dataset, version), out var failure))
                 {
-                    if (DateTimeOffset.UtcNow < failure.Until) throw failure.Error;
+                    if (DateTimeOffset.UtcNow < failure.Until) throw new ApiErrorException(failure.Error.Error, failure.Error.Headers); // a fresh one per request
                     failures.Remove((dataset, version));
                 }
                 if (!models.TryGetValue((dataset, version), out loading!))

@@ -13,7 +13,7 @@ namespace ImageGen.Pipeline.Serve;
 public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 {
     public GeneratorCache Cache => cache;
-    /// <summary>Output pixels held by requests from queueing to encoded: the bound on a burst's memory.</summary>
+    /// <summary>Output pixels held by requests from queueing until their answer is written: the bound on a burst's memory.</summary>
     public PixelBudget PixelsInFlight { get; } = new(options.MaxPixelsInFlight);
     private readonly SemaphoreSlim encodes = new(options.MaxConcurrentEncodes, options.MaxConcurrentEncodes);
 

@@ -25,7 +25,7 @@ public sealed record ServeOptions
     /// <summary>Output pixels one batched forward pass turns out: requests past it wait for the next pass.</summary>
     public long MaxBatchPixels { get; init; } = 16_777_216;
     /// <summary>
-    /// Output pixels held by all requests at once, from queueing until their answer is encoded (4 bytes each as RGBA,
+    /// Output pixels held by all requests at once, from queueing until their answer is written (4 bytes each as RGBA,
     /// plus what encoding makes): the bound on what a burst of large requests costs. Requests past it wait their turn.
     /// </summary>
     public long MaxPixelsInFlight { get; init; } = 50_331_648;

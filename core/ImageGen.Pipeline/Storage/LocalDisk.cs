@@ -70,6 +70,13 @@ public static class LocalDisk
         return new DiskSweep(cacheRemoved, scratchRemoved, freed, total);
     }
 
+    /// <summary>The bytes the pipeline keeps under the temp folder: the caches and the scratch folders.</summary>
+    public static long UsedBytes(string? root = null)
+    {
+        root ??= Path.GetTempPath();
+        return CacheKinds.Select(k => "imagegen-" + k).Concat(ScratchFolders).Select(f => Path.Combine(root, f)).Where(Directory.Exists).Sum(SizeOf);
+    }
+
     private static DateTime LastWrite(string path) => Directory.Exists(path) ? Directory.GetLastWriteTimeUtc(path) : File.GetLastWriteTimeUtc(path);
 
     private static long SizeOf(string folder)
