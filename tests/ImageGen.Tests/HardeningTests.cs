@@ -341,4 +341,23 @@ public class LocalDiskTests
         Assert.True(Directory.Exists(unrelated));
         Assert.Equal(30_100 + 4 * 1000, sweep.BytesFreed);
     }
+
+    [Fact]
+    public void Scratch_of_a_process_that_is_gone_is_removed_at_once_and_a_live_ones_is_kept()
+    {
+        using var temp = new TempFolder();
+        var now = DateTime.UtcNow;
+        using var gone = System.Diagnostics.Process.Start("true")!;
+        gone.WaitForExit();
+        string dead = Scratch(temp.Path, Path.Combine("imagegen-runs", $"pid{gone.Id}-cats-run-1-0-abc"), now);
+        string deadPartial = Scratch(temp.Path, Path.Combine("imagegen-datasets", "account1", "cats", $"run-1.partial-pid{gone.Id}-0a1b"), now);
+        string mine = Scratch(temp.Path, Path.Combine("imagegen-runs", LocalDisk.OwnedName("dogs-run-2-0-def")), now);
+        string unowned = Scratch(temp.Path, Path.Combine("imagegen-ingest", "owls-run-3-123"), now);
+        var sweep = LocalDisk.Sweep(new LocalDiskLimits(), temp.Path, now);
+        Assert.False(Directory.Exists(dead));
+        Assert.False(Directory.Exists(deadPartial));
+        Assert.True(Directory.Exists(mine));
+        Assert.True(Directory.Exists(unowned)); // no owner named: only its age can say it was left behind
+        Assert.Equal(2, sweep.ScratchRemoved);
+    }
 }

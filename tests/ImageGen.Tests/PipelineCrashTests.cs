@@ -75,6 +75,8 @@ public class PipelineCrashTests : IDisposable
             TimeSpan.FromSeconds(120), "chunk 1 to get going");
         first.Kill(entireProcessTree: true); // SIGKILL: no shutdown, no final checkpoint
         await first.WaitForExitAsync();
+        string scratch = Path.Combine(Path.GetTempPath(), "imagegen-runs");
+        Assert.NotEmpty(Directory.EnumerateDirectories(scratch, $"pid{first.Id}-*")); // the killed chunk's run folder, left behind
         Assert.False(await runs.GetBlobClient(StorageLayout.RunChunk(dataset, runId, 1)).ExistsAsync(), "chunk 1 finished before the kill; the test proves nothing");
 
         var manifestBlob = storage.GetBlobContainerClient(StorageLayout.DatasetsContainer).GetBlobClient(StorageLayout.PackedFolder(dataset, runId) + DatasetManifest.FileName);
@@ -90,6 +92,7 @@ public class PipelineCrashTests : IDisposable
         var card = (await storage.GetBlobContainerClient(StorageLayout.ModelsContainer).GetBlobClient(StorageLayout.ModelCard(dataset, "v0001"))
             .DownloadContentAsync()).Value.Content.ToObjectFromJson<ModelCard>(Json.Options)!;
         Assert.Equal(runId, card.SourceRun); // the same run finished: no second ingest started a new one
+        Assert.Empty(Directory.EnumerateDirectories(scratch, $"pid{first.Id}-*")); // swept when the new host started
         Assert.Equal(300, card.Steps);
         Assert.Equal(manifestETag, await ETagAsync(manifestBlob)); // ingest did not run again
         Assert.Equal(chunk0ETag, await ETagAsync(runs.GetBlobClient(chunk0))); // nor did the finished chunk

@@ -73,7 +73,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
 
         await packed.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        string local = Path.Combine(Path.GetTempPath(), "imagegen-ingest", $"{dataset}-{version}-{Guid.NewGuid():N}");
+        string local = Path.Combine(Path.GetTempPath(), "imagegen-ingest", LocalDisk.OwnedName($"{dataset}-{version}-{Guid.NewGuid():N}"));
         try
         {
             await using var progress = new ProgressBlob(runs.GetBlobClient(StorageLayout.RunProgress(dataset, version)), TimeSpan.FromSeconds(2));
@@ -157,7 +157,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         }
         // Archives go to a temporary file, not memory; members are read one at a time within the archive limits. The
         // file sits in the ingest scratch folder, which the start-up sweep clears of what a crash leaves (LocalDisk).
-        string file = Path.Combine(Path.GetTempPath(), "imagegen-ingest", $"archive-{Guid.NewGuid():N}.tmp");
+        string file = Path.Combine(Path.GetTempPath(), "imagegen-ingest", LocalDisk.OwnedName($"archive-{Guid.NewGuid():N}.tmp"));
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         try
         {

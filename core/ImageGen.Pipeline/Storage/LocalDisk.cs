@@ -11,7 +11,8 @@ public sealed record LocalDiskLimits
     public TimeSpan InUseWindow { get; init; } = TimeSpan.FromMinutes(30);
     /// <summary>
     /// Scratch folders (ingest downloads, run folders, half-finished cache downloads) are removed in a finally; one
-    /// older than this was left by a crash. Longer than any activity may run (host.json's functionTimeout).
+    /// whose owning process is gone, or one older than this, was left by a crash. Longer than any activity may run
+    /// (host.json's functionTimeout).
     /// </summary>
     public TimeSpan ScratchAge { get; init; } = TimeSpan.FromHours(6);
 }
@@ -30,6 +31,27 @@ public static class LocalDisk
     public static readonly string[] ScratchFolders = ["imagegen-ingest", "imagegen-runs"];
     private const string PackScratchPattern = "imagegen-pack-*";
     private const string PartialMarker = ".partial-";
+
+    /// <summary>
+    /// A scratch name that says which process owns it (pid1234-...): a sweep removes the scratch of a process that is
+    /// gone at once, whatever its age, and another live process's only after ScratchAge.
+    /// </summary>
+    public static string OwnedName(string name) => $"pid{Environment.ProcessId}-{name}";
+
+    private static bool OwnerIsGone(string path)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(Path.GetFileName(path), @"(?:^|\.partial-)pid(\d{1,9})-");
+        if (!match.Success) return false;
+        int pid = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        if (pid == Environment.ProcessId) return false;
+        try
+        {
+            using var owner = System.Diagnostics.Process.GetProcessById(pid);
+            return owner.HasExited;
+        }
+        catch (ArgumentException) { return true; } // no such process
+        catch (InvalidOperationException) { return true; }
+    }
 
     /// <summary>Records a use of a cache entry, so the least-recently-used order and the in-use window see it.</summary>
     public static void MarkUsed(string cacheFolder)
@@ -58,7 +80,7 @@ public static class LocalDisk
             }
 
         foreach (var path in scratch.ToList())
-            if (now - LastWrite(path) > limits.ScratchAge && TryDelete(path, out long bytes)) { scratchRemoved++; freed += bytes; }
+            if ((OwnerIsGone(path) || now - LastWrite(path) > limits.ScratchAge) && TryDelete(path, out long bytes)) { scratchRemoved++; freed += bytes; }
 
         long total = entries.Sum(e => e.Bytes);
         foreach (var entry in entries.OrderBy(e => e.Used))

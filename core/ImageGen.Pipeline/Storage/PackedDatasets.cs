@@ -17,7 +17,7 @@ public sealed class PackedDatasets(BlobServiceClient service)
             LocalDisk.MarkUsed(folder);
             return folder;
         }
-        string partial = folder + ".partial-" + Guid.NewGuid().ToString("N");
+        string partial = folder + ".partial-" + LocalDisk.OwnedName(Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(partial);
         string prefix = StorageLayout.PackedFolder(dataset, version);
         await packed.GetBlobClient(prefix + DatasetManifest.FileName).DownloadToAsync(Path.Combine(partial, DatasetManifest.FileName), cancellationToken);

@@ -28,7 +28,7 @@ public sealed class RunTrainer(BlobServiceClient service)
         if (await record.TryReadJsonAsync<ChunkResult>(cancellationToken) is { } done) return done; // redelivered after it finished
 
         string dataFolder = await datasets.DownloadAsync(dataset, request.DatasetVersion, cancellationToken);
-        string runFolder = Path.Combine(Path.GetTempPath(), "imagegen-runs", $"{dataset}-{runId}-{request.Chunk}-{Guid.NewGuid():N}");
+        string runFolder = Path.Combine(Path.GetTempPath(), "imagegen-runs", LocalDisk.OwnedName($"{dataset}-{runId}-{request.Chunk}-{Guid.NewGuid():N}"));
         Directory.CreateDirectory(runFolder);
         try
         {
