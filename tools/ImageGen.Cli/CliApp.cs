@@ -8,6 +8,10 @@ public static class CliApp
         imagegen: train and sample GANs and VAEs (TorchSharp)
 
           imagegen                      the quickstart: 1 epoch of DCGAN on Fashion-MNIST (or synthetic shapes), then a sample grid
+          imagegen up      [--data .imagegen] [--urls http://localhost:7071] [--steps 400] [--images 2000] [--once]
+                           [--azurite-ports default|auto]
+                           the whole system: Azurite, the pipeline host, a demo drop followed live to a published model,
+                           a sample grid and the URLs to try; serves until Ctrl+C (--once: exits once published); resumes
           imagegen train   --data <folder | idx file | shard folder | synthetic[:N]> --out <run folder> [options]
           imagegen sample  --checkpoint <run folder or file> --out <file or folder> [--count N | --seeds 1-16] [--seed N]
                            [--grid | --out-dir] [--interpolate A,B,STEPS] [--truncation X] [--reconstruct <images>]
@@ -62,9 +66,10 @@ public static class CliApp
                 case "extractor": return EvalCommand.TrainExtractor(rest, output);
                 case "eval": return EvalCommand.Run(rest, output);
                 case "host": return await HostCommand.RunAsync(rest, output);
+                case "up": return await UpCommand.RunAsync(rest, output);
                 case "help" or "--help" or "-h": output.WriteLine(Usage); return 0;
                 default:
-                    throw new UsageException($"unknown command '{command}'; use train, sample, ingest, serve, host, publish, extractor, eval or bench (imagegen --help)");
+                    throw new UsageException($"unknown command '{command}'; use up, train, sample, ingest, serve, host, publish, extractor, eval or bench (imagegen --help)");
             }
         }
         catch (Exception e) when (e is UsageException or ArgumentException or FormatException or FileNotFoundException

@@ -11,12 +11,11 @@ public sealed class ProgressBar(TextWriter output) : IProgress<TrainingProgress>
     private readonly bool interactive = !Console.IsErrorRedirected;
     private DateTime lastDraw = DateTime.MinValue;
 
+    private bool drawn;
+
     public void Report(TrainingProgress p)
     {
-        var now = DateTime.UtcNow;
         bool milestone = p.SampleGrid is not null;
-        if (!milestone && now - lastDraw < (interactive ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(5))) return;
-        lastDraw = now;
         string bar = "";
         if (p.TotalSteps is { } total && total > 0)
         {
@@ -25,15 +24,30 @@ public sealed class ProgressBar(TextWriter output) : IProgress<TrainingProgress>
         }
         string losses = string.Join(" ", p.Losses.Select(kv => $"{kv.Key} {kv.Value:0.000}"));
         string eta = p.Eta is { } e ? $" ETA {e:hh\\:mm\\:ss}" : "";
-        string line = $"{bar}epoch {p.Epoch} step {p.Step}{(p.TotalSteps is { } t ? "/" + t : "")} {losses} {p.ImagesPerSecond:0} img/s{eta}";
-        if (interactive) output.Write("\r" + line.PadRight(Math.Min(Console.WindowWidth > 0 ? Console.WindowWidth - 1 : 120, 200)));
-        else output.WriteLine(line);
+        if (!Line($"{bar}epoch {p.Epoch} step {p.Step}{(p.TotalSteps is { } t ? "/" + t : "")} {losses} {p.ImagesPerSecond:0} img/s{eta}", force: milestone)) return;
         if (milestone)
         {
-            if (interactive) output.WriteLine();
+            Finish();
             output.WriteLine($"  samples: {p.SampleGrid}");
         }
     }
 
-    public void Finish() { if (interactive) output.WriteLine(); }
+    /// <summary>Draws a progress line (throttled unless forced); false when it was skipped.</summary>
+    public bool Line(string line, bool force = false)
+    {
+        var now = DateTime.UtcNow;
+        if (!force && now - lastDraw < (interactive ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(5))) return false;
+        lastDraw = now;
+        if (interactive) output.Write("\r" + line.PadRight(Math.Min(Console.WindowWidth > 0 ? Console.WindowWidth - 1 : 120, 200)));
+        else output.WriteLine(line);
+        drawn = true;
+        return true;
+    }
+
+    /// <summary>Ends the redrawn line, if one was drawn.</summary>
+    public void Finish()
+    {
+        if (interactive && drawn) output.WriteLine();
+        drawn = false;
+    }
 }
