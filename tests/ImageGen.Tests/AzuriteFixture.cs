@@ -26,12 +26,7 @@ public sealed class AzuriteFixture : IDisposable
 
     public BlobServiceClient Client() => new(ConnectionString);
 
-    public static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ImageGen.Functions.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("repository root (ImageGen.Functions.sln) not found above " + AppContext.BaseDirectory);
-    }
+    public static string RepoRoot() => RepositoryRoot.Find();
 
     public void Dispose()
     {

@@ -26,7 +26,7 @@ public static class UpCommand
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
         var args = Args.Parse("up", rawArgs, ["--data", "--urls", "--azurite-ports", "--steps", "--images", "--threads"], ["--once"]);
-        string root = RepoRoot();
+        string root = RepositoryRoot.Find();
         string dataFolder = Path.GetFullPath(args.String("--data") ?? Path.Combine(root, ".imagegen"));
         string urls = args.String("--urls") ?? "http://localhost:7071";
         var ports = args.String("--azurite-ports") switch
@@ -206,12 +206,5 @@ public static class UpCommand
         string rate = live.TryGetProperty("imagesPerSecond", out var r) && r.ValueKind == JsonValueKind.Number ? $" {r.GetDouble():0} img/s" : "";
         string eta = live.TryGetProperty("etaSeconds", out var e) && e.ValueKind == JsonValueKind.Number ? $" ETA {TimeSpan.FromSeconds(e.GetDouble()):mm\\:ss}" : "";
         return $"step {step}{total} {losses}{rate}{eta}";
-    }
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ImageGen.Functions.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("imagegen up runs from a clone of the repository (ImageGen.Functions.sln not found above " + AppContext.BaseDirectory + ")");
     }
 }

@@ -62,10 +62,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             }
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
-        catch (QueueFullException e)
-        {
-            return ApiResult.Error(new ApiError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
-        }
+        catch (QueueFullException e) { return Busy(e); }
     }
 
     public async Task<ApiResult> ReconstructAsync(string dataset, string? version, Stream body, long? contentLength, CancellationToken cancellationToken)
@@ -96,11 +93,11 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             return new ApiResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
-        catch (QueueFullException e)
-        {
-            return ApiResult.Error(new ApiError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
-        }
+        catch (QueueFullException e) { return Busy(e); }
     }
+
+    private static ApiResult Busy(QueueFullException e) =>
+        ApiResult.Error(new ApiError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
 
     /// <summary>What anyone may know: the app is up. Nothing about datasets, versions or the machine.</summary>
     public static ApiResult Health() => ApiResult.JsonBody(new { status = "ok" });
