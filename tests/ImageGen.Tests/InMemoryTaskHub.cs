@@ -28,7 +28,7 @@ public sealed class InMemoryTaskHub : IAsyncDisposable
         var sidecar = await TaskHubSidecar.StartAsync(new InMemoryOrchestrationService(NullLoggerFactory.Instance));
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.Services.AddDurableTaskWorker(b => { b.UseGrpc(sidecar.Channel); b.AddTasks(r => r.AddPipeline(activities)); });
+        builder.Services.AddDurableTaskWorker(b => { b.UseGrpc(sidecar.ConfigureWorker); b.AddTasks(r => r.AddPipeline(activities)); });
         builder.Services.AddDurableTaskClient(b => b.UseGrpc(sidecar.Channel));
         var worker = builder.Build();
         await worker.StartAsync();

@@ -39,7 +39,12 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
                 await client.ScheduleNewOrchestrationInstanceAsync(DatasetPipeline.Name, input, new StartOrchestrationOptions(id), cancellationToken);
                 return true;
             }
-            catch (Exception e) when (e is not OperationCanceledException) { } // most likely started by someone else just now: signal it instead
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Most likely started by someone else just now: signal it instead. If there is still none, the start
+                // itself failed, and an event raised to no instance would be lost without a word: let the caller retry.
+                if (await client.GetInstanceAsync(id, getInputsAndOutputs: false, cancellationToken) is null) throw;
+            }
         }
         await client.RaiseEventAsync(id, DatasetPipeline.RunRequested, signal, cancellationToken);
         return false;

@@ -80,7 +80,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
             throw new ArgumentException($"chunk time {options.Pipeline.ChunkTime} must be shorter than the activity lock {options.ActivityLock}: a longer chunk would be started twice");
         var storage = new BlobServiceClient(options.StorageConnection);
         await new ModelRegistry(storage).EnsureContainersAsync(cancellationToken);
-        var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(options.LogLevel));
+        var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }).SetMinimumLevel(options.LogLevel));
         var backend = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
         {
             StorageAccountClientProvider = new StorageAccountClientProvider(options.StorageConnection),
@@ -101,14 +101,14 @@ public sealed class LocalPipelineHost : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(options.LogLevel);
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }).SetMinimumLevel(options.LogLevel);
         builder.WebHost.UseUrls(options.Urls);
         var pipeline = new PipelineEnvironment(storage, options.Pipeline);
         builder.Services.AddImageGenServing(storage, options.Serve);
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddDurableTaskWorker(b =>
         {
-            b.UseGrpc(channel);
+            b.UseGrpc(sidecar.ConfigureWorker);
             b.AddTasks(r => r.AddPipeline(new PipelineActivities(storage), stopping.Token));
             b.Configure(o => o.Concurrency.MaximumConcurrentActivityWorkItems = 1);
         });

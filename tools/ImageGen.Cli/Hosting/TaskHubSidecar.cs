@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.DurableTask.Testing.Sidecar.Grpc;
+using Microsoft.DurableTask.Worker.Grpc;
+using Microsoft.DurableTask.Worker.Grpc.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -25,6 +27,18 @@ public sealed class TaskHubSidecar : IAsyncDisposable
         this.server = server;
         Address = address;
         Channel = GrpcChannel.ForAddress(address);
+    }
+
+    /// <summary>
+    /// Points a durable worker at this server. The worker's silent-disconnect detector is turned off: it expects
+    /// the health pings a production task hub sends, which this server never does, so every two idle minutes it
+    /// would drop and reopen its work-item stream, and a work item sent in that instant would be lost for good.
+    /// Over loopback, in one process, the stream cannot go silently dead.
+    /// </summary>
+    public void ConfigureWorker(GrpcDurableTaskWorkerOptions options)
+    {
+        options.Channel = Channel;
+        options.SetSilentDisconnectTimeout(TimeSpan.Zero);
     }
 
     public static async Task<TaskHubSidecar> StartAsync<TBackend>(TBackend backend, CancellationToken cancellationToken = default)
