@@ -49,6 +49,7 @@ var httpFunctions = [
   'TrainingStatus'
   'TrainingSamples'
   'TrainingCancel'
+  'DatasetUpload'
   'Datasets'
   'Models'
   'ModelPromote'

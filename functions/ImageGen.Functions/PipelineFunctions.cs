@@ -101,6 +101,15 @@ public sealed class PipelineFunctions(PipelineEnvironment pipeline, PipelineActi
         return new EmptyResult();
     }
 
+    [Function("DatasetUpload")]
+    public async Task<IActionResult> DatasetUpload(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = ApiRoutes.Uploads)] HttpRequest request, string dataset,
+        [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)
+    {
+        await TrainingEndpoints.UploadAsync(request.HttpContext, new TrainingControl(client, pipeline), dataset);
+        return new EmptyResult();
+    }
+
     [Function("Datasets")]
     public async Task<IActionResult> Datasets(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = ApiRoutes.Datasets)] HttpRequest request, [DurableClient(TaskHub = PipelineHub)] DurableTaskClient client)

@@ -23,6 +23,7 @@ public class FunctionsAppTests
     [InlineData("TrainingStatus", "get", "datasets/{dataset}/training", "Function")]
     [InlineData("TrainingCancel", "post", "datasets/{dataset}/training/cancel", "Function")]
     [InlineData("TrainingSamples", "get", "datasets/{dataset}/training/samples.png", "Function")]
+    [InlineData("DatasetUpload", "post", "datasets/{dataset}/uploads", "Function")]
     [InlineData("Datasets", "get", "datasets", "Function")]
     [InlineData("Models", "get", "datasets/{dataset}/models", "Function")]
     public void Generated_metadata_declares_each_http_function_with_its_route_and_key_level(string name, string method, string route, string authLevel)

@@ -288,6 +288,49 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         await WaitForStateAsync("checked", state: null);
     }
 
+    [Fact]
+    public async Task Uploads_store_each_file_ingest_would_accept_refuse_the_rest_by_name_overwrite_nothing_and_start_a_run()
+    {
+        const string dataset = "uploaded";
+        object File(string name, byte[] data) => new { name, data = Convert.ToBase64String(data) };
+        byte[] png = Drops.Png(7);
+        var body = new
+        {
+            files = new[]
+            {
+                File(StorageLayout.OptionsFile, Encoding.UTF8.GetBytes(Drops.FastOptions + ", \"maxSteps\": 2}")),
+                File("a.png", Drops.Png(1)), File("sub/b.png", Drops.Png(2)),
+                File("cut.png", png[..(png.Length / 2)]), File("../escape.png", Drops.Png(3)), File("bomb.png", TestImages.PngHeaderOnly(50_000, 50_000)),
+                new { name = "c.png", data = "not base64!" },
+            },
+        };
+        var response = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent(JsonSerializer.Serialize(body)));
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var answer = JsonDocument.Parse(text).RootElement;
+        Assert.Equal([StorageLayout.OptionsFile, "a.png", "sub/b.png"], answer.GetProperty("accepted").EnumerateArray().Select(a => a.GetString()));
+        var reasons = answer.GetProperty("rejected").EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!, r => r.GetProperty("reason").GetString()!);
+        Assert.Contains("truncated", reasons["cut.png"]);
+        Assert.Contains("start with '.'", reasons["../escape.png"]);
+        Assert.Contains("50000x50000", reasons["bomb.png"]);
+        Assert.Contains("not base64", reasons["c.png"]);
+
+        // The same name again is refused, and the stored file is kept.
+        var again = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent(JsonSerializer.Serialize(new { files = new[] { File("a.png", Drops.Png(5)) } })));
+        Assert.Contains("holds a file named 'a.png' already", await again.Content.ReadAsStringAsync());
+        var stored = Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer).GetBlobClient($"{dataset}/a.png");
+        Assert.Equal(Drops.Png(1), (await stored.DownloadContentAsync()).Value.Content.ToArray());
+
+        // Refused whole: a bad dataset name, no files, a body that is not the JSON expected.
+        Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Http.PostAsync("/api/datasets/Not-OK/uploads", JsonContent(JsonSerializer.Serialize(body)))).StatusCode);
+        Assert.Contains("names no files", await (await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent("{\"files\": []}"))).Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent("[1, 2]"))).StatusCode);
+
+        // The upload is a drop: a (short) run starts and ends.
+        var ended = (await WaitForStateAsync(dataset, state: null)).GetProperty("status");
+        Assert.Equal(2, ended.GetProperty("accepted").GetInt32());
+    }
+
     private static StringContent JsonContent(string body = "") => new(body, Encoding.UTF8, "application/json");
 
     /// <summary>
@@ -298,7 +341,7 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
     public async Task State_changing_endpoints_take_json_only_so_a_cross_site_form_cannot_start_or_cancel_training()
     {
         var changing = ApiRoutes.Training.Where(r => r.Method != "get").ToList();
-        Assert.Equal(["TrainStart", "TrainingCancel", "ModelPromote", "ModelRollback"], changing.Select(r => r.Function));
+        Assert.Equal(["TrainStart", "TrainingCancel", "DatasetUpload", "ModelPromote", "ModelRollback"], changing.Select(r => r.Function));
         foreach (var route in changing)
         {
             string path = "/api/" + route.Route.Replace("{dataset}", "nobody").Replace("{version}", "v0001");
@@ -448,4 +491,63 @@ public class DropScannerTests(AzuriteFixture azurite) : IClassFixture<AzuriteFix
         Assert.Contains("scan/after-restart.png", signalled.Skip(before));
         Assert.DoesNotContain("scan/early0.png", signalled.Skip(before));
     }
+}
+
+/// <summary>imagegen drop and the upload endpoint's checks (DropFiles), against Azurite.</summary>
+public class DropCommandTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    private static (int code, string output) Drop(params string[] args)
+    {
+        var output = new StringWriter();
+        int code = ImageGen.Cli.CliApp.RunAsync(["drop", .. args], output, output).GetAwaiter().GetResult();
+        return (code, output.ToString());
+    }
+
+    [Fact]
+    public async Task Drop_uploads_a_folder_with_its_subfolders_refuses_what_ingest_would_with_the_reason_and_never_overwrites()
+    {
+        using var folder = new TempFolder();
+        Directory.CreateDirectory(folder.File("shirts"));
+        Directory.CreateDirectory(folder.File(".git"));
+        await File.WriteAllBytesAsync(folder.File("a.png"), Drops.Png(1));
+        await File.WriteAllBytesAsync(folder.File("shirts/b.png"), Drops.Png(2));
+        await File.WriteAllBytesAsync(folder.File(".git/c.png"), Drops.Png(3));
+        await File.WriteAllBytesAsync(folder.File("bomb.png"), TestImages.PngHeaderOnly(50_000, 50_000));
+        await File.WriteAllTextAsync(folder.File("notes.txt"), "not an image");
+        await File.WriteAllTextAsync(folder.File(StorageLayout.OptionsFile), "{\"epoch\": 3}");
+
+        var (code, output) = Drop(folder.Path, "--dataset", "dropped", "--storage", azurite.ConnectionString);
+        Assert.True(code == 0, output);
+        Assert.Contains("dropped 2 of 5 files into training-images/dropped/", output);
+        Assert.Contains("refused bomb.png: image is 50000x50000 pixels", output);
+        Assert.Contains("refused notes.txt: not an image or archive name", output);
+        Assert.Contains("refused imagegen.json: unknown key 'epoch'", output);
+        var names = new List<string>();
+        await foreach (var blob in azurite.Client().GetBlobContainerClient(StorageLayout.TrainingImagesContainer).GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, "dropped/", default))
+            names.Add(blob.Name);
+        Assert.Equal(["dropped/a.png", "dropped/shirts/b.png"], names);
+
+        // Again: nothing accepted before is replaced; --overwrite does replace.
+        await File.WriteAllBytesAsync(folder.File("a.png"), Drops.Png(9));
+        var (again, secondOutput) = Drop(folder.Path, "--dataset", "dropped", "--storage", azurite.ConnectionString);
+        Assert.Equal(1, again);
+        Assert.Contains("refused a.png: the dataset holds a file of that name already", secondOutput);
+        var blobA = azurite.Client().GetBlobContainerClient(StorageLayout.TrainingImagesContainer).GetBlobClient("dropped/a.png");
+        Assert.Equal(Drops.Png(1), (await blobA.DownloadContentAsync()).Value.Content.ToArray());
+        Assert.Equal(0, Drop(folder.Path, "--dataset", "dropped", "--storage", azurite.ConnectionString, "--overwrite").code);
+        Assert.Equal(Drops.Png(9), (await blobA.DownloadContentAsync()).Value.Content.ToArray());
+
+        // Bad arguments name what was wrong.
+        Assert.Contains("--dataset 'Bad Name' is not a valid name", Drop(folder.Path, "--dataset", "Bad Name").output);
+        Assert.Contains("is neither a folder nor a file", Drop(folder.File("missing"), "--dataset", "x").output);
+    }
+
+    [Theory]
+    [InlineData("../x.png", "no part of the name may be empty or start with '.'")]
+    [InlineData("a/./x.png", "no part of the name may be empty or start with '.'")]
+    [InlineData("a\\x.png", "the name may hold letters")]
+    [InlineData("x.exe", "not an image or archive name")]
+    [InlineData("x.png\n", "the name may hold letters")]
+    public void Upload_names_that_could_escape_the_dataset_or_are_not_images_are_refused(string name, string reason) =>
+        Assert.Contains(reason, ImageGen.Pipeline.Ingest.DropFiles.Rejection(name, Drops.Png(1)));
 }

@@ -8,15 +8,23 @@ public sealed class Args
     private readonly Dictionary<string, string?> values;
     public string Command { get; }
 
+    /// <summary>The one argument that is not an option, for commands that take one (drop's folder).</summary>
+    public string? Positional { get; private init; }
+
     private Args(string command, Dictionary<string, string?> values) { Command = command; this.values = values; }
 
-    /// <summary>Parses "--name value" and "--flag" pairs; options not in valueOptions or flags are an error naming the allowed ones.</summary>
-    public static Args Parse(string command, IReadOnlyList<string> args, string[] valueOptions, string[] flags)
+    /// <summary>
+    /// Parses "--name value" and "--flag" pairs, and with <paramref name="positional"/> one bare argument; options not in
+    /// valueOptions or flags are an error naming the allowed ones.
+    /// </summary>
+    public static Args Parse(string command, IReadOnlyList<string> args, string[] valueOptions, string[] flags, bool positional = false)
     {
         var values = new Dictionary<string, string?>();
+        string? bare = null;
         for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
+            if (positional && bare is null && !arg.StartsWith("--")) { bare = arg; continue; }
             string? inline = null;
             int eq = arg.IndexOf('=');
             if (arg.StartsWith("--") && eq > 0) { inline = arg[(eq + 1)..]; arg = arg[..eq]; }
@@ -27,7 +35,7 @@ public sealed class Args
             if (value is null) throw new UsageException($"{arg} needs a value");
             values[arg] = value;
         }
-        return new Args(command, values);
+        return new Args(command, values) { Positional = bare };
     }
 
     /// <summary>Whether the argument was given (a flag, or an option with its value).</summary>

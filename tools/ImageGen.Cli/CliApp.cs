@@ -12,6 +12,11 @@ public static class CliApp
                            [--azurite-ports default|auto]
                            the whole system: Azurite, the pipeline host, a demo drop followed live to a published model,
                            a sample grid and the URLs to try; serves until Ctrl+C (--once: exits once published); resumes
+          imagegen drop    <folder | .zip | .tar.gz> --dataset NAME [--storage <connection string> | --account NAME]
+                           [--prefix FOLDER] [--overwrite]
+                           uploads into training-images/NAME/ with the server's checks per file (a refused file is named
+                           with its reason); a run starts once uploads go quiet. Storage: --storage, --account (signed in
+                           with DefaultAzureCredential), AzureWebJobsStorage[__accountName] from the environment, else Azurite
           imagegen train   --data <folder | idx file | shard folder | synthetic[:N]> --out <run folder> [options]
           imagegen sample  --checkpoint <run folder or file> --out <file or folder> [--count N | --seeds 1-16] [--seed N]
                            [--grid | --out-dir] [--interpolate A,B,STEPS] [--truncation X] [--reconstruct <images>]
@@ -67,9 +72,10 @@ public static class CliApp
                 case "eval": return EvalCommand.Run(rest, output);
                 case "host": return await HostCommand.RunAsync(rest, output);
                 case "up": return await UpCommand.RunAsync(rest, output);
+                case "drop": return await DropCommand.RunAsync(rest, output);
                 case "help" or "--help" or "-h": output.WriteLine(Usage); return 0;
                 default:
-                    throw new UsageException($"unknown command '{command}'; use up, train, sample, ingest, serve, host, publish, extractor, eval or bench (imagegen --help)");
+                    throw new UsageException($"unknown command '{command}'; use up, drop, train, sample, ingest, serve, host, publish, extractor, eval or bench (imagegen --help)");
             }
         }
         catch (Exception e) when (e is UsageException or ArgumentException or FormatException or FileNotFoundException

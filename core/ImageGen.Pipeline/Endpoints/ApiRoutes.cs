@@ -26,6 +26,7 @@ public static class ApiRoutes
     public const string TrainingStatus = "datasets/{dataset}/training";
     public const string TrainingSamples = "datasets/{dataset}/training/samples.png";
     public const string TrainingCancel = "datasets/{dataset}/training/cancel";
+    public const string Uploads = "datasets/{dataset}/uploads";
     public const string Datasets = "datasets";
     public const string Models = "datasets/{dataset}/models";
     public const string ModelPromote = "datasets/{dataset}/models/{version}/promote";
@@ -48,6 +49,7 @@ public static class ApiRoutes
             (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.SampleGridAsync(c, t, dataset)),
         new("TrainingCancel", "post", TrainingCancel, false,
             (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.CancelAsync(c, t, dataset)),
+        new("DatasetUpload", "post", Uploads, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.UploadAsync(c, t, dataset)),
         new("Datasets", "get", Datasets, false, (HttpContext c, TrainingControl t) => TrainingEndpoints.ListDatasetsAsync(c, t)),
         new("Models", "get", Models, false, (HttpContext c, TrainingControl t, string dataset) => TrainingEndpoints.ListModelsAsync(c, t, dataset)),
         new("ModelPromote", "post", ModelPromote, false,

@@ -1,4 +1,7 @@
+using System.Text.Json;
+using ImageGen.Core.Models;
 using ImageGen.Pipeline.Http;
+using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Orchestration;
 using Microsoft.AspNetCore.Http;
 
@@ -8,32 +11,49 @@ namespace ImageGen.Pipeline.Endpoints;
 public static class TrainingEndpoints
 {
     /// <summary>Largest options body accepted by POST .../train.</summary>
-    public const int MaxOptionsBytes = 16 * 1024;
+    public const int MaxOptionsBytes = DropFiles.MaxOptionsBytes;
+
+    /// <summary>Largest body accepted by POST .../uploads: about 24 MB of files once base64 is undone.</summary>
+    public const int MaxUploadBytes = 32 * 1024 * 1024;
 
     public static async Task StartAsync(HttpContext context, TrainingControl control, string dataset)
     {
+        var (body, refused) = await ReadJsonBodyAsync(context, MaxOptionsBytes, "the options body");
+        await ApiResultWriter.WriteAsync(context.Response, refused
+            ?? await control.StartTrainingAsync(dataset, System.Text.Encoding.UTF8.GetString(body!), BaseUrl(context.Request), context.RequestAborted));
+    }
+
+    /// <summary>POST .../uploads: files as JSON (name and base64 data), so that a cross-site form cannot upload either.</summary>
+    public static async Task UploadAsync(HttpContext context, TrainingControl control, string dataset)
+    {
+        var (body, refused) = await ReadJsonBodyAsync(context, MaxUploadBytes, "the upload body");
+        if (refused is null)
+        {
+            UploadBody? upload = null;
+            try { upload = JsonSerializer.Deserialize<UploadBody>(body!, Json.Options); }
+            catch (JsonException e) { refused = ApiResult.Error(new ApiError(400, $"the upload body is not the expected JSON: {e.Message}", "body", UploadBody.Shape)); }
+            refused ??= await control.UploadAsync(dataset, upload ?? new UploadBody(null), BaseUrl(context.Request), context.RequestAborted);
+        }
+        await ApiResultWriter.WriteAsync(context.Response, refused);
+    }
+
+    /// <summary>A state-changing request's body: JSON only, at most <paramref name="maxBytes"/>, else the answer that refuses it.</summary>
+    private static async Task<(byte[]? Body, ApiResult? Refused)> ReadJsonBodyAsync(HttpContext context, int maxBytes, string what)
+    {
         var request = context.Request;
-        if (RefusedAsNotJson(request) is { } notJson)
+        if (RefusedAsNotJson(request) is { } notJson) return (null, notJson);
+        if (request.ContentLength > maxBytes)
+            return (null, ApiResult.Error(new ApiError(413, $"{what} is {request.ContentLength} bytes; at most {maxBytes} are accepted", "body")));
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
         {
-            await ApiResultWriter.WriteAsync(context.Response, notJson);
-            return;
+            if (buffer.Length + read > maxBytes)
+                return (null, ApiResult.Error(new ApiError(413, $"{what} is over {maxBytes} bytes", "body")));
+            buffer.Write(chunk, 0, read);
         }
-        if (request.ContentLength > MaxOptionsBytes)
-        {
-            var tooLong = new ApiError(413, $"the options body is {request.ContentLength} bytes; at most {MaxOptionsBytes} are accepted", "body");
-            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(tooLong));
-            return;
-        }
-        var buffer = new byte[MaxOptionsBytes + 1];
-        int length = 0, read;
-        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0) length += read;
-        if (length > MaxOptionsBytes)
-        {
-            await ApiResultWriter.WriteAsync(context.Response, ApiResult.Error(new ApiError(413, $"the options body is over {MaxOptionsBytes} bytes", "body")));
-            return;
-        }
-        string body = System.Text.Encoding.UTF8.GetString(buffer, 0, length);
-        await ApiResultWriter.WriteAsync(context.Response, await control.StartTrainingAsync(dataset, body, BaseUrl(request), context.RequestAborted));
+        return (buffer.ToArray(), null);
     }
 
     public static async Task StatusAsync(HttpContext context, TrainingControl control, string dataset) =>

@@ -1,8 +1,11 @@
 using System.Text.Json;
+using Azure;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using ImageGen.Core.Models;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Http;
+using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Storage;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -86,6 +89,49 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
         };
         var result = ApiResult.JsonBody(body, 202);
         return result with { Headers = new Dictionary<string, string> { ["Location"] = statusUri, ["Retry-After"] = "5" } };
+    }
+
+    /// <summary>
+    /// Files sent to the upload endpoint: each is checked as ingest would check it (DropFiles) and stored under
+    /// training-images/{dataset}/ unless a file of that name is there already (nothing accepted is overwritten).
+    /// The blob trigger then starts a run, as for any drop. A new dataset name makes a new dataset.
+    /// </summary>
+    public async Task<ApiResult> UploadAsync(string dataset, UploadBody body, string baseUrl, CancellationToken cancellationToken = default)
+    {
+        if (!StorageLayout.IsSafeName(dataset))
+            return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' is not a valid name: use 1-{StorageLayout.MaxNameLength} lower-case letters, digits, '-' or '_', starting with a letter or digit", "dataset", null));
+        if (body.Files is not { Count: > 0 } files)
+            return ApiResult.Error(new ApiError(400, "the upload names no files", "files", UploadBody.Shape));
+        if (files.Count > UploadBody.MaxFiles)
+            return ApiResult.Error(new ApiError(413, $"the upload holds {files.Count} files; send at most {UploadBody.MaxFiles} per request", "files", null));
+        var container = pipeline.Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
+        await container.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        var accepted = new List<string>();
+        var rejected = new List<object>();
+        foreach (var file in files)
+        {
+            string name = file.Name ?? "";
+            byte[] data;
+            try { data = Convert.FromBase64String(file.Data ?? ""); }
+            catch (FormatException) { rejected.Add(new { name, reason = "its data is not base64" }); continue; }
+            if (DropFiles.Rejection(name, data, settings.Limits) is { } reason) { rejected.Add(new { name, reason }); continue; }
+            try
+            {
+                await container.GetBlobClient(StorageLayout.TrainingImagesPrefix(dataset) + name).UploadAsync(BinaryData.FromBytes(data),
+                    new BlobUploadOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } }, cancellationToken);
+                accepted.Add(name);
+            }
+            catch (RequestFailedException e) when (e.Status is 409 or 412)
+            {
+                rejected.Add(new { name, reason = $"the dataset holds a file named '{name}' already; rename the new one" });
+            }
+        }
+        return ApiResult.JsonBody(new
+        {
+            dataset, accepted, rejected,
+            note = accepted.Count > 0 ? "a run starts once uploads have been quiet for a while" : "nothing was stored",
+            statusQueryGetUri = $"{baseUrl}/api/datasets/{dataset}/training",
+        });
     }
 
     public async Task<ApiResult> StatusAsync(string dataset, string baseUrl, CancellationToken cancellationToken = default)

@@ -11,7 +11,7 @@ public static class SamplerPage
     public static ApiResult Result() => new(200, "text/html; charset=utf-8", SamplerPageHtml.Value, new Dictionary<string, string>
     {
         ["Cache-Control"] = "no-cache",
-        ["Content-Security-Policy"] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob:",
+        ["Content-Security-Policy"] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob: data:",
     });
 
     private static readonly Lazy<byte[]> SamplerPageHtml = new(() =>
