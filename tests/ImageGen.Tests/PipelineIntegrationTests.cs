@@ -317,13 +317,17 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
 
         // The same name again is refused, and the stored file is kept.
         var again = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent(JsonSerializer.Serialize(new { files = new[] { File("a.png", Drops.Png(5)) } })));
-        Assert.Contains("holds a file named 'a.png' already", await again.Content.ReadAsStringAsync());
+        var againAnswer = JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement;
+        Assert.Empty(againAnswer.GetProperty("accepted").EnumerateArray());
+        Assert.Contains("holds a file named 'a.png' already", againAnswer.GetProperty("rejected")[0].GetProperty("reason").GetString());
         var stored = Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer).GetBlobClient($"{dataset}/a.png");
         Assert.Equal(Drops.Png(1), (await stored.DownloadContentAsync()).Value.Content.ToArray());
 
         // Refused whole: a bad dataset name, no files, a body that is not the JSON expected.
         Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Http.PostAsync("/api/datasets/Not-OK/uploads", JsonContent(JsonSerializer.Serialize(body)))).StatusCode);
-        Assert.Contains("names no files", await (await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent("{\"files\": []}"))).Content.ReadAsStringAsync());
+        var noFiles = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent("{\"files\": []}"));
+        Assert.Equal(HttpStatusCode.BadRequest, noFiles.StatusCode);
+        Assert.Contains("names no files", await noFiles.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent("[1, 2]"))).StatusCode);
 
         // The upload is a drop: a (short) run starts and ends.
