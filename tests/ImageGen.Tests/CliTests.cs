@@ -14,6 +14,29 @@ public class CliTests(TrainedRuns runs)
         return (code, output.ToString(), error.ToString());
     }
 
+    [Fact]
+    public void Every_command_and_bench_target_has_generated_help_naming_each_option_it_takes_and_tab_completion_offers_them()
+    {
+        var (rootCode, rootHelp, _) = Run("--help");
+        Assert.Equal(0, rootCode);
+        foreach (var command in CommandTree.All) Assert.Contains(command.Name, rootHelp);
+        foreach (var (args, definition) in CommandTree.All.Select(c => (new[] { c.Name }, c))
+                     .Concat(CommandTree.Bench.Targets.Select(t => (new[] { "bench", t.Name }, t))))
+        {
+            var (code, help, error) = Run([.. args, "--help"]);
+            Assert.True(code == 0, error);
+            foreach (var option in definition.Values.Concat(definition.Flags)) Assert.Contains(option, help);
+        }
+        Assert.Equal(Run("help", "up").output, Run("up", "--help").output);
+
+        // What bash completion asks for: the words that can follow the text before the cursor.
+        var (suggestCode, suggestions, _) = Run("[suggest:9]", "train --m");
+        Assert.Equal(0, suggestCode);
+        Assert.Equal(["--max-steps", "--model", "--momentum"], suggestions.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains("drop", Run("[suggest:2]", "dr").output);
+        Assert.Contains("complete -o default -F _imagegen_complete imagegen", Run("completion", "bash").output);
+    }
+
     [Theory]
     [InlineData(new[] { "train", "--model", "gan", "--out", "x" }, "--model 'gan' is not one of dcgan, vae")]
     [InlineData(new[] { "train", "--image-size", "48", "--out", "x" }, "--image-size '48' is not one of 32, 64")]
@@ -94,5 +117,56 @@ public class CliTests(TrainedRuns runs)
         Assert.True(code == 0, error);
         Assert.Contains("stopped by max-steps after 3 steps", output);
         Assert.True(File.Exists(folder.File("run/checkpoint.ckpt")));
+    }
+}
+
+/// <summary>What up shows while it follows a run, drawn by Spectre.Console into a test console.</summary>
+public class RunViewTests
+{
+    private static System.Text.Json.JsonElement Status(string state, bool running, long step = 0, double lossG = 0) =>
+        System.Text.Json.JsonSerializer.SerializeToElement(step == 0
+            ? (object)new { running, status = new { state } }
+            : new
+            {
+                running = true, status = new { state },
+                live = new { stage = "training", step, totalSteps = 400, losses = new { loss_d = 0.5, loss_g = lossG }, imagesPerSecond = 1234, etaSeconds = 70 },
+            });
+
+    [Fact]
+    public void The_live_display_shows_stage_progress_losses_rate_eta_and_a_sparkline_of_the_loss_and_knows_when_the_run_ended()
+    {
+        var view = new ImageGen.Cli.RunView("demo");
+        Assert.True(view.Update(Status("waiting", running: true)));
+        Assert.True(view.Update(Status("training", running: true, step: 100, lossG: 3.0)));
+        Assert.False(view.Update(Status("training", running: true, step: 200, lossG: 2.0)));
+        view.Update(Status("training", running: true, step: 300, lossG: 1.0));
+        view.Update(Status("training", running: true, step: 300, lossG: 1.0)); // no new step: no new point
+        Assert.Equal([3.0, 2.0, 1.0], view.LossHistory);
+        Assert.Equal("step 300/400 loss_d 0.500 loss_g 1.000 1234 img/s ETA 01:10", view.Line());
+
+        var console = Spectre.Console.Testing.TestConsoleExtensions.SupportsUnicode(Spectre.Console.Testing.TestConsoleExtensions.Width(new Spectre.Console.Testing.TestConsole(), 100), true);
+        console.Write(view.Render());
+        string drawn = console.Output;
+        Assert.Contains("demo", drawn);
+        Assert.Contains("stage training", drawn);
+        Assert.Contains("step 300/400 (75%)", drawn);
+        Assert.Contains("loss_g", drawn);
+        Assert.Contains("1234 images/s", drawn);
+        Assert.Contains("ETA 01:10", drawn);
+        Assert.Contains("loss_g █▅▁", drawn);
+        Assert.False(view.Ended);
+
+        view.Update(Status("published", running: false));
+        Assert.True(view.Ended);
+    }
+
+    [Fact]
+    public void A_sparkline_spans_the_values_own_range_and_keeps_the_last_values_that_fit()
+    {
+        Assert.Equal("▁▂▃▄▅▆▇█", ImageGen.Cli.RunView.Sparkline([1, 2, 3, 4, 5, 6, 7, 8], 60));
+        Assert.Equal("▁▅█", ImageGen.Cli.RunView.Sparkline([1, 2, 3, 4, 5, 6, 7, 8], 3)); // the last 3, over their own range
+        Assert.Equal("▅▅", ImageGen.Cli.RunView.Sparkline([2, 2], 10));
+        Assert.Equal("▁█", ImageGen.Cli.RunView.Sparkline([0, double.NaN, 1], 10));
+        Assert.Equal("", ImageGen.Cli.RunView.Sparkline([], 10));
     }
 }

@@ -193,6 +193,7 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         await WaitForAsync(page, "() => document.getElementById('chart').getAttribute('aria-label').startsWith('loss chart from step')", TimeSpan.FromSeconds(60));
         await ShotAsync(page, "console-training");
 
+        await WaitForAsync(page, "() => !document.getElementById('cancel').disabled", TimeSpan.FromSeconds(30));
         await page.ClickAsync("#cancel");
         await WaitForAsync(page, "() => document.getElementById('stage').textContent.includes('cancelled (not running)')");
         await ShotAsync(page, "console-cancelled");

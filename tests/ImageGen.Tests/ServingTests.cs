@@ -221,18 +221,22 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     }
 
     [Fact]
-    public async Task Sampler_page_offers_only_parameters_the_samples_endpoint_accepts()
+    public async Task The_console_page_offers_only_parameters_the_samples_endpoint_accepts_and_fetches_nothing_from_elsewhere()
     {
         var response = await http.GetAsync("/api/ui");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType!.MediaType);
         Assert.Contains("default-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single());
         string html = await response.Content.ReadAsStringAsync();
-        var fields = System.Text.RegularExpressions.Regex.Matches(html, "<input name=\"([a-z]+)\"").Select(m => m.Groups[1].Value).ToList();
-        Assert.Contains("dataset", fields);
-        Assert.True(fields.Count >= 8, string.Join(", ", fields));
-        Assert.All(fields.Where(f => f != "dataset"), field => Assert.Contains(field, SampleQuery.Parameters));
+        // The console's Generate form: every field it sends is a parameter the samples endpoint takes.
+        string form = html[html.IndexOf("<form id=\"generate\"", StringComparison.Ordinal)..];
+        form = form[..form.IndexOf("</form>", StringComparison.Ordinal)];
+        var fields = System.Text.RegularExpressions.Regex.Matches(form, "<input [^>]*name=\"([a-z]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.True(fields.Count >= 5, string.Join(", ", fields));
+        Assert.All(fields, field => Assert.Contains(field, SampleQuery.Parameters));
         Assert.Contains("/samples?", html); // relative to /api/ui, so the same page works under any host prefix
+        // Shipped whole: nothing is fetched from another origin (no CDN; the machine may reach nothing else).
+        Assert.DoesNotMatch("(src|href)=\"(https?:)?//", html);
     }
 
     [Fact]

@@ -13,11 +13,15 @@ public sealed class Args
 
     private Args(string command, Dictionary<string, string?> values) { Command = command; this.values = values; }
 
+    /// <summary>Parses a command's arguments against its definition in <see cref="CommandTree"/>.</summary>
+    public static Args Parse(CommandDefinition definition, IReadOnlyList<string> args, string? commandName = null) =>
+        Parse(commandName ?? definition.Name, args, definition.Values, definition.Flags, definition.Positional is not null);
+
     /// <summary>
     /// Parses "--name value" and "--flag" pairs, and with <paramref name="positional"/> one bare argument; options not in
     /// valueOptions or flags are an error naming the allowed ones.
     /// </summary>
-    public static Args Parse(string command, IReadOnlyList<string> args, string[] valueOptions, string[] flags, bool positional = false)
+    private static Args Parse(string command, IReadOnlyList<string> args, string[] valueOptions, string[] flags, bool positional)
     {
         var values = new Dictionary<string, string?>();
         string? bare = null;

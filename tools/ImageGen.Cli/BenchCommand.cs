@@ -17,21 +17,14 @@ public static class BenchCommand
         if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline, promote, eval or quality");
         return rawArgs[0] switch
         {
-            "train" => Train(Args.Parse("bench train", rawArgs[1..],
-                ["--model", "--image-size", "--channels", "--batch-size", "--steps", "--warmup", "--threads"], []), output),
-            "sample" => Sample(Args.Parse("bench sample", rawArgs[1..],
-                ["--count", "--iterations", "--warmup", "--checkpoint", "--model", "--image-size", "--threads"], []), output),
-            "http" => HttpBenchCommand.RunAsync(Args.Parse("bench http", rawArgs[1..],
-                ["--url", "--path", "--concurrency", "--requests", "--warmup", "--images-per-request", "--server-pid", "--time-limit"], []), output).GetAwaiter().GetResult(),
-            "overhead" => HttpBenchCommand.Overhead(Args.Parse("bench overhead", rawArgs[1..],
-                ["--url", "--dataset", "--checkpoint", "--count", "--rounds", "--block", "--warmup", "--threads"], []), output),
-            "pipeline" => PipelineBenchCommand.RunAsync(Args.Parse("bench pipeline", rawArgs[1..],
-                ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads", "--runs", "--eval-samples", "--extractor-steps"], []), output).GetAwaiter().GetResult(),
-            "promote" => PromoteBenchCommand.RunAsync(Args.Parse("bench promote", rawArgs[1..],
-                ["--url", "--storage", "--dataset", "--from", "--to", "--concurrency", "--duration", "--promote-at", "--settle"], []), output).GetAwaiter().GetResult(),
-            "eval" => QualityBenchCommand.RunCache(Args.Parse("bench eval", rawArgs[1..], ["--checkpoint", "--data", "--limit", "--steps", "--samples", "--threads"], []), output),
-            "quality" => QualityBenchCommand.Run(Args.Parse("bench quality", rawArgs[1..],
-                ["--model", "--budget", "--threads", "--samples", "--marks", "--batch-size", "--seed", "--extractor", "--out", "--python"], ["--ours-only"]), output),
+            "train" => Train(Args.Parse(CommandTree.Bench.Target("train"), rawArgs[1..], "bench train"), output),
+            "sample" => Sample(Args.Parse(CommandTree.Bench.Target("sample"), rawArgs[1..], "bench sample"), output),
+            "http" => HttpBenchCommand.RunAsync(Args.Parse(CommandTree.Bench.Target("http"), rawArgs[1..], "bench http"), output).GetAwaiter().GetResult(),
+            "overhead" => HttpBenchCommand.Overhead(Args.Parse(CommandTree.Bench.Target("overhead"), rawArgs[1..], "bench overhead"), output),
+            "pipeline" => PipelineBenchCommand.RunAsync(Args.Parse(CommandTree.Bench.Target("pipeline"), rawArgs[1..], "bench pipeline"), output).GetAwaiter().GetResult(),
+            "promote" => PromoteBenchCommand.RunAsync(Args.Parse(CommandTree.Bench.Target("promote"), rawArgs[1..], "bench promote"), output).GetAwaiter().GetResult(),
+            "eval" => QualityBenchCommand.RunCache(Args.Parse(CommandTree.Bench.Target("eval"), rawArgs[1..], "bench eval"), output),
+            "quality" => QualityBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("quality"), rawArgs[1..], "bench quality"), output),
             var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline, promote, eval or quality"),
         };
     }

@@ -16,7 +16,7 @@ public static class DropCommand
 {
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("drop", rawArgs, ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], positional: true);
+        var args = Args.Parse(CommandTree.Drop, rawArgs);
         string source = args.Positional ?? throw new UsageException("'drop' needs a folder, a .zip or a .tar.gz: imagegen drop <folder | archive> --dataset NAME");
         string dataset = StorageLayout.ValidateName(args.Required("--dataset"), "--dataset");
         string prefix = args.String("--prefix") is { } p ? p.Trim('/') + "/" : "";

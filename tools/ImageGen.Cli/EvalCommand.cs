@@ -16,9 +16,7 @@ public static class EvalCommand
 {
     public static int TrainExtractor(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("extractor", rawArgs,
-            ["--data", "--labels", "--test-data", "--test-labels", "--out", "--epochs", "--steps", "--image-size", "--channels", "--threads", "--seed"],
-            ["--self-supervised"]);
+        var args = Args.Parse(CommandTree.Extractor, rawArgs);
         CliApp.ConfigureRuntime(args);
         int imageSize = args.Choice("--image-size", ModelSpec.SupportedImageSizes) ?? 32;
         int seed = args.Int("--seed", 0, int.MaxValue) ?? 1;
@@ -47,7 +45,7 @@ public static class EvalCommand
 
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("eval", rawArgs, ["--checkpoint", "--data", "--reference", "--extractor", "--count", "--threads", "--json"], []);
+        var args = Args.Parse(CommandTree.Eval, rawArgs);
         CliApp.ConfigureRuntime(args);
         using var extractor = FeatureExtractor.Load(args.Required("--extractor"));
         var info = extractor.Info;

@@ -10,9 +10,7 @@ public static class HostCommand
 {
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("host", rawArgs,
-            ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock",
-             "--eval-samples", "--extractor-steps", "--allowed-hosts"], ["--verbose", "--allow-remote"]);
+        var args = Args.Parse(CommandTree.Host, rawArgs);
         var pipeline = new PipelineSettings
         {
             QuietPeriod = args.Duration("--quiet") ?? new PipelineSettings().QuietPeriod,

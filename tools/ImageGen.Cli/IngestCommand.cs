@@ -7,7 +7,7 @@ public static class IngestCommand
 {
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("ingest", rawArgs, ["--in", "--out", "--image-size", "--channels", "--max-side", "--max-pixels"], []);
+        var args = Args.Parse(CommandTree.Ingest, rawArgs);
         string input = args.Required("--in");
         if (!Directory.Exists(input)) throw new UsageException($"--in '{input}' is not a folder");
         var limits = new DecodeLimits

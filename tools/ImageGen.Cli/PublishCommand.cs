@@ -15,7 +15,7 @@ public static class PublishCommand
 {
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("publish", rawArgs, ["--checkpoint", "--dataset", "--version", "--storage"], []);
+        var args = Args.Parse(CommandTree.Publish, rawArgs);
         string path = Checkpoint.Resolve(args.Required("--checkpoint"));
         string dataset = StorageLayout.ValidateName(args.Required("--dataset"), "--dataset");
         string version = StorageLayout.ValidateVersion(args.Required("--version"), "--version");

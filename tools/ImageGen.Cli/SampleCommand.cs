@@ -11,12 +11,10 @@ public static class SampleCommand
     /// <summary>--out-dir streams: metric runs need 10,000 to 50,000 samples, drawn a batch at a time.</summary>
     public const int MaxFiles = 100_000;
     private const int FileBatch = 256;
-    private static readonly string[] ValueOptions =
-        ["--checkpoint", "--count", "--seeds", "--seed", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"];
 
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("sample", rawArgs, ValueOptions, ["--grid", "--out-dir"]);
+        var args = Args.Parse(CommandTree.Sample, rawArgs);
         string checkpoint = args.Required("--checkpoint");
         string outPath = args.Required("--out");
         if (args.Has("--grid") && args.Has("--out-dir")) throw new UsageException("--grid and --out-dir exclude each other; pick one");

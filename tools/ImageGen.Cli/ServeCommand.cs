@@ -14,9 +14,7 @@ public static class ServeCommand
 
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("serve", rawArgs, ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts",
-            "--max-request-pixels", "--max-pixels-in-flight", "--max-encodes"],
-            ["--no-batching", "--allow-remote"]);
+        var args = Args.Parse(CommandTree.Serve, rawArgs);
         var options = new ServeOptions
         {
             Batching = !args.Has("--no-batching"),

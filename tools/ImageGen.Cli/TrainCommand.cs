@@ -7,16 +7,9 @@ namespace ImageGen.Cli;
 
 public static class TrainCommand
 {
-    private static readonly string[] ValueOptions =
-    [
-        "--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size",
-        "--optimizer", "--lr", "--beta1", "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--nz", "--ngf", "--ndf",
-        "--seed", "--sample-every", "--limit", "--threads", "--out",
-    ];
-
     public static int Run(string[] rawArgs, TextWriter output, TextWriter error)
     {
-        var args = Args.Parse("train", rawArgs, ValueOptions, ["--resume"]);
+        var args = Args.Parse(CommandTree.Train, rawArgs);
         var (spec, options) = args.TrainSettings();
         string outFolder = args.Required("--out");
         CliApp.ConfigureRuntime(args);

@@ -8,6 +8,7 @@ using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Storage;
+using Spectre.Console;
 using TorchSharp;
 
 namespace ImageGen.Cli;
@@ -25,7 +26,7 @@ public static class UpCommand
 
     public static async Task<int> RunAsync(string[] rawArgs, TextWriter output)
     {
-        var args = Args.Parse("up", rawArgs, ["--data", "--urls", "--azurite-ports", "--steps", "--images", "--threads"], ["--once"]);
+        var args = Args.Parse(CommandTree.Up, rawArgs);
         string root = RepositoryRoot.Find();
         string dataFolder = Path.GetFullPath(args.String("--data") ?? Path.Combine(root, ".imagegen"));
         string urls = args.String("--urls") ?? "http://localhost:7071";
@@ -163,48 +164,47 @@ public static class UpCommand
         bar.Finish();
     }
 
-    /// <summary>Follows the run until it ends: its stage, then step, losses, images/s and ETA while it trains. The published version, or null.</summary>
+    /// <summary>
+    /// Follows the run until it ends: its stage, then step, losses, images/s and ETA while it trains, as a live display
+    /// in a terminal and as lines elsewhere. The published version, or null.
+    /// </summary>
     private static async Task<string?> FollowAsync(HttpClient http, TextWriter output, CancellationToken cancellationToken)
     {
-        var bar = new ProgressBar(output);
-        string? lastState = null;
+        var view = new RunView(Dataset);
         var clock = Stopwatch.StartNew();
-        while (true)
+        JsonElement last = default;
+        if (RunView.Interactive(output))
         {
-            var body = await StatusAsync(http, cancellationToken);
-            if (body.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.Object)
+            await AnsiConsole.Live(view.Render()).StartAsync(async live =>
             {
-                string state = status.GetProperty("state").GetString()!;
-                bool running = body.GetProperty("running").GetBoolean();
-                if (state != lastState)
+                while (!view.Ended)
                 {
-                    bar.Finish();
-                    output.WriteLine($"[{clock.Elapsed:mm\\:ss}] {state}");
-                    lastState = state;
+                    view.Update(last = await StatusAsync(http, cancellationToken));
+                    view.Elapsed = clock.Elapsed;
+                    live.UpdateTarget(view.Render());
+                    if (!view.Ended) await Task.Delay(500, cancellationToken);
                 }
-                if (state == "training" && body.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
-                    && live.TryGetProperty("step", out var step) && step.GetInt64() > 0)
-                    bar.Line(Describe(live));
-                if (!running && state is "published" or "failed" or "cancelled" or "diverged")
-                {
-                    bar.Finish();
-                    if (state == "published" && status.TryGetProperty("publishedVersion", out var version)) return version.GetString();
-                    output.WriteLine($"the run ended {state}: {(status.TryGetProperty("error", out var error) ? error.GetString() : "")}");
-                    return null;
-                }
-            }
-            await Task.Delay(500, cancellationToken);
+            });
         }
-    }
-
-    private static string Describe(JsonElement live)
-    {
-        long step = live.TryGetProperty("step", out var s) ? s.GetInt64() : 0;
-        string total = live.TryGetProperty("totalSteps", out var t) && t.ValueKind == JsonValueKind.Number ? $"/{t.GetInt64()}" : "";
-        string losses = live.TryGetProperty("losses", out var l) && l.ValueKind == JsonValueKind.Object
-            ? string.Join(" ", l.EnumerateObject().Select(p => $"{p.Name} {p.Value.GetDouble():0.000}")) : "";
-        string rate = live.TryGetProperty("imagesPerSecond", out var r) && r.ValueKind == JsonValueKind.Number ? $" {r.GetDouble():0} img/s" : "";
-        string eta = live.TryGetProperty("etaSeconds", out var e) && e.ValueKind == JsonValueKind.Number ? $" ETA {TimeSpan.FromSeconds(e.GetDouble()):mm\\:ss}" : "";
-        return $"step {step}{total} {losses}{rate}{eta}";
+        else
+        {
+            var bar = new ProgressBar(output);
+            while (!view.Ended)
+            {
+                long before = view.Step;
+                if (view.Update(last = await StatusAsync(http, cancellationToken)))
+                {
+                    bar.Finish();
+                    output.WriteLine($"[{clock.Elapsed:mm\\:ss}] {view.State}");
+                }
+                if (view.State == "training" && view.Step > 0 && view.Step != before) bar.Line(view.Line());
+                if (!view.Ended) await Task.Delay(500, cancellationToken);
+            }
+            bar.Finish();
+        }
+        var status = last.GetProperty("status");
+        if (view.State == "published" && status.TryGetProperty("publishedVersion", out var version)) return version.GetString();
+        output.WriteLine($"the run ended {view.State}: {(status.TryGetProperty("error", out var error) ? error.GetString() : "")}");
+        return null;
     }
 }

@@ -98,8 +98,8 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
     /// </summary>
     public async Task<ApiResult> UploadAsync(string dataset, UploadBody body, string baseUrl, CancellationToken cancellationToken = default)
     {
-        if (!StorageLayout.IsSafeName(dataset))
-            return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' is not a valid name: use 1-{StorageLayout.MaxNameLength} lower-case letters, digits, '-' or '_', starting with a letter or digit", "dataset", null));
+        try { StorageLayout.ValidateName(dataset, "dataset"); }
+        catch (ArgumentException e) { return ApiResult.Error(new ApiError(400, e.Message, "dataset", null)); }
         if (body.Files is not { Count: > 0 } files)
             return ApiResult.Error(new ApiError(400, "the upload names no files", "files", UploadBody.Shape));
         if (files.Count > UploadBody.MaxFiles)

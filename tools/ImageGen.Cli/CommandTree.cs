@@ -1,0 +1,201 @@
+using System.CommandLine;
+
+namespace ImageGen.Cli;
+
+/// <summary>A command (or bench target): its name, what it does, the options it takes, and the one bare argument if any.</summary>
+public sealed record CommandDefinition(string Name, string Description, string[] Values, string[] Flags, string? Positional = null)
+{
+    public IReadOnlyList<CommandDefinition> Targets { get; init; } = [];
+    public CommandDefinition Target(string name) => Targets.Single(t => t.Name == name);
+}
+
+/// <summary>
+/// Every command and option of imagegen, named once. The commands parse their arguments with these lists (Args: typed
+/// reads with ranges, errors that name the option and what it accepts), and System.CommandLine builds from the same
+/// table the help of every command (imagegen CMD --help) and tab completion (the [suggest] directive that
+/// `imagegen completion bash` wires into bash).
+/// </summary>
+public static class CommandTree
+{
+    public static readonly CommandDefinition Up = new("up",
+        "The whole system locally: Azurite, the pipeline host, a demo drop followed live to a published model, a sample grid and the URLs to try; serves until Ctrl+C; a second up resumes",
+        ["--data", "--urls", "--azurite-ports", "--steps", "--images", "--threads"], ["--once"]);
+    public static readonly CommandDefinition Drop = new("drop",
+        "Uploads a folder (sub-folders too), a .zip or a .tar.gz into training-images/NAME/, each file checked as ingest would; a run starts once uploads go quiet",
+        ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], Positional: "folder | archive");
+    public static readonly CommandDefinition Train = new("train", "Trains a DCGAN or VAE on a folder, an IDX file, shards or synthetic shapes, writing checkpoints, grids and metrics",
+        ["--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size", "--optimizer", "--lr", "--beta1",
+         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--threads", "--out"],
+        ["--resume"]);
+    public static readonly CommandDefinition Sample = new("sample", "Generates images from a checkpoint: seeded, as a grid or files, with interpolation, truncation or VAE reconstruction",
+        ["--checkpoint", "--count", "--seeds", "--seed", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"],
+        ["--grid", "--out-dir"]);
+    public static readonly CommandDefinition Ingest = new("ingest", "Validates, decodes, resizes and packs a folder of images into shards",
+        ["--in", "--out", "--image-size", "--channels", "--max-side", "--max-pixels"], []);
+    public static readonly CommandDefinition Serve = new("serve", "Serves the published models over HTTP (the samples endpoints only), without the Functions host",
+        ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts", "--max-request-pixels",
+         "--max-pixels-in-flight", "--max-encodes"], ["--no-batching", "--allow-remote"]);
+    public static readonly CommandDefinition Host = new("host", "The whole app without the Functions host: blob drops start durable training runs that publish models, and every endpoint is served",
+        ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock",
+         "--eval-samples", "--extractor-steps", "--allowed-hosts"], ["--verbose", "--allow-remote"]);
+    public static readonly CommandDefinition Publish = new("publish", "Publishes a checkpoint's generator as models/DATASET/VERSION and moves latest.json to it unless a newer version is latest",
+        ["--checkpoint", "--dataset", "--version", "--storage"], []);
+    public static readonly CommandDefinition Extractor = new("extractor", "Trains the quality metrics' feature extractor: a classifier on labelled data, or self-supervised on unlabelled images",
+        ["--data", "--labels", "--test-data", "--test-labels", "--out", "--epochs", "--steps", "--image-size", "--channels", "--threads", "--seed"],
+        ["--self-supervised"]);
+    public static readonly CommandDefinition Eval = new("eval", "Scores a checkpoint against its training data: FD, KID, precision and recall, memorization",
+        ["--checkpoint", "--data", "--reference", "--extractor", "--count", "--threads", "--json"], []);
+    public static readonly CommandDefinition Bench = new("bench", "Benchmarks: training, sampling, HTTP serving, the pipeline, promotion, evaluation and quality against the PyTorch reference", [], [])
+    {
+        Targets =
+        [
+            new("train", "Training steps per second", ["--model", "--image-size", "--channels", "--batch-size", "--steps", "--warmup", "--threads"], []),
+            new("sample", "Sampling throughput", ["--count", "--iterations", "--warmup", "--checkpoint", "--model", "--image-size", "--threads"], []),
+            new("http", "Load on a running server: latency percentiles, throughput, server RSS",
+                ["--url", "--path", "--concurrency", "--requests", "--warmup", "--images-per-request", "--server-pid", "--time-limit"], []),
+            new("overhead", "Serving overhead over the bare forward pass", ["--url", "--dataset", "--checkpoint", "--count", "--rounds", "--block", "--warmup", "--threads"], []),
+            new("pipeline", "A drop to a published model on Azurite, timed per stage",
+                ["--storage", "--images", "--concurrency", "--max-steps", "--quiet", "--threads", "--runs", "--eval-samples", "--extractor-steps"], []),
+            new("promote", "Serving under load while latest moves between versions",
+                ["--url", "--storage", "--dataset", "--from", "--to", "--concurrency", "--duration", "--promote-at", "--settle"], []),
+            new("eval", "Evaluation cold and cached", ["--checkpoint", "--data", "--limit", "--steps", "--samples", "--threads"], []),
+            new("quality", "Ours and the PyTorch reference for the same time budget, scored alike",
+                ["--model", "--budget", "--threads", "--samples", "--marks", "--batch-size", "--seed", "--extractor", "--out", "--python"], ["--ours-only"]),
+        ],
+    };
+    public static readonly CommandDefinition Completion = new("completion", "Prints a shell's tab-completion script: eval \"$(tools/imagegen completion bash)\"", [], [], Positional: "bash");
+
+    public static readonly IReadOnlyList<CommandDefinition> All = [Up, Drop, Train, Sample, Ingest, Serve, Host, Publish, Extractor, Eval, Bench, Completion];
+
+    /// <summary>What each option means, by name (an option means the same wherever it appears).</summary>
+    private static readonly Dictionary<string, string> OptionHelp = new()
+    {
+        ["--data"] = "training data: a folder of images, an IDX file, a shard folder or synthetic[:N] (up: its data folder, default .imagegen)",
+        ["--urls"] = "where the server listens (';'-separated; port 0 picks a free one)",
+        ["--azurite-ports"] = "default (10000-10002) or auto (free ports)",
+        ["--steps"] = "training steps",
+        ["--images"] = "how many demo images to drop",
+        ["--threads"] = "torch threads (default: the cores)",
+        ["--once"] = "exit once the demo is published instead of serving",
+        ["--dataset"] = "dataset name: lower-case letters, digits, '-' or '_'",
+        ["--storage"] = "a storage connection string (default: AzureWebJobsStorage from the environment, else Azurite)",
+        ["--account"] = "a storage account name, signed in with DefaultAzureCredential",
+        ["--prefix"] = "a folder inside the dataset to put the files under",
+        ["--overwrite"] = "replace files of the same name (by default they are refused)",
+        ["--model"] = "dcgan or vae",
+        ["--image-size"] = "32 or 64",
+        ["--channels"] = "1 (greyscale) or 3 (RGB)",
+        ["--epochs"] = "epochs to train",
+        ["--max-steps"] = "stop after this many steps",
+        ["--time-budget"] = "stop after this long (90s, 10m, 2h)",
+        ["--batch-size"] = "images per step (1..4096)",
+        ["--optimizer"] = "adam, rmsprop or sgd",
+        ["--lr"] = "learning rate",
+        ["--beta1"] = "Adam's beta1",
+        ["--beta2"] = "Adam's beta2",
+        ["--momentum"] = "SGD or RMSprop momentum",
+        ["--loss"] = "bce, hinge or mse (GAN loss)",
+        ["--kl-weight"] = "the VAE's KL term weight",
+        ["--ema"] = "half-life in images of the generator's moving average (0: off)",
+        ["--nz"] = "latent size",
+        ["--ngf"] = "generator width",
+        ["--ndf"] = "discriminator width",
+        ["--seed"] = "random seed",
+        ["--sample-every"] = "write a sample grid every N steps",
+        ["--limit"] = "use at most N training images",
+        ["--out"] = "where to write (a run folder, a file or a folder)",
+        ["--resume"] = "carry on from the run folder's checkpoint",
+        ["--checkpoint"] = "a run folder or checkpoint file",
+        ["--count"] = "how many images",
+        ["--seeds"] = "seeds: 1,5,7 or 10-20",
+        ["--interpolate"] = "A,B,STEPS: a slerp between two seeds",
+        ["--truncation"] = "latent scale, 0.01..2 (1: off)",
+        ["--nrow"] = "images per grid row",
+        ["--padding"] = "pixels between grid cells",
+        ["--reconstruct"] = "images to reconstruct through a VAE",
+        ["--grid"] = "write one grid PNG",
+        ["--out-dir"] = "write one PNG per seed into a folder, streaming",
+        ["--in"] = "a folder of images",
+        ["--max-side"] = "largest image side accepted, in pixels",
+        ["--max-pixels"] = "largest image accepted, in pixels",
+        ["--max-models"] = "models kept loaded at once",
+        ["--batch-window-ms"] = "how long a request waits for others to share its forward pass",
+        ["--max-queue"] = "requests waiting per model before 429",
+        ["--allowed-hosts"] = "Host names answered besides localhost ('*': any)",
+        ["--max-request-pixels"] = "output pixels one request may ask for",
+        ["--max-pixels-in-flight"] = "output pixels held by all requests at once",
+        ["--max-encodes"] = "PNG encodes at once",
+        ["--no-batching"] = "one forward pass per request",
+        ["--allow-remote"] = "let --urls name an address beyond loopback",
+        ["--task-hub"] = "the durable task hub's name",
+        ["--quiet"] = "how long uploads must be quiet before a run starts",
+        ["--chunk-steps"] = "training steps per activity",
+        ["--chunk-time"] = "longest activity",
+        ["--poll"] = "how often training-images is scanned for drops",
+        ["--retry-interval"] = "first retry delay of a failed activity",
+        ["--activity-lock"] = "how long a started activity stays locked",
+        ["--eval-samples"] = "images generated to score a run",
+        ["--extractor-steps"] = "training steps of the dataset's feature extractor",
+        ["--verbose"] = "log at information level",
+        ["--version"] = "version name: v0001, v0002, ...",
+        ["--labels"] = "IDX labels of --data",
+        ["--test-data"] = "IDX held-out images",
+        ["--test-labels"] = "IDX held-out labels",
+        ["--self-supervised"] = "train without labels (what the pipeline does per dataset version)",
+        ["--reference"] = "held-out images to compare with",
+        ["--extractor"] = "a feature extractor file",
+        ["--json"] = "also write the scores to this JSON file",
+        ["--warmup"] = "iterations not timed",
+        ["--iterations"] = "timed iterations",
+        ["--url"] = "the server's base URL",
+        ["--path"] = "the request path",
+        ["--concurrency"] = "requests in flight",
+        ["--requests"] = "requests to send",
+        ["--images-per-request"] = "images each request asks for",
+        ["--server-pid"] = "the server's process, to read its RSS",
+        ["--time-limit"] = "stop after this long",
+        ["--rounds"] = "measurement rounds",
+        ["--block"] = "requests per round",
+        ["--runs"] = "datasets run one after another",
+        ["--from"] = "the version latest starts at",
+        ["--to"] = "the version latest moves to",
+        ["--duration"] = "how long the load runs",
+        ["--promote-at"] = "when latest moves, into the run",
+        ["--settle"] = "time allowed after the move",
+        ["--samples"] = "images generated for scoring",
+        ["--marks"] = "points on the quality-over-time curve",
+        ["--budget"] = "training time for each side",
+        ["--python"] = "the Python with PyTorch for the reference",
+        ["--ours-only"] = "skip the PyTorch reference",
+    };
+
+    /// <summary>The tree System.CommandLine draws help and completions from; the commands' own parsing does the rest.</summary>
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("imagegen: train and sample GANs and VAEs (TorchSharp), and run the whole pipeline locally. Without a command: the quickstart trainer (1 epoch of DCGAN on Fashion-MNIST, then a sample grid)");
+        foreach (var definition in All) root.Subcommands.Add(ToCommand(definition));
+        return root;
+    }
+
+    private static Command ToCommand(CommandDefinition definition)
+    {
+        var command = new Command(definition.Name, definition.Description);
+        if (definition.Positional is { } positional) command.Arguments.Add(new Argument<string>(positional) { Arity = ArgumentArity.ZeroOrOne });
+        foreach (var name in definition.Values) command.Options.Add(new Option<string>(name) { Description = Describe(name), HelpName = "value" });
+        foreach (var name in definition.Flags) command.Options.Add(new Option<bool>(name) { Description = Describe(name) });
+        foreach (var target in definition.Targets) command.Subcommands.Add(ToCommand(target));
+        return command;
+    }
+
+    private static string Describe(string option) =>
+        OptionHelp.TryGetValue(option, out var text) ? text : throw new InvalidOperationException($"option {option} has no help text in CommandTree");
+
+    /// <summary>Bash completion through the [suggest] directive: the words offered are System.CommandLine's completions.</summary>
+    public const string BashCompletion = """
+        _imagegen_complete() {
+          local IFS=$'\n'
+          COMPREPLY=($(tools/imagegen "[suggest:$((COMP_POINT - ${#COMP_WORDS[0]} - 1))]" "${COMP_LINE#* }" 2>/dev/null))
+        }
+        complete -o default -F _imagegen_complete imagegen tools/imagegen
+        """;
+}
