@@ -329,6 +329,10 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.Equal(HttpStatusCode.BadRequest, noFiles.StatusCode);
         Assert.Contains("names no files", await noFiles.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent("[1, 2]"))).StatusCode);
+        var tooMany = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads",
+            JsonContent(JsonSerializer.Serialize(new { files = Enumerable.Range(0, 257).Select(i => new { name = $"x{i}.png", data = "" }) })));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
+        Assert.Contains("at most 256", await tooMany.Content.ReadAsStringAsync());
 
         // The upload is a drop: a (short) run starts and ends.
         var ended = (await WaitForStateAsync(dataset, state: null)).GetProperty("status");
