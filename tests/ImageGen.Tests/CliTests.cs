@@ -156,8 +156,9 @@ public class RunViewTests
         Assert.Contains("loss_g █▅▁", drawn);
         Assert.False(view.Ended);
 
-        view.Update(Status("published", running: false));
+        view.Update(System.Text.Json.JsonSerializer.SerializeToElement(new { running = false, status = new { state = "published", step = 400, totalSteps = 400 } }));
         Assert.True(view.Ended);
+        Assert.StartsWith("step 400/400", view.Line()); // the run's final record, past the last live report
     }
 
     [Fact]

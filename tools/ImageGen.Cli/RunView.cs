@@ -31,6 +31,9 @@ public sealed class RunView(string dataset)
         Running = body.GetProperty("running").GetBoolean();
         bool changed = state != State;
         State = state;
+        // Past training (evaluating, publishing, ended) the run's own record is newer than the last live report.
+        if (state != "training" && Number(status, "step") is { } recorded && recorded > Step) Step = (long)recorded;
+        if (state != "training" && Number(status, "totalSteps") is { } recordedTotal) TotalSteps = (long)recordedTotal;
         if (state == "training" && body.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
             && live.TryGetProperty("step", out var step) && step.GetInt64() > 0)
         {

@@ -95,7 +95,7 @@ public static class UpCommand
                   curl "{baseUrl}/api/datasets/{Dataset}/training"
                   curl "{baseUrl}/api/datasets/{Dataset}/models"
                   open {baseUrl}/api/ui in a browser
-                  drop your own images into training-images/NAME/ (a run starts after 2 s of quiet)
+                  your own images: tools/imagegen drop <folder | .zip> --dataset NAME, or Upload in the console (a run starts after 2 s of quiet)
                 """);
             if (args.Has("--once")) return 0;
             output.WriteLine("serving until Ctrl+C");
