@@ -34,6 +34,8 @@ public class CliTests(TrainedRuns runs)
         Assert.Equal(0, suggestCode);
         Assert.Equal(["--max-steps", "--model", "--momentum"], suggestions.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains("drop", Run("[suggest:2]", "dr").output);
+        Assert.Equal(["dcgan", "vae"], Run("[suggest:14]", "train --model ").output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains("--optimizer <adam|rmsprop|sgd>", Run("train", "--help").output);
         Assert.Contains("complete -o default -F _imagegen_complete imagegen", Run("completion", "bash").output);
     }
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ImageGen.Core.Models;
 
 namespace ImageGen.Cli;
 
@@ -169,6 +170,19 @@ public static class CommandTree
         ["--ours-only"] = "skip the PyTorch reference",
     };
 
+    /// <summary>The values an option accepts, where they are a short list: shown in help, offered by tab completion.</summary>
+    private static readonly Dictionary<string, string[]> Choices = new()
+    {
+        ["--model"] = Names<ModelKind>(),
+        ["--optimizer"] = Names<OptimizerKind>(),
+        ["--loss"] = Names<LossKind>(),
+        ["--image-size"] = [.. ModelSpec.SupportedImageSizes.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+        ["--channels"] = [.. ModelSpec.SupportedChannels.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+        ["--azurite-ports"] = ["default", "auto"],
+    };
+
+    private static string[] Names<T>() where T : struct, Enum => [.. Enum.GetNames<T>().Select(n => n.ToLowerInvariant())];
+
     /// <summary>The tree System.CommandLine draws help and completions from; the commands' own parsing does the rest.</summary>
     public static RootCommand Build()
     {
@@ -181,7 +195,12 @@ public static class CommandTree
     {
         var command = new Command(definition.Name, definition.Description);
         if (definition.Positional is { } positional) command.Arguments.Add(new Argument<string>(positional) { Arity = ArgumentArity.ZeroOrOne });
-        foreach (var name in definition.Values) command.Options.Add(new Option<string>(name) { Description = Describe(name), HelpName = "value" });
+        foreach (var name in definition.Values)
+        {
+            var option = new Option<string>(name) { Description = Describe(name), HelpName = Choices.TryGetValue(name, out var choices) ? string.Join("|", choices) : "value" };
+            if (choices is not null) option.CompletionSources.Add(choices);
+            command.Options.Add(option);
+        }
         foreach (var name in definition.Flags) command.Options.Add(new Option<bool>(name) { Description = Describe(name) });
         foreach (var target in definition.Targets) command.Subcommands.Add(ToCommand(target));
         return command;
