@@ -78,6 +78,7 @@ var accountGrants = [
 // latest.json pointer that promote and rollback move, and a run's cancel marker; nothing else, never delete).
 var blobGrants = [
   { app: 'front', container: 'training-images', role: 'blobReader' } // drops: the Event Grid trigger and dataset lookups
+  { app: 'front', container: 'training-images', role: 'requester', pathLike: '*' } // POST .../uploads: create only (the code never overwrites), no delete
   { app: 'front', container: 'checkpoints', role: 'blobReader' } // training status, progress and sample grids
   { app: 'front', container: 'checkpoints', role: 'requester', pathLike: '*/cancel' } // POST .../training/cancel
   { app: 'front', container: 'models', role: 'blobReader' } // serving and the model list

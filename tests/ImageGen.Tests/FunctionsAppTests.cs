@@ -236,6 +236,7 @@ public class FunctionsAppTests
         Assert.Contains(("front", "checkpoints", "blobReader", (string?)null), grants);
         Assert.Contains(("front", "models", "requester", "*/latest.json"), grants); // promote and rollback
         Assert.Contains(("front", "checkpoints", "requester", "*/cancel"), grants); // cancel markers
+        Assert.Contains(("front", "training-images", "requester", "*"), grants); // the upload endpoint (DatasetUpload)
         foreach (var container in new[] { StorageLayout.DatasetsContainer, StorageLayout.CheckpointsContainer, StorageLayout.ModelsContainer })
             Assert.Equal(["training"], grants.Where(g => g.Container == container && g.Role == "writer").Select(g => g.App));
         foreach (var definition in resources.Where(r => r.GetProperty("type").GetString() == "Microsoft.Authorization/roleDefinitions"))

@@ -545,6 +545,14 @@ public class DropCommandTests(AzuriteFixture azurite) : IClassFixture<AzuriteFix
         Assert.Equal(0, Drop(folder.Path, "--dataset", "dropped", "--storage", azurite.ConnectionString, "--overwrite").code);
         Assert.Equal(Drops.Png(9), (await blobA.DownloadContentAsync()).Value.Content.ToArray());
 
+        // An archive goes up as it is (streamed; ingest reads its members later).
+        await File.WriteAllBytesAsync(folder.File("more.zip"), PipelineIntegrationTests.ZipWithTraps(first: 0, count: 3));
+        var (zipped, zipOutput) = Drop(folder.File("more.zip"), "--dataset", "zipped", "--storage", azurite.ConnectionString);
+        Assert.True(zipped == 0, zipOutput);
+        Assert.Contains("dropped 1 of 1 files into training-images/zipped/", zipOutput);
+        var zipBlob = azurite.Client().GetBlobContainerClient(StorageLayout.TrainingImagesContainer).GetBlobClient("zipped/more.zip");
+        Assert.Equal(await File.ReadAllBytesAsync(folder.File("more.zip")), (await zipBlob.DownloadContentAsync()).Value.Content.ToArray());
+
         // Bad arguments name what was wrong.
         Assert.Contains("--dataset 'Bad Name' is not a valid name", Drop(folder.Path, "--dataset", "Bad Name").output);
         Assert.Contains("is neither a folder nor a file", Drop(folder.File("missing"), "--dataset", "x").output);

@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Data;
 using ImageGen.Pipeline.Ingest;
 using ImageGen.Pipeline.Storage;
 using Microsoft.Extensions.Configuration;
@@ -34,16 +35,28 @@ public static class DropCommand
         {
             var (path, name) = files[i];
             string blobName = prefix + name;
-            byte[] data = await File.ReadAllBytesAsync(path);
-            string? reason = DropFiles.Rejection(blobName, data);
+            // An archive (up to 2 GB) is checked by its size and streamed; an image is read whole (once its size passes)
+            // and decoded to check it.
+            bool archive = ArchiveReader.IsArchive(blobName);
+            long length = new FileInfo(path).Length;
+            string? reason = DropFiles.NameRejection(blobName)
+                ?? (archive ? DropFiles.ArchiveSizeRejection(length) : ImageDecoder.SizeRejection(length, DecodeLimits.Default));
+            byte[]? image = archive || reason is not null ? null : await File.ReadAllBytesAsync(path);
+            reason ??= image is null ? null : DropFiles.Rejection(blobName, image);
             if (reason is null)
             {
                 try
                 {
-                    await container.GetBlobClient(StorageLayout.TrainingImagesPrefix(dataset) + blobName)
-                        .UploadAsync(BinaryData.FromBytes(data), new BlobUploadOptions { Conditions = conditions });
+                    var blob = container.GetBlobClient(StorageLayout.TrainingImagesPrefix(dataset) + blobName);
+                    var options = new BlobUploadOptions { Conditions = conditions };
+                    if (archive)
+                    {
+                        await using var file = File.OpenRead(path);
+                        await blob.UploadAsync(file, options);
+                    }
+                    else await blob.UploadAsync(BinaryData.FromBytes(image!), options);
                     stored++;
-                    bytes += data.Length;
+                    bytes += length;
                 }
                 catch (RequestFailedException e) when (e.Status is 409 or 412)
                 {

@@ -62,12 +62,15 @@ public static class ImageDecoder
         return DecodeResult.Accept(ToPlanar(decoded, imageSize, channels));
     }
 
+    /// <summary>Why a file of this many bytes is refused before it is read, or null.</summary>
+    public static string? SizeRejection(long length, DecodeLimits limits) =>
+        length == 0 ? "empty file (0 bytes)" : length > limits.MaxBytes ? $"file is {length} bytes, over the {limits.MaxBytes}-byte limit" : null;
+
     /// <summary>The one place an input is checked before decoding: its size, its format and its declared dimensions.</summary>
     private static (SKCodec? Codec, ImageHeader Header) Open(byte[] data, DecodeLimits limits)
     {
         static (SKCodec?, ImageHeader) Reject(string reason) => (null, new ImageHeader(0, 0, reason));
-        if (data.Length == 0) return Reject("empty file (0 bytes)");
-        if (data.Length > limits.MaxBytes) return Reject($"file is {data.Length} bytes, over the {limits.MaxBytes}-byte limit");
+        if (SizeRejection(data.Length, limits) is { } badSize) return Reject(badSize);
         var codec = SKCodec.Create(new MemoryStream(data, writable: false), out var createResult);
         if (codec is null)
             return Reject(createResult == SKCodecResult.IncompleteInput

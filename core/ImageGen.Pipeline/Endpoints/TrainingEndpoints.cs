@@ -20,7 +20,7 @@ public static class TrainingEndpoints
     {
         var (body, refused) = await ReadJsonBodyAsync(context, MaxOptionsBytes, "the options body");
         await ApiResultWriter.WriteAsync(context.Response, refused
-            ?? await control.StartTrainingAsync(dataset, System.Text.Encoding.UTF8.GetString(body!), BaseUrl(context.Request), context.RequestAborted));
+            ?? await control.StartTrainingAsync(dataset, System.Text.Encoding.UTF8.GetString(body.Span), BaseUrl(context.Request), context.RequestAborted));
     }
 
     /// <summary>POST .../uploads: files as JSON (name and base64 data), so that a cross-site form cannot upload either.</summary>
@@ -30,7 +30,7 @@ public static class TrainingEndpoints
         if (refused is null)
         {
             UploadBody? upload = null;
-            try { upload = JsonSerializer.Deserialize<UploadBody>(body!, Json.Options); }
+            try { upload = JsonSerializer.Deserialize<UploadBody>(body.Span, Json.Options); }
             catch (JsonException e) { refused = ApiResult.Error(new ApiError(400, $"the upload body is not the expected JSON: {e.Message}", "body", UploadBody.Shape)); }
             refused ??= await control.UploadAsync(dataset, upload ?? new UploadBody(null), BaseUrl(context.Request), context.RequestAborted);
         }
@@ -38,22 +38,22 @@ public static class TrainingEndpoints
     }
 
     /// <summary>A state-changing request's body: JSON only, at most <paramref name="maxBytes"/>, else the answer that refuses it.</summary>
-    private static async Task<(byte[]? Body, ApiResult? Refused)> ReadJsonBodyAsync(HttpContext context, int maxBytes, string what)
+    private static async Task<(ReadOnlyMemory<byte> Body, ApiResult? Refused)> ReadJsonBodyAsync(HttpContext context, int maxBytes, string what)
     {
         var request = context.Request;
-        if (RefusedAsNotJson(request) is { } notJson) return (null, notJson);
+        if (RefusedAsNotJson(request) is { } notJson) return (default, notJson);
         if (request.ContentLength > maxBytes)
-            return (null, ApiResult.Error(new ApiError(413, $"{what} is {request.ContentLength} bytes; at most {maxBytes} are accepted", "body")));
-        using var buffer = new MemoryStream();
+            return (default, ApiResult.Error(new ApiError(413, $"{what} is {request.ContentLength} bytes; at most {maxBytes} are accepted", "body")));
+        var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
         while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
         {
             if (buffer.Length + read > maxBytes)
-                return (null, ApiResult.Error(new ApiError(413, $"{what} is over {maxBytes} bytes", "body")));
+                return (default, ApiResult.Error(new ApiError(413, $"{what} is over {maxBytes} bytes", "body")));
             buffer.Write(chunk, 0, read);
         }
-        return (buffer.ToArray(), null);
+        return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null); // the bytes read, not a copy
     }
 
     public static async Task StatusAsync(HttpContext context, TrainingControl control, string dataset) =>

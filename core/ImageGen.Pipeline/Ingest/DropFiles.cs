@@ -45,13 +45,16 @@ public static partial class DropFiles
             catch (OptionException e) { return e.Message.StartsWith(name + ": ") ? e.Message[(name.Length + 2)..] : e.Message; } // named by the caller
             return null;
         }
-        if (ArchiveReader.IsArchive(name))
-        {
-            long max = (archiveLimits ?? ArchiveLimits.Default).MaxArchiveBytes;
-            return data.Length == 0 ? "empty file (0 bytes)" : data.Length > max ? $"archive is {data.Length} bytes, over the {max}-byte limit" : null;
-        }
+        if (ArchiveReader.IsArchive(name)) return ArchiveSizeRejection(data.Length, archiveLimits);
         // Decoding to a tiny size runs every check ingest runs, truncated pixel data included.
         return ImageDecoder.Decode(data, imageSize: 4, channels: 1, decodeLimits).Rejection;
+    }
+
+    /// <summary>An archive is checked by its size alone here; ingest reads its members, each against the limits.</summary>
+    public static string? ArchiveSizeRejection(long length, ArchiveLimits? archiveLimits = null)
+    {
+        long max = (archiveLimits ?? ArchiveLimits.Default).MaxArchiveBytes;
+        return length == 0 ? "empty file (0 bytes)" : length > max ? $"archive is {length} bytes, over the {max}-byte limit" : null;
     }
 
     [GeneratedRegex(@"^[A-Za-z0-9 ._\-()+/]+\z")] // \z: $ would let a final newline through

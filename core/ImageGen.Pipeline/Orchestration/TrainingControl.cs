@@ -104,8 +104,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
             return ApiResult.Error(new ApiError(400, "the upload names no files", "files", UploadBody.Shape));
         if (files.Count > UploadBody.MaxFiles)
             return ApiResult.Error(new ApiError(413, $"the upload holds {files.Count} files; send at most {UploadBody.MaxFiles} per request", "files", null));
-        var container = pipeline.Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
-        await container.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        var container = pipeline.Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer); // made by the Bicep, or the local host at start
         var accepted = new List<string>();
         var rejected = new List<object>();
         foreach (var file in files)

@@ -5,8 +5,8 @@ namespace ImageGen.Pipeline.Serve;
 public static class SamplerPage
 {
     /// <summary>
-    /// A one-page sampler for people (GET /api/ui): a form over the samples endpoint's parameters that shows the
-    /// grid with its model version and seeds. Static; it calls the API from the browser, passing on ?code= keys.
+    /// The web console for people (GET /api/ui): datasets and their model cards, the running run's progress, generate,
+    /// upload. One static page shipped in the assembly; it calls the API from the browser with a key the user types in.
     /// </summary>
     public static ApiResult Result() => new(200, "text/html; charset=utf-8", SamplerPageHtml.Value, new Dictionary<string, string>
     {
