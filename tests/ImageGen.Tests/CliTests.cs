@@ -41,7 +41,7 @@ public class CliTests(TrainedRuns runs)
 
     [Theory]
     [InlineData(new[] { "train", "--model", "gan", "--out", "x" }, "--model 'gan' is not one of dcgan, vae")]
-    [InlineData(new[] { "train", "--image-size", "48", "--out", "x" }, "--image-size '48' is not one of 32, 64")]
+    [InlineData(new[] { "train", "--image-size", "48", "--out", "x" }, "--image-size '48' is not one of 32, 64, 128")]
     [InlineData(new[] { "train", "--optimizer", "lbfgs", "--out", "x" }, "--optimizer 'lbfgs' is not one of adam, rmsprop, sgd")]
     [InlineData(new[] { "train", "--time-budget", "soon", "--out", "x" }, "--time-budget 'soon'")]
     [InlineData(new[] { "train", "--batch-size", "0", "--out", "x" }, "--batch-size '0' is not an integer in 1..4096")]

@@ -60,7 +60,7 @@ public class ModelTests
     {
         var e = Assert.Throws<ArgumentException>(() => (ModelSpec.DefaultFor(ModelKind.Dcgan) with { ImageSize = 48 }).Validate());
         Assert.Contains("48", e.Message);
-        Assert.Contains("32, 64", e.Message);
+        Assert.Contains("32, 64, 128", e.Message);
         Assert.Throws<ArgumentException>(() => (ModelSpec.DefaultFor(ModelKind.Vae) with { Channels = 4 }).Validate());
     }
 

@@ -30,8 +30,8 @@ public class PipelineStepTests
 
     [Theory]
     [InlineData("{\"epoch\": 3}", "imagegen.json: unknown key 'epoch'; known keys: model, imageSize")]
-    [InlineData("{\"imageSize\": 48}", "imagegen.json: imageSize '48' is not one of 32, 64")]
-    [InlineData("{\"batchSize\": true}", "imagegen.json: 'batchSize' must be a number or a string, not true")]
+    [InlineData("{\"imageSize\": 48}", "imagegen.json: imageSize '48' is not one of 32, 64, 128")]
+    [InlineData("{\"batchSize\": true}", "imagegen.json: batchSize 'true' is not an integer in 1..4096")]
     [InlineData("{\"model\": \"dcgan\", \"loss\": \"mse\"}", "imagegen.json: loss 'mse' is for VAEs")]
     [InlineData("[1, 2]", "imagegen.json must be a JSON object")]
     [InlineData("{\"maxSteps\": ", "imagegen.json is not valid JSON")]

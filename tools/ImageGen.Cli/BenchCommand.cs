@@ -14,7 +14,7 @@ public static class BenchCommand
 {
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline, promote, eval or quality");
+        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline, promote, eval, quality or variants");
         return rawArgs[0] switch
         {
             "train" => Train(Args.Parse(CommandTree.Bench.Target("train"), rawArgs[1..], "bench train"), output),
@@ -25,7 +25,8 @@ public static class BenchCommand
             "promote" => PromoteBenchCommand.RunAsync(Args.Parse(CommandTree.Bench.Target("promote"), rawArgs[1..], "bench promote"), output).GetAwaiter().GetResult(),
             "eval" => QualityBenchCommand.RunCache(Args.Parse(CommandTree.Bench.Target("eval"), rawArgs[1..], "bench eval"), output),
             "quality" => QualityBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("quality"), rawArgs[1..], "bench quality"), output),
-            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline, promote, eval or quality"),
+            "variants" => VariantsBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("variants"), rawArgs[1..], "bench variants"), output),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline, promote, eval, quality or variants"),
         };
     }
 
@@ -54,7 +55,7 @@ public static class BenchCommand
             {
                 long start = (long)i * batch % (data.Count - batch + 1);
                 var batchImages = data.Batch(torch.arange(start, start + batch));
-                model.Step(batchImages);
+                model.Step(batchImages, null);
             }
             if (i >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);
             int measured = i - warmup + 1;

@@ -26,10 +26,10 @@ public static class CommandTree
         ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], Positional: "folder | archive");
     public static readonly CommandDefinition Train = new("train", "Trains a DCGAN or VAE on a folder, an IDX file, shards or synthetic shapes, writing checkpoints, grids and metrics",
         ["--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size", "--optimizer", "--lr", "--beta1",
-         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--threads", "--out"],
+         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--xflip", "--conditional", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
         ["--resume"]);
     public static readonly CommandDefinition Sample = new("sample", "Generates images from a checkpoint: seeded, as a grid or files, with interpolation, truncation or VAE reconstruction",
-        ["--checkpoint", "--count", "--seeds", "--seed", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"],
+        ["--checkpoint", "--count", "--seeds", "--seed", "--class", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"],
         ["--grid", "--out-dir"]);
     public static readonly CommandDefinition Ingest = new("ingest", "Validates, decodes, resizes and packs a folder of images into shards",
         ["--in", "--out", "--image-size", "--channels", "--max-side", "--max-pixels"], []);
@@ -62,6 +62,8 @@ public static class CommandTree
             new("eval", "Evaluation cold and cached", ["--checkpoint", "--data", "--limit", "--steps", "--samples", "--threads"], []),
             new("quality", "Ours and the PyTorch reference for the same time budget, scored alike",
                 ["--model", "--budget", "--threads", "--samples", "--marks", "--batch-size", "--seed", "--extractor", "--out", "--python"], ["--ours-only"]),
+            new("variants", "Training recipes side by side at equal steps on one subset, over seeds, scored alike",
+                ["--variants", "--data", "--limit", "--steps", "--seeds", "--samples", "--image-size", "--channels", "--extractor", "--extractor-steps", "--threads", "--out"], []),
         ],
     };
     public static readonly CommandDefinition Completion = new("completion", "Prints a shell's tab-completion script: eval \"$(tools/imagegen completion bash)\"", [], [], Positional: "bash");
@@ -84,7 +86,7 @@ public static class CommandTree
         ["--prefix"] = "a folder inside the dataset to put the files under",
         ["--overwrite"] = "replace files of the same name (by default they are refused)",
         ["--model"] = "dcgan or vae",
-        ["--image-size"] = "32 or 64",
+        ["--image-size"] = "32, 64 or 128",
         ["--channels"] = "1 (greyscale) or 3 (RGB)",
         ["--epochs"] = "epochs to train",
         ["--max-steps"] = "stop after this many steps",
@@ -98,6 +100,12 @@ public static class CommandTree
         ["--loss"] = "bce, hinge or mse (GAN loss)",
         ["--kl-weight"] = "the VAE's KL term weight",
         ["--ema"] = "half-life in images of the generator's moving average (0: off)",
+        ["--augment"] = "DiffAugment before the discriminator: off, all, or a set of color, translation, cutout",
+        ["--xflip"] = "true: mirror real images at random (for data whose mirror image is as likely)",
+        ["--variants"] = "name={json options};name={json options}: recipes as imagegen.json holds them",
+        ["--conditional"] = "class-conditional on the data's sub-folders: true, false (default: when the data has classes)",
+        ["--class"] = "the class to draw (class-conditional models; default: each seed's own)",
+        ["--init-from"] = "start from this checkpoint's networks (a warm start; the spec must match)",
         ["--nz"] = "latent size",
         ["--ngf"] = "generator width",
         ["--ndf"] = "discriminator width",
@@ -179,6 +187,8 @@ public static class CommandTree
         ["--image-size"] = [.. ModelSpec.SupportedImageSizes.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))],
         ["--channels"] = [.. ModelSpec.SupportedChannels.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))],
         ["--azurite-ports"] = ["default", "auto"],
+        ["--xflip"] = ["true", "false"],
+        ["--conditional"] = ["true", "false"],
     };
 
     private static string[] Names<T>() where T : struct, Enum => [.. Enum.GetNames<T>().Select(n => n.ToLowerInvariant())];

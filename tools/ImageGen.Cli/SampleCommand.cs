@@ -26,7 +26,9 @@ public static class SampleCommand
         CliApp.ConfigureRuntime(args);
 
         using var sampler = ImageSampler.Load(checkpoint);
-        output.WriteLine($"checkpoint: {sampler.Spec.Kind} {sampler.Spec.ImageSize}x{sampler.Spec.ImageSize}x{sampler.Spec.Channels}, step {sampler.Header.Step}");
+        output.WriteLine($"checkpoint: {sampler.Spec.Kind} {sampler.Spec.ImageSize}x{sampler.Spec.ImageSize}x{sampler.Spec.Channels}, step {sampler.Header.Step}" +
+                         (sampler.ClassNames.Count > 0 ? $", classes {string.Join(", ", sampler.ClassNames)}" : ""));
+        int? classIndex = ClassIndex(sampler, args.String("--class"));
 
         if (args.String("--reconstruct") is { } inputs)
         {
@@ -45,7 +47,7 @@ public static class SampleCommand
             if (parts.Length != 3 || !long.TryParse(parts[0], out long a) || !long.TryParse(parts[1], out long b) || !int.TryParse(parts[2], out int steps)
                 || a < 0 || b < 0 || a > Seeds.MaxSeed || b > Seeds.MaxSeed || steps is < 2 or > MaxImages)
                 throw new UsageException($"--interpolate '{interpolate}' must be A,B,STEPS with seeds in 0..{Seeds.MaxSeed} and STEPS in 2..{MaxImages}");
-            using var path = sampler.Interpolate(a, b, steps, truncation);
+            using var path = sampler.Interpolate(a, b, steps, truncation, classIndex);
             if (separateFiles) WriteFiles(path, Enumerable.Range(0, steps).Select(i => $"interp_{i:D3}.png").ToList(), outPath);
             else Save(path, outPath, nrow: Math.Min(steps, nrow == 8 ? steps : nrow), padding);
             output.WriteLine($"wrote {outPath}: {steps} steps from seed {a} to seed {b}");
@@ -62,7 +64,7 @@ public static class SampleCommand
             for (int start = 0; start < seeds.Count; start += FileBatch)
             {
                 var batch = seeds.Skip(start).Take(FileBatch).ToList();
-                using var images = sampler.Generate(batch, truncation);
+                using var images = sampler.Generate(batch, truncation, Classes(classIndex, batch.Count));
                 WriteFiles(images, batch.Select(s => $"seed{s:D4}.png").ToList(), outPath);
                 if (seeds.Count > FileBatch) Console.Error.WriteLine($"  {start + batch.Count}/{seeds.Count} images written");
             }
@@ -70,7 +72,7 @@ public static class SampleCommand
         }
         else
         {
-            WriteGrid(sampler, seeds, truncation, outPath, nrow, padding);
+            using (var images = sampler.Generate(seeds, truncation, Classes(classIndex, seeds.Count))) Save(images, outPath, nrow, padding);
             output.WriteLine($"wrote {outPath}: grid of {seeds.Count} images, seeds {seeds[0]}..{seeds[^1]}");
         }
         return 0;
@@ -87,6 +89,17 @@ public static class SampleCommand
         using var images = sampler.Generate(seeds, truncation);
         Save(images, outPath, nrow, padding);
     }
+
+    /// <summary>--class NAME as the model's class index; an error naming the model's classes when it has no such class.</summary>
+    private static int? ClassIndex(ImageSampler sampler, string? name)
+    {
+        if (name is null) return null;
+        if (sampler.ClassNames.Count == 0) throw new UsageException($"--class '{name}': this checkpoint is not class-conditional");
+        int index = sampler.ClassNames.ToList().IndexOf(name);
+        return index >= 0 ? index : throw new UsageException($"--class '{name}' is not one of the checkpoint's classes: {string.Join(", ", sampler.ClassNames)}");
+    }
+
+    private static int[]? Classes(int? classIndex, int count) => classIndex is { } c ? Enumerable.Repeat(c, count).ToArray() : null;
 
     private static void Save(torch.Tensor images, string outPath, int nrow, int padding) => ImageGrid.SaveGridPng(images, outPath, nrow, padding);
 

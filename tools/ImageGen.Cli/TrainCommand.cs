@@ -1,3 +1,4 @@
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Models;
 using ImageGen.Core.Runtime;
@@ -14,11 +15,13 @@ public static class TrainCommand
         string outFolder = args.Required("--out");
         CliApp.ConfigureRuntime(args);
         string dataSource = args.String("--data") ?? DefaultDataSource();
-        return Train(dataSource, spec, options, outFolder, args.Has("--resume"), args.Int("--limit", 1, int.MaxValue), output, error);
+        string? initFrom = args.String("--init-from") is { } init ? Checkpoint.Resolve(init) : null;
+        if (initFrom is not null && args.Has("--resume")) throw new UsageException("--init-from starts a new run from a checkpoint; --resume carries on the run in --out: pick one");
+        return Train(dataSource, spec, options, outFolder, args.Has("--resume"), args.Int("--limit", 1, int.MaxValue), output, error, initFrom);
     }
 
     public static int Train(string dataSource, ModelSpec spec, TrainOptions options, string outFolder, bool resume, int? limit,
-        TextWriter output, TextWriter error)
+        TextWriter output, TextWriter error, string? initFrom = null)
     {
         output.WriteLine(TorchRuntime.Describe());
         using var data = DatasetLoader.Load(dataSource, spec.ImageSize, spec.Channels, limit, seed: options.Seed ?? 0);
@@ -31,7 +34,8 @@ public static class TrainCommand
         try
         {
             var bar = new ProgressBar(error);
-            var result = Trainer.Run(new TrainRequest { Data = data, Spec = spec, Options = options, RunFolder = outFolder, Resume = resume },
+            var result = Trainer.Run(new TrainRequest { Data = data, Spec = spec, Options = options, RunFolder = outFolder, Resume = resume, InitFrom = initFrom,
+                    StartNote = initFrom is null ? null : $"warm start from {initFrom}" },
                 bar, cancel.Token);
             bar.Finish();
             if (result.Divergence is { } divergence)

@@ -13,6 +13,12 @@ public sealed record CheckpointHeader
     public int Epoch { get; init; }
     public int StepInEpoch { get; init; }
     public int Seed { get; init; }
+    /// <summary>The class names of a class-conditional model, by index (Spec.Classes of them); empty otherwise.</summary>
+    public IReadOnlyList<string> Classes { get; init; } = [];
+    /// <summary>The published version a warm-started run began from (dataset/version), else null.</summary>
+    public string? WarmStartedFrom { get; init; }
+    /// <summary>How the run started, in words: "warm start from ..." or "fresh start: " and why.</summary>
+    public string? StartNote { get; init; }
     public DateTimeOffset SavedAt { get; init; }
     public string TorchSharpVersion { get; init; } = typeof(torch).Assembly.GetName().Version?.ToString() ?? "?";
 }

@@ -15,4 +15,7 @@ public static class CheckpointSections
     public const string DiscriminatorOptimizer = "optimizer.discriminator";
     /// <summary>torch's global RNG state, so a resumed run draws what an uninterrupted one would.</summary>
     public const string Rng = "rng";
+
+    /// <summary>Sections that hold a network's weights (what a warm start carries over), not optimizer or RNG state.</summary>
+    public static bool IsNetwork(string name) => name is Generator or GeneratorAverage or GeneratorAverageImages or Discriminator or Encoder;
 }

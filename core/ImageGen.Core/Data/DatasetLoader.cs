@@ -51,7 +51,10 @@ public static class DatasetLoader
             offset += wanted;
         }
         var tensor = torch.tensor(pixels, [total, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte);
-        return new ImageTensorDataset(tensor, $"shards {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}: {total} images");
+        bool labelled = manifest.Classes.Count > 0 && manifest.Labels.Count == manifest.Count;
+        var labels = labelled ? torch.tensor(manifest.Labels.Take(total).Select(l => (long)l).ToArray(), ScalarType.Int64) : null;
+        return new ImageTensorDataset(tensor, $"shards {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}: {total} images" +
+            (labelled ? $" in {manifest.Classes.Count} classes" : ""), labels, labelled ? manifest.Classes : null);
     }
 
     private static ImageTensorDataset DecodeFolder(string folder, int imageSize, int channels, int? limit, IProgress<PackProgress>? progress)

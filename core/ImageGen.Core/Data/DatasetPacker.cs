@@ -17,6 +17,10 @@ public sealed record DatasetManifest
     public List<ShardInfo> Shards { get; init; } = [];
     public List<string> Sources { get; init; } = [];
     public List<Rejection> Rejected { get; init; } = [];
+    /// <summary>Class names from the images' first-level folders (DatasetClasses); empty when the dataset is not labelled.</summary>
+    public List<string> Classes { get; init; } = [];
+    /// <summary>Each accepted image's class index, in Sources' order; empty when the dataset is not labelled.</summary>
+    public List<int> Labels { get; init; } = [];
     public DateTimeOffset CreatedAt { get; init; }
 
     public static DatasetManifest Read(string folder)
@@ -123,10 +127,12 @@ public sealed class DatasetPacker : IDisposable
     public DatasetManifest Finish()
     {
         CloseShard();
+        var classes = DatasetClasses.FromPaths(sources);
         var manifest = new DatasetManifest
         {
             Count = sources.Count, ImageSize = imageSize, Channels = channels,
             Shards = [.. shards], Sources = [.. sources], Rejected = [.. rejected], CreatedAt = DateTimeOffset.UtcNow,
+            Classes = classes?.Names ?? [], Labels = classes?.Labels ?? [],
         };
         string path = Path.Combine(folder, DatasetManifest.FileName);
         File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(manifest, Json.Options));

@@ -28,6 +28,8 @@ public abstract class ModelFamily
     /// because BatchNorm's running statistics, averaged along, no longer match the averaged weights.
     /// </summary>
     public virtual int DefaultEmaImages => 0;
+    /// <summary>DiffAugment's transformations by default (GANs; a family without a discriminator has none).</summary>
+    public virtual Training.Augmentations DefaultAugment => Training.Augmentations.None;
     /// <summary>Losses this family trains with; the first is the default.</summary>
     public abstract IReadOnlyList<LossKind> Losses { get; }
 

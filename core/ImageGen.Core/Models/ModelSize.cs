@@ -13,7 +13,7 @@ public static class ModelSize
     public static long GeneratorParameters(ModelSpec spec)
     {
         long width = spec.Ngf * (1L << (spec.Stages - 1));
-        long count = (long)spec.LatentSize * width * K2;
+        long count = (long)spec.InputSize * width * K2;
         for (int i = 1; i < spec.Stages; i++, width /= 2) count += width * (width / 2) * K2;
         return count + width * spec.Channels * K2;
     }
@@ -24,7 +24,8 @@ public static class ModelSize
         long width = spec.Ndf;
         long count = spec.Channels * width * K2;
         for (int i = 1; i < spec.Stages; i++, width *= 2) count += width * (width * 2) * K2;
-        return count + (spec.Kind == ModelKind.Vae ? 2 * width * K2 * spec.LatentSize : width * K2);
+        // DCGAN: the final 4x4 convolution to one logit, plus the projection's class embedding where conditional.
+        return count + (spec.Kind == ModelKind.Vae ? 2 * width * K2 * spec.LatentSize : width * K2 + (long)spec.Classes * width);
     }
 
     public static long Parameters(ModelSpec spec) => GeneratorParameters(spec) + CriticParameters(spec);

@@ -11,7 +11,7 @@ public enum ModelKind { Dcgan, Vae }
 /// </summary>
 public sealed record ModelSpec
 {
-    public static readonly int[] SupportedImageSizes = [32, 64];
+    public static readonly int[] SupportedImageSizes = [32, 64, 128];
     public static readonly int[] SupportedChannels = [1, 3];
     /// <summary>
     /// The most parameters (generator plus discriminator or encoder) a model may have. A checkpoint holds at most four
@@ -29,8 +29,16 @@ public sealed record ModelSpec
     public int Ngf { get; init; } = 64;
     /// <summary>ndf: width of the discriminator (VAE: encoder).</summary>
     public int Ndf { get; init; } = 64;
+    /// <summary>
+    /// Classes of a class-conditional model (0: unconditional). The generator's input is then z followed by the class
+    /// as a one-hot vector (ClassConditioning); the checkpoint header names the classes.
+    /// </summary>
+    public int Classes { get; init; }
 
     public static ModelSpec DefaultFor(ModelKind kind, int imageSize = 32, int channels = 1) => ModelFamily.For(kind).DefaultSpec(imageSize, channels);
+
+    /// <summary>Width of the generator's input: z, then the one-hot class where conditional.</summary>
+    public int InputSize => LatentSize + Classes;
 
     /// <summary>Number of stride-2 up (or down) sampling stages between 4x4 and the image size.</summary>
     public int Stages => (int)Math.Log2(ImageSize / 4);
@@ -44,6 +52,7 @@ public sealed record ModelSpec
         if (LatentSize is < 1 or > 4096) throw new ArgumentException($"latent size {LatentSize} is outside 1..4096");
         if (Ngf is < 1 or > 1024) throw new ArgumentException($"ngf {Ngf} is outside 1..1024");
         if (Ndf is < 1 or > 1024) throw new ArgumentException($"ndf {Ndf} is outside 1..1024");
+        if (Classes is < 0 or 1 or > Data.DatasetClasses.MaxClasses) throw new ArgumentException($"classes {Classes} must be 0 (unconditional) or 2..{Data.DatasetClasses.MaxClasses}");
         ValidateSize(MaxParameters);
     }
 

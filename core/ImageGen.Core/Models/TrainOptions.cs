@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using ImageGen.Core.Training;
 namespace ImageGen.Core.Models;
 
 public enum OptimizerKind { Adam, Rmsprop, Sgd }
@@ -32,6 +33,23 @@ public sealed record TrainOptions
     /// and serving use; 0 turns it off. Unset: the family's default (off; ModelFamily.DefaultEmaImages says why).
     /// </summary>
     public int? EmaImages { get; init; }
+    /// <summary>
+    /// DiffAugment's transformations before every discriminator call (GANs). Unset: the family's default
+    /// (ModelFamily.DefaultAugment says what was measured).
+    /// </summary>
+    public Augmentations? Augment { get; init; }
+    /// <summary>Mirror a random half of each real batch left to right: for data whose mirror image is as likely.</summary>
+    public bool XFlip { get; init; }
+    /// <summary>
+    /// Class-conditional training where the data has classes (sub-folders): null (auto) and true condition on them,
+    /// false ignores them. True on unlabelled data is an error.
+    /// </summary>
+    public bool? Conditional { get; init; }
+    /// <summary>
+    /// A run on a dataset with a published model starts from that model's weights when their specs match (the pipeline
+    /// decides; core trains from whatever start it is given). False always starts fresh.
+    /// </summary>
+    public bool WarmStart { get; init; } = true;
     /// <summary>Write the fixed-noise grid, a checkpoint and a metrics line every N epochs.</summary>
     public int SampleEveryEpochs { get; init; } = 1;
     public int SampleCount { get; init; } = 64;
@@ -45,6 +63,7 @@ public sealed record TrainOptions
     public double ResolvedBeta1(ModelKind kind) => Beta1 ?? ModelFamily.For(kind).DefaultBeta1;
     public LossKind ResolvedLoss(ModelKind kind) => Loss ?? ModelFamily.For(kind).Losses[0];
     public int ResolvedEmaImages(ModelKind kind) => EmaImages ?? ModelFamily.For(kind).DefaultEmaImages;
+    public Augmentations ResolvedAugment(ModelKind kind) => Augment ?? ModelFamily.For(kind).DefaultAugment;
 
     public void Validate(ModelKind kind)
     {
@@ -64,6 +83,8 @@ public sealed record TrainOptions
         var family = ModelFamily.For(kind);
         if (EmaImages is > 0 && kind != ModelKind.Dcgan)
             throw new ArgumentException($"ema {EmaImages}: a moving average is kept for GAN generators only; a {family.Name} takes 0");
+        if (Augment is { } augment && augment != Augmentations.None && kind != ModelKind.Dcgan)
+            throw new ArgumentException($"augment {augment.ToString().ToLowerInvariant()}: augmentation feeds a GAN's discriminator; a {family.Name} takes 'off'");
         var loss = ResolvedLoss(kind);
         if (!family.Losses.Contains(loss))
         {

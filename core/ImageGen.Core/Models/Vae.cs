@@ -47,7 +47,10 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     public nn.Module AsModule => this;
 }
 
-/// <summary>Convolutional VAE decoder: z -> 4x4 by a linear layer, then the DCGAN generator's upsampling stack; outputs logits.</summary>
+/// <summary>
+/// Convolutional VAE decoder: z -> 4x4 by a linear layer, then the DCGAN generator's upsampling stack; outputs logits.
+/// A class-conditional decoder takes z followed by the one-hot class (p(x | z, y)); the encoder stays q(z | x).
+/// </summary>
 public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
 {
     private readonly Linear project;
@@ -60,7 +63,7 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
         Spec = spec;
         int stages = spec.Stages;
         baseWidth = spec.Ngf * (1L << (stages - 1));
-        project = Linear(spec.LatentSize, baseWidth * 4 * 4);
+        project = Linear(spec.InputSize, baseWidth * 4 * 4);
         upsample = Sequential();
         upsample.append("relu0", ReLU());
         long width = baseWidth;

@@ -7,7 +7,8 @@ namespace ImageGen.Core.Sampling;
 
 /// <summary>
 /// Generates images from a checkpoint's generator. A sample is a pure function of (weights, seed, truncation):
-/// each image's z comes from its own seed, and the network runs in eval and inference mode.
+/// each image's z comes from its own seed, and the network runs in eval and inference mode. A class-conditional model
+/// takes a class per image too: the one asked for, else one drawn from the image's seed.
 /// </summary>
 public sealed class ImageSampler : IDisposable
 {
@@ -30,36 +31,56 @@ public sealed class ImageSampler : IDisposable
     /// <summary>Whether samples come from the generator's moving average (G_ema).</summary>
     public bool Averaged => loaded.Averaged;
 
-    /// <summary>One image per seed, [n, C, H, W] in [-1, 1]. truncation scales z (GANs; 1 = off).</summary>
-    public Tensor Generate(IReadOnlyList<long> seeds, double truncation = 1.0)
+    /// <summary>The class names of a class-conditional model, by index; empty for an unconditional one.</summary>
+    public IReadOnlyList<string> ClassNames => Header.Classes;
+
+    /// <summary>
+    /// One image per seed, [n, C, H, W] in [-1, 1]. truncation scales z (GANs; 1 = off). classes: one per seed, or null
+    /// for the seeds' own (conditional models; ignored by unconditional ones).
+    /// </summary>
+    public Tensor Generate(IReadOnlyList<long> seeds, double truncation = 1.0, IReadOnlyList<int>? classes = null)
     {
         using var z = Seeds.Latents(seeds, Spec.LatentSize);
-        return GenerateFrom(z, truncation);
+        return GenerateFrom(z, truncation, classes ?? ClassesFor(seeds));
     }
 
-    /// <summary>steps images along the great circle from seedA's z to seedB's z.</summary>
-    public Tensor Interpolate(long seedA, long seedB, int steps, double truncation = 1.0)
+    /// <summary>steps images along the great circle from seedA's z to seedB's z (of seedA's class, or the one given).</summary>
+    public Tensor Interpolate(long seedA, long seedB, int steps, double truncation = 1.0, int? @class = null)
     {
         using var ends = Seeds.Latents([seedA, seedB], Spec.LatentSize);
         using var path = Seeds.Slerp(ends[0], ends[1], steps);
-        return GenerateFrom(path, truncation);
+        int fixedClass = @class ?? (Spec.Classes > 0 ? ClassesFor([seedA])[0] : 0);
+        return GenerateFrom(path, truncation, Enumerable.Repeat(fixedClass, steps).ToArray());
     }
 
-    public Tensor GenerateFrom(Tensor z, double truncation = 1.0)
+    /// <summary>Each seed's own class (empty for an unconditional model).</summary>
+    public int[] ClassesFor(IReadOnlyList<long> seeds) => Spec.Classes > 0 ? ClassConditioning.FromSeeds(seeds, Spec.Classes) : new int[seeds.Count];
+
+    /// <summary>Images from latents z [n, nz] and, for a conditional model, a class per row.</summary>
+    public Tensor GenerateFrom(Tensor z, double truncation, IReadOnlyList<int> classes)
     {
         if (!(truncation > 0 && truncation <= 2)) throw new ArgumentOutOfRangeException(nameof(truncation), truncation, "truncation must be in (0, 2]");
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         var latents = truncation == 1.0 ? z : z * truncation;
-        return Generator.Generate(latents).MoveToOuterDisposeScope();
+        return Generator.Generate(ClassConditioning.Inputs(Spec, latents, classes)).MoveToOuterDisposeScope();
     }
 
-    public bool CanReconstruct => loaded.Encoder is not null;
+    /// <summary>Images from the generator's whole input ([n, nz + classes]: z already truncated, classes appended).</summary>
+    public Tensor GenerateFrom(Tensor inputs)
+    {
+        using var inference = torch.inference_mode();
+        using var scope = torch.NewDisposeScope();
+        return Generator.Generate(inputs).MoveToOuterDisposeScope();
+    }
+
+    public bool CanReconstruct => loaded.Encoder is not null && Spec.Classes == 0;
 
     /// <summary>VAE: images [n, C, H, W] in [-1, 1] through the encoder's mean and the decoder.</summary>
     public Tensor Reconstruct(Tensor images)
     {
         if (loaded.Encoder is not { } encoder) throw new InvalidOperationException($"a {Spec.Kind} checkpoint cannot reconstruct images; only VAEs can");
+        if (Spec.Classes > 0) throw new InvalidOperationException("a class-conditional VAE does not reconstruct: its decoder needs a class the image does not carry");
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         return Generator.Generate(encoder.EncodeMean(images)).MoveToOuterDisposeScope();

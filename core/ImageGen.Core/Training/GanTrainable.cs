@@ -7,7 +7,11 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace ImageGen.Core.Training;
 
-/// <summary>DCGAN training step as in pytorch/examples: D on real and detached fake, then G through D.</summary>
+/// <summary>
+/// DCGAN training step as in pytorch/examples: D on real and detached fake, then G through D. With augmentations on,
+/// every image D sees (real or fake, in either step) goes through DiffAugment first; with xflip, the real batch is
+/// mirrored at random before that.
+/// </summary>
 public sealed class GanTrainable : ITrainable
 {
     private readonly DcganGenerator generator;
@@ -18,6 +22,8 @@ public sealed class GanTrainable : ITrainable
     private readonly OptimizerHelper optG, optD;
     private readonly LossKind loss;
     private readonly ModelSpec spec;
+    private readonly Augmentations augment;
+    private readonly bool xflip;
 
     public GanTrainable(ModelSpec spec, TrainOptions options)
     {
@@ -27,6 +33,8 @@ public sealed class GanTrainable : ITrainable
         optG = Optimizers.Create(generator.parameters(), options, spec.Kind);
         optD = Optimizers.Create(discriminator.parameters(), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
+        augment = options.ResolvedAugment(spec.Kind);
+        xflip = options.XFlip;
         if (options.ResolvedEmaImages(spec.Kind) is > 0 and var halfLife)
         {
             generatorEma = new DcganGenerator(spec);
@@ -36,16 +44,20 @@ public sealed class GanTrainable : ITrainable
 
     public IImageGenerator Generator => generatorEma ?? generator;
 
-    public Dictionary<string, double> Step(Tensor real)
+    public Dictionary<string, double> Step(Tensor real, Tensor? labels)
     {
         using var scope = torch.NewDisposeScope();
         long batch = real.shape[0];
+        if (xflip) real = DiffAugment.RandomXFlip(real);
         // (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the hinge equivalent).
         optD.zero_grad();
+        if (spec.Classes > 0 && labels is null) throw new ArgumentException("a class-conditional GAN trains on labelled images");
         var z = torch.randn(batch, spec.LatentSize);
+        if (spec.Classes > 0) z = ClassConditioning.Append(z, labels!, spec.Classes); // fakes of the real batch's classes
+        else labels = null;
         var fake = generator.forward(z);
-        var realLogits = discriminator.forward(real);
-        var fakeLogits = discriminator.forward(fake.detach());
+        var realLogits = discriminator.Logits(DiffAugment.Apply(real, augment), labels);
+        var fakeLogits = discriminator.Logits(DiffAugment.Apply(fake.detach(), augment), labels);
         Tensor lossD = loss == LossKind.Hinge
             ? F.relu(1.0 - realLogits).mean() + F.relu(1.0 + fakeLogits).mean()
             : F.binary_cross_entropy_with_logits(realLogits, torch.ones_like(realLogits))
@@ -54,7 +66,7 @@ public sealed class GanTrainable : ITrainable
         optD.step();
         // (2) Update G: non-saturating loss, maximise log D(G(z)).
         optG.zero_grad();
-        var fakeLogitsForG = discriminator.forward(fake);
+        var fakeLogitsForG = discriminator.Logits(DiffAugment.Apply(fake, augment), labels);
         Tensor lossG = loss == LossKind.Hinge
             ? -fakeLogitsForG.mean()
             : F.binary_cross_entropy_with_logits(fakeLogitsForG, torch.ones_like(fakeLogitsForG));
@@ -75,6 +87,7 @@ public sealed class GanTrainable : ITrainable
         generator.train(training);
         discriminator.train(training);
         generatorEma?.eval(); // only ever sampled from
+        if (!training) average?.Recalibrate();
     }
 
     public IReadOnlyList<CheckpointPart> Parts =>
@@ -84,8 +97,15 @@ public sealed class GanTrainable : ITrainable
         CheckpointPart.Optimizer(CheckpointSections.GeneratorOptimizer, optG),
         CheckpointPart.Optimizer(CheckpointSections.DiscriminatorOptimizer, optD),
         .. generatorEma is null || average is null ? Array.Empty<CheckpointPart>()
-            : [CheckpointPart.Module(CheckpointSections.GeneratorAverage, generatorEma), average.Part(CheckpointSections.GeneratorAverageImages)],
+            : [AverageSection(generatorEma, average), average.Part(CheckpointSections.GeneratorAverageImages)],
     ];
+
+    /// <summary>The averaged generator's section, written with BatchNorm statistics measured on its own weights.</summary>
+    private static CheckpointPart AverageSection(DcganGenerator generatorEma, GeneratorAverage average)
+    {
+        var module = CheckpointPart.Module(CheckpointSections.GeneratorAverage, generatorEma);
+        return module with { Write = writer => { average.Recalibrate(); module.Write(writer); } };
+    }
 
     public void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix) { }
 

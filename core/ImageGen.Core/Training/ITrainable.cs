@@ -7,8 +7,11 @@ namespace ImageGen.Core.Training;
 public interface ITrainable : IDisposable
 {
     IImageGenerator Generator { get; }
-    /// <summary>One optimisation step on a batch in [-1, 1]; returns this step's scalars (losses, D outputs).</summary>
-    Dictionary<string, double> Step(Tensor batch);
+    /// <summary>
+    /// One optimisation step on a batch in [-1, 1] with its class indices (int64, for a class-conditional model; else
+    /// null); returns this step's scalars (losses, D outputs).
+    /// </summary>
+    Dictionary<string, double> Step(Tensor batch, Tensor? labels);
     void SetTraining(bool training);
     /// <summary>Everything a checkpoint holds of the family (networks, optimizer states), in writing order.</summary>
     IReadOnlyList<CheckpointPart> Parts { get; }

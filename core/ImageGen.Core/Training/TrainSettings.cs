@@ -59,6 +59,38 @@ public sealed class OptionReader(IReadOnlyDictionary<string, string> values, Fun
         return value;
     }
 
+    /// <summary>true or false (also on, off, yes, no, 1, 0).</summary>
+    public bool? Bool(string key)
+    {
+        if (String(key) is not { } text) return null;
+        return text.ToLowerInvariant() switch
+        {
+            "true" or "on" or "yes" or "1" => true,
+            "false" or "off" or "no" or "0" => false,
+            _ => throw new OptionException($"{Name(key)} '{text}' is not true or false"),
+        };
+    }
+
+    /// <summary>
+    /// A comma-separated set of a flags enum's names ("translation,cutout"), "off" for none or "all" for every one.
+    /// </summary>
+    public T? Flags<T>(string key) where T : struct, Enum
+    {
+        if (String(key) is not { } text) return null;
+        var names = System.Enum.GetValues<T>().Where(v => Convert.ToInt64(v) != 0).ToDictionary(v => v.ToString().ToLowerInvariant());
+        string accepted = $"off, all, or a comma-separated set of {string.Join(", ", names.Keys)}";
+        string trimmed = text.Trim().ToLowerInvariant();
+        if (trimmed is "off" or "none") return default(T);
+        if (trimmed == "all") return (T)System.Enum.ToObject(typeof(T), names.Values.Aggregate(0L, (a, v) => a | Convert.ToInt64(v)));
+        long bits = 0;
+        foreach (string part in trimmed.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!names.TryGetValue(part, out var value)) throw new OptionException($"{Name(key)} '{text}' is not {accepted}");
+            bits |= Convert.ToInt64(value);
+        }
+        return (T)System.Enum.ToObject(typeof(T), bits);
+    }
+
     /// <summary>Durations like 90s, 10m, 1h30m or 00:10:00, positive and at most max.</summary>
     public TimeSpan? Duration(string key, TimeSpan max)
     {
@@ -100,11 +132,14 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     public static readonly string[] Keys =
     [
         "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
-        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "seed", "sampleEvery",
+        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "xflip", "conditional", "seed", "sampleEvery",
     ];
 
     /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
-    public static readonly string[] JsonKeys = [.. Keys, .. PublishPolicy.Keys];
+    public static readonly string[] JsonKeys = [.. Keys, WarmStartKey, .. PublishPolicy.Keys];
+
+    /// <summary>A pipeline choice (start from the published model), so it is a JSON key and no CLI flag: the CLI says --init-from.</summary>
+    public const string WarmStartKey = "warmStart";
 
     public static TrainSettings Default { get; } = new(ModelSpec.DefaultFor(ModelKind.Dcgan), new TrainOptions());
 
@@ -135,6 +170,10 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             Loss = values.Enum<LossKind>("loss"),
             KlWeight = values.Double("klWeight", 0, 1000) ?? 1.0,
             EmaImages = values.Int("ema", 0, 100_000_000),
+            Augment = values.Flags<Augmentations>("augment"),
+            XFlip = values.Bool("xflip") ?? false,
+            Conditional = values.Bool("conditional"),
+            WarmStart = values.Bool(WarmStartKey) ?? true,
             Seed = values.Int("seed", 0, int.MaxValue),
             SampleEveryEpochs = values.Int("sampleEvery", 1, 1_000_000) ?? 1,
         };
@@ -173,7 +212,9 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
                 {
                     JsonValueKind.String => property.Value.GetString()!,
                     JsonValueKind.Number => property.Value.GetRawText(),
-                    _ => throw new OptionException($"{source}: '{property.Name}' must be a number or a string, not {property.Value.ValueKind.ToString().ToLowerInvariant()}"),
+                    JsonValueKind.True => "true",
+                    JsonValueKind.False => "false",
+                    _ => throw new OptionException($"{source}: '{property.Name}' must be a number, a string or true/false, not {property.Value.ValueKind.ToString().ToLowerInvariant()}"),
                 };
             }
             return values;

@@ -78,6 +78,15 @@ public sealed record TrainRequest
     public required string RunFolder { get; init; }
     /// <summary>Continue from RunFolder/checkpoint.ckpt when it exists.</summary>
     public bool Resume { get; init; }
+    /// <summary>
+    /// A fresh run starts from this checkpoint's networks (generator, its average, discriminator or encoder) instead of
+    /// random weights; its optimizers start fresh. The spec must match. Ignored when resuming.
+    /// </summary>
+    public string? InitFrom { get; init; }
+    /// <summary>What InitFrom is, for the checkpoint header (a published version: dataset/v0003).</summary>
+    public string? InitFromName { get; init; }
+    /// <summary>How the run started, in words, kept in its checkpoints ("warm start from ...", "fresh start: ...").</summary>
+    public string? StartNote { get; init; }
 }
 
 /// <summary>
@@ -93,8 +102,8 @@ public static class Trainer
         var data = request.Data;
         string runFolder = request.RunFolder;
         string checkpointPath = Path.Combine(runFolder, Checkpoint.FileName);
-        var spec = request.Spec;
         var options = request.Options;
+        var spec = WithClasses(request.Spec, options, data);
         CheckpointHeader? resumeFrom = null;
         Dictionary<string, byte[]>? resumeSections = null;
         if (request.Resume && File.Exists(checkpointPath))
@@ -117,6 +126,12 @@ public static class Trainer
         using var model = Trainables.Create(spec, options);
         long step = 0;
         int epochsDone = 0, startStepInEpoch = 0;
+        string? warmStartedFrom = resumeFrom?.WarmStartedFrom;
+        if (resumeFrom is null && request.InitFrom is { } initFrom)
+        {
+            InitialiseFrom(model, initFrom, spec, data);
+            warmStartedFrom = request.InitFromName ?? initFrom;
+        }
         if (resumeFrom is not null)
         {
             model.Load(resumeSections!);
@@ -126,6 +141,7 @@ public static class Trainer
             startStepInEpoch = resumeFrom.StepInEpoch;
         }
 
+        var run = new RunIdentity(spec, options, seed, spec.Classes > 0 ? data.ClassNames : [], warmStartedFrom, resumeFrom?.StartNote ?? request.StartNote);
         string samplesFolder = Path.Combine(runFolder, "samples");
         Directory.CreateDirectory(samplesFolder);
         Directory.CreateDirectory(Path.Combine(runFolder, "checkpoints"));
@@ -136,7 +152,7 @@ public static class Trainer
         var plan = TrainingPlan.For(spec, options, data.Count);
         int batchSize = plan.BatchSize, stepsPerEpoch = plan.StepsPerEpoch, epochs = plan.Epochs;
 
-        using var fixedNoise = FixedNoise(seed, options.SampleCount, spec.LatentSize);
+        using var fixedNoise = FixedInputs(spec, seed, options.SampleCount);
         using var previewInputs = data.Batch(torch.arange(Math.Min(options.SampleCount, data.Count)));
         if (resumeFrom is null) ImageGrid.SaveGridPng(previewInputs, Path.Combine(samplesFolder, "real_samples.png"));
 
@@ -164,7 +180,7 @@ public static class Trainer
                     if (sums.Steps > 0) // a partial epoch gets its own metrics line and grid
                         lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: false,
                             fixedNoise, previewInputs, tensorboard, $"step_{step:D7}", out grid);
-                    SaveCheckpoint(model, checkpointPath, null, spec, options, step, epoch - 1, i, seed);
+                    SaveCheckpoint(model, checkpointPath, null, run, step, epoch - 1, i);
                     savedStep = step;
                     progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed) with { SampleGrid = grid });
                     return new TrainResult(runFolder, checkpointPath, step, epoch - 1, stop.Value, lastMetrics, seed);
@@ -173,7 +189,7 @@ public static class Trainer
                 {
                     var indices = permutation[(i * batchSize)..((i + 1) * batchSize)];
                     var batch = data.Batch(indices);
-                    var scalars = model.Step(batch);
+                    var scalars = model.Step(batch, spec.Classes > 0 ? data.BatchLabels(indices) : null);
                     if (scalars.FirstOrDefault(s => !double.IsFinite(s.Value)) is { Key: not null } bad)
                     {
                         // Nothing of this step is saved: the checkpoint on disk is the last good state, and no NaN
@@ -204,16 +220,54 @@ public static class Trainer
             {
                 lastMetrics = EndEpoch(model, runFolder, epoch, step, sums, epochClock, batchSize, complete: true,
                     fixedNoise, previewInputs, tensorboard, $"epoch_{epoch:D3}", out string grid);
-                SaveCheckpoint(model, checkpointPath, Path.Combine(runFolder, "checkpoints", $"epoch_{epoch:D4}.ckpt"),
-                    spec, options, step, epoch, 0, seed);
+                SaveCheckpoint(model, checkpointPath, Path.Combine(runFolder, "checkpoints", $"epoch_{epoch:D4}.ckpt"), run, step, epoch, 0);
                 savedStep = step;
                 progress?.Report(Snapshot(plan, epoch, step, sums, stepsThisSession, clock.Elapsed) with { SampleGrid = grid });
             }
             if (options.MaxSteps is { } maxSteps && step >= maxSteps) { stopReason = StopReason.MaxSteps; break; }
         }
         if (!File.Exists(checkpointPath) || epochsDone == 0)
-            SaveCheckpoint(model, checkpointPath, null, spec, options, step, epochsDone, 0, seed);
+            SaveCheckpoint(model, checkpointPath, null, run, step, epochsDone, 0);
         return new TrainResult(runFolder, checkpointPath, step, epochsDone, stopReason, lastMetrics, seed);
+    }
+
+    /// <summary>What every checkpoint of a run says about it.</summary>
+    private sealed record RunIdentity(ModelSpec Spec, TrainOptions Options, int Seed, IReadOnlyList<string> Classes, string? WarmStartedFrom, string? StartNote);
+
+    /// <summary>
+    /// The spec with the data's classes where the run is class-conditional: by default when the data has classes,
+    /// never with conditional false, and an error with conditional true on unlabelled data.
+    /// </summary>
+    public static ModelSpec WithClasses(ModelSpec spec, TrainOptions options, ImageTensorDataset data)
+    {
+        int classes = data.ClassNames.Count;
+        if (options.Conditional == true && classes == 0)
+            throw new ArgumentException("conditional is true but the data has no classes: put each class's images in its own sub-folder (at least two)");
+        return spec with { Classes = options.Conditional == false ? 0 : classes };
+    }
+
+    /// <summary>The grids' fixed inputs: the fixed noise, with classes in turn (0, 1, 2, ...) for a conditional model.</summary>
+    public static Tensor FixedInputs(ModelSpec spec, int seed, int count)
+    {
+        using var noise = FixedNoise(seed, count, spec.LatentSize);
+        return ClassConditioning.Inputs(spec, noise, Enumerable.Range(0, count).Select(i => spec.Classes > 0 ? i % spec.Classes : 0).ToArray());
+    }
+
+    /// <summary>Loads a checkpoint's networks into a fresh model (warm start); its optimizer states and RNG are left out.</summary>
+    private static void InitialiseFrom(ITrainable model, string path, ModelSpec spec, ImageTensorDataset data)
+    {
+        var (header, sections) = Checkpoint.Read(path);
+        if (header.Spec != spec)
+            throw new ArgumentException($"cannot start from '{path}': it was trained as {Describe(header.Spec)}, but {Describe(spec)} was asked for");
+        if (spec.Classes > 0 && !header.Classes.SequenceEqual(data.ClassNames))
+            throw new ArgumentException($"cannot start from '{path}': its classes ({string.Join(", ", header.Classes)}) are not the data's ({string.Join(", ", data.ClassNames)})");
+        foreach (var part in model.Parts.Where(p => CheckpointSections.IsNetwork(p.Name)))
+        {
+            // A start without a moving average gives the new average the start's generator, not the fresh random one.
+            if (sections.TryGetValue(part.Name, out var bytes)
+                || (part.Name == CheckpointSections.GeneratorAverage && sections.TryGetValue(CheckpointSections.Generator, out bytes)))
+                part.Load(bytes);
+        }
     }
 
     /// <summary>The fixed noise batch of the per-epoch grids, drawn from its own generator so it never disturbs training.</summary>
@@ -277,13 +331,13 @@ public static class Trainer
         return metrics;
     }
 
-    private static void SaveCheckpoint(ITrainable model, string latestPath, string? epochPath, ModelSpec spec, TrainOptions options,
-        long step, int epochsCompleted, int stepInEpoch, int seed)
+    private static void SaveCheckpoint(ITrainable model, string latestPath, string? epochPath, RunIdentity run,
+        long step, int epochsCompleted, int stepInEpoch)
     {
         var header = new CheckpointHeader
         {
-            Spec = spec, Options = options, Step = step, Epoch = epochsCompleted, StepInEpoch = stepInEpoch,
-            Seed = seed, SavedAt = DateTimeOffset.UtcNow,
+            Spec = run.Spec, Options = run.Options, Step = step, Epoch = epochsCompleted, StepInEpoch = stepInEpoch,
+            Seed = run.Seed, SavedAt = DateTimeOffset.UtcNow, Classes = run.Classes, WarmStartedFrom = run.WarmStartedFrom, StartNote = run.StartNote,
         };
         var sections = model.Parts.Select(p => (p.Name, p.Write)).Append((CheckpointSections.Rng, Checkpoint.RngSection())).ToList();
         Checkpoint.Write(latestPath, header, sections);
@@ -302,5 +356,6 @@ public static class Trainer
             JsonSerializer.Serialize(record, Json.Options));
     }
 
-    private static string Describe(ModelSpec s) => $"{s.Kind} {s.ImageSize}x{s.ImageSize}x{s.Channels} nz={s.LatentSize} ngf={s.Ngf} ndf={s.Ndf}";
+    public static string Describe(ModelSpec s) => $"{s.Kind} {s.ImageSize}x{s.ImageSize}x{s.Channels} nz={s.LatentSize} ngf={s.Ngf} ndf={s.Ndf}" +
+        (s.Classes > 0 ? $" classes={s.Classes}" : "");
 }

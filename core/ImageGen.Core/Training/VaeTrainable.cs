@@ -16,6 +16,7 @@ public sealed class VaeTrainable : ITrainable
     private readonly LossKind loss;
     private readonly double klWeight;
     private readonly ModelSpec spec;
+    private readonly bool xflip;
 
     public VaeTrainable(ModelSpec spec, TrainOptions options)
     {
@@ -25,19 +26,23 @@ public sealed class VaeTrainable : ITrainable
         optimizer = Optimizers.Create(encoder.parameters().Concat(decoder.parameters()), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
         klWeight = options.KlWeight;
+        xflip = options.XFlip;
     }
 
     public IImageGenerator Generator => decoder;
 
-    public Dictionary<string, double> Step(Tensor batch)
+    public Dictionary<string, double> Step(Tensor batch, Tensor? labels)
     {
         using var scope = torch.NewDisposeScope();
         long n = batch.shape[0];
+        if (xflip) batch = DiffAugment.RandomXFlip(batch);
         optimizer.zero_grad();
         var target = (batch + 1.0) / 2.0;
         var (mu, logvar) = encoder.forward(batch);
         var std = (0.5 * logvar).exp();
         var z = mu + torch.randn_like(std) * std; // reparameterisation
+        if (spec.Classes > 0)
+            z = ClassConditioning.Append(z, labels ?? throw new ArgumentException("a class-conditional VAE trains on labelled images"), spec.Classes);
         var logits = decoder.forward(z);
         var recon = (loss == LossKind.Mse
             ? F.mse_loss(logits.sigmoid(), target, reduction: nn.Reduction.Sum)
@@ -59,6 +64,7 @@ public sealed class VaeTrainable : ITrainable
     /// <summary>Mean squared error per pixel, in [0, 1] intensity units, of mean-code reconstructions (eval mode).</summary>
     public double ReconstructionError(Tensor images)
     {
+        if (spec.Classes > 0) throw new InvalidOperationException("a class-conditional VAE reconstructs only with each image's class");
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         var (mu, _) = encoder.forward(images);
@@ -82,6 +88,7 @@ public sealed class VaeTrainable : ITrainable
         using var scope = torch.NewDisposeScope();
         var shown = inputs[..(int)Math.Min(8, inputs.shape[0])];
         var (mu, _) = encoder.forward(shown);
+        if (spec.Classes > 0) return; // its decoder needs each input's class, which this preview does not carry
         var reconstructed = decoder.Generate(mu);
         Imaging.ImageGrid.SaveGridPng(torch.cat([shown, reconstructed], 0),
             Path.Combine(samplesFolder, $"reconstruction_{suffix}.png"), nrow: (int)shown.shape[0]);

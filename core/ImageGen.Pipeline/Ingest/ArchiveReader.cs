@@ -33,9 +33,7 @@ public sealed record ArchiveMember(string Name, byte[]? Data, string? Rejection)
 /// </summary>
 public static class ArchiveReader
 {
-    public static bool IsArchive(string name) =>
-        name.EndsWith(".zip", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ||
-        name.EndsWith(".tar.gz", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase);
+    public static bool IsArchive(string name) => Core.Data.ArchiveNames.IsArchive(name);
 
     /// <summary>The members of the archive in <paramref name="seekable"/>, lazily; at most one member's bytes are held at a time.</summary>
     public static IEnumerable<ArchiveMember> Read(string archiveName, Stream seekable, ArchiveLimits? limits = null)

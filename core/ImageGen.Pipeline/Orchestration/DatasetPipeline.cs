@@ -208,7 +208,7 @@ public static class DatasetPipeline
     private static TrainingStatus Training(TaskOrchestrationContext context, string dataset, RunState run, ChunkResult? last) => new()
     {
         State = "training", RunId = run.RunId, DatasetVersion = run.DatasetVersion, Accepted = run.Ingest.Accepted, Rejected = run.Ingest.Rejected,
-        FirstRejections = run.Ingest.FirstRejections, Step = run.Step, Epoch = last?.Epoch, TotalSteps = last?.TotalSteps, Losses = last?.Losses,
+        FirstRejections = run.Ingest.FirstRejections, Step = run.Step, Epoch = last?.Epoch, TotalSteps = last?.TotalSteps, Losses = last?.Losses, Start = last?.Start,
         ImagesPerSecond = last?.ImagesPerSecond, EtaSeconds = last?.EtaSeconds, UpdatedAt = context.CurrentUtcDateTime,
         SampleGrid = last is null ? null : $"{StorageLayout.CheckpointsContainer}/{StorageLayout.RunSamples(dataset, run.RunId)}",
     };

@@ -19,6 +19,8 @@ public sealed record TrainingStatus
     public long? Step { get; init; }
     public long? TotalSteps { get; init; }
     public Dictionary<string, double>? Losses { get; init; }
+    /// <summary>How the run started: a warm start from a published version, or a fresh start and why.</summary>
+    public string? Start { get; init; }
     public double? ImagesPerSecond { get; init; }
     public double? EtaSeconds { get; init; }
     /// <summary>Blob path (container/name) of the newest sample grid.</summary>

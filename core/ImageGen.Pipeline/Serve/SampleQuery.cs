@@ -15,7 +15,7 @@ public sealed record SampleQuery
 {
     public const int MaxCount = 256;
     public const int MaxScale = 8;
-    public static readonly string[] Parameters = ["count", "seed", "seeds", "format", "nrow", "padding", "truncation", "interpolate", "steps", "version", "scale"];
+    public static readonly string[] Parameters = ["count", "seed", "seeds", "format", "nrow", "padding", "truncation", "interpolate", "steps", "version", "scale", "class", "classes"];
     /// <summary>Query parameters that belong to the host (the Functions key), not to us.</summary>
     private static readonly string[] HostParameters = ["code"];
 
@@ -31,6 +31,14 @@ public sealed record SampleQuery
     public int Padding { get; init; } = 2;
     public double Truncation { get; init; } = 1.0;
     public int Scale { get; init; } = 1;
+    /// <summary>
+    /// Class names asked for (class-conditional models): one for every image (class=NAME), or one per image in turn
+    /// (classes=a,b: a, b, a, b, ...). Empty: each image's class comes from its seed. Checked against the model's classes
+    /// once it is loaded (<see cref="ClassIndices"/>).
+    /// </summary>
+    public IReadOnlyList<string> Classes { get; init; } = [];
+    /// <summary>Which parameter named the classes (class or classes), for error messages.</summary>
+    public string ClassParameter { get; init; } = "class";
 
     public int ImageCount => Interpolate?.steps ?? Seeds.Count;
 
@@ -95,6 +103,12 @@ public sealed record SampleQuery
             seeds = Core.Sampling.Seeds.Range(first, n);
         }
         int images = path?.Item3 ?? seeds.Count;
+        string? oneClass = Text(query, "class"), classList = Text(query, "classes");
+        if (oneClass is not null && classList is not null) throw Bad("class excludes classes: give one class for every image, or a list", "classes");
+        var classes = (oneClass is not null ? [oneClass] : classList?.Split(',', StringSplitOptions.TrimEntries) ?? []).ToList();
+        if (classes.Any(c => c.Length is 0 or > 200))
+            throw Bad($"class '{classes.First(c => c.Length is 0 or > 200)}' is not a class name", classList is null ? "class" : "classes", "class names of the model, 1-200 characters");
+        if (classes.Count > MaxCount) throw Bad($"classes names {classes.Count} classes, over the limit of {MaxCount}", "classes");
         if (format == OutputFormat.Png && images != 1)
             throw Bad($"format png returns one image but {images} were asked for; use grid, zip or json", "format");
         return new SampleQuery
@@ -106,13 +120,34 @@ public sealed record SampleQuery
             Padding = Int(query, "padding", 0, 16) ?? 2,
             Truncation = Double(query, "truncation", 0.01, 2.0) ?? 1.0,
             Scale = Int(query, "scale", 1, MaxScale) ?? 1,
+            Classes = classes, ClassParameter = classList is null ? "class" : "classes",
         };
+    }
+
+    /// <summary>
+    /// The class index of every image for a model with these classes (null: each seed's own class), or a 400 naming the
+    /// class and the model's classes.
+    /// </summary>
+    public int[]? ClassIndices(IReadOnlyList<string> modelClasses, string version)
+    {
+        if (Classes.Count == 0) return null;
+        string parameter = ClassParameter;
+        if (modelClasses.Count == 0)
+            throw Bad($"dataset '{Dataset}' version {version} is not class-conditional; leave out {parameter}", parameter, "no class");
+        var indices = new int[Classes.Count];
+        for (int i = 0; i < Classes.Count; i++)
+        {
+            indices[i] = modelClasses.ToList().IndexOf(Classes[i]);
+            if (indices[i] < 0)
+                throw Bad($"class '{Classes[i]}' is not one of version {version}'s classes: {string.Join(", ", modelClasses)}", parameter, string.Join(", ", modelClasses));
+        }
+        return [.. Enumerable.Range(0, ImageCount).Select(i => indices[i % indices.Length])];
     }
 
     /// <summary>Everything that decides the output, in a fixed order: the base of the ETag.</summary>
     public string Canonical(string resolvedVersion) => string.Join('|', Dataset, resolvedVersion, Format,
         Interpolate is { } p ? $"interp:{p.a},{p.b},{p.steps}" : "seeds:" + string.Join(',', Seeds),
-        Nrow, Padding, Truncation.ToString("R", CultureInfo.InvariantCulture), Scale);
+        Nrow, Padding, Truncation.ToString("R", CultureInfo.InvariantCulture), Scale, "classes:" + string.Join(',', Classes));
 
     private static ApiErrorException Bad(string message, string parameter, string? allowed = null, int status = 400) =>
         new(new ApiError(status, message, parameter, allowed));

@@ -32,7 +32,10 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             if (SampleCaching.AddHeaders(request, version, ifNoneMatch, headers)) return new ApiResult(304, "", [], headers);
 
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
-            var spec = lease.Model.Sampler.Spec;
+            var sampler = lease.Model.Sampler;
+            var spec = sampler.Spec;
+            int[] classes = request.ClassIndices(sampler.ClassNames, version) ?? ImageClasses(request, sampler);
+            if (spec.Classes > 0) headers["X-Classes"] = string.Join(',', classes.Select(c => sampler.ClassNames[c]));
             long side = (long)spec.ImageSize * request.Scale, pixels = request.ImageCount * side * side;
             if (pixels > options.MaxRequestPixels)
                 return ApiResult.Error(new ApiError(400,
@@ -43,7 +46,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             var budget = await PixelsInFlight.AcquireAsync(pixels, cancellationToken);
             try
             {
-                var generated = await lease.Model.Queue.GenerateAsync(() => Latents(request, spec.LatentSize), request.ImageCount, request.Scale, cancellationToken);
+                var generated = await lease.Model.Queue.GenerateAsync(() => Inputs(request, spec, classes), request.ImageCount, request.Scale, cancellationToken);
                 var names = request.Interpolate is { } q
                     ? Enumerable.Range(0, q.steps).Select(i => $"interp_{i:D3}.png").ToList()
                     : request.Seeds.Select(s => $"seed{s:D4}.png").ToList();
@@ -141,18 +144,28 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         };
     }
 
-    /// <summary>z for the request (runs on the batch worker's thread): one per seed, or the slerp path; scaled by truncation.</summary>
-    private static Tensor Latents(SampleQuery request, int latentSize)
+    /// <summary>
+    /// The generator's input for the request (runs on the batch worker's thread): z per seed, or the slerp path, scaled by
+    /// truncation; then each image's class where the model is class-conditional.
+    /// </summary>
+    private static Tensor Inputs(SampleQuery request, Core.Models.ModelSpec spec, int[] classes)
     {
         Tensor latents;
         if (request.Interpolate is { } path)
         {
-            using var ends = Seeds.Latents([path.a, path.b], latentSize);
+            using var ends = Seeds.Latents([path.a, path.b], spec.LatentSize);
             latents = Seeds.Slerp(ends[0], ends[1], path.steps);
         }
-        else latents = Seeds.Latents(request.Seeds, latentSize);
-        return request.Truncation == 1.0 ? latents : latents.mul_(request.Truncation);
+        else latents = Seeds.Latents(request.Seeds, spec.LatentSize);
+        if (request.Truncation != 1.0) latents.mul_(request.Truncation);
+        if (spec.Classes == 0) return latents;
+        using (latents) return Core.Models.ClassConditioning.Inputs(spec, latents, classes);
     }
+
+    /// <summary>Each image's own class where none was asked for: the seed's (an interpolation keeps its first seed's).</summary>
+    private static int[] ImageClasses(SampleQuery request, ImageSampler sampler) => request.Interpolate is { } path
+        ? Enumerable.Repeat(sampler.ClassesFor([path.a])[0], path.steps).ToArray()
+        : sampler.ClassesFor(request.Seeds);
 
     /// <summary>Reads at most limit bytes; null when the body is longer (nothing past limit+1 is read).</summary>
     private static async Task<byte[]?> ReadLimitedAsync(Stream body, int limit, CancellationToken cancellationToken)

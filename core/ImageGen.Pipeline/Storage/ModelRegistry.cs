@@ -50,6 +50,10 @@ public sealed record ModelCard
     public string? SourceRun { get; init; }
     public long Steps { get; init; }
     public DateTimeOffset PublishedAt { get; init; }
+    /// <summary>The class names a class-conditional model takes (samples' class=NAME); empty for an unconditional one.</summary>
+    public IReadOnlyList<string> Classes { get; init; } = [];
+    /// <summary>The version this one was warm-started from (dataset/v0001), null for a fresh start.</summary>
+    public string? Parent { get; init; }
 }
 
 public enum LatestStatus { Found, NotModified, NoModel, UnknownDataset }

@@ -19,4 +19,6 @@ public sealed record ChunkResult
     public double Seconds { get; init; }
     public double? EtaSeconds { get; init; }
     public int Seed { get; init; }
+    /// <summary>How the run started: "warm start from shapes/v0001 (step 2000)" or "fresh start: " and why.</summary>
+    public string? Start { get; init; }
 }

@@ -12,10 +12,12 @@ namespace ImageGen.Pipeline.Train;
 /// is bit-exact), and uploads the next checkpoint, the newest sample grid and a chunk record. A redelivered
 /// chunk finds its record and returns it without training again; a killed one is simply run again from the
 /// last checkpoint. A cancel marker blob stops the chunk within a couple of seconds, checkpoint kept.
+/// The first chunk of a run warm-starts from the dataset's latest published model when the specs match (WarmStart).
 /// </summary>
 public sealed class RunTrainer(BlobServiceClient service)
 {
     private readonly PackedDatasets datasets = new(service);
+    private readonly ModelRegistry registry = new(service);
     public static readonly TimeSpan CancelPollInterval = TimeSpan.FromSeconds(1);
     private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
 
@@ -69,12 +71,16 @@ public sealed class RunTrainer(BlobServiceClient service)
                 stage = "training", epoch = p.Epoch, step = p.Step, totalSteps, losses = p.Losses, imagesPerSecond = p.ImagesPerSecond,
                 etaSeconds = plan.Eta(p.Step, p.ImagesPerSecond / batch, trainedBefore + p.Elapsed)?.TotalSeconds, chunk = request.Chunk,
             }));
+            var start = resumeFrom is null
+                ? await WarmStartAsync(dataset, spec, userOptions, data, runFolder, cancellationToken)
+                : new WarmStart(null, null, resumeFrom.StartNote);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = fromStep > request.FromStep
                 ? new TrainResult(runFolder, checkpointPath, fromStep, resumeFrom!.Epoch, fromStep >= chunkEnd ? StopReason.MaxSteps : StopReason.TimeBudget, null, resumeFrom.Seed)
                 : await Task.Factory.StartNew(() => Trainer.Run(new TrainRequest
                 {
                     Data = data, Spec = spec, Options = chunkOptions, RunFolder = runFolder, Resume = true,
+                    InitFrom = start.Path, InitFromName = start.Name, StartNote = start.Note,
                 }, progress, stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             double seconds = clock.Elapsed.TotalSeconds;
             stop.Cancel();
@@ -97,12 +103,42 @@ public sealed class RunTrainer(BlobServiceClient service)
                 Done = !cancelled && plan.Finishes(result.StopReason, result.Steps, trained), Divergence = result.Divergence,
                 StopReason = cancelled ? StopReason.Cancelled : result.StopReason, Losses = result.LastMetrics?.Means ?? [],
                 ImagesPerSecond = seconds > 0 ? (result.Steps - fromStep) * batch / seconds : 0, Seconds = seconds, Seed = result.Seed,
+                Start = start.Note,
             };
             chunk = chunk with { EtaSeconds = plan.Eta(chunk.Step, chunk.ImagesPerSecond / batch, trained)?.TotalSeconds };
             await record.UploadJsonAsync(chunk, cancellationToken); // last: the chunk counts as done from here
             return chunk;
         }
         finally { Directory.Delete(runFolder, recursive: true); }
+    }
+
+    /// <summary>Where a fresh run starts: a published checkpoint downloaded to Path, or nothing; Note says which and why.</summary>
+    private sealed record WarmStart(string? Path, string? Name, string? Note);
+
+    /// <summary>
+    /// The latest published model of the dataset, when warmStart is on and it was trained as this run would be (same
+    /// spec, classes included); otherwise a fresh start with the reason.
+    /// </summary>
+    private async Task<WarmStart> WarmStartAsync(string dataset, Core.Models.ModelSpec spec, Core.Models.TrainOptions options,
+        ImageTensorDataset data, string runFolder, CancellationToken cancellationToken)
+    {
+        if (!options.WarmStart) return new WarmStart(null, null, "fresh start: warmStart is off");
+        var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
+        if (latest.Pointer is not { } pointer) return new WarmStart(null, null, "fresh start: the dataset has no published model yet");
+        string path = Path.Combine(runFolder, "warm-start.ckpt");
+        await using (var source = await registry.OpenCheckpointAsync(dataset, pointer.Version, cancellationToken))
+        await using (var target = File.Create(path))
+            await source.CopyToAsync(target, cancellationToken);
+        var parent = Checkpoint.ReadHeader(path);
+        string name = $"{dataset}/{pointer.Version}";
+        Core.Models.ModelSpec wanted;
+        try { wanted = Trainer.WithClasses(spec, options, data); }
+        catch (ArgumentException) { return new WarmStart(null, null, null); } // the trainer refuses this run with its own message
+        if (parent.Spec != wanted)
+            return new WarmStart(null, null, $"fresh start: the published {pointer.Version} is {Trainer.Describe(parent.Spec)}, this run is {Trainer.Describe(wanted)}");
+        if (wanted.Classes > 0 && !parent.Classes.SequenceEqual(data.ClassNames))
+            return new WarmStart(null, null, $"fresh start: the published {pointer.Version} has classes {string.Join(", ", parent.Classes)}, the data has {string.Join(", ", data.ClassNames)}");
+        return new WarmStart(path, name, $"warm start from {name} (step {parent.Step})");
     }
 
     /// <summary>Polls the cancel marker; cancels the chunk when it appears. True when it did.</summary>

@@ -1,0 +1,85 @@
+using System.Text.Json.Serialization;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ImageGen.Core.Training;
+
+/// <summary>The differentiable augmentations of DiffAugment (Zhao et al. 2020), any combination; None: off.</summary>
+[Flags]
+[JsonConverter(typeof(JsonStringEnumConverter<Augmentations>))]
+public enum Augmentations { None = 0, Color = 1, Translation = 2, Cutout = 4 }
+
+/// <summary>
+/// DiffAugment: the same random, differentiable transformations applied to every image the discriminator sees, real
+/// or generated, in D's step and in G's alike, so D cannot memorise a small dataset and G learns the un-augmented
+/// distribution (nothing here ever touches a sample). Images are [N, C, H, W] in [-1, 1]; 0 is the fill value, as in
+/// the paper's code. Randomness comes from torch's global generator, which checkpoints save, so resume stays bit-exact.
+/// </summary>
+public static class DiffAugment
+{
+    /// <summary>Translation moves each image by up to this share of its side (the paper's 1/8).</summary>
+    public const double TranslationRatio = 0.125;
+    /// <summary>Cutout blanks a square of this share of the side (the paper's 1/2).</summary>
+    public const double CutoutRatio = 0.5;
+
+    public static Tensor Apply(Tensor images, Augmentations policy)
+    {
+        if (policy == Augmentations.None) return images;
+        var x = images;
+        if (policy.HasFlag(Augmentations.Color)) x = Color(x);
+        if (policy.HasFlag(Augmentations.Translation)) x = Translate(x);
+        if (policy.HasFlag(Augmentations.Cutout)) x = Cutout(x);
+        return x;
+    }
+
+    /// <summary>Random brightness (±0.5), saturation (x0..2) and contrast (x0.5..1.5) per image.</summary>
+    public static Tensor Color(Tensor x)
+    {
+        long n = x.shape[0];
+        x = x + (torch.rand(n, 1, 1, 1) - 0.5);
+        if (x.shape[1] > 1)
+        {
+            var channelMean = x.mean([1], keepdim: true);
+            x = (x - channelMean) * (torch.rand(n, 1, 1, 1) * 2) + channelMean;
+        }
+        var imageMean = x.mean([1, 2, 3], keepdim: true);
+        return (x - imageMean) * (torch.rand(n, 1, 1, 1) + 0.5) + imageMean;
+    }
+
+    /// <summary>Shifts each image by a whole number of pixels in [-s, s] on each axis, s = side/8, filling with 0.</summary>
+    public static Tensor Translate(Tensor x)
+    {
+        long n = x.shape[0], h = x.shape[2], w = x.shape[3];
+        long sy = (long)(h * TranslationRatio + 0.5), sx = (long)(w * TranslationRatio + 0.5);
+        var shiftY = torch.randint(-sy, sy + 1, [n, 1, 1], dtype: ScalarType.Int64);
+        var shiftX = torch.randint(-sx, sx + 1, [n, 1, 1], dtype: ScalarType.Int64);
+        // Output pixel (y, x) reads input (y - shiftY, x - shiftX), or the fill where that lies outside.
+        var rows = torch.arange(h, dtype: ScalarType.Int64).view(1, h, 1) - shiftY;   // [n, h, 1]
+        var cols = torch.arange(w, dtype: ScalarType.Int64).view(1, 1, w) - shiftX;   // [n, 1, w]
+        var inside = ((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)).unsqueeze(1); // [n, 1, h, w]
+        var flat = (rows.clamp(0, h - 1) * w + cols.clamp(0, w - 1)).view(n, 1, h * w).expand(-1, x.shape[1], -1);
+        var moved = x.flatten(2).gather(2, flat).view(x.shape);
+        return moved * inside.to_type(x.dtype);
+    }
+
+    /// <summary>Sets a square of half the side to 0 at a random centre per image (it may hang over the edge).</summary>
+    public static Tensor Cutout(Tensor x)
+    {
+        long n = x.shape[0], h = x.shape[2], w = x.shape[3];
+        long ch = (long)(h * CutoutRatio + 0.5), cw = (long)(w * CutoutRatio + 0.5);
+        var top = torch.randint(0, h + (1 - ch % 2), [n, 1, 1], dtype: ScalarType.Int64) - ch / 2;
+        var left = torch.randint(0, w + (1 - cw % 2), [n, 1, 1], dtype: ScalarType.Int64) - cw / 2;
+        var rows = torch.arange(h, dtype: ScalarType.Int64).view(1, h, 1);
+        var cols = torch.arange(w, dtype: ScalarType.Int64).view(1, 1, w);
+        var hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw);
+        return x * hole.logical_not().unsqueeze(1).to_type(x.dtype);
+    }
+
+    /// <summary>Mirrors a random half of the images left to right (the data's x-flip; not differentiable augmentation).</summary>
+    public static Tensor RandomXFlip(Tensor x)
+    {
+        var flip = (torch.rand(x.shape[0]) < 0.5).view(-1, 1, 1, 1);
+        return torch.where(flip, x.flip(3), x);
+    }
+}
