@@ -3,6 +3,8 @@ using ImageGen.Core.Models;
 using ImageGen.Core.Runtime;
 using ImageGen.Core.Training;
 using SkiaSharp;
+using TorchSharp;
+using static TorchSharp.torch;
 
 [assembly: Xunit.CollectionBehavior(DisableTestParallelization = true)] // torch's RNG and thread pool are process-wide
 
@@ -122,6 +124,9 @@ public sealed class TrainedRuns : IDisposable
     public ImageTensorDataset HeldOut { get; }
     public TrainResult Gan { get; }
     public TrainResult Vae { get; }
+    /// <summary>A class-conditional DCGAN on <see cref="Labelled"/>: "plain" shapes and "inverted" ones (bright backgrounds).</summary>
+    public TrainResult ConditionalGan { get; }
+    public ImageTensorDataset Labelled { get; }
     public const int GanSteps = 400, VaeSteps = 300;
 
     public TrainedRuns()
@@ -140,9 +145,25 @@ public sealed class TrainedRuns : IDisposable
             Data = Data, Spec = VaeSpec, RunFolder = Path.Combine(Folder.Path, "vae"),
             Options = new TrainOptions { MaxSteps = VaeSteps, BatchSize = 32, Seed = 5 },
         });
+        Labelled = PlainAndInverted(Data);
+        ConditionalGan = Trainer.Run(new TrainRequest
+        {
+            Data = Labelled, Spec = GanSpec, RunFolder = Path.Combine(Folder.Path, "conditional"),
+            Options = new TrainOptions { MaxSteps = GanSteps, BatchSize = 32, Seed = 5, EmaImages = 2_000 },
+        });
     }
 
-    public void Dispose() { Data.Dispose(); HeldOut.Dispose(); Folder.Dispose(); }
+    /// <summary>Two classes told apart at a glance: the shapes as drawn ("plain") and their negatives ("inverted").</summary>
+    public static ImageTensorDataset PlainAndInverted(ImageTensorDataset data)
+    {
+        int half = data.Count / 2;
+        var pixels = data.Pixels.clone();
+        using (var second = pixels.narrow(0, half, data.Count - half)) second.copy_(255 - second);
+        var labels = torch.cat([torch.zeros(half, dtype: ScalarType.Int64), torch.ones(data.Count - half, dtype: ScalarType.Int64)]);
+        return new ImageTensorDataset(pixels, "plain and inverted shapes", labels, ["plain", "inverted"]);
+    }
+
+    public void Dispose() { Data.Dispose(); HeldOut.Dispose(); Labelled.Dispose(); Folder.Dispose(); }
 }
 
 [Xunit.CollectionDefinition(Name)]

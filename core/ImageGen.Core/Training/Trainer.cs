@@ -111,8 +111,14 @@ public static class Trainer
             (resumeFrom, resumeSections) = Checkpoint.Read(checkpointPath);
             if (resumeFrom.Spec != spec)
                 throw new ArgumentException($"cannot resume: the checkpoint was trained as {Describe(resumeFrom.Spec)}, but {Describe(spec)} was asked for");
-            // The run keeps its recipe; the new request may move the stop conditions.
-            options = resumeFrom.Options with { Epochs = options.Epochs, MaxSteps = options.MaxSteps, TimeBudget = options.TimeBudget };
+            // The run keeps its recipe; the new request may move the stop conditions. A checkpoint from before a default
+            // was pinned (unset there) keeps what it trained with then: no moving average unless saved, no augmentation.
+            options = resumeFrom.Options with
+            {
+                Epochs = options.Epochs, MaxSteps = options.MaxSteps, TimeBudget = options.TimeBudget,
+                EmaImages = resumeFrom.Options.EmaImages ?? (resumeSections!.ContainsKey(CheckpointSections.GeneratorAverage) ? resumeFrom.Options.ResolvedEmaImages(spec.Kind) : 0),
+                Augment = resumeFrom.Options.Augment ?? Augmentations.None,
+            };
         }
         spec.Validate();
         options.Validate(spec.Kind);
@@ -120,7 +126,8 @@ public static class Trainer
             throw new ArgumentException($"data is {data.Channels}x{data.ImageSize}x{data.ImageSize} " +
                                         $"but the model expects {spec.Channels}x{spec.ImageSize}x{spec.ImageSize}");
         int seed = resumeFrom?.Seed ?? options.Seed ?? Random.Shared.Next(1, 10001);
-        options = options with { Seed = seed };
+        // Defaults are pinned in the run's options, so a later change of a family's default never changes a run on resume.
+        options = options with { Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind) };
 
         torch.manual_seed(seed);
         using var model = Trainables.Create(spec, options);
