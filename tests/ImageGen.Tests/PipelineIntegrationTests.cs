@@ -166,6 +166,8 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
 
         var status = await WaitForStateAsync(dataset, "published");
         Assert.Equal("v0001", status.GetProperty("status").GetProperty("publishedVersion").GetString());
+        Assert.Null(card.Parent);
+        Assert.Equal("fresh start: the dataset has no published model yet", status.GetProperty("status").GetProperty("start").GetString());
         Assert.Equal(6, status.GetProperty("status").GetProperty("rejected").GetInt32());
         // The newest training grid, where the status points.
         var grid = await fixture.Http.GetAsync(new Uri(status.GetProperty("sampleGridUri").GetString()!).PathAndQuery);
@@ -177,13 +179,19 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, sample.StatusCode);
         Assert.Equal("v0001", sample.Headers.GetValues("X-Model-Version").Single());
 
-        await Drops.UploadImagesAsync(Storage, dataset, 200, 8);
+        // Its classes: the first-level folders, the zip's counted as unpacked where it lies.
+        Assert.Equal(["batch0", "inner"], card.Classes);
+        // More images of a class it has: the follow-up keeps the spec, so it can start from v0001.
+        for (int i = 200; i < 208; i++) await Drops.UploadAsync(Storage, dataset, $"batch0/img{i:D3}.png", Drops.Png(i));
         var second = await Drops.WaitForAsync<object>(async () => await GetJsonAsync($"/api/datasets/{dataset}/training") is var s
             && s.GetProperty("status").TryGetProperty("publishedVersion", out var v) && v.GetString() == "v0002" && !s.GetProperty("running").GetBoolean() ? s : null,
             RunTimeout, $"{dataset} v0002 to be published") is JsonElement e ? e.GetProperty("status") : default;
         var listed = await GetJsonAsync($"/api/datasets/{dataset}/models");
         Assert.Equal(["v0001", "v0002"], listed.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("version").GetString()));
         var card2 = listed.GetProperty("models")[1];
+        // The follow-up started from the published v0001 (same spec), and says so in its status and its card.
+        Assert.StartsWith($"warm start from {dataset}/v0001", second.GetProperty("start").GetString());
+        Assert.Equal($"{dataset}/v0001", card2.GetProperty("parent").GetString());
         Assert.Equal(56, (await Drops.ManifestAsync(Storage, dataset, card2.GetProperty("datasetVersion").GetString()!)).Count);
         Assert.Contains(dataset, (await GetJsonAsync("/api/datasets")).GetProperty("datasets").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
 
@@ -214,6 +222,26 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         // A candidate stays addressable by version.
         var byVersion = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1-2&version=v0002");
         Assert.Equal("v0002", byVersion.Headers.GetValues("X-Model-Version").Single());
+    }
+
+    [Fact]
+    public async Task Images_in_class_folders_train_a_conditional_model_that_serves_each_class_by_name()
+    {
+        const string dataset = "classes";
+        await Drops.UploadOptionsAsync(Storage, dataset, ", \"maxSteps\": 20");
+        for (int i = 0; i < 16; i++)
+            await Drops.UploadAsync(Storage, dataset, $"{(i % 2 == 0 ? "even" : "odd")}/{i:D2}.png", Drops.Png(i));
+        await Drops.WaitForVersionAsync(Storage, dataset, "v0001", RunTimeout);
+        await WaitForStateAsync(dataset, state: null);
+        var models = await GetJsonAsync($"/api/datasets/{dataset}/models");
+        var card = models.GetProperty("models")[0];
+        Assert.Equal(["even", "odd"], card.GetProperty("classes").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(2, card.GetProperty("spec").GetProperty("classes").GetInt32());
+        var manifest = await Drops.ManifestAsync(Storage, dataset, card.GetProperty("datasetVersion").GetString()!);
+        Assert.Equal(["even", "odd"], manifest.Classes);
+        var sample = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1-3&class=odd");
+        Assert.Equal(HttpStatusCode.OK, sample.StatusCode);
+        Assert.Equal("odd,odd,odd", sample.Headers.GetValues("X-Classes").Single());
     }
 
     private async Task<JsonElement> PostJsonAsync(string path, HttpStatusCode expected = HttpStatusCode.OK)

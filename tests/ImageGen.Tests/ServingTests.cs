@@ -20,7 +20,7 @@ namespace ImageGen.Tests;
 public sealed class ServingFixture : IAsyncLifetime
 {
     public AzuriteFixture Azurite { get; } = new();
-    public const string Gan = "shapes", Vae = "shapes-vae", Pending = "pending";
+    public const string Gan = "shapes", Vae = "shapes-vae", Pending = "pending", Conditional = "shapes-classes";
 
     public async Task PublishAsync(string dataset, string version, string checkpointPath)
     {
@@ -58,6 +58,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     {
         await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
         await serving.PublishAsync(ServingFixture.Vae, "v0001", runs.Vae.CheckpointPath);
+        await serving.PublishAsync(ServingFixture.Conditional, "v0001", runs.ConditionalGan.CheckpointPath);
         (app, http) = await serving.StartHostAsync(new ServeOptions { LatestCheckInterval = TimeSpan.Zero });
     }
 
@@ -109,6 +110,42 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         Assert.Equal(HttpStatusCode.OK, random.StatusCode);
         Assert.Null(random.Headers.ETag);
         Assert.Equal(2, random.Headers.GetValues("X-Seeds").Single().Split(',').Length); // the random seeds are echoed
+    }
+
+    [Fact]
+    public async Task A_conditional_model_draws_the_classes_asked_for_even_when_batched_together_and_names_bad_ones()
+    {
+        string url = $"/api/datasets/{ServingFixture.Conditional}/samples";
+        using var sampler = ImageSampler.Load(runs.ConditionalGan.CheckpointPath);
+        // Requests for different classes, sent at once so the batcher may run them in one forward pass.
+        var asked = new[] { ("class=inverted", Enumerable.Repeat(1, 4).ToArray()), ("class=plain", Enumerable.Repeat(0, 4).ToArray()), ("classes=plain,inverted", new[] { 0, 1, 0, 1 }) };
+        var responses = await Task.WhenAll(asked.Select(a => http.GetAsync($"{url}?count=4&seed=9&nrow=4&{a.Item1}")));
+        for (int i = 0; i < asked.Length; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, responses[i].StatusCode);
+            Assert.Equal(string.Join(',', asked[i].Item2.Select(c => sampler.ClassNames[c])), responses[i].Headers.GetValues("X-Classes").Single());
+            using var expected = sampler.Generate(Seeds.Range(9, 4), classes: asked[i].Item2);
+            using var served = SKBitmap.Decode(await responses[i].Content.ReadAsByteArrayAsync());
+            using var wanted = SKBitmap.Decode(ImageGrid.EncodeGridPng(expected, 4, 2));
+            int worst = 0;
+            for (int y = 0; y < wanted.Height; y++)
+                for (int x = 0; x < wanted.Width; x++) worst = Math.Max(worst, Math.Abs(wanted.GetPixel(x, y).Red - served.GetPixel(x, y).Red));
+            Assert.True(worst <= 1, $"{asked[i].Item1}: the served grid is {worst} levels from the sampler's");
+        }
+        // Without a class each seed brings its own, named in X-Classes.
+        var own = await http.GetAsync($"{url}?seeds=1-8");
+        Assert.Equal(string.Join(',', sampler.ClassesFor(Seeds.Range(1, 8)).Select(c => sampler.ClassNames[c])), own.Headers.GetValues("X-Classes").Single());
+
+        var unknown = await http.GetAsync($"{url}?count=2&class=socks");
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        var error = await Json(unknown);
+        Assert.Contains("'socks' is not one of version v0001's classes: plain, inverted", error.GetProperty("error").GetString());
+        Assert.Equal("class", error.GetProperty("parameter").GetString());
+        var unconditional = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=2&class=plain");
+        Assert.Equal(HttpStatusCode.BadRequest, unconditional.StatusCode);
+        Assert.Contains("not class-conditional", (await Json(unconditional)).GetProperty("error").GetString());
+        var both = await http.GetAsync($"{url}?count=2&class=plain&classes=plain");
+        Assert.Equal(HttpStatusCode.BadRequest, both.StatusCode);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public static class BenchCommand
 {
     public static int Run(string[] rawArgs, TextWriter output)
     {
-        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline, promote, eval, quality or variants");
+        if (rawArgs.Length == 0) throw new UsageException("bench needs a target: train, sample, http, overhead, pipeline, promote, eval, quality, variants or warmstart");
         return rawArgs[0] switch
         {
             "train" => Train(Args.Parse(CommandTree.Bench.Target("train"), rawArgs[1..], "bench train"), output),
@@ -26,7 +26,8 @@ public static class BenchCommand
             "eval" => QualityBenchCommand.RunCache(Args.Parse(CommandTree.Bench.Target("eval"), rawArgs[1..], "bench eval"), output),
             "quality" => QualityBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("quality"), rawArgs[1..], "bench quality"), output),
             "variants" => VariantsBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("variants"), rawArgs[1..], "bench variants"), output),
-            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline, promote, eval, quality or variants"),
+            "warmstart" => VariantsBenchCommand.RunWarmStart(Args.Parse(CommandTree.Bench.Target("warmstart"), rawArgs[1..], "bench warmstart"), output),
+            var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline, promote, eval, quality, variants or warmstart"),
         };
     }
 

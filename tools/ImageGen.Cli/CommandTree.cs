@@ -63,7 +63,9 @@ public static class CommandTree
             new("quality", "Ours and the PyTorch reference for the same time budget, scored alike",
                 ["--model", "--budget", "--threads", "--samples", "--marks", "--batch-size", "--seed", "--extractor", "--out", "--python"], ["--ours-only"]),
             new("variants", "Training recipes side by side at equal steps on one subset, over seeds, scored alike",
-                ["--variants", "--data", "--limit", "--steps", "--seeds", "--samples", "--image-size", "--channels", "--extractor", "--extractor-steps", "--threads", "--out"], []),
+                ["--variants", "--data", "--limit", "--steps", "--seeds", "--samples", "--image-size", "--channels", "--extractor", "--extractor-steps", "--threads", "--out"], ["--labels"]),
+            new("warmstart", "A follow-up run on 5% more images, warm-started from its parent: steps to reach the parent's FD",
+                ["--options", "--limit", "--steps", "--samples", "--seed", "--marks", "--extractor", "--threads", "--out"], []),
         ],
     };
     public static readonly CommandDefinition Completion = new("completion", "Prints a shell's tab-completion script: eval \"$(tools/imagegen completion bash)\"", [], [], Positional: "bash");
@@ -106,6 +108,8 @@ public static class CommandTree
         ["--conditional"] = "class-conditional on the data's sub-folders: true, false (default: when the data has classes)",
         ["--class"] = "the class to draw (class-conditional models; default: each seed's own)",
         ["--init-from"] = "start from this checkpoint's networks (a warm start; the spec must match)",
+        ["--labels"] = "attach Fashion-MNIST's labels, so variants train class-conditionally unless they say conditional false",
+        ["--options"] = "training options as imagegen.json holds them",
         ["--nz"] = "latent size",
         ["--ngf"] = "generator width",
         ["--ndf"] = "discriminator width",

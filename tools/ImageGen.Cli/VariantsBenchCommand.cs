@@ -10,7 +10,11 @@ using TorchSharp;
 namespace ImageGen.Cli;
 
 /// <summary>One trained run of a variant: its scores, and the raw generator's where the run kept a moving average.</summary>
-public sealed record VariantRun(string Variant, int Seed, long Steps, double Seconds, QualityScores Scores, QualityScores? Raw);
+public sealed record VariantRun(string Variant, int Seed, long Steps, double Seconds, QualityScores Scores, QualityScores? Raw)
+{
+    /// <summary>Class-conditional runs: the share of samples of each class that the classifier assigns to that class.</summary>
+    public Dictionary<string, double>? ClassAccuracy { get; init; }
+}
 
 /// <summary>
 /// imagegen bench variants: training recipes side by side at equal steps on the same images. Each variant is a set of
@@ -39,7 +43,7 @@ public static class VariantsBenchCommand
         output.WriteLine($"bench variants: {string.Join(", ", variants.Select(v => v.Name))}; {limit} images of {(fashion ? "Fashion-MNIST" : data)} at " +
                          $"{imageSize}x{imageSize}x{channels}, {steps} steps, seeds {string.Join(",", seeds)}, {samples} samples per score, threads {threads}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         output.WriteLine($"machine: {TorchRuntime.Describe()}");
-        using var all = DatasetLoader.Load(data, imageSize, channels);
+        using var all = WithLabels(DatasetLoader.Load(data, imageSize, channels), fashion && args.Has("--labels"));
         using var train = Subset(all, limit);
         using var extractor = fashion
             ? FeatureExtractor.Load(args.String("--extractor") ?? QualityBenchCommand.DefaultExtractor)
@@ -70,8 +74,10 @@ public static class VariantsBenchCommand
                     using var rawSampler = ImageSampler.Load(result.CheckpointPath, raw: true);
                     raw = QualityScores.Of(rawSampler, extractor, reference, samples);
                 }
-                runs.Add(new VariantRun(name, seed, result.Steps, seconds, scores, raw));
-                output.WriteLine($"{name} seed {seed}: {result.Steps} steps in {seconds:0} s: {scores}" + (raw is null ? "" : $"; raw G: FD {raw.Fd:0.00}"));
+                var accuracy = sampler.Spec.Classes > 0 ? ClassAccuracy(sampler, extractor, samples / sampler.Spec.Classes) : null;
+                runs.Add(new VariantRun(name, seed, result.Steps, seconds, scores, raw) { ClassAccuracy = accuracy });
+                output.WriteLine($"{name} seed {seed}: {result.Steps} steps in {seconds:0} s: {scores}" + (raw is null ? "" : $"; raw G: FD {raw.Fd:0.00}") +
+                                 (accuracy is null ? "" : $"; class accuracy {accuracy["overall"]:P1} ({string.Join(", ", accuracy.Where(a => a.Key != "overall").Select(a => $"{a.Key} {a.Value:P0}"))})"));
             }
 
         output.WriteLine();
@@ -97,6 +103,95 @@ public static class VariantsBenchCommand
         return 0;
     }
 
+    public static readonly string[] FashionMnistClasses = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"];
+
+    /// <summary>Fashion-MNIST's training images with their labels, so variants train class-conditionally by default.</summary>
+    private static ImageTensorDataset WithLabels(ImageTensorDataset images, bool labelled)
+    {
+        if (!labelled) return images;
+        var labels = IdxReader.ReadLabels(IdxReader.DebianFashionMnistTrainLabels, images.Count);
+        return new ImageTensorDataset(images.Pixels, images.Description + " with labels", labels, FashionMnistClasses);
+    }
+
+    /// <summary>
+    /// For each class, perClass images drawn for that class (seeds from QualityScores.FirstSeed) and classified by the
+    /// extractor (a classifier trained on real labels): the share it assigns to the class asked for, and overall.
+    /// </summary>
+    public static Dictionary<string, double> ClassAccuracy(ImageSampler sampler, FeatureExtractor extractor, int perClass)
+    {
+        var result = new Dictionary<string, double>();
+        double total = 0;
+        for (int c = 0; c < sampler.Spec.Classes; c++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var images = sampler.Generate(Seeds.Range(QualityScores.FirstSeed, perClass), classes: Enumerable.Repeat(c, perClass).ToArray());
+            var bytes = images.add(1).mul_(127.5).round_().clamp_(0, 255).to_type(torch.ScalarType.Byte);
+            using var asData = new ImageTensorDataset(bytes, "samples");
+            double accuracy = extractor.Accuracy(asData, torch.full(perClass, c, dtype: torch.ScalarType.Int64));
+            result[sampler.ClassNames[c]] = accuracy;
+            total += accuracy;
+        }
+        result["overall"] = total / sampler.Spec.Classes;
+        return result;
+    }
+
+    /// <summary>
+    /// imagegen bench warmstart: a parent trains on N images; 5% more images arrive; the follow-up warm-starts from the
+    /// parent and is scored every few steps until it reaches the parent's FD. Prints the steps it took against the parent's.
+    /// </summary>
+    public static int RunWarmStart(Args args, TextWriter output)
+    {
+        int threads = args.Int("--threads", 1, 1024) ?? 2;
+        TorchRuntime.Configure(threads);
+        int limit = args.Int("--limit", 16, 1_000_000) ?? 1000;
+        long steps = args.Long("--steps", 1, 10_000_000) ?? 1000;
+        int samples = args.Int("--samples", 100, 50_000) ?? 5000;
+        int seed = args.Int("--seed", 0, int.MaxValue) ?? 1;
+        int marks = args.Int("--marks", 1, 100) ?? 10;
+        string outFolder = args.String("--out") ?? "bench-runs/warmstart";
+        var settings = ParseVariants($"parent={args.String("--options") ?? "{}"}")[0].Settings;
+        int more = Math.Max(1, limit / 20);
+        output.WriteLine($"bench warmstart: parent {steps} steps on {limit} Fashion-MNIST images; follow-up on {limit + more} (5% more), scored every {steps / 4 / marks} steps " +
+                         $"up to {steps / 4}; {samples} samples per score, seed {seed}, threads {threads}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        output.WriteLine($"machine: {TorchRuntime.Describe()}");
+        using var all = DatasetLoader.Load(IdxReader.DebianFashionMnistTrain, 32, 1);
+        using var grown = Subset(all, limit + more);
+        using var firstIndices = torch.arange(limit);
+        using var parentData = grown.Select(firstIndices, $"{limit} of the {limit + more}");
+        using var extractor = FeatureExtractor.Load(args.String("--extractor") ?? QualityBenchCommand.DefaultExtractor);
+        using var test = DatasetLoader.Load(IdxReader.DebianFashionMnistTest, 32, 1);
+        using var reference = QualityReference.Compute(extractor, grown, test, maxReference: 10_000);
+        if (Directory.Exists(outFolder)) Directory.Delete(outFolder, recursive: true);
+
+        var parent = Trainer.Run(new TrainRequest
+        {
+            Data = parentData, Spec = settings.Spec, RunFolder = Path.Combine(outFolder, "parent"),
+            Options = settings.Options with { MaxSteps = steps, Seed = seed, SampleEveryEpochs = int.MaxValue / 2 },
+        });
+        double parentFd;
+        using (var sampler = ImageSampler.Load(parent.CheckpointPath)) parentFd = QualityScores.Of(sampler, extractor, reference, samples).Fd;
+        output.WriteLine($"parent: {parent.Steps} steps, FD {parentFd:0.00}");
+        long every = Math.Max(1, steps / 4 / marks);
+        long? reached = null;
+        string child = Path.Combine(outFolder, "follow-up");
+        for (long at = every; at <= steps / 4; at += every)
+        {
+            Trainer.Run(new TrainRequest
+            {
+                Data = grown, Spec = settings.Spec, RunFolder = child, Resume = at > every, InitFrom = at > every ? null : parent.CheckpointPath,
+                Options = settings.Options with { MaxSteps = at, Seed = seed + 1, SampleEveryEpochs = int.MaxValue / 2 },
+            });
+            using var sampler = ImageSampler.Load(child);
+            double fd = QualityScores.Of(sampler, extractor, reference, samples).Fd;
+            output.WriteLine($"follow-up after {at} steps: FD {fd:0.00}");
+            if (fd <= parentFd) { reached = at; break; }
+        }
+        output.WriteLine(reached is { } r
+            ? $"the follow-up reached the parent's FD {parentFd:0.00} after {r} steps: {(double)r / steps:P1} of the parent's {steps}"
+            : $"the follow-up did not reach the parent's FD {parentFd:0.00} within {steps / 4} steps (a quarter of the parent's)");
+        return 0;
+    }
+
     /// <summary>name={json};name={json}: each variant's options as imagegen.json would hold them, read by the one options table.</summary>
     public static List<(string Name, TrainSettings Settings, string Json)> ParseVariants(string text)
     {
@@ -116,11 +211,10 @@ public static class VariantsBenchCommand
     /// <summary>The same random subset for every variant and seed (drawn with seed 0).</summary>
     private static ImageTensorDataset Subset(ImageTensorDataset all, int limit)
     {
-        if (limit >= all.Count) return new ImageTensorDataset(all.Pixels.clone(), all.Description);
         using var random = new torch.Generator(0);
         using var order = torch.randperm(all.Count, generator: random);
-        using var picked = order[..limit];
-        return new ImageTensorDataset(all.Pixels.index_select(0, picked), $"{all.Description} (random {limit})");
+        using var picked = order[..Math.Min(limit, all.Count)];
+        return all.Select(picked, $"{all.Description} (random {picked.shape[0]})");
     }
 
     private static double Median(List<double> values)
