@@ -203,6 +203,31 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
     }
 
     [Fact]
+    public async Task A_class_conditional_dataset_offers_its_classes_and_captions_each_image_with_its_class()
+    {
+        const string dataset = "browser-classes";
+        var storage = fixture.Pipeline.Azurite.Client();
+        await Drops.UploadOptionsAsync(storage, dataset, ", \"maxSteps\": 20");
+        for (int i = 0; i < 16; i++) await Drops.UploadAsync(storage, dataset, $"{(i % 2 == 0 ? "even" : "odd")}/{i:D2}.png", Drops.Png(i));
+        await Drops.WaitForVersionAsync(storage, dataset, "v0001", RunTimeout);
+
+        var (page, errors) = await OpenAsync();
+        await SetDatasetAsync(page, dataset);
+        await WaitForAsync(page, "() => !document.getElementById('g-class-label').hidden", TimeSpan.FromSeconds(30));
+        Assert.Equal(["each seed's own", "even", "odd"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#g-class option')].map(o => o.textContent)"));
+        await page.SelectAsync("#g-class", "odd");
+        await TypeIntoAsync(page, "#g-count", "3");
+        await page.ClickAsync("#generate button");
+        await WaitForAsync(page, "() => document.querySelectorAll('#images img').length === 3", TimeSpan.FromSeconds(30));
+        Assert.All(await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#images figcaption')].map(c => c.textContent)"),
+            caption => Assert.EndsWith(" · odd", caption));
+        Assert.EndsWith("classes odd, odd, odd", await TextAsync(page, "#generated"));
+        await ShotAsync(page, "console-classes");
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+        await page.CloseAsync();
+    }
+
+    [Fact]
     public async Task Generate_shows_images_that_are_not_blank_with_the_seeds_the_api_gives_and_opens_one_at_full_size()
     {
         const string dataset = "browser-generate";

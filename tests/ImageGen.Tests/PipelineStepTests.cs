@@ -33,12 +33,33 @@ public class PipelineStepTests
     [InlineData("{\"imageSize\": 48}", "imagegen.json: imageSize '48' is not one of 32, 64, 128")]
     [InlineData("{\"batchSize\": true}", "imagegen.json: batchSize 'true' is not an integer in 1..4096")]
     [InlineData("{\"model\": \"dcgan\", \"loss\": \"mse\"}", "imagegen.json: loss 'mse' is for VAEs")]
+    [InlineData("{\"augment\": \"translation,blur\"}", "imagegen.json: augment 'translation,blur' is not off, all, or a comma-separated set of color, translation, cutout")]
+    [InlineData("{\"model\": \"vae\", \"augment\": \"cutout\"}", "imagegen.json: augment cutout: augmentation feeds a GAN's discriminator; a VAE takes 'off'")]
+    [InlineData("{\"xflip\": \"sometimes\"}", "imagegen.json: xflip 'sometimes' is not true or false")]
+    [InlineData("{\"conditional\": 2}", "imagegen.json: conditional '2' is not true or false")]
+    [InlineData("{\"warmStart\": []}", "imagegen.json: 'warmStart' must be a number, a string or true/false, not array")]
     [InlineData("[1, 2]", "imagegen.json must be a JSON object")]
     [InlineData("{\"maxSteps\": ", "imagegen.json is not valid JSON")]
     public void Bad_imagegen_json_is_an_error_naming_the_key_and_what_it_accepts(string json, string expected)
     {
         var error = Assert.Throws<OptionException>(() => TrainSettings.FromValues(TrainSettings.ParseJsonObject(json, "imagegen.json"), "imagegen.json"));
         Assert.StartsWith(expected, error.Message.Replace("imagegen.json: imagegen.json", "imagegen.json"));
+    }
+
+    [Fact]
+    public void Small_data_options_read_from_json_with_real_booleans_and_sets()
+    {
+        var settings = TrainSettings.FromValues(TrainSettings.ParseJsonObject(
+            "{\"augment\": \"cutout, translation\", \"xflip\": true, \"conditional\": false, \"warmStart\": false, \"imageSize\": 128}", "imagegen.json"), "imagegen.json");
+        Assert.Equal(Augmentations.Cutout | Augmentations.Translation, settings.Options.Augment);
+        Assert.True(settings.Options.XFlip);
+        Assert.False(settings.Options.Conditional);
+        Assert.False(settings.Options.WarmStart);
+        Assert.Equal(128, settings.Spec.ImageSize);
+        var all = TrainSettings.FromValues(new Dictionary<string, string> { ["augment"] = "all" }, "request");
+        Assert.Equal(Augmentations.Color | Augmentations.Translation | Augmentations.Cutout, all.Options.Augment);
+        Assert.True(all.Options.WarmStart); // on unless turned off
+        Assert.Equal(10_000, all.Options.ResolvedEmaImages(ModelKind.Dcgan)); // GANs sample their moving average by default
     }
 
     [Fact]

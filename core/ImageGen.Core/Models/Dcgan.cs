@@ -127,4 +127,5 @@ public sealed class DcganFamily : ModelFamily
     public override double DefaultLr => 2e-4;
     public override double DefaultBeta1 => 0.5;
     public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Hinge];
+    public override int DefaultEmaImages => 10_000;
 }

@@ -23,12 +23,16 @@ public abstract class ModelFamily
     public abstract double DefaultLr { get; }
     public abstract double DefaultBeta1 { get; }
     /// <summary>
-    /// Half-life in images of the generator's moving average by default; 0: none. Off for both families: for DCGAN the
-    /// average scored worse than the raw generator at every mark of `imagegen bench quality` (docs/benchmarks.md),
-    /// because BatchNorm's running statistics, averaged along, no longer match the averaged weights.
+    /// Half-life in images of the generator's moving average by default; 0: none. GANs keep one (StyleGAN2-ADA's 10k
+    /// images): with BatchNorm's statistics recalibrated on the averaged weights it scored a lower FD than the raw
+    /// generator in most runs of `imagegen bench variants` (docs/benchmarks.md). A VAE's decoder has no adversarial wobble to smooth.
     /// </summary>
     public virtual int DefaultEmaImages => 0;
-    /// <summary>DiffAugment's transformations by default (GANs; a family without a discriminator has none).</summary>
+    /// <summary>
+    /// DiffAugment's transformations by default: none for every family. Measured with `imagegen bench variants`
+    /// (docs/benchmarks.md), DiffAugment raised the DCGAN's FD at equal steps on 1,000- and 5,000-image subsets, so it is
+    /// an option for datasets small enough that the discriminator memorises them.
+    /// </summary>
     public virtual Training.Augmentations DefaultAugment => Training.Augmentations.None;
     /// <summary>Losses this family trains with; the first is the default.</summary>
     public abstract IReadOnlyList<LossKind> Losses { get; }

@@ -30,7 +30,7 @@ public sealed record TrainOptions
     public int? Seed { get; init; }
     /// <summary>
     /// Half-life in training images of the generator's moving average (StyleGAN2-ADA's ema_kimg x 1000), which samples
-    /// and serving use; 0 turns it off. Unset: the family's default (off; ModelFamily.DefaultEmaImages says why).
+    /// and serving use; 0 turns it off. Unset: the family's default (DCGAN 10,000; ModelFamily.DefaultEmaImages says why).
     /// </summary>
     public int? EmaImages { get; init; }
     /// <summary>
