@@ -81,9 +81,9 @@ public class HardeningTests
     {
         var spec = ModelSpec.DefaultFor(kind, imageSize, channels) with { Ngf = 24, Ndf = 20, LatentSize = 40 };
         using var model = Trainables.Create(spec, new TrainOptions());
-        // What the sections hold: every network's parameters (the optimizer states are copies of them).
+        // What the sections hold: every network's parameters (the optimizer states and the moving average are copies of them).
         long built = 0;
-        foreach (var part in model.Parts.Where(p => !p.Name.StartsWith("optimizer", StringComparison.Ordinal)))
+        foreach (var part in model.Parts.Where(p => !p.Name.StartsWith("optimizer", StringComparison.Ordinal) && !p.Name.StartsWith(CheckpointSections.GeneratorAverage, StringComparison.Ordinal)))
         {
             using var buffer = new MemoryStream();
             using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true)) part.Write(writer);
@@ -173,7 +173,7 @@ public class HardeningTests
         // The header says ngf 16; the weights are ngf 8's: same names, other shapes.
         var mismatched = Write(header with { Spec = header.Spec with { Ngf = 16 } }, sections);
         var error = Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(mismatched)));
-        Assert.Contains("section 'generator' does not fit the model its header describes", error.Message);
+        Assert.Contains("section 'generator.ema' does not fit the model its header describes", error.Message); // the average, sampled first
         var truncated = Write(header, sections);
         Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(truncated[..(truncated.Length - 100)])));
         var noGenerator = Write(header, sections.Where(kv => !kv.Key.StartsWith("generator", StringComparison.Ordinal)));
@@ -188,8 +188,8 @@ public class HardeningTests
         var file = Write(header, sections);
         using var counted = new CountingStream(new MemoryStream(file));
         using (GeneratorCheckpoint.Load(counted)) { }
-        long generator = sections[CheckpointSections.Generator].Length;
-        // The generator's bytes and a little framing, not the discriminator's, the optimizers' or the RNG's.
+        long generator = sections[CheckpointSections.Generator].Length + sections[CheckpointSections.GeneratorAverage].Length;
+        // The generator's and its average's bytes and a little framing, not the discriminator's, the optimizers' or the RNG's.
         Assert.InRange(counted.BytesRead, generator, generator + 4096);
         Assert.True(file.Length > 3 * generator, $"checkpoint {file.Length} bytes, generator {generator}");
     }

@@ -69,10 +69,17 @@ public class PipelineCrashTests : IDisposable
         }, TimeSpan.FromSeconds(180), "the first chunk record");
         string runFolder = chunk0[..(chunk0.LastIndexOf('/') + 1)];
         string runId = runFolder.TrimEnd('/').Split('/')[^1];
+        // Chunk 1 is under way: 10 steps past chunk 0's end (a chunk ends at 100 steps or 25 s, whichever comes first, so
+        // on a slow or busy machine chunk 0 ends before step 100; a fixed step would fall in chunk 2 there).
+        long chunk0End = (await runs.GetBlobClient(chunk0).DownloadContentAsync()).Value.Content.ToObjectFromJson<ImageGen.Pipeline.Train.ChunkResult>(Json.Options)!.Step;
+        long killedAfter = 0;
         await Drops.WaitForAsync<object>(async () =>
-            await runs.GetBlobClient(runFolder + "progress.json").TryReadTextAsync() is { } json
-            && System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("step").GetInt64() >= 110 ? json : null,
-            TimeSpan.FromSeconds(120), "chunk 1 to get going");
+        {
+            if (await runs.GetBlobClient(runFolder + "progress.json").TryReadTextAsync() is not { } json) return null;
+            var progress = System.Text.Json.JsonDocument.Parse(json).RootElement;
+            killedAfter = progress.GetProperty("step").GetInt64();
+            return progress.GetProperty("chunk").GetInt32() == 1 && killedAfter >= chunk0End + 10 ? json : null;
+        }, TimeSpan.FromSeconds(120), "chunk 1 to get going");
         first.Kill(entireProcessTree: true); // SIGKILL: no shutdown, no final checkpoint
         await first.WaitForExitAsync();
         string scratch = Path.Combine(Path.GetTempPath(), "imagegen-runs");
@@ -85,7 +92,7 @@ public class PipelineCrashTests : IDisposable
         var checkpointAtKill = Core.Checkpoints.Checkpoint.Read((await runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId)).DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header;
         var chunk0Record = (await runs.GetBlobClient(chunk0).DownloadContentAsync()).Value.Content.ToObjectFromJson<ImageGen.Pipeline.Train.ChunkResult>(Json.Options)!;
         Assert.Equal(chunk0Record.Step, checkpointAtKill.Step); // the last checkpoint is chunk 0's
-        Assert.InRange(checkpointAtKill.Step, 1, 109);
+        Assert.InRange(checkpointAtKill.Step, 1, killedAfter - 10);
 
         StartHost();
         await Drops.WaitForVersionAsync(storage, dataset, "v0001", TimeSpan.FromSeconds(240));

@@ -8,7 +8,7 @@ namespace ImageGen.Core.Data;
 /// </summary>
 public static class DatasetClasses
 {
-    public const int MaxClasses = 1000;
+    public const int MaxClasses = Models.ModelSpec.MaxClasses;
 
     /// <summary>Class names (ordinal order) and each image's class index, or null where the dataset is not labelled.</summary>
     public static (List<string> Names, List<int> Labels)? FromPaths(IReadOnlyList<string> imageNames)

@@ -33,7 +33,7 @@ public abstract class ModelFamily
     /// (docs/benchmarks.md), DiffAugment raised the DCGAN's FD at equal steps on 1,000- and 5,000-image subsets, so it is
     /// an option for datasets small enough that the discriminator memorises them.
     /// </summary>
-    public virtual Training.Augmentations DefaultAugment => Training.Augmentations.None;
+    public virtual Augmentations DefaultAugment => Augmentations.None;
     /// <summary>Losses this family trains with; the first is the default.</summary>
     public abstract IReadOnlyList<LossKind> Losses { get; }
 

@@ -19,6 +19,8 @@ public sealed record ModelSpec
     /// 1.6 GB, so every checkpoint and every section stays under the 2 GiB a section length and a MemoryStream allow.
     /// </summary>
     public const long MaxParameters = 100_000_000;
+    /// <summary>The most classes a class-conditional model may have.</summary>
+    public const int MaxClasses = 1000;
 
     public ModelKind Kind { get; init; } = ModelKind.Dcgan;
     public int ImageSize { get; init; } = 32;
@@ -52,7 +54,7 @@ public sealed record ModelSpec
         if (LatentSize is < 1 or > 4096) throw new ArgumentException($"latent size {LatentSize} is outside 1..4096");
         if (Ngf is < 1 or > 1024) throw new ArgumentException($"ngf {Ngf} is outside 1..1024");
         if (Ndf is < 1 or > 1024) throw new ArgumentException($"ndf {Ndf} is outside 1..1024");
-        if (Classes is < 0 or 1 or > Data.DatasetClasses.MaxClasses) throw new ArgumentException($"classes {Classes} must be 0 (unconditional) or 2..{Data.DatasetClasses.MaxClasses}");
+        if (Classes is < 0 or 1 or > MaxClasses) throw new ArgumentException($"classes {Classes} must be 0 (unconditional) or 2..{MaxClasses}");
         ValidateSize(MaxParameters);
     }
 

@@ -1,6 +1,10 @@
 using System.Text.Json.Serialization;
-using ImageGen.Core.Training;
 namespace ImageGen.Core.Models;
+
+/// <summary>The differentiable augmentations of DiffAugment (Zhao et al. 2020; Training/DiffAugment), any combination; None: off.</summary>
+[Flags]
+[JsonConverter(typeof(JsonStringEnumConverter<Augmentations>))]
+public enum Augmentations { None = 0, Color = 1, Translation = 2, Cutout = 4 }
 
 public enum OptimizerKind { Adam, Rmsprop, Sgd }
 

@@ -1,14 +1,9 @@
-using System.Text.Json.Serialization;
+using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
 namespace ImageGen.Core.Training;
-
-/// <summary>The differentiable augmentations of DiffAugment (Zhao et al. 2020), any combination; None: off.</summary>
-[Flags]
-[JsonConverter(typeof(JsonStringEnumConverter<Augmentations>))]
-public enum Augmentations { None = 0, Color = 1, Translation = 2, Cutout = 4 }
 
 /// <summary>
 /// DiffAugment: the same random, differentiable transformations applied to every image the discriminator sees, real

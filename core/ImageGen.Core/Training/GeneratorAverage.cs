@@ -22,8 +22,8 @@ public sealed class GeneratorAverage
     private readonly double halfLifeImages;
     private long recalibratedAt = -1;
     public const double RampUp = 0.05;
-    /// <summary>Latents per recalibration: enough for stable per-channel statistics, at most 16 M output values.</summary>
-    public static int RecalibrationBatch(ModelSpec spec) => (int)Math.Clamp((1L << 24) / ((long)spec.ImageSize * spec.ImageSize * spec.Channels), 64, 512);
+    /// <summary>Latents per recalibration: enough for stable per-channel statistics, at most 4 M output values.</summary>
+    public static int RecalibrationBatch(ModelSpec spec) => (int)Math.Clamp((1L << 22) / ((long)spec.ImageSize * spec.ImageSize * spec.Channels), 64, 256);
     public long ImagesSeen { get; private set; }
 
     public GeneratorAverage(nn.Module source, IImageGenerator average, double halfLifeImages)
