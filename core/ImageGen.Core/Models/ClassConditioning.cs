@@ -23,8 +23,8 @@ public static class ClassConditioning
     {
         if (spec.Classes == 0) return z.alias();
         if (classes.Count != z.shape[0]) throw new ArgumentException($"{classes.Count} classes for {z.shape[0]} latents");
-        if (classes.FirstOrDefault(c => c < 0 || c >= spec.Classes) is var bad && classes.Any(c => c < 0 || c >= spec.Classes))
-            throw new ArgumentOutOfRangeException(nameof(classes), bad, $"classes lie in 0..{spec.Classes - 1}");
+        if (classes.Any(c => c < 0 || c >= spec.Classes))
+            throw new ArgumentOutOfRangeException(nameof(classes), $"classes lie in 0..{spec.Classes - 1}");
         using var labels = torch.tensor(classes.Select(c => (long)c).ToArray(), ScalarType.Int64);
         return Append(z, labels, spec.Classes);
     }

@@ -1,7 +1,6 @@
 using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace ImageGen.Core.Training;
 

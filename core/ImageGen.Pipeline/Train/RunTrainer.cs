@@ -125,11 +125,9 @@ public sealed class RunTrainer(BlobServiceClient service)
         if (!options.WarmStart) return new WarmStart(null, null, "fresh start: warmStart is off");
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
         if (latest.Pointer is not { } pointer) return new WarmStart(null, null, "fresh start: the dataset has no published model yet");
-        string path = Path.Combine(runFolder, "warm-start.ckpt");
-        await using (var source = await registry.OpenCheckpointAsync(dataset, pointer.Version, cancellationToken))
-        await using (var target = File.Create(path))
-            await source.CopyToAsync(target, cancellationToken);
-        var parent = Checkpoint.ReadHeader(path);
+        // The card says what the version is, so an incompatible model is never downloaded.
+        if (await registry.ReadCardAsync(dataset, pointer.Version, cancellationToken) is not { } parent)
+            return new WarmStart(null, null, $"fresh start: the published {pointer.Version} has no model card");
         string name = $"{dataset}/{pointer.Version}";
         Core.Models.ModelSpec wanted;
         try { wanted = Trainer.WithClasses(spec, options, data); }
@@ -138,7 +136,11 @@ public sealed class RunTrainer(BlobServiceClient service)
             return new WarmStart(null, null, $"fresh start: the published {pointer.Version} is {Trainer.Describe(parent.Spec)}, this run is {Trainer.Describe(wanted)}");
         if (wanted.Classes > 0 && !parent.Classes.SequenceEqual(data.ClassNames))
             return new WarmStart(null, null, $"fresh start: the published {pointer.Version} has classes {string.Join(", ", parent.Classes)}, the data has {string.Join(", ", data.ClassNames)}");
-        return new WarmStart(path, name, $"warm start from {name} (step {parent.Step})");
+        string path = Path.Combine(runFolder, "warm-start.ckpt");
+        await using (var source = await registry.OpenCheckpointAsync(dataset, pointer.Version, cancellationToken))
+        await using (var target = File.Create(path))
+            await source.CopyToAsync(target, cancellationToken);
+        return new WarmStart(path, name, $"warm start from {name} (step {parent.Steps})");
     }
 
     /// <summary>Polls the cancel marker; cancels the chunk when it appears. True when it did.</summary>
