@@ -132,6 +132,61 @@ public class ModelVariantTests(TrainedRuns runs)
     }
 
     [Fact]
+    public void A_labels_file_names_the_classes_and_one_that_breaks_the_rules_is_refused_by_name()
+    {
+        var json = DatasetClasses.ParseLabelsFile("labels.json", """{"a.png": "cat", "sub/b.png": "dog", "c.zip:d.png": " cat "}""");
+        Assert.Equal(new Dictionary<string, string> { ["a.png"] = "cat", ["sub/b.png"] = "dog", ["c.zip:d.png"] = "cat" }, json);
+        var csv = DatasetClasses.ParseLabelsFile("labels.csv", "file,class\r\na.png,cat\r\nsub\\b.png,dog\n\nodd,name.png,cat\n");
+        Assert.Equal(new Dictionary<string, string> { ["a.png"] = "cat", ["sub/b.png"] = "dog", ["odd,name.png"] = "cat" }, csv);
+
+        foreach (var (file, text, expected) in new[]
+                 {
+                     ("labels.json", "[1, 2]", "labels.json must be one object of image name to class name"),
+                     ("labels.json", "{\"a.png\": 3}", "labels.json: 'a.png' must map to a class name (a string), not Number"),
+                     ("labels.json", "{\"a.png\": \"cat,dog\"}", "labels.json: 'a.png': class 'cat,dog' must be 1-64 letters, digits, spaces or . _ - ( ) +"),
+                     ("labels.json", "{\"a.png\": \"cat\", \"a.png\": \"dog\"}", "labels.json: 'a.png': 'a.png' is labelled twice ('cat' and 'dog')"),
+                     ("labels.json", "{not json", "labels.json is not JSON"),
+                     ("labels.csv", "a.png,cat\nb.png", "labels.csv: line 2 is not 'image,class'"),
+                     ("labels.csv", "a.png,", "labels.csv: line 1: class '' must be"),
+                     ("labels.csv", string.Join("\n", Enumerable.Range(0, DatasetClasses.MaxClasses + 1).Select(i => $"{i}.png,c{i}")), "labels.csv names 1001 classes, over the limit of 1000"),
+                 })
+            Assert.StartsWith(expected, Assert.Throws<InvalidDataException>(() => DatasetClasses.ParseLabelsFile(file, text)).Message);
+
+        using var folder = new TempFolder();
+        foreach (var (name, seed) in new[] { ("x/1.png", 1), ("x/2.png", 2), ("y/3.png", 3), ("4.png", 4) })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(folder.File(Path.Combine("in", name)))!);
+            File.WriteAllBytes(folder.File(Path.Combine("in", name)), TestImages.Encode(TestImages.Shape(seed), SkiaSharp.SKEncodedImageFormat.Png));
+        }
+        // The labels file decides over the folders, and an image it does not name is refused by name, the rest kept.
+        File.WriteAllText(folder.File("in/labels.csv"), "path,label\nx/1.png,round\nx/2.png,square\n4.png,round\n");
+        using (var packer = new DatasetPacker(folder.File("labelled"), 32, 1))
+        {
+            packer.AddFolder(folder.File("in"));
+            var manifest = packer.Finish();
+            Assert.Equal(["4.png", "x/1.png", "x/2.png"], manifest.Sources);
+            Assert.Equal(["round", "square"], manifest.Classes);
+            Assert.Equal([0, 0, 1], manifest.Labels);
+            Assert.Equal("labels.csv", manifest.LabelsFile);
+            var refused = Assert.Single(manifest.Rejected);
+            Assert.Equal(("y/3.png", "labels.csv gives it no class; with a labels file every image needs one"), (refused.Name, refused.Reason));
+        }
+        // A broken labels file is refused by name and loses no image: the folders decide (here: not every image is in one).
+        File.WriteAllText(folder.File("in/labels.csv"), "x/1.png,round,\n");
+        using (var packer = new DatasetPacker(folder.File("broken"), 32, 1))
+        {
+            packer.AddFolder(folder.File("in"));
+            var manifest = packer.Finish();
+            Assert.Equal(4, manifest.Count);
+            Assert.Empty(manifest.Classes);
+            Assert.Null(manifest.LabelsFile);
+            var refused = Assert.Single(manifest.Rejected);
+            Assert.Equal("labels.csv", refused.Name);
+            Assert.EndsWith("classes come from the sub-folders instead", refused.Reason);
+        }
+    }
+
+    [Fact]
     public void A_conditional_gan_draws_the_class_asked_for_and_seeds_and_classes_decide_the_image()
     {
         using var sampler = ImageSampler.Load(runs.ConditionalGan.CheckpointPath);

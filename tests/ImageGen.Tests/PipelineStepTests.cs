@@ -288,6 +288,39 @@ public class IngestHardeningTests(AzuriteFixture azurite) : IClassFixture<Azurit
     }
 
     [Fact]
+    public async Task A_labels_json_at_the_dataset_top_names_the_classes_of_loose_and_archived_images()
+    {
+        string dataset = FreshDataset("labels");
+        await Drops.UploadAsync(Storage, dataset, "a.png", Drops.Png(1));
+        await Drops.UploadAsync(Storage, dataset, "sub/b.png", Drops.Png(2));
+        await Drops.UploadAsync(Storage, dataset, "c.zip", PipelineIntegrationTests.ZipWithTraps(2, 2));
+        string[] zipMembers = ["c.zip:inner/shape2.png", "c.zip:inner/shape3.png"];
+        var labels = new Dictionary<string, string> { ["a.png"] = "cat", ["sub/b.png"] = "dog", [zipMembers[0]] = "dog" }; // zipMembers[1] has none
+        Assert.Null(DropFiles.Rejection("labels.json", System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(labels))));
+        await Drops.UploadAsync(Storage, dataset, "labels.json", System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(labels)));
+
+        var result = await new DatasetIngestor(Storage).IngestAsync(new IngestRequest(dataset, "v1", null));
+        Assert.Null(result.Error);
+        var manifest = await Drops.ManifestAsync(Storage, dataset, "v1");
+        Assert.Equal(["a.png", zipMembers[0], "sub/b.png"], manifest.Sources); // listing order
+        Assert.Equal(["cat", "dog"], manifest.Classes);
+        Assert.Equal([0, 1, 1], manifest.Labels);
+        Assert.Equal("labels.json", manifest.LabelsFile);
+        Assert.Equal("labels.json gives it no class; with a labels file every image needs one", Assert.Single(manifest.Rejected, r => r.Name == zipMembers[1]).Reason);
+
+        // A labels file that breaks the rules is refused where it is dropped and, if it got there anyway, by ingest: no image is lost.
+        var broken = "{\"a.png\": \"cat, dog\"}"u8.ToArray();
+        Assert.StartsWith("labels.json: 'a.png': class 'cat, dog' must be", DropFiles.Rejection("labels.json", broken));
+        Assert.StartsWith("not an image or archive name", DropFiles.Rejection("sub/labels.json", broken));
+        await Drops.UploadAsync(Storage, dataset, "labels.json", broken);
+        Assert.Null((await new DatasetIngestor(Storage).IngestAsync(new IngestRequest(dataset, "v2", null))).Error);
+        manifest = await Drops.ManifestAsync(Storage, dataset, "v2");
+        Assert.Equal(4, manifest.Count);
+        Assert.Empty(manifest.Classes);
+        Assert.EndsWith("classes come from the sub-folders instead", Assert.Single(manifest.Rejected, r => r.Name == "labels.json").Reason);
+    }
+
+    [Fact]
     public async Task Ingest_with_a_pixel_budget_smaller_than_one_image_still_accepts_every_image()
     {
         string dataset = FreshDataset("pixels");

@@ -1,14 +1,104 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
 namespace ImageGen.Core.Data;
 
 /// <summary>
-/// Classes of a dropped dataset, read from where its images lie: each first-level sub-folder of the dataset is a class
-/// (training-images/{dataset}/shirts/a.png is a shirt). An archive counts as unpacked where it lies, so
-/// "clothes.zip:shirts/a.png" is a shirt too. A dataset is labelled only when every image lies in a sub-folder and
-/// there are at least two of them; otherwise it has no classes and trains unconditionally.
+/// Classes of a dropped dataset. Where a labels file lies at the dataset's top (labels.json or labels.csv, see
+/// <see cref="ParseLabelsFile"/>), it alone names each image's class. Otherwise classes are read from where the images
+/// lie: each first-level sub-folder of the dataset is a class (training-images/{dataset}/shirts/a.png is a shirt). An
+/// archive counts as unpacked where it lies, so "clothes.zip:shirts/a.png" is a shirt too. A dataset is labelled only
+/// when every image has a class and there are at least two of them; otherwise it trains unconditionally.
 /// </summary>
-public static class DatasetClasses
+public static partial class DatasetClasses
 {
     public const int MaxClasses = Models.ModelSpec.MaxClasses;
+    public const string LabelsJson = "labels.json";
+    public const string LabelsCsv = "labels.csv";
+    /// <summary>The labels files in the order they are read; where both lie, the first names the classes.</summary>
+    public static readonly string[] LabelsFiles = [LabelsJson, LabelsCsv];
+    /// <summary>A labels file of 32 MiB names about half a million images; anything bigger is refused unread.</summary>
+    public const int MaxLabelsFileBytes = 32 * 1024 * 1024;
+    public const int MaxClassNameLength = 64;
+
+    /// <summary>Whether a name relative to the dataset's top is its labels file.</summary>
+    public static bool IsLabelsFile(string relativeName) => relativeName is LabelsJson or LabelsCsv;
+
+    /// <summary>
+    /// Reads a labels file into image name to class name. labels.json is one object, {"shirts/a.png": "shirt", ...};
+    /// labels.csv has one "image,class" line per image (a first line "file,class", "path,label" or the like is a
+    /// header). Image names are relative to the dataset's top, an archive's member written "archive.zip:member.png" as
+    /// the manifest writes it. Class names hold letters, digits, spaces and . _ - ( ) + only (a comma separates classes
+    /// in a request). Throws InvalidDataException naming the file, the entry and the rule it breaks.
+    /// </summary>
+    public static Dictionary<string, string> ParseLabelsFile(string fileName, string text)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        void Add(string image, string className, string where)
+        {
+            image = image.Trim().Replace('\\', '/');
+            className = className.Trim();
+            if (image.Length == 0) throw new InvalidDataException($"{fileName}: {where} has no image name");
+            if (!SafeClassName().IsMatch(className) || className.Length > MaxClassNameLength)
+                throw new InvalidDataException($"{fileName}: {where}: class '{Cut(className)}' must be 1-{MaxClassNameLength} letters, digits, spaces or . _ - ( ) +");
+            if (!labels.TryAdd(image, className) && labels[image] != className)
+                throw new InvalidDataException($"{fileName}: {where}: '{Cut(image)}' is labelled twice ('{labels[image]}' and '{className}')");
+        }
+
+        if (fileName == LabelsJson)
+        {
+            JsonDocument document;
+            try { document = JsonDocument.Parse(text); }
+            catch (JsonException e) { throw new InvalidDataException($"{fileName} is not JSON: {e.Message}"); }
+            using (document)
+            {
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new InvalidDataException($"{fileName} must be one object of image name to class name, {{\"shirts/a.png\": \"shirt\"}}");
+                foreach (var entry in document.RootElement.EnumerateObject())
+                {
+                    if (entry.Value.ValueKind != JsonValueKind.String)
+                        throw new InvalidDataException($"{fileName}: '{Cut(entry.Name)}' must map to a class name (a string), not {entry.Value.ValueKind}");
+                    Add(entry.Name, entry.Value.GetString()!, $"'{Cut(entry.Name)}'");
+                }
+            }
+        }
+        else if (fileName == LabelsCsv)
+        {
+            var lines = text.Split('\n');
+            for (int i = 0; i < lines.Length; i++)
+            {
+                string line = lines[i].TrimEnd('\r');
+                if (line.Trim().Length == 0) continue;
+                int comma = line.LastIndexOf(',');
+                if (comma < 0) throw new InvalidDataException($"{fileName}: line {i + 1} is not 'image,class'");
+                if (i == 0 && line[..comma].Trim().ToLowerInvariant() is "file" or "filename" or "path" or "image" or "name") continue; // a header
+                Add(line[..comma], line[(comma + 1)..], $"line {i + 1}");
+            }
+        }
+        else throw new ArgumentException($"'{fileName}' is not a labels file; use {LabelsJson} or {LabelsCsv}");
+
+        int classes = labels.Values.Distinct(StringComparer.Ordinal).Count();
+        if (classes > MaxClasses) throw new InvalidDataException($"{fileName} names {classes} classes, over the limit of {MaxClasses}");
+        return labels;
+    }
+
+    /// <summary>
+    /// Class names (ordinal order) and each image's class index from a labels file: the classes of the images packed.
+    /// Null when they are fewer than two. Every image must have a label (the packer refuses those without).
+    /// </summary>
+    public static (List<string> Names, List<int> Labels)? FromLabels(IReadOnlyList<string> imageNames, IReadOnlyDictionary<string, string> labels)
+    {
+        var classes = imageNames.Select(n => labels[n]).ToList();
+        var names = classes.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (names.Count < 2) return null;
+        var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
+        return (names, classes.Select(c => index[c]).ToList());
+    }
+
+    private static string Cut(string text) => text.Length <= 80 ? text : text[..77] + "...";
+
+    [GeneratedRegex(@"^[A-Za-z0-9 ._\-()+]+\z")]
+    private static partial Regex SafeClassName();
 
     /// <summary>Class names (ordinal order) and each image's class index, or null where the dataset is not labelled.</summary>
     public static (List<string> Names, List<int> Labels)? FromPaths(IReadOnlyList<string> imageNames)

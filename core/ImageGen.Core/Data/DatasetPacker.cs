@@ -17,10 +17,12 @@ public sealed record DatasetManifest
     public List<ShardInfo> Shards { get; init; } = [];
     public List<string> Sources { get; init; } = [];
     public List<Rejection> Rejected { get; init; } = [];
-    /// <summary>Class names from the images' first-level folders (DatasetClasses); empty when the dataset is not labelled.</summary>
+    /// <summary>Class names from the labels file or the images' first-level folders (DatasetClasses); empty when the dataset is not labelled.</summary>
     public List<string> Classes { get; init; } = [];
     /// <summary>Each accepted image's class index, in Sources' order; empty when the dataset is not labelled.</summary>
     public List<int> Labels { get; init; } = [];
+    /// <summary>The labels file the classes came from (labels.json or labels.csv); null when they came from folders or there are none.</summary>
+    public string? LabelsFile { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
 
     public static DatasetManifest Read(string folder)
@@ -50,6 +52,7 @@ public sealed class DatasetPacker : IDisposable
     private readonly List<Rejection> rejected = [];
     private FileStream? currentShard;
     private int inCurrentShard;
+    private (string File, Dictionary<string, string> Labels)? labelsFile;
 
     public DatasetPacker(string folder, int imageSize, int channels, DecodeLimits? limits = null, IProgress<PackProgress>? progress = null)
     {
@@ -85,8 +88,26 @@ public sealed class DatasetPacker : IDisposable
         using (await PixelsInFlight.AcquireAsync(header.Pixels, cancellationToken)) return Decode(data);
     }
 
+    /// <summary>
+    /// Reads the dataset's labels file (DatasetClasses.ParseLabelsFile) before any image is added: its classes replace
+    /// the folders', and an image it does not name is refused. A file that breaks the rules is refused by name and
+    /// the folders decide, so a bad labels file never loses the images. Returns true when the labels are in use.
+    /// </summary>
+    public bool UseLabelsFile(string fileName, string text)
+    {
+        if (sources.Count > 0) throw new InvalidOperationException("the labels file must be read before the first image");
+        if (labelsFile is { } inUse) { Reject(fileName, $"{inUse.File} already names the classes; keep one labels file per dataset"); return false; }
+        try { labelsFile = (fileName, DatasetClasses.ParseLabelsFile(fileName, text)); return true; }
+        catch (InvalidDataException e) { Reject(fileName, e.Message + "; classes come from the sub-folders instead"); return false; }
+    }
+
     public bool Add(string name, DecodeResult decoded)
     {
+        if (labelsFile is { } file && !file.Labels.ContainsKey(name))
+        {
+            Reject(name, $"{file.File} gives it no class; with a labels file every image needs one");
+            return false;
+        }
         if (!decoded.Accepted) { Reject(name, decoded.Rejection!); return false; }
         AddPixels(name, decoded.Pixels!);
         return true;
@@ -109,15 +130,26 @@ public sealed class DatasetPacker : IDisposable
         Report(name);
     }
 
-    /// <summary>Adds every file under a folder (recursively, in ordinal path order), reading none over the byte limit.</summary>
+    /// <summary>
+    /// Adds every file under a folder (recursively, in ordinal path order), reading none over the byte limit. A labels
+    /// file at the folder's top is read first and names the classes.
+    /// </summary>
     public void AddFolder(string inputFolder, CancellationToken cancellationToken = default)
     {
+        foreach (string labels in DatasetClasses.LabelsFiles)
+        {
+            var info = new FileInfo(Path.Combine(inputFolder, labels));
+            if (!info.Exists) continue;
+            if (info.Length > DatasetClasses.MaxLabelsFileBytes) Reject(labels, $"file is {info.Length} bytes, over the {DatasetClasses.MaxLabelsFileBytes}-byte limit of a labels file");
+            else UseLabelsFile(labels, File.ReadAllText(info.FullName));
+        }
         var files = Directory.EnumerateFiles(inputFolder, "*", SearchOption.AllDirectories)
             .Order(StringComparer.Ordinal).ToList();
         foreach (var file in files)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            string name = Path.GetRelativePath(inputFolder, file);
+            string name = Path.GetRelativePath(inputFolder, file).Replace(Path.DirectorySeparatorChar, '/');
+            if (DatasetClasses.IsLabelsFile(name)) continue;
             long length = new FileInfo(file).Length;
             if (length > limits.MaxBytes) { Reject(name, $"file is {length} bytes, over the {limits.MaxBytes}-byte limit"); continue; }
             Add(name, File.ReadAllBytes(file));
@@ -127,12 +159,12 @@ public sealed class DatasetPacker : IDisposable
     public DatasetManifest Finish()
     {
         CloseShard();
-        var classes = DatasetClasses.FromPaths(sources);
+        var classes = labelsFile is { } file ? DatasetClasses.FromLabels(sources, file.Labels) : DatasetClasses.FromPaths(sources);
         var manifest = new DatasetManifest
         {
             Count = sources.Count, ImageSize = imageSize, Channels = channels,
             Shards = [.. shards], Sources = [.. sources], Rejected = [.. rejected], CreatedAt = DateTimeOffset.UtcNow,
-            Classes = classes?.Names ?? [], Labels = classes?.Labels ?? [],
+            Classes = classes?.Names ?? [], Labels = classes?.Labels ?? [], LabelsFile = classes is null ? null : labelsFile?.File,
         };
         string path = Path.Combine(folder, DatasetManifest.FileName);
         File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(manifest, Json.Options));

@@ -11,7 +11,8 @@ namespace ImageGen.Pipeline.Ingest;
 /// The ingest step: reads a dataset's training options and every image and archive dropped under
 /// training-images/{dataset}/, validates and packs them with core, and writes shards plus a manifest (what was
 /// accepted, what was rejected and why) to datasets/{dataset}/{datasetVersion}/. Idempotent: a repeat writes
-/// the same version again. Bad inputs never stop the run; bad options stop it before anything is read.
+/// the same version again. Bad inputs never stop the run; bad options stop it before anything is read. A labels file
+/// (labels.json or labels.csv at the dataset's top) is read before the images and names their classes.
 /// </summary>
 public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? decodeLimits = null, ArchiveLimits? archiveLimits = null)
 {
@@ -82,12 +83,19 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             using (var packer = new DatasetPacker(local, settings.Spec.ImageSize, settings.Spec.Channels, limits,
                        new Progress<PackProgress>(p => progress.Report(new { stage = "ingest", seen = p.Seen, accepted = p.Accepted, rejected = p.Rejected }))))
             {
+                foreach (string labels in DatasetClasses.LabelsFiles) // before any image: the labels file names every image's class
+                {
+                    string? text;
+                    try { text = await drops.GetBlobClient(StorageLayout.TrainingImagesPrefix(dataset) + labels).TryReadTextAsync(DatasetClasses.MaxLabelsFileBytes, cancellationToken); }
+                    catch (InvalidDataException e) { packer.Reject(labels, e.Message); continue; }
+                    if (text is not null) packer.UseLabelsFile(labels, text);
+                }
                 var batch = new List<BlobItem>();
                 await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), cancellationToken))
                 {
                     if (blob.Properties.LastModified is { } modified && (newestListed is null || modified > newestListed)) newestListed = modified;
                     string relative = Relative(dataset, blob);
-                    if (relative == StorageLayout.OptionsFile) continue;
+                    if (relative == StorageLayout.OptionsFile || DatasetClasses.IsLabelsFile(relative)) continue;
                     if (ArchiveReader.IsArchive(relative))
                     {
                         await AddImagesAsync(packer, dataset, batch, cancellationToken); // keep listing order

@@ -26,8 +26,9 @@ public static partial class DropFiles
         if (!SafeName().IsMatch(name)) return "the name may hold letters, digits, spaces and . _ - ( ) + only, with '/' between folders";
         if (name.Split('/').Any(part => part is "" or "." or ".." || part.StartsWith('.')))
             return "no part of the name may be empty or start with '.'";
-        if (!IsImageName(name) && !ArchiveReader.IsArchive(name) && name != StorageLayout.OptionsFile)
-            return $"not an image or archive name: use {string.Join(", ", ImageExtensions)}, .zip, .tar or .tar.gz (or {StorageLayout.OptionsFile} for the options)";
+        if (!IsImageName(name) && !ArchiveReader.IsArchive(name) && name != StorageLayout.OptionsFile && !DatasetClasses.IsLabelsFile(name))
+            return $"not an image or archive name: use {string.Join(", ", ImageExtensions)}, .zip, .tar or .tar.gz " +
+                   $"(or {StorageLayout.OptionsFile} for the options, {DatasetClasses.LabelsJson} or {DatasetClasses.LabelsCsv} at the top for the classes)";
         return null;
     }
 
@@ -43,6 +44,14 @@ public static partial class DropFiles
             if (data.Length > MaxOptionsBytes) return $"{name} is {data.Length} bytes, over the {MaxOptionsBytes}-byte limit";
             try { TrainSettings.FromValues(TrainSettings.ParseJsonObject(System.Text.Encoding.UTF8.GetString(data), name), name, trainingLimits); }
             catch (OptionException e) { return e.Message.StartsWith(name + ": ") ? e.Message[(name.Length + 2)..] : e.Message; } // named by the caller
+            return null;
+        }
+        if (DatasetClasses.IsLabelsFile(name))
+        {
+            // Read as ingest reads it; a labels file ingest would refuse is refused here.
+            if (data.Length > DatasetClasses.MaxLabelsFileBytes) return $"{name} is {data.Length} bytes, over the {DatasetClasses.MaxLabelsFileBytes}-byte limit";
+            try { DatasetClasses.ParseLabelsFile(name, System.Text.Encoding.UTF8.GetString(data)); }
+            catch (InvalidDataException e) { return e.Message; }
             return null;
         }
         if (ArchiveReader.IsArchive(name)) return ArchiveSizeRejection(data.Length, archiveLimits);
