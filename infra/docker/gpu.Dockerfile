@@ -1,0 +1,50 @@
+# The GPU training image: functions/ImageGen.Functions published with -p:TorchBackend=cuda (TorchSharp-cuda-linux:
+# libtorch 2.10 for CUDA 12.8, which carries its own CUDA runtime, cuBLAS and cuDNN) for linux-x64 only, on the
+# Azure Functions .NET isolated base image. The NVIDIA driver (libcuda) is not in the image: the host mounts it
+# (Container Apps GPU workload profiles; `docker run --gpus all` with the NVIDIA container toolkit).
+#
+# Build from the repository root, which is the context (azd does the same, see azure.yaml):
+#   docker build -f infra/docker/gpu.Dockerfile --build-arg BASE_REGISTRY=<host of Microsoft's container registry> .
+# gpu.Dockerfile.dockerignore beside this file keeps bin/, obj/, runs and local data out of the context.
+# Sizes, and what is verified and what is not: infra/README.md.
+
+# Both base images come from Microsoft's container registry, whose host the builder passes in (BASE_REGISTRY), or
+# pass SDK_IMAGE / FUNCTIONS_BASE_IMAGE whole (a mirror, a pinned digest).
+ARG BASE_REGISTRY
+ARG SDK_IMAGE=${BASE_REGISTRY}/dotnet/sdk:10.0
+ARG FUNCTIONS_BASE_IMAGE=${BASE_REGISTRY}/azure-functions/dotnet-isolated:4-dotnet-isolated10.0
+
+FROM ${SDK_IMAGE} AS build
+WORKDIR /src
+# Project and build files first, so the restore layer (the CUDA packages, several GB) is reused until one of them changes.
+COPY Directory.Build.props Directory.Build.targets Directory.Packages.props host.json local.settings.sample.json ./
+COPY tools/build/ tools/build/
+COPY core/ImageGen.Core/ImageGen.Core.csproj core/ImageGen.Core/
+COPY core/ImageGen.Pipeline/ImageGen.Pipeline.csproj core/ImageGen.Pipeline/
+COPY functions/ImageGen.Functions/ImageGen.Functions.csproj functions/ImageGen.Functions/
+RUN dotnet restore functions/ImageGen.Functions -r linux-x64 -p:TorchBackend=cuda
+COPY core/ core/
+COPY functions/ImageGen.Functions/ functions/ImageGen.Functions/
+# bin/ and obj/ of a developer's checkout must not reach the build (a builder that ignores the .dockerignore would
+# bring them); publish restores again from the packages already in this stage. The build's own targets patch
+# libLibTorchSharp.so and TorchSharp.dll in the publish folder (tools/build/). The checks fail the build when the
+# entry assembly, the Functions metadata or the CUDA natives are missing.
+RUN find core functions tools -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} + \
+ && dotnet publish functions/ImageGen.Functions -c Release -r linux-x64 --self-contained false -p:TorchBackend=cuda -o /app/publish \
+ && test -f /app/publish/ImageGen.Functions.dll \
+ && test -f /app/publish/functions.metadata \
+ && test -f /app/publish/worker.config.json \
+ && test -f /app/publish/libtorch_cuda.so
+
+FROM ${FUNCTIONS_BASE_IMAGE}
+# The Functions host (the base image's entry point) loads the app from the script root and starts the isolated
+# worker named in its worker.config.json (dotnet ImageGen.Functions.dll). It listens on port 80, where the Container
+# Apps probes call /api/health and /api/health/ready.
+ENV AzureWebJobsScriptRoot=/home/site/wwwroot \
+    AzureFunctionsJobHost__Logging__Console__IsEnabled=true \
+    FUNCTIONS_WORKER_RUNTIME=dotnet-isolated \
+    ASPNETCORE_URLS=http://+:80 \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+COPY --from=build /app/publish /home/site/wwwroot
+EXPOSE 80
