@@ -1,7 +1,11 @@
 using ImageGen.Core.Runtime;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Serve;
+using ImageGen.Functions;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Telemetry;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,6 +14,9 @@ using Microsoft.Extensions.Hosting;
 TorchRuntime.Configure(serving: true); // allocator, threads and OpenMP wait policy before the first tensor
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
+builder.UseMiddleware<RequestMetrics>();
+// OpenTelemetry where configured (Azure Monitor in Azure, OTLP to a collector); the worker's defaults join the host's traces.
+builder.Services.AddImageGenTelemetry(builder.Configuration)?.UseFunctionsWorkerDefaults();
 // The app's own storage clients use the host's connection: a connection string or identity-based settings.
 var storage = StorageConnection.CreateBlobServiceClient(builder.Configuration);
 var serveOptions = builder.Configuration.GetSection("Serve").Get<ServeOptions>() ?? new ServeOptions();

@@ -7,7 +7,7 @@ using Microsoft.Azure.Functions.Worker;
 namespace ImageGen.Functions;
 
 /// <summary>Doorways to the serving service: bind the route, hand the request to ServeEndpoints, nothing else.</summary>
-public sealed class ServeFunctions(SampleService service)
+public sealed class ServeFunctions(SampleService service, ModelWarmer warmer)
 {
     [Function("Samples")]
     public async Task<IActionResult> Samples(
@@ -29,6 +29,14 @@ public sealed class ServeFunctions(SampleService service)
     public async Task<IActionResult> Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.Health)] HttpRequest request)
     {
         await ServeEndpoints.HealthAsync(request.HttpContext);
+        return new EmptyResult();
+    }
+
+    /// <summary>Readiness for probes: 503 until the configured datasets' latest models are warm. Liveness stays Health.</summary>
+    [Function("HealthReady")]
+    public async Task<IActionResult> HealthReady([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = ApiRoutes.HealthReady)] HttpRequest request)
+    {
+        await ServeEndpoints.ReadyAsync(request.HttpContext, warmer);
         return new EmptyResult();
     }
 

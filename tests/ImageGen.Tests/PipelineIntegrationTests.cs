@@ -83,6 +83,8 @@ public sealed class PipelineHostFixture : IAsyncLifetime
                 QuietPeriod = TimeSpan.FromSeconds(1.5), ChunkSteps = 20, FirstRetryInterval = TimeSpan.FromMilliseconds(200), EvalSamples = 200, ExtractorSteps = 20,
             },
             PollInterval = TimeSpan.FromMilliseconds(300), MaxQueuePollingInterval = TimeSpan.FromMilliseconds(300),
+            Serve = new ServeOptions { WarmDatasets = PipelineIntegrationTests.Observed, LatestCheckInterval = TimeSpan.FromSeconds(1) },
+            Metrics = true,
         });
         Http = new HttpClient { BaseAddress = new Uri(Host.Addresses.First()) };
     }
@@ -97,6 +99,8 @@ public sealed class PipelineHostFixture : IAsyncLifetime
 
 public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixture<PipelineHostFixture>
 {
+    /// <summary>The dataset the host warms for readiness and the metrics test follows (no other test drops into it).</summary>
+    public const string Observed = "observed";
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(180);
     private BlobServiceClient Storage => fixture.Azurite.Client();
 
@@ -223,6 +227,79 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         var byVersion = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1-2&version=v0002");
         Assert.Equal("v0002", byVersion.Headers.GetValues("X-Model-Version").Single());
     }
+
+    /// <summary>
+    /// The host's /metrics (OpenTelemetry's Prometheus endpoint) and /api/health/ready follow one dataset from its drop
+    /// through training to requests: ingest counts, trained images and chunks, the warm load, then per request the
+    /// count, latency, queue wait, batch size and cache hit, each moved by exactly what was done; and the spans of
+    /// every step and of a request carry the dataset (a request's Server-Timing parts as attributes).
+    /// </summary>
+    [Fact]
+    public async Task Metrics_and_readiness_follow_a_drop_through_training_to_requests()
+    {
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ImageGen.Pipeline.Telemetry.ImageGenTelemetry.Name,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStopped = activity => { if (activity.GetTagItem("imagegen.dataset") as string == Observed) spans.Enqueue(activity); },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var ours = new Dictionary<string, string> { ["dataset"] = Observed };
+
+        // Not ready while the configured dataset has no model; ready names what it waits for.
+        var notReady = await fixture.Http.GetAsync("/api/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Contains(Observed, (await ReadJsonAsync(notReady)).GetProperty("waiting").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(HttpStatusCode.OK, (await fixture.Http.GetAsync("/api/health")).StatusCode); // liveness is not readiness
+
+        await Drops.UploadOptionsAsync(Storage, Observed, ", \"maxSteps\": 40");
+        await Drops.UploadImagesAsync(Storage, Observed, 0, 24);
+        await Drops.UploadAsync(Storage, Observed, "bad/notes.txt", Encoding.UTF8.GetBytes("not an image"));
+        await Drops.WaitForVersionAsync(Storage, Observed, "v0001", RunTimeout);
+        var ready = (JsonElement)await Drops.WaitForAsync<object>(async () =>
+        {
+            var response = await fixture.Http.GetAsync("/api/health/ready");
+            return response.StatusCode == HttpStatusCode.OK ? await ReadJsonAsync(response) : null;
+        }, TimeSpan.FromSeconds(60), "the host to warm observed/v0001");
+        Assert.Equal("v0001", ready.GetProperty("warm").GetProperty(Observed).GetString());
+
+        var afterTraining = await Metrics.ScrapeAsync(fixture.Http);
+        Assert.Equal(24, afterTraining.Sum("imagegen_ingest_images_total", new Dictionary<string, string>(ours) { ["outcome"] = "accepted" }));
+        Assert.Equal(1, afterTraining.Sum("imagegen_ingest_images_total", new Dictionary<string, string>(ours) { ["outcome"] = "rejected" }));
+        Assert.Equal(40 * 16, afterTraining.Sum("imagegen_train_images_total", ours)); // 40 steps of batch 16
+        Assert.Equal(2, afterTraining.Sum("imagegen_train_chunk_duration_seconds_count", ours)); // chunks of 20 steps
+        Assert.True(afterTraining.Sum("imagegen_train_loss", new Dictionary<string, string>(ours) { ["loss"] = "loss_g" }) > 0, "the generator's loss gauge");
+        Assert.Equal(1, afterTraining.Sum("imagegen_serve_model_loads_total", new Dictionary<string, string>(ours) { ["outcome"] = "loaded" })); // the warm load, before any request
+
+        const int requests = 3, imagesEach = 2;
+        for (int i = 0; i < requests; i++)
+            Assert.Equal(HttpStatusCode.OK, (await fixture.Http.GetAsync($"/api/datasets/{Observed}/samples?count={imagesEach}&seed={i}")).StatusCode);
+        var badRoute = new Dictionary<string, string> { ["route"] = "Samples", ["status"] = "400" };
+        Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Http.GetAsync($"/api/datasets/{Observed}/samples?count=zero")).StatusCode);
+        var after = await Metrics.ScrapeAsync(fixture.Http);
+        var served = new Dictionary<string, string>(ours) { ["route"] = "Samples", ["status"] = "200" };
+        Assert.Equal(requests, after.Sum("imagegen_http_requests_total", served) - afterTraining.Sum("imagegen_http_requests_total", served));
+        Assert.Equal(requests, after.Sum("imagegen_http_request_duration_seconds_count", served) - afterTraining.Sum("imagegen_http_request_duration_seconds_count", served));
+        Assert.True(after.Sum("imagegen_http_request_duration_seconds_sum", served) > afterTraining.Sum("imagegen_http_request_duration_seconds_sum", served));
+        // A failing request is counted, without the dataset it names (other tests' 400s may add to the same series).
+        Assert.True(after.Sum("imagegen_http_requests_total", badRoute) >= afterTraining.Sum("imagegen_http_requests_total", badRoute) + 1);
+        Assert.Equal(0, after.Sum("imagegen_http_requests_total", new Dictionary<string, string>(ours) { ["status"] = "400" }));
+        Assert.Equal(requests, after.Sum("imagegen_serve_queue_wait_seconds_count", ours) - afterTraining.Sum("imagegen_serve_queue_wait_seconds_count", ours));
+        Assert.Equal(requests * imagesEach, after.Sum("imagegen_serve_batch_images_sum", ours) - afterTraining.Sum("imagegen_serve_batch_images_sum", ours));
+        Assert.Equal(requests, after.Sum("imagegen_serve_cache_hits_total", ours) - afterTraining.Sum("imagegen_serve_cache_hits_total", ours));
+        Assert.Equal(1, after.Sum("imagegen_serve_model_loads_total", ours)); // every request found it warm
+
+        // Spans: every step of the run, and the requests with their Server-Timing parts.
+        var names = spans.Select(s => s.OperationName).ToList();
+        foreach (string step in new[] { "imagegen.ingest", "imagegen.evaluate", "imagegen.publish" }) Assert.Contains(step, names);
+        Assert.Equal(2, names.Count(n => n == "imagegen.trainchunk"));
+        var sampleSpans = spans.Where(s => s.OperationName == "imagegen.samples").ToList();
+        Assert.Equal(requests + 1, sampleSpans.Count); // the bad request too
+        Assert.All(sampleSpans.Where(s => s.GetTagItem("imagegen.version") is not null), s => Assert.True((double)s.GetTagItem("imagegen.forward_ms")! > 0));
+    }
+
+    private static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response) => JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
 
     [Fact]
     public async Task Images_in_class_folders_train_a_conditional_model_that_serves_each_class_by_name()

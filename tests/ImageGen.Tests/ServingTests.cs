@@ -414,7 +414,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     public async Task Work_whose_caller_went_away_before_it_started_is_dropped_not_computed()
     {
         using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
-        await using var queue = new BatchQueue(sampler, new ServeOptions());
+        await using var queue = new BatchQueue(sampler, new ServeOptions(), "test");
         using var hold = new ManualResetEventSlim();
         var blocker = queue.RunAsync(() => hold.Wait(TimeSpan.FromSeconds(30)));
         using var gone = new CancellationTokenSource();

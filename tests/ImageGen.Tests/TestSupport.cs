@@ -168,3 +168,31 @@ public sealed class TrainedRuns : IDisposable
 
 [Xunit.CollectionDefinition(Name)]
 public sealed class TrainedRunsCollection : Xunit.ICollectionFixture<TrainedRuns> { public const string Name = "trained runs"; }
+
+/// <summary>A scrape of a Prometheus text endpoint (/metrics): sample values by metric name and labels.</summary>
+public sealed class Metrics
+{
+    private readonly List<(string Name, Dictionary<string, string> Labels, double Value)> samples = [];
+
+    public static async Task<Metrics> ScrapeAsync(HttpClient http, string path = "/metrics")
+    {
+        var response = await http.GetAsync(path);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {text}");
+        var metrics = new Metrics();
+        foreach (string line in text.Split('\n'))
+        {
+            if (line.Length == 0 || line[0] == '#') continue;
+            var match = System.Text.RegularExpressions.Regex.Match(line, @"^([A-Za-z_:][\w:]*)(?:\{(.*)\})? (\S+)");
+            Assert.True(match.Success, $"not a Prometheus sample line: {line}");
+            var labels = System.Text.RegularExpressions.Regex.Matches(match.Groups[2].Value, @"(\w+)=""((?:[^""\\]|\\.)*)""")
+                .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+            metrics.samples.Add((match.Groups[1].Value, labels, double.Parse(match.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        return metrics;
+    }
+
+    /// <summary>The sum of the named metric's samples whose labels include all of <paramref name="labels"/>; 0 when none.</summary>
+    public double Sum(string name, IReadOnlyDictionary<string, string> labels) =>
+        samples.Where(s => s.Name == name && labels.All(l => s.Labels.TryGetValue(l.Key, out var v) && v == l.Value)).Sum(s => s.Value);
+}

@@ -35,10 +35,10 @@ public static class CommandTree
         ["--in", "--out", "--image-size", "--channels", "--max-side", "--max-pixels"], []);
     public static readonly CommandDefinition Serve = new("serve", "Serves the published models over HTTP (the samples endpoints only), without the Functions host",
         ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts", "--max-request-pixels",
-         "--max-pixels-in-flight", "--max-encodes"], ["--no-batching", "--allow-remote"]);
+         "--max-pixels-in-flight", "--max-encodes", "--warm"], ["--no-batching", "--allow-remote", "--metrics"]);
     public static readonly CommandDefinition Host = new("host", "The whole app without the Functions host: blob drops start durable training runs that publish models, and every endpoint is served",
         ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock",
-         "--eval-samples", "--extractor-steps", "--allowed-hosts"], ["--verbose", "--allow-remote"]);
+         "--eval-samples", "--extractor-steps", "--allowed-hosts", "--warm"], ["--verbose", "--allow-remote", "--metrics"]);
     public static readonly CommandDefinition Publish = new("publish", "Publishes a checkpoint's generator as models/DATASET/VERSION and moves latest.json to it unless a newer version is latest",
         ["--checkpoint", "--dataset", "--version", "--storage"], []);
     public static readonly CommandDefinition Extractor = new("extractor", "Trains the quality metrics' feature extractor: a classifier on labelled data, or self-supervised on unlabelled images",
@@ -139,6 +139,8 @@ public static class CommandTree
         ["--max-pixels-in-flight"] = "output pixels held by all requests at once",
         ["--max-encodes"] = "PNG encodes at once",
         ["--no-batching"] = "one forward pass per request",
+        ["--metrics"] = "OpenTelemetry metrics for Prometheus at /metrics (OTLP export: set OTEL_EXPORTER_OTLP_ENDPOINT)",
+        ["--warm"] = "datasets (a,b) whose latest model is loaded and warmed at start and after each publish; /api/health/ready waits for them",
         ["--allow-remote"] = "let --urls name an address beyond loopback",
         ["--task-hub"] = "the durable task hub's name",
         ["--quiet"] = "how long uploads must be quiet before a run starts",

@@ -1,5 +1,6 @@
 using ImageGen.Cli.Hosting;
 using ImageGen.Pipeline.Orchestration;
+using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -31,6 +32,8 @@ public static class HostCommand
             PollInterval = args.Duration("--poll") ?? TimeSpan.FromSeconds(5),
             ActivityLock = args.Duration("--activity-lock") ?? TimeSpan.FromMinutes(10),
             LogLevel = args.Has("--verbose") ? LogLevel.Information : LogLevel.Warning,
+            Serve = new ServeOptions { WarmDatasets = args.String("--warm") ?? "" },
+            Metrics = args.Has("--metrics"),
         };
         await using var host = await LocalPipelineHost.StartAsync(options);
         output.WriteLine($"imagegen host on {string.Join(", ", host.Addresses)}: drop images into training-images/{{dataset}}/; " +

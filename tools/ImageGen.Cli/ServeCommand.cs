@@ -24,11 +24,12 @@ public static class ServeCommand
             MaxRequestPixels = args.Long("--max-request-pixels", 1, 1L << 32) ?? new ServeOptions().MaxRequestPixels,
             MaxPixelsInFlight = args.Long("--max-pixels-in-flight", 1, 1L << 34) ?? new ServeOptions().MaxPixelsInFlight,
             MaxConcurrentEncodes = args.Int("--max-encodes", 1, 1024) ?? new ServeOptions().MaxConcurrentEncodes,
+            WarmDatasets = args.String("--warm") ?? "",
         };
         CliApp.ConfigureRuntime(args, serving: true);
         string storage = StorageConnection.LocalConnectionString(args.String("--storage"));
         var access = LocalAccess.FromArgs(args);
-        await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080", access);
+        await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080", access, metrics: args.Has("--metrics"));
         await LocalServeHost.StartAsync(app, access);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         output.WriteLine($"serving on {string.Join(", ", addresses)} (batching {(options.Batching ? "on" : "off")}); Ctrl+C stops");

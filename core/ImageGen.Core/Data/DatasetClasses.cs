@@ -105,10 +105,10 @@ public static partial class DatasetClasses
     {
         var folders = imageNames.Select(FirstFolder).ToList();
         if (folders.Count == 0 || folders.Any(f => f is null)) return null;
-        var names = folders.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var names = folders.Select(f => f!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         if (names.Count is < 2 or > MaxClasses) return null;
-        var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n!, p => p.i, StringComparer.Ordinal);
-        return (names!, folders.Select(f => index[f!]).ToList());
+        var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
+        return (names, folders.Select(f => index[f!]).ToList());
     }
 
     /// <summary>The first folder of an image's path with archives unpacked in place; null for an image at the top.</summary>

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -19,6 +21,8 @@ public static class ApiRoutes
     public const string Reconstruct = "datasets/{dataset}/reconstruct";
     /// <summary>Anonymous: only that the app is up.</summary>
     public const string Health = "health";
+    /// <summary>Anonymous: 503 until the datasets in Serve:WarmDatasets have their latest model loaded and warmed (ModelWarmer).</summary>
+    public const string HealthReady = "health/ready";
     /// <summary>Behind a key: the loaded models, their traffic, the device.</summary>
     public const string ServeStatus = "serve/status";
     public const string SamplerPage = "ui";
@@ -37,6 +41,7 @@ public static class ApiRoutes
         new("Samples", "get", Samples, false, (HttpContext c, SampleService s, string dataset) => ServeEndpoints.SamplesAsync(c, s, dataset)),
         new("Reconstruct", "post", Reconstruct, false, (HttpContext c, SampleService s, string dataset) => ServeEndpoints.ReconstructAsync(c, s, dataset)),
         new("Health", "get", Health, true, (HttpContext c) => ServeEndpoints.HealthAsync(c)),
+        new("HealthReady", "get", HealthReady, true, (HttpContext c, ModelWarmer w) => ServeEndpoints.ReadyAsync(c, w)),
         new("ServeStatus", "get", ServeStatus, false, (HttpContext c, SampleService s) => ServeEndpoints.StatusAsync(c, s)),
         new("SamplerPage", "get", SamplerPage, true, (HttpContext c) => ServeEndpoints.SamplerPageAsync(c)),
     ];
@@ -60,9 +65,22 @@ public static class ApiRoutes
 
     public static IEnumerable<ApiRoute> All => Serving.Concat(Training);
 
-    /// <summary>Maps routes on Kestrel as the Functions host exposes them: under /api/, no function keys.</summary>
+    /// <summary>
+    /// Maps routes on Kestrel as the Functions host exposes them: under /api/, no function keys; each answer is counted
+    /// and timed by its function's name (imagegen.http.requests), as the Functions app's RequestMetrics middleware does.
+    /// </summary>
     public static void Map(IEndpointRouteBuilder app, IEnumerable<ApiRoute> routes)
     {
-        foreach (var route in routes) app.MapMethods("/api/" + route.Route, [route.Method.ToUpperInvariant()], route.Handler);
+        foreach (var route in routes)
+            app.MapMethods("/api/" + route.Route, [route.Method.ToUpperInvariant()], route.Handler).AddEndpointFilter(async (context, next) =>
+            {
+                long started = Stopwatch.GetTimestamp();
+                try { return await next(context); }
+                finally
+                {
+                    var http = context.HttpContext;
+                    ImageGenTelemetry.RecordRequest(route.Function, http.Request.RouteValues["dataset"] as string, http.Response.StatusCode, Stopwatch.GetElapsedTime(started));
+                }
+            });
     }
 }

@@ -17,6 +17,8 @@ public static class ServeEndpoints
 
     public static Task HealthAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, SampleService.Health());
 
+    public static Task ReadyAsync(HttpContext context, ModelWarmer warmer) => ApiResultWriter.WriteAsync(context.Response, warmer.Readiness());
+
     public static Task StatusAsync(HttpContext context, SampleService service) => ApiResultWriter.WriteAsync(context.Response, service.Status());
 
     public static Task SamplerPageAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, SamplerPage.Result());

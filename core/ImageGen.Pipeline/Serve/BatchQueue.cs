@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using ImageGen.Pipeline.Telemetry;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using TorchSharp;
@@ -61,14 +62,17 @@ public sealed class BatchQueue : IAsyncDisposable
 
     private readonly ImageSampler sampler;
     private readonly ServeOptions options;
+    private readonly string dataset;
     private readonly BlockingCollection<Job> queue;
     private readonly Thread worker;
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public BatchQueue(ImageSampler sampler, ServeOptions options)
+    /// <param name="dataset">The dataset the generator serves: the tag of this queue's metrics.</param>
+    public BatchQueue(ImageSampler sampler, ServeOptions options, string dataset)
     {
         this.sampler = sampler;
         this.options = options;
+        this.dataset = dataset;
         // A blocking queue read by a dedicated thread: the worker wakes directly on Add, with no thread-pool hop.
         queue = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), options.MaxQueuedRequests);
         // One dedicated thread runs every tensor operation: libtorch's OpenMP team belongs to the calling thread,
@@ -171,6 +175,7 @@ public sealed class BatchQueue : IAsyncDisposable
             long latentsDone = Stopwatch.GetTimestamp();
             var images = sampler.GenerateFrom(latents);
             Interlocked.Increment(ref ForwardPasses);
+            ImageGenTelemetry.RecordPass(dataset, (int)latents.shape[0], batch.Count);
             long forwardDone = Stopwatch.GetTimestamp();
             // One conversion to 8-bit for the whole pass (a handful of tensor ops, not a handful per request); each
             // request copies out only its own images, so no pass-sized array lands on the large object heap.

@@ -2,6 +2,7 @@ using Azure;
 using ImageGen.Core.Sampling;
 using ImageGen.Pipeline.Http;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Telemetry;
 
 namespace ImageGen.Pipeline.Serve;
 
@@ -172,6 +173,7 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
                     loading = LoadAsync(dataset, version);
                     models[(dataset, version)] = loading;
                 }
+                else if (loading.IsCompletedSuccessfully) ImageGenTelemetry.RecordCacheHit(dataset);
                 waiting[(dataset, version)] = waiting.GetValueOrDefault((dataset, version)) + 1;
             }
             EvictBeyondLimit();
@@ -226,14 +228,16 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
             // Reads the generator's sections and seeks past the rest (ranged reads: the discriminator and the
             // optimizer states are never downloaded). Synchronous reads, so off the request's thread.
             var sampler = await Task.Run(() => ImageSampler.Load(checkpoint));
+            ImageGenTelemetry.RecordModelLoad(dataset, succeeded: true);
             return new LoadedModel
             {
-                Dataset = dataset, Version = version, Sampler = sampler, Queue = new BatchQueue(sampler, options), OnDisposed = () => slots.Release(),
+                Dataset = dataset, Version = version, Sampler = sampler, Queue = new BatchQueue(sampler, options, dataset), OnDisposed = () => slots.Release(),
             };
         }
         catch (Exception e)
         {
             slots.Release();
+            ImageGenTelemetry.RecordModelLoad(dataset, succeeded: false);
             if (e is InvalidDataException or RequestFailedException or EndOfStreamException)
                 throw new ApiErrorException(new ApiError(500, $"dataset '{dataset}' version {version} could not be loaded: {e.Message}"));
             throw;
@@ -255,7 +259,11 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
                 evicted.Add(loaded[i]);
             }
         }
-        foreach (var model in evicted) model.Evict();
+        foreach (var model in evicted)
+        {
+            model.Evict();
+            ImageGenTelemetry.RecordEviction(model.Dataset);
+        }
     }
 
     /// <summary>Models holding a slot: loaded, loading, or evicted and still finishing a request.</summary>

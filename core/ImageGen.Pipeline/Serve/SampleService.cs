@@ -4,6 +4,7 @@ using ImageGen.Core.Imaging;
 using ImageGen.Core.Runtime;
 using ImageGen.Core.Sampling;
 using ImageGen.Pipeline.Http;
+using ImageGen.Pipeline.Telemetry;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,10 +21,14 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
     public async Task<ApiResult> SamplesAsync(string dataset, IReadOnlyDictionary<string, string?> query, string? ifNoneMatch, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
+        using var activity = ImageGenTelemetry.Source.StartActivity("imagegen.samples");
+        activity?.SetTag("imagegen.dataset", dataset);
         try
         {
             var request = SampleQuery.Parse(dataset, query);
             string version = await ResolveAsync(dataset, request.Version, cancellationToken);
+            activity?.SetTag("imagegen.version", version);
+            activity?.SetTag("imagegen.images", request.ImageCount);
             var headers = new Dictionary<string, string>
             {
                 ["X-Model-Version"] = version,
@@ -55,7 +60,10 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 ApiResult result;
                 try { result = SampleEncoding.Encode(request, generated.Pixels, names, version, headers); }
                 finally { encodes.Release(); }
-                headers["Server-Timing"] = SampleEncoding.ServerTiming(generated, Stopwatch.GetElapsedTime(encodeStarted), Stopwatch.GetElapsedTime(started));
+                var encoded = Stopwatch.GetElapsedTime(encodeStarted);
+                headers["Server-Timing"] = SampleEncoding.ServerTiming(generated, encoded, Stopwatch.GetElapsedTime(started));
+                ImageGenTelemetry.RecordQueueWait(dataset, generated.Queued);
+                TagPhases(activity, generated, encoded);
                 return result with { HeldUntilWritten = budget };
             }
             catch
@@ -65,7 +73,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             }
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
-        catch (QueueFullException e) { return Busy(e); }
+        catch (QueueFullException e) { return Busy(dataset, e); }
     }
 
     public async Task<ApiResult> ReconstructAsync(string dataset, string? version, Stream body, long? contentLength, CancellationToken cancellationToken)
@@ -96,11 +104,26 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             return new ApiResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
-        catch (QueueFullException e) { return Busy(e); }
+        catch (QueueFullException e) { return Busy(dataset, e); }
     }
 
-    private static ApiResult Busy(QueueFullException e) =>
-        ApiResult.Error(new ApiError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
+    /// <summary>The Server-Timing parts as attributes of the request's span.</summary>
+    private static void TagPhases(Activity? activity, GeneratedImages generated, TimeSpan encode)
+    {
+        if (activity is null) return;
+        activity.SetTag("imagegen.queue_ms", generated.Queued.TotalMilliseconds);
+        activity.SetTag("imagegen.latents_ms", generated.Latents.TotalMilliseconds);
+        activity.SetTag("imagegen.forward_ms", generated.Forward.TotalMilliseconds);
+        activity.SetTag("imagegen.pixels_ms", generated.Pixelize.TotalMilliseconds);
+        activity.SetTag("imagegen.encode_ms", encode.TotalMilliseconds);
+        activity.SetTag("imagegen.batch_requests", generated.BatchRequests);
+    }
+
+    private static ApiResult Busy(string dataset, QueueFullException e)
+    {
+        ImageGenTelemetry.RecordThrottled(dataset);
+        return ApiResult.Error(new ApiError(429, e.Message + "; retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "1" });
+    }
 
     /// <summary>What anyone may know: the app is up. Nothing about datasets, versions or the machine.</summary>
     public static ApiResult Health() => ApiResult.JsonBody(new { status = "ok" });

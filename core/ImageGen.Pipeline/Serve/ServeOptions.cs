@@ -33,6 +33,13 @@ public sealed record ServeOptions
     public int MaxConcurrentEncodes { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>How long a failed model load is answered from memory before it is downloaded again.</summary>
     public TimeSpan FailedLoadRetryAfter { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Datasets (comma-separated) whose latest model is loaded and warmed at start and again after each publish;
+    /// /api/health/ready answers 503 until they are (ModelWarmer). Empty: ready as soon as the app runs.
+    /// </summary>
+    public string WarmDatasets { get; init; } = "";
+    public IReadOnlyList<string> DatasetsToWarm() =>
+        WarmDatasets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
     /// <summary>How long a load waits for a model slot (MaxLoadedModels) before the answer is 503.</summary>
     public TimeSpan ModelSlotWait { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -14,6 +14,8 @@ public static class ServeServices
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<GeneratorCache>();
         services.AddSingleton<SampleService>();
+        services.AddSingleton<ModelWarmer>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelWarmer>());
         return services;
     }
 }

@@ -3,6 +3,7 @@ using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Telemetry;
 
 namespace ImageGen.Pipeline.Train;
 
@@ -106,6 +107,7 @@ public sealed class RunTrainer(BlobServiceClient service)
                 Start = start.Note,
             };
             chunk = chunk with { EtaSeconds = plan.Eta(chunk.Step, chunk.ImagesPerSecond / batch, trained)?.TotalSeconds };
+            ImageGenTelemetry.RecordChunk(dataset, spec.Kind.ToString(), clock.Elapsed, (result.Steps - fromStep) * batch, chunk.Losses);
             await record.UploadJsonAsync(chunk, cancellationToken); // last: the chunk counts as done from here
             return chunk;
         }

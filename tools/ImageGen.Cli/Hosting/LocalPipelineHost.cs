@@ -5,6 +5,7 @@ using ImageGen.Pipeline.Endpoints;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -35,6 +36,8 @@ public sealed record LocalPipelineOptions
     /// </summary>
     public TimeSpan ActivityLock { get; init; } = TimeSpan.FromMinutes(10);
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+    /// <summary>OpenTelemetry's Prometheus scraping endpoint at /metrics (off by default: it costs a little per request).</summary>
+    public bool Metrics { get; init; }
 }
 
 /// <summary>
@@ -105,6 +108,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         builder.WebHost.UseUrls(options.Urls);
         var pipeline = new PipelineEnvironment(storage, options.Pipeline);
         builder.Services.AddImageGenServing(storage, options.Serve);
+        builder.Services.AddImageGenTelemetry(builder.Configuration, prometheus: options.Metrics);
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddDurableTaskWorker(b =>
         {
@@ -120,6 +124,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         app.Lifetime.ApplicationStopping.Register(stopping.Cancel);
         options.Access.Apply(app);
         ApiRoutes.Map(app, ApiRoutes.All);
+        if (options.Metrics) app.MapPrometheusScrapingEndpoint();
         var host = new LocalPipelineHost(sidecar, app, stopping, backend, loggerFactory);
         await app.StartAsync(cancellationToken);
         try { options.Access.CheckBound(app); }

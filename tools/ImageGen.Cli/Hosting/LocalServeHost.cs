@@ -1,6 +1,7 @@
 using Azure.Storage.Blobs;
 using ImageGen.Pipeline.Endpoints;
 using ImageGen.Pipeline.Serve;
+using ImageGen.Pipeline.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,11 +12,12 @@ namespace ImageGen.Cli.Hosting;
 /// <summary>
 /// The serving endpoints on Kestrel without the Functions host (same route table, same handlers), for machines
 /// without Core Tools, for tests over a real socket, and for load benchmarks. No function keys here, so it listens on
-/// loopback and answers local names only unless <paramref name="access"/> says otherwise (LocalAccess).
+/// loopback and answers local names only unless <paramref name="access"/> says otherwise (LocalAccess). With
+/// <paramref name="metrics"/>, OpenTelemetry's Prometheus scraping endpoint answers at /metrics.
 /// </summary>
 public static class LocalServeHost
 {
-    public static WebApplication Build(string storageConnection, ServeOptions options, string urls, LocalAccess? access = null)
+    public static WebApplication Build(string storageConnection, ServeOptions options, string urls, LocalAccess? access = null, bool metrics = false)
     {
         access ??= new LocalAccess();
         access.CheckAddresses(urls.Split(';', StringSplitOptions.RemoveEmptyEntries), "--urls");
@@ -23,9 +25,11 @@ public static class LocalServeHost
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(urls);
         builder.Services.AddImageGenServing(new BlobServiceClient(storageConnection), options);
+        builder.Services.AddImageGenTelemetry(builder.Configuration, prometheus: metrics);
         var app = builder.Build();
         access.Apply(app);
         ApiRoutes.Map(app, ApiRoutes.Serving);
+        if (metrics) app.MapPrometheusScrapingEndpoint();
         return app;
     }
 

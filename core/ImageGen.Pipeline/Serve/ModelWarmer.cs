@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using ImageGen.Pipeline.Http;
+using Microsoft.Extensions.Hosting;
+using TorchSharp;
+
+namespace ImageGen.Pipeline.Serve;
+
+/// <summary>
+/// Readiness: loads the latest model of each dataset in ServeOptions.WarmDatasets and runs one forward pass on it (the
+/// first pass pays for libtorch's lazy set-up), then watches latest.json every LatestCheckInterval and warms each newly
+/// published version the same way. Ready means every configured dataset's latest version has been warmed; while one
+/// is not (starting up, no model yet, a new version warming, a load failing) /api/health/ready answers 503 and says
+/// why, so a load balancer sends no traffic to a replica whose first request would pay for a cold load.
+/// </summary>
+public sealed class ModelWarmer(GeneratorCache cache, ServeOptions options) : BackgroundService
+{
+    private readonly IReadOnlyList<string> datasets = options.DatasetsToWarm();
+    /// <summary>The version of each dataset warmed last.</summary>
+    private readonly ConcurrentDictionary<string, string> warmed = new(StringComparer.Ordinal);
+    /// <summary>Why each dataset is not ready yet; absent once its latest version is warm.</summary>
+    private readonly ConcurrentDictionary<string, string> waiting = new(StringComparer.Ordinal);
+
+    public bool Ready => datasets.All(d => !waiting.ContainsKey(d) && warmed.ContainsKey(d));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (string dataset in datasets) waiting[dataset] = "not checked yet";
+        var interval = options.LatestCheckInterval < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : options.LatestCheckInterval;
+        while (!stoppingToken.IsCancellationRequested && datasets.Count > 0)
+        {
+            foreach (string dataset in datasets) await WarmAsync(dataset, stoppingToken);
+            try { await Task.Delay(interval, stoppingToken); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    /// <summary>Warms the dataset's latest version unless it is warm already; records why not where it cannot.</summary>
+    private async Task WarmAsync(string dataset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (status, version) = await cache.ResolveAsync(dataset, null, cancellationToken);
+            if (status != ResolveStatus.Ok)
+            {
+                waiting[dataset] = status == ResolveStatus.NoModelYet ? "no published model yet" : "unknown dataset";
+                return;
+            }
+            if (warmed.TryGetValue(dataset, out string? done) && done == version)
+            {
+                waiting.TryRemove(dataset, out _);
+                return;
+            }
+            waiting[dataset] = $"warming {version}";
+            using var lease = await cache.AcquireAsync(dataset, version!, cancellationToken);
+            var sampler = lease.Model.Sampler;
+            await lease.Model.Queue.RunAsync(() =>
+            {
+                using var scope = torch.NewDisposeScope();
+                sampler.Generate([0]);
+                return true;
+            }, cancellationToken);
+            warmed[dataset] = version!;
+            waiting.TryRemove(dataset, out _);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
+        catch (Exception e) { waiting[dataset] = e is ApiErrorException api ? api.Error.Message : e.Message; }
+    }
+
+    /// <summary>200 with the warm versions, or 503 with what each dataset still waits for (and Retry-After).</summary>
+    public ApiResult Readiness()
+    {
+        var body = new
+        {
+            status = Ready ? "ready" : "warming",
+            warm = datasets.Where(warmed.ContainsKey).ToDictionary(d => d, d => warmed[d]),
+            waiting = datasets.Where(d => waiting.ContainsKey(d) || !warmed.ContainsKey(d))
+                .ToDictionary(d => d, d => waiting.GetValueOrDefault(d, "not checked yet")),
+        };
+        return Ready
+            ? ApiResult.JsonBody(body)
+            : ApiResult.JsonBody(body, 503) with { Headers = new Dictionary<string, string> { ["Retry-After"] = "5" } };
+    }
+}
