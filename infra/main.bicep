@@ -5,20 +5,34 @@
 // with the least it needs (blobGrants): the internet-facing app reads models and checkpoints and can only move
 // latest.json and drop cancel markers; the training app alone writes datasets, checkpoints and versions; neither deletes.
 //
-// Deploy in two passes: the first creates everything; after the Flex app's code is deployed (its blob extension
-// key exists only then), run again with wireEventGrid=true to subscribe the blob trigger to BlobCreated events.
+// The training image lives in a registry made here (the training identity pulls it with AcrPull). With
+// usePrivateNetworking the storage account is reachable only through private endpoints in a virtual network that
+// both apps join.
+//
+// Deploy with `azd up` (azure.yaml, infra/README.md): provision, build and push the training image, deploy both
+// apps, then the postdeploy hook runs this template again with wireEventGrid=true (the blob extension key the
+// Event Grid subscription needs exists only once the Flex app's code is deployed).
 
 @description('Prefix of every resource name.')
 param name string = 'imagegen'
 param location string = resourceGroup().location
-@description('Container image of functions/ImageGen.Functions built with -p:TorchBackend=cuda (see infra/README.md).')
-param trainingImage string
-@description('Registry server of trainingImage, pulled with the training app identity (grant it AcrPull there).')
-param registryServer string
+@description('''The training image: functions/ImageGen.Functions built by infra/docker/gpu.Dockerfile and pushed to the
+registry below. azd passes the image it deployed last (SERVICE_TRAINING_IMAGE_NAME, infra/main.parameters.json). Empty
+on the first provision, before any image exists: the app then starts on placeholderImage, without probes, and
+azd deploy puts the real image in; the postdeploy pass brings the probes.''')
+param trainingImage string = ''
+@description('Host of Microsoft\'s container registry (azd: BASE_REGISTRY); only the placeholder image is taken from it.')
+param baseRegistry string = ''
+@description('What the training app runs until its image exists: the Azure Functions .NET isolated base image, no app.')
+param placeholderImage string = '${baseRegistry}/azure-functions/dotnet-isolated:4-dotnet-isolated10.0'
 @allowed(['Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
 param gpuProfile string = 'Consumption-GPU-NC8as-T4'
 @description('Second pass: subscribe the Event Grid blob trigger once the Flex app is deployed.')
 param wireEventGrid bool = false
+@description('''Storage only through private endpoints (blob, queue, table) in a virtual network that the Flex app joins
+and the Container Apps environment lives in; the storage account's public network access is off. Choose it on the
+first provision: a Container Apps environment cannot move into a virtual network later.''')
+param usePrivateNetworking bool = false
 
 var suffix = uniqueString(resourceGroup().id)
 var pipelineHub = 'ImageGen'
@@ -38,11 +52,13 @@ var hostContainers = [
 ]
 var pipelineFunctions = ['DatasetPipeline', 'NewestDrop', 'Ingest', 'TrainChunk', 'Evaluate', 'Publish']
 // Every HTTP function of functions/ImageGen.Functions (a test compares this list with the build's functions.metadata):
-// all are the Flex app's, and all are disabled on the GPU training app, which has no business answering the internet.
+// all are the Flex app's, and all but probeFunctions are disabled on the GPU training app, which has no business
+// answering the internet (it has no ingress either).
 var httpFunctions = [
   'Samples'
   'Reconstruct'
   'Health'
+  'HealthReady' // GET /api/health/ready: 503 until the configured models are warm; the training app's readiness probe
   'ServeStatus'
   'SamplerPage'
   'TrainStart'
@@ -55,6 +71,28 @@ var httpFunctions = [
   'ModelPromote'
   'ModelRollback'
 ]
+// Anonymous health endpoints the training app's Container Apps probes call (trainingProbes): left on there.
+var probeFunctions = ['Health', 'HealthReady']
+// Liveness restarts a replica whose host stops answering; readiness holds a replica back until its models are warm.
+// Port 80: the Functions base image's host (ASPNETCORE_URLS in infra/docker/*.Dockerfile).
+var trainingProbes = [
+  {
+    type: 'Liveness'
+    httpGet: { path: '/api/health', port: 80 }
+    initialDelaySeconds: 30
+    periodSeconds: 30
+    timeoutSeconds: 10
+    failureThreshold: 5
+  }
+  {
+    type: 'Readiness'
+    httpGet: { path: '/api/health/ready', port: 80 }
+    initialDelaySeconds: 10
+    periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 3
+  }
+]
 
 // Built-in data roles used below.
 var builtInRoles = {
@@ -63,6 +101,7 @@ var builtInRoles = {
   blobOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner (the Functions host's own containers)
   queueContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
   tableContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe64f8412d' // AcrPull (the training image, on the registry only)
 }
 // Both apps, on the whole account: the durable task hubs live in queues and tables whose names the durable extension
 // makes at run time. No blob role is given at account scope.
@@ -147,6 +186,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowSharedKeyAccess: false
     allowBlobPublicAccess: false
     minimumTlsVersion: 'TLS1_2'
+    // Private: only the private endpoints below (and trusted Azure services such as Event Grid's system topic).
+    publicNetworkAccess: usePrivateNetworking ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: usePrivateNetworking ? 'Deny' : 'Allow', bypass: 'AzureServices' }
   }
 }
 
@@ -225,6 +267,82 @@ resource blobAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for 
   dependsOn: [blobContainers]
 }]
 
+// Private networking (usePrivateNetworking): a virtual network with a subnet for the Container Apps environment, one
+// for the Flex app's integration (both delegated to Microsoft.App/environments, as Flex Consumption requires) and one
+// for private endpoints; the storage account's blob, queue and table services each get a private endpoint and a
+// private DNS zone linked to the network, so both apps resolve the account's usual names to private addresses.
+var storageServices = ['blob', 'queue', 'table']
+
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = if (usePrivateNetworking) {
+  name: '${name}-vnet'
+  location: location
+  properties: {
+    addressSpace: { addressPrefixes: ['10.40.0.0/16'] }
+    subnets: [
+      {
+        name: 'apps'
+        properties: {
+          addressPrefix: '10.40.0.0/23'
+          delegations: [{ name: 'containerapps', properties: { serviceName: 'Microsoft.App/environments' } }]
+        }
+      }
+      {
+        name: 'front'
+        properties: {
+          addressPrefix: '10.40.2.0/24'
+          delegations: [{ name: 'flex', properties: { serviceName: 'Microsoft.App/environments' } }]
+        }
+      }
+      {
+        name: 'endpoints'
+        properties: { addressPrefix: '10.40.3.0/24', privateEndpointNetworkPolicies: 'Disabled' }
+      }
+    ]
+  }
+}
+
+resource appsSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' existing = {
+  parent: vnet
+  name: 'apps'
+}
+
+resource frontSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' existing = {
+  parent: vnet
+  name: 'front'
+}
+
+resource endpointsSubnet 'Microsoft.Network/virtualNetworks/subnets@2024-05-01' existing = {
+  parent: vnet
+  name: 'endpoints'
+}
+
+resource storageDns 'Microsoft.Network/privateDnsZones@2024-06-01' = [for service in storageServices: if (usePrivateNetworking) {
+  name: 'privatelink.${service}.${environment().suffixes.storage}'
+  location: 'global'
+}]
+
+resource storageDnsLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = [for (service, i) in storageServices: if (usePrivateNetworking) {
+  parent: storageDns[i]
+  name: '${name}-vnet'
+  location: 'global'
+  properties: { registrationEnabled: false, virtualNetwork: { id: vnet.id } }
+}]
+
+resource storageEndpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [for service in storageServices: if (usePrivateNetworking) {
+  name: '${name}-storage-${service}'
+  location: location
+  properties: {
+    subnet: { id: endpointsSubnet.id }
+    privateLinkServiceConnections: [{ name: service, properties: { privateLinkServiceId: storage.id, groupIds: [service] } }]
+  }
+}]
+
+resource storageEndpointDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = [for (service, i) in storageServices: if (usePrivateNetworking) {
+  parent: storageEndpoints[i]
+  name: 'default'
+  properties: { privateDnsZoneConfigs: [{ name: service, properties: { privateDnsZoneId: storageDns[i].id } }] }
+}]
+
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${name}-logs'
   location: location
@@ -260,10 +378,12 @@ resource frontApp 'Microsoft.Web/sites@2024-04-01' = {
   name: '${name}-${suffix}'
   location: location
   kind: 'functionapp,linux'
+  tags: { 'azd-service-name': 'front' } // azd deploys the service of that name (azure.yaml) here
   identity: { type: 'UserAssigned', userAssignedIdentities: { '${frontIdentity.id}': {} } }
   properties: {
     serverFarmId: flexPlan.id
     httpsOnly: true
+    virtualNetworkSubnetId: usePrivateNetworking ? frontSubnet.id : null
     functionAppConfig: {
       deployment: {
         storage: {
@@ -283,7 +403,7 @@ resource frontApp 'Microsoft.Web/sites@2024-04-01' = {
       ], map(pipelineFunctions, f => { name: 'AzureWebJobs.${f}.Disabled', value: 'true' }))
     }
   }
-  dependsOn: [accountAccess, blobAccess]
+  dependsOn: [accountAccess, blobAccess, storageEndpointDns, storageDnsLinks]
 }
 
 resource dropsTopic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = if (wireEventGrid) {
@@ -309,11 +429,32 @@ resource dropsSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
   }
 }
 
+// The training image's registry. Basic (10 GiB included; no private endpoints, which need Premium, so it stays
+// reachable from the internet for azd's push); no admin user: the training identity pulls with AcrPull, and azd
+// pushes with the deploying user's Entra sign-in.
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: take('${toLower(replace(name, '-', ''))}${suffix}', 50)
+  location: location
+  sku: { name: 'Basic' }
+  properties: { adminUserEnabled: false }
+}
+
+resource trainingPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: registry
+  name: guid(registry.id, trainingIdentity.id, builtInRoles.acrPull)
+  properties: {
+    principalId: trainingIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.acrPull)
+  }
+}
+
 // GPU Container Apps: the Functions app again, running the pipeline's orchestrations and training activities.
-resource environment 'Microsoft.App/managedEnvironments@2024-10-02-preview' = {
+resource appsEnvironment 'Microsoft.App/managedEnvironments@2024-10-02-preview' = {
   name: '${name}-env'
   location: location
   properties: {
+    vnetConfiguration: usePrivateNetworking ? { infrastructureSubnetId: appsSubnet.id } : null
     appLogsConfiguration: {
       destination: 'log-analytics'
       logAnalyticsConfiguration: { customerId: logs.properties.customerId, sharedKey: logs.listKeys().primarySharedKey }
@@ -329,36 +470,46 @@ resource trainingApp 'Microsoft.App/containerApps@2024-10-02-preview' = {
   name: '${name}-train'
   location: location
   kind: 'functionapp'
+  tags: { 'azd-service-name': 'training' } // azd deploys the service of that name (azure.yaml) here
   identity: { type: 'UserAssigned', userAssignedIdentities: { '${trainingIdentity.id}': {} } }
   properties: {
-    managedEnvironmentId: environment.id
+    managedEnvironmentId: appsEnvironment.id
     workloadProfileName: 'gpu'
     configuration: {
       activeRevisionsMode: 'Single'
-      registries: [{ server: registryServer, identity: trainingIdentity.id }]
+      // Pulled with the training identity (AcrPull above); no password anywhere.
+      registries: [{ server: registry.properties.loginServer, identity: trainingIdentity.id }]
     }
     template: {
       containers: [
         {
           name: 'functions'
-          image: trainingImage
+          image: empty(trainingImage) ? placeholderImage : trainingImage
+          // The placeholder has no app, so no health endpoints to probe.
+          probes: empty(trainingImage) ? [] : trainingProbes
           resources: gpuProfile == 'Consumption-GPU-NC8as-T4' ? { cpu: 8, memory: '56Gi' } : { cpu: 24, memory: '220Gi' }
           env: concat(commonSettings, [
             { name: 'AzureWebJobsStorage__clientId', value: trainingIdentity.properties.clientId }
             { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'dotnet-isolated' }
-            // Drops and HTTP are the Flex app's; this app trains.
+            // Drops and HTTP are the Flex app's; this app trains (and answers its probes).
             { name: 'AzureWebJobs.TrainingImageDropped.Disabled', value: 'true' }
             { name: 'AzureWebJobs.TrainingImageDroppedEventGrid.Disabled', value: 'true' }
             { name: 'Pipeline__ChunkTime', value: '00:05:00' }
-          ], map(httpFunctions, f => { name: 'AzureWebJobs.${f}.Disabled', value: 'true' }))
+          ], map(filter(httpFunctions, f => !contains(probeFunctions, f)), f => { name: 'AzureWebJobs.${f}.Disabled', value: 'true' }))
         }
       ]
       scale: { minReplicas: 0, maxReplicas: 2 }
     }
   }
-  dependsOn: [accountAccess, blobAccess]
+  dependsOn: [accountAccess, blobAccess, trainingPull, storageEndpointDns, storageDnsLinks]
 }
 
-output frontAppUrl string = 'https://${frontApp.properties.defaultHostName}'
-output storageAccount string = storage.name
-output trainingApp string = trainingApp.name
+// What azd reads after provisioning (its environment variables; the postdeploy hook uses them too).
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.properties.loginServer
+output AZURE_CONTAINER_REGISTRY_NAME string = registry.name
+output AZURE_CONTAINER_APPS_ENVIRONMENT_ID string = appsEnvironment.id
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output FRONT_APP_NAME string = frontApp.name
+output FRONT_APP_URL string = 'https://${frontApp.properties.defaultHostName}'
+output TRAINING_APP_NAME string = trainingApp.name
+output STORAGE_ACCOUNT_NAME string = storage.name

@@ -157,31 +157,17 @@ public class FunctionsAppTests
     /// <summary>
     /// infra/main.bicep compiled by the real Bicep compiler (restored as a package by this project): no errors, no
     /// warnings or linter findings, and what the app relies on: every pipeline function disabled on the Flex front
-    /// app (it only signals the training app's hub) and every HTTP function on the training app, every container the
-    /// app uses, identity-only storage, the Flex plan, the training app on the GPU workload profile, versioning and
-    /// soft delete, and one identity per app with the least it needs (no deletes; only the training app writes data).
+    /// app (it only signals the training app's hub) and every HTTP function but the probed health endpoints on the
+    /// training app, every container the app uses, identity-only storage, the Flex plan, the training app on the GPU
+    /// workload profile with liveness and readiness probes on the app's health routes, its image pulled from the
+    /// template's registry (no admin user) with its own identity and AcrPull there, versioning and soft delete, one
+    /// identity per app with the least it needs (no deletes; only the training app writes data), and with private
+    /// networking, private endpoints for the storage account's blob, queue and table services.
     /// </summary>
     [Fact]
     public void Infra_compiles_with_bicep_and_matches_the_app()
     {
-        string bicep = typeof(FunctionsAppTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
-            .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "BicepPath").Value!;
-        Assert.True(File.Exists(bicep), $"no Bicep compiler at {bicep}: restore the test project");
-        if (!OperatingSystem.IsWindows() && !File.GetUnixFileMode(bicep).HasFlag(UnixFileMode.UserExecute))
-            File.SetUnixFileMode(bicep, File.GetUnixFileMode(bicep) | UnixFileMode.UserExecute); // package extraction drops the bit
-        var start = new System.Diagnostics.ProcessStartInfo(bicep, ["build", Path.Combine(AzuriteFixture.RepoRoot(), "infra", "main.bicep"), "--stdout"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        start.Environment["BICEP_TELEMETRY_ENABLED"] = "false";
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "bicep build did not finish in 2 minutes");
-        Assert.True(process.ExitCode == 0, stderr.Result);
-        Assert.Equal("", stderr.Result.Trim()); // warnings and linter findings are written here
-
-        var template = JsonDocument.Parse(stdout.Result).RootElement;
+        var template = InfraTests.CompiledMainBicep(); // fails on any error, warning or linter finding
         var variables = template.GetProperty("variables");
         Assert.Equal(PipelineRegistry.Names.Order(), variables.GetProperty("pipelineFunctions").EnumerateArray().Select(n => n.GetString()!).Order());
         Assert.Subset(variables.GetProperty("containers").EnumerateArray().Select(n => n.GetString()!).ToHashSet(), StorageLayout.Containers.ToHashSet());
@@ -194,13 +180,64 @@ public class FunctionsAppTests
             profile => profile.GetProperty("name").GetString() == "gpu");
         Assert.Equal("gpu", Resource("Microsoft.App/containerApps").GetProperty("properties").GetProperty("workloadProfileName").GetString());
 
-        // Every HTTP function the build declares is disabled on the GPU training app: a new one missing from httpFunctions fails here.
-        var httpNames = Metadata().Where(f => f.GetProperty("bindings").EnumerateArray().Any(b => b.GetProperty("type").GetString() == "httpTrigger"))
-            .Select(f => f.GetProperty("name").GetString()!).Order().ToList();
-        Assert.Equal(httpNames, variables.GetProperty("httpFunctions").EnumerateArray().Select(n => n.GetString()!).Order());
+        // Every HTTP function the build declares is disabled on the GPU training app but the health endpoints its
+        // probes call: a new one missing from httpFunctions fails here.
+        var httpTriggers = Metadata().Where(f => f.GetProperty("bindings").EnumerateArray().Any(b => b.GetProperty("type").GetString() == "httpTrigger"))
+            .ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("bindings").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "httpTrigger"));
+        Assert.Equal(httpTriggers.Keys.Order(), variables.GetProperty("httpFunctions").EnumerateArray().Select(n => n.GetString()!).Order());
         var trainingApp = Resource("Microsoft.App/containerApps");
-        string trainingEnv = trainingApp.GetProperty("properties").GetProperty("template").GetProperty("containers")[0].GetProperty("env").GetString()!;
-        Assert.Contains("map(variables('httpFunctions'), lambda('f', createObject('name', format('AzureWebJobs.{0}.Disabled', lambdaVariables('f')), 'value', 'true')))", trainingEnv);
+        var trainingContainer = trainingApp.GetProperty("properties").GetProperty("template").GetProperty("containers")[0];
+        Assert.Contains("map(filter(variables('httpFunctions'), lambda('f', not(contains(variables('probeFunctions'), lambdaVariables('f'))))), lambda('f', createObject('name', format('AzureWebJobs.{0}.Disabled', lambdaVariables('f')), 'value', 'true')))",
+            trainingContainer.GetProperty("env").GetString()!);
+
+        // Probes: liveness on /api/health, readiness on /api/health/ready, each an anonymous GET of the app that stays
+        // on there (probeFunctions); applied whenever the real image runs (the first provision's placeholder has no app).
+        var probeFunctions = variables.GetProperty("probeFunctions").EnumerateArray().Select(n => n.GetString()!).ToList();
+        var probes = variables.GetProperty("trainingProbes").EnumerateArray().ToDictionary(p => p.GetProperty("type").GetString()!, p => p.GetProperty("httpGet").GetProperty("path").GetString()!);
+        Assert.Equal("/api/health", probes["Liveness"]);
+        Assert.Equal("/api/health/ready", probes["Readiness"]);
+        foreach (string path in probes.Values)
+        {
+            var (function, trigger) = Assert.Single(httpTriggers, f => "/api/" + f.Value.GetProperty("route").GetString() == path);
+            Assert.Contains(function, probeFunctions);
+            Assert.Equal("Anonymous", trigger.GetProperty("authLevel").GetString());
+            Assert.Equal(["get"], trigger.GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
+        }
+        Assert.Equal("[if(empty(parameters('trainingImage')), createArray(), variables('trainingProbes'))]", trainingContainer.GetProperty("probes").GetString());
+
+        // The image comes from the template's registry (admin user off), pulled with the training identity, which
+        // holds AcrPull on that registry only.
+        var registry = Resource("Microsoft.ContainerRegistry/registries");
+        Assert.False(registry.GetProperty("properties").GetProperty("adminUserEnabled").GetBoolean());
+        Assert.Contains(registry.GetProperty("sku").GetProperty("name").GetString(), new[] { "Basic", "Standard" });
+        var pull = Assert.Single(trainingApp.GetProperty("properties").GetProperty("configuration").GetProperty("registries").EnumerateArray());
+        Assert.Matches(@"^\[reference\(resourceId\('Microsoft\.ContainerRegistry/registries', .*\)\.loginServer\]$", pull.GetProperty("server").GetString());
+        Assert.Contains("-training-identity", pull.GetProperty("identity").GetString());
+        Assert.Equal("7f951dda-4ed3-4680-a7ca-43fe64f8412d", variables.GetProperty("builtInRoles").GetProperty("acrPull").GetString()); // AcrPull
+        var acrPull = Assert.Single(resources, r => r.GetProperty("type").GetString() == "Microsoft.Authorization/roleAssignments"
+            && r.GetProperty("properties").GetProperty("roleDefinitionId").GetString()!.Contains("variables('builtInRoles').acrPull"));
+        Assert.StartsWith("[resourceId('Microsoft.ContainerRegistry/registries'", acrPull.GetProperty("scope").GetString());
+        Assert.Contains("-training-identity", acrPull.GetProperty("properties").GetProperty("principalId").GetString());
+        Assert.Contains(trainingApp.GetProperty("dependsOn").EnumerateArray(), d => d.GetString()!.Contains("Microsoft.Authorization/roleAssignments"));
+
+        // Private networking: conditional private endpoints for blob, queue and table with their DNS zones, storage
+        // closed to the public, the Flex app integrated and the Container Apps environment in the network.
+        const string Private = "[parameters('usePrivateNetworking')]";
+        Assert.Equal(["blob", "queue", "table"], variables.GetProperty("storageServices").EnumerateArray().Select(s => s.GetString()));
+        foreach (var type in new[] { "Microsoft.Network/virtualNetworks", "Microsoft.Network/privateDnsZones", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", "Microsoft.Network/privateEndpoints", "Microsoft.Network/privateEndpoints/privateDnsZoneGroups" })
+            Assert.Equal(Private, Resource(type).GetProperty("condition").GetString());
+        var endpoints = Resource("Microsoft.Network/privateEndpoints");
+        Assert.Equal("[length(variables('storageServices'))]", endpoints.GetProperty("copy").GetProperty("count").GetString());
+        var link = Assert.Single(endpoints.GetProperty("properties").GetProperty("privateLinkServiceConnections").EnumerateArray()).GetProperty("properties");
+        Assert.Equal(["[variables('storageServices')[copyIndex()]]"], link.GetProperty("groupIds").EnumerateArray().Select(g => g.GetString()));
+        Assert.StartsWith("[resourceId('Microsoft.Storage/storageAccounts'", link.GetProperty("privateLinkServiceId").GetString());
+        Assert.Contains("privatelink.{0}.{1}", Resource("Microsoft.Network/privateDnsZones").GetProperty("name").GetString());
+        var storageProperties = Resource("Microsoft.Storage/storageAccounts").GetProperty("properties");
+        Assert.Equal("[if(parameters('usePrivateNetworking'), 'Disabled', 'Enabled')]", storageProperties.GetProperty("publicNetworkAccess").GetString());
+        Assert.StartsWith("[if(parameters('usePrivateNetworking'), resourceId('Microsoft.Network/virtualNetworks/subnets'",
+            Resource("Microsoft.Web/sites").GetProperty("properties").GetProperty("virtualNetworkSubnetId").GetString());
+        Assert.StartsWith("[if(parameters('usePrivateNetworking'), createObject('infrastructureSubnetId', resourceId('Microsoft.Network/virtualNetworks/subnets'",
+            Resource("Microsoft.App/managedEnvironments").GetProperty("properties").GetProperty("vnetConfiguration").GetString());
 
         // Versioning and soft delete (models above all: an overwritten or deleted version can be brought back).
         var blobService = Resource("Microsoft.Storage/storageAccounts/blobServices").GetProperty("properties");
