@@ -63,7 +63,7 @@ public sealed class ModelWarmer(GeneratorCache cache, ServeOptions options) : Ba
             waiting.TryRemove(dataset, out _);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { }
-        catch (Exception e) { waiting[dataset] = e is ApiErrorException api ? api.Error.Message : e.Message; }
+        catch (Exception e) { waiting[dataset] = e is ApiErrorException api ? api.Error.Message : e.Message.Split('\n')[0].Trim(); } // a storage error's first line
     }
 
     /// <summary>200 with the warm versions, or 503 with what each dataset still waits for (and Retry-After).</summary>
