@@ -309,8 +309,19 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var (smallApp, small) = await serving.StartHostAsync(new ServeOptions { Batching = false, MaxQueuedRequests = 1 });
         await using var _ = smallApp;
         await small.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1"); // load the model first
+        long throttled = 0; // imagegen.serve.throttled for this dataset: one per 429
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) => { if (instrument.Name == "imagegen.serve.throttled") l.EnableMeasurementEvents(instrument); },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags) if (tag is { Key: "dataset", Value: ServingFixture.Gan }) Interlocked.Add(ref throttled, value);
+        });
+        listener.Start();
         var responses = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => small.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=256")));
         Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.Equal(responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests), Interlocked.Read(ref throttled));
         Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
         Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.TooManyRequests));
         Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
