@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using ImageGen.Pipeline.Telemetry;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
+using ImageGen.Pipeline.Telemetry;
 using TorchSharp;
 using static TorchSharp.torch;
 
