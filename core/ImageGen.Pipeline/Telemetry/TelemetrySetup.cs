@@ -1,4 +1,3 @@
-using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,8 +11,7 @@ namespace ImageGen.Pipeline.Telemetry;
 /// <summary>
 /// OpenTelemetry for every host (the Functions app, imagegen host, imagegen serve): the ImageGen meter and spans,
 /// exported where the configuration asks and nowhere else, since an exporter costs CPU and network:
-/// - APPLICATIONINSIGHTS_CONNECTION_STRING set (Azure): Azure Monitor, signed in with the app's managed identity
-///   when AZURE_CLIENT_ID names one;
+/// - APPLICATIONINSIGHTS_CONNECTION_STRING set (Azure, main.bicep sets it): Azure Monitor;
 /// - OTEL_EXPORTER_OTLP_ENDPOINT set: OTLP to that collector (the standard OTEL_* variables apply);
 /// - prometheus: a /metrics scraping endpoint the host maps (MapPrometheusScrapingEndpoint), for local use.
 /// With none of them, no provider is registered and recording stays the no-op it is without a listener.
@@ -37,15 +35,7 @@ public static class TelemetrySetup
             })
             .WithTracing(tracing => tracing.AddSource(ImageGenTelemetry.Name));
         if (otlp) otel.UseOtlpExporter();
-        if (azureMonitor)
-        {
-            string? clientId = configuration["AZURE_CLIENT_ID"];
-            otel.UseAzureMonitorExporter(options =>
-            {
-                options.ConnectionString = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
-                if (!string.IsNullOrWhiteSpace(clientId)) options.Credential = new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(clientId));
-            });
-        }
+        if (azureMonitor) otel.UseAzureMonitorExporter(options => options.ConnectionString = configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"]);
         return otel;
     }
 }
