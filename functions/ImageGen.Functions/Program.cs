@@ -1,12 +1,12 @@
 using ImageGen.Core.Runtime;
+using ImageGen.Functions;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Serve;
-using ImageGen.Functions;
 using ImageGen.Pipeline.Storage;
 using ImageGen.Pipeline.Telemetry;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
