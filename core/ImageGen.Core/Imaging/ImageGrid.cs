@@ -23,6 +23,32 @@ public static class ImageGrid
     }
 
     /// <summary>
+    /// Images first..first+count-1 of [N, C, H, W] floats in [-1, 1] (row-major, as an ONNX session returns them) to 8-bit
+    /// pixels, with ToByteImages' arithmetic: (x + 1) * 127.5 in float, rounded half to even, clamped; RGB gains opaque alpha.
+    /// </summary>
+    public static ImagePixels ToPixels(ReadOnlySpan<float> images, int channels, int height, int width, int first, int count, int scale = 1)
+    {
+        if (channels is not (1 or 3)) throw new ArgumentException($"images of {channels} channels; expected 1 or 3");
+        int bpp = channels == 3 ? 4 : 1, outHeight = height * scale, outWidth = width * scale, plane = height * width;
+        var data = new byte[(long)count * outHeight * outWidth * bpp is var size && size <= Array.MaxLength ? (int)size : throw new ArgumentOutOfRangeException(nameof(count))];
+        for (int n = 0; n < count; n++)
+        {
+            var image = images.Slice((first + n) * channels * plane, channels * plane);
+            int outBase = n * outHeight * outWidth * bpp;
+            for (int y = 0; y < outHeight; y++)
+                for (int x = 0; x < outWidth; x++)
+                {
+                    int source = y / scale * width + x / scale, target = outBase + (y * outWidth + x) * bpp;
+                    for (int c = 0; c < channels; c++) data[target + c] = ToByte(image[c * plane + source]);
+                    if (bpp == 4) data[target + 3] = 255;
+                }
+        }
+        return new ImagePixels(data, count, outHeight, outWidth, bpp);
+    }
+
+    private static byte ToByte(float value) => (byte)Math.Clamp(MathF.Round((value + 1f) * 127.5f), 0f, 255f);
+
+    /// <summary>
     /// [N, C, H, W] in [-1, 1] to a contiguous [N, H, W, 1 or 4] uint8 tensor (RGB gains opaque alpha); scale &gt; 1
     /// enlarges each image by nearest neighbour. Read images out of it with ReadPixels.
     /// </summary>

@@ -43,6 +43,9 @@ public sealed class DcganGenerator : Module<Tensor, Tensor>, IImageGenerator
 
     public Tensor Generate(Tensor z) => forward(z);
     public Module AsModule => this;
+
+    /// <summary>The input seen as a 1x1 feature map, then the stack as built.</summary>
+    public IReadOnlyList<InferenceLayer> InferenceLayers() => [new ToFeatureMaps(Spec.InputSize, 1, 1), .. Models.InferenceLayers.Of(main.children())];
 }
 
 /// <summary>

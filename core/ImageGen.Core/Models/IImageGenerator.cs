@@ -9,4 +9,6 @@ public interface IImageGenerator : IDisposable
     ModelSpec Spec { get; }
     Tensor Generate(Tensor z);
     nn.Module AsModule { get; }
+    /// <summary>The forward pass at inference (eval mode) as plain layers with their weights, for export.</summary>
+    IReadOnlyList<InferenceLayer> InferenceLayers();
 }

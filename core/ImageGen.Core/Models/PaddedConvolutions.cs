@@ -70,7 +70,7 @@ public sealed class PaddedConvTranspose2d : Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
-    private readonly long inChannels, outChannels, paddedIn, paddedOut, stride, padding;
+    private readonly long inChannels, outChannels, paddedIn, paddedOut, kernel, stride, padding;
 
     public PaddedConvTranspose2d(long inChannels, long outChannels, long kernel, long stride = 1, long padding = 0, bool bias = true)
         : base(nameof(ConvTranspose2d))
@@ -79,6 +79,7 @@ public sealed class PaddedConvTranspose2d : Module<Tensor, Tensor>
         this.outChannels = outChannels;
         paddedIn = PaddedConv2d.RoundUp(inChannels);
         paddedOut = PaddedConv2d.RoundUp(outChannels);
+        this.kernel = kernel;
         this.stride = stride;
         this.padding = padding;
         // ConvTranspose2d's own initialisation: its fan-in is taken over the weight's second dimension, as in PyTorch.
@@ -94,6 +95,12 @@ public sealed class PaddedConvTranspose2d : Module<Tensor, Tensor>
     }
 
     public Parameter Weight => weight;
+    public Parameter? Bias => bias;
+    public long InChannels => inChannels;
+    public long OutChannels => outChannels;
+    public long Kernel => kernel;
+    public long Stride => stride;
+    public long Padding => padding;
 
     public override Tensor forward(Tensor input)
     {

@@ -94,6 +94,10 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
     }
 
     public Module AsModule => this;
+
+    /// <summary>The projection to 4x4 maps, the upsampling stack, then Generate's tanh(x/2).</summary>
+    public IReadOnlyList<InferenceLayer> InferenceLayers() =>
+        [Models.InferenceLayers.Of(project), new ToFeatureMaps((int)baseWidth, 4, 4), .. Models.InferenceLayers.Of(upsample.children()), new TanhLayer(0.5f)];
 }
 
 public sealed class VaeFamily : ModelFamily

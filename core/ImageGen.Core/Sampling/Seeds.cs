@@ -46,21 +46,8 @@ public static class Seeds
         return seed;
     }
 
-    /// <summary>z for each seed: a standard normal vector drawn from a generator seeded with that seed alone.</summary>
-    public static Tensor Latents(IReadOnlyList<long> seeds, int latentSize)
-    {
-        var rows = new Tensor[seeds.Count];
-        try
-        {
-            for (int i = 0; i < seeds.Count; i++)
-            {
-                using var generator = new torch.Generator((ulong)seeds[i]);
-                rows[i] = torch.randn([1, latentSize], generator: generator);
-            }
-            return torch.cat(rows, 0);
-        }
-        finally { foreach (var row in rows) row?.Dispose(); }
-    }
+    /// <summary>z for each seed, [n, nz]: a standard normal vector drawn as libtorch's randn draws it from a generator seeded with that seed alone (LatentNoise).</summary>
+    public static Tensor Latents(IReadOnlyList<long> seeds, int latentSize) => torch.tensor(LatentNoise.Draw(seeds, latentSize), [seeds.Count, latentSize]);
 
     /// <summary>Spherical interpolation from a to b ([nz] each) in steps points, both ends included.</summary>
     public static Tensor Slerp(Tensor a, Tensor b, int steps)

@@ -1,0 +1,203 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Google.Protobuf;
+using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Models;
+using Onnx;
+
+namespace ImageGen.Core.Export;
+
+/// <summary>
+/// A checkpoint's generator as an ONNX model, built from its trained weights (the moving average where there is one):
+/// input <c>z</c> float [batch, nz] (and <c>class</c> int64 [batch] where the model is class-conditional), output
+/// <c>images</c> float [batch, C, H, W] in [-1, 1], the batch dimension dynamic. BatchNorm is folded into the
+/// transposed convolution before it. The spec and the class names ride along as metadata, so the file alone serves.
+/// </summary>
+public static class OnnxExport
+{
+    /// <summary>ONNX opset 17 (every operator here is older) in IR version 8, the pair ONNX 1.12 defined: any runtime since 2022 loads it.</summary>
+    public const int Opset = 17;
+    public const long IrVersion = 8;
+    public const string LatentInput = "z", ClassInput = "class", ImagesOutput = "images";
+    /// <summary>Metadata keys: the model's spec (JSON), its class names (JSON array), the checkpoint's step, and whether the weights are the average.</summary>
+    public const string SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes", StepKey = "imagegen.step", AveragedKey = "imagegen.averaged";
+
+    public static string ProducerVersion { get; } =
+        typeof(OnnxExport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
+
+    public static byte[] ToBytes(GeneratorCheckpoint checkpoint) => ToBytes(checkpoint.Header, checkpoint.Generator, checkpoint.Averaged);
+
+    public static byte[] ToBytes(CheckpointHeader header, IImageGenerator generator, bool averaged) => Build(header, generator, averaged).ToByteArray();
+
+    /// <summary>Reads the checkpoint (a file or a run folder) and writes its generator to outPath.</summary>
+    public static void Write(string checkpointOrRunFolder, string outPath, bool raw = false)
+    {
+        using var file = File.OpenRead(Checkpoint.Resolve(checkpointOrRunFolder));
+        using var checkpoint = GeneratorCheckpoint.Load(file, raw);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllBytes(outPath, ToBytes(checkpoint));
+    }
+
+    /// <param name="generator">In eval mode: BatchNorm's running statistics are what gets folded.</param>
+    public static ModelProto Build(CheckpointHeader header, IImageGenerator generator, bool averaged)
+    {
+        var spec = header.Spec;
+        var graph = new GraphBuilder($"{spec.Kind.ToString().ToLowerInvariant()}_generator");
+        graph.Input(LatentInput, TensorProto.Types.DataType.Float, spec.LatentSize);
+        string x = LatentInput;
+        if (spec.Classes > 0)
+        {
+            // The one-hot class as a row of the identity, appended to z: the generator's own input layout.
+            graph.Input(ClassInput, TensorProto.Types.DataType.Int64);
+            var identity = new float[spec.Classes * spec.Classes];
+            for (int c = 0; c < spec.Classes; c++) identity[c * spec.Classes + c] = 1;
+            string oneHot = graph.Node("Gather", [graph.Floats("class_one_hot", identity, spec.Classes, spec.Classes), ClassInput], Attribute("axis", 0));
+            x = graph.Node("Concat", [x, oneHot], Attribute("axis", 1));
+        }
+        var layers = generator.InferenceLayers();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i] is TransposedConvolutionLayer convT && i + 1 < layers.Count && layers[i + 1] is BatchNormLayer bn)
+            {
+                x = graph.TransposedConvolution(x, FoldBatchNorm(convT, bn));
+                i++;
+                continue;
+            }
+            x = layers[i] switch
+            {
+                LinearLayer linear => graph.Node("Gemm", [x, graph.Floats("weight", linear.Weight, linear.Out, linear.In), graph.Floats("bias", linear.Bias, linear.Out)],
+                    Attribute("transB", 1)),
+                ToFeatureMaps maps => graph.Node("Reshape", [x, graph.Longs("shape", [-1, maps.Channels, maps.Height, maps.Width])]),
+                TransposedConvolutionLayer plain => graph.TransposedConvolution(x, plain),
+                BatchNormLayer alone => graph.Node("BatchNormalization", [x, graph.Floats("scale", alone.Weight, alone.Channels), graph.Floats("shift", alone.Bias, alone.Channels),
+                    graph.Floats("mean", alone.RunningMean, alone.Channels), graph.Floats("var", alone.RunningVar, alone.Channels)], Attribute("epsilon", (float)alone.Eps)),
+                ReluLayer => graph.Node("Relu", [x]),
+                TanhLayer { Scale: 1 } => graph.Node("Tanh", [x]),
+                TanhLayer tanh => graph.Node("Tanh", [graph.Node("Mul", [x, graph.Floats("half", [tanh.Scale])])]),
+                var other => throw new NotSupportedException($"ONNX export has no operator for {other.GetType().Name}"),
+            };
+        }
+        // ONNX Runtime's vectorised tanh can land an ulp past 1 where it saturates; the output's contract is [-1, 1].
+        x = graph.Node("Clip", [x, graph.Scalar("min", -1f), graph.Scalar("max", 1f)]);
+        graph.Output(x, ImagesOutput, spec.Channels, spec.ImageSize, spec.ImageSize);
+
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion, ProducerName = "ImageGen", ProducerVersion = ProducerVersion, Domain = "imagegen",
+            DocString = $"{ModelFamily.For(spec.Kind).Name} generator, {spec.ImageSize}x{spec.ImageSize}x{spec.Channels}, nz {spec.LatentSize}" +
+                (spec.Classes > 0 ? $", {spec.Classes} classes" : "") + $": z (and class) to images in [-1, 1]",
+            Graph = graph.Graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = SpecKey, Value = JsonSerializer.Serialize(spec, Json.Compact) });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = ClassesKey, Value = JsonSerializer.Serialize(header.Classes) });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = StepKey, Value = header.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = AveragedKey, Value = averaged ? "true" : "false" });
+        return model;
+    }
+
+    /// <summary>
+    /// The transposed convolution with the eval-mode BatchNorm after it folded in: output channel o scaled by
+    /// weight_o / sqrt(var_o + eps), and shifted to bias_o - mean_o times that scale (computed in double).
+    /// </summary>
+    public static TransposedConvolutionLayer FoldBatchNorm(TransposedConvolutionLayer convT, BatchNormLayer bn)
+    {
+        if (bn.Channels != convT.Out) throw new ArgumentException($"BatchNorm of {bn.Channels} channels after a transposed convolution of {convT.Out}");
+        var weight = new float[convT.Weight.Length];
+        var bias = new float[convT.Out];
+        int perOut = convT.Kernel * convT.Kernel;
+        for (int o = 0; o < convT.Out; o++)
+        {
+            double scale = bn.Weight[o] / Math.Sqrt(bn.RunningVar[o] + bn.Eps);
+            bias[o] = (float)(((convT.Bias?[o] ?? 0) - bn.RunningMean[o]) * scale + bn.Bias[o]);
+            for (int i = 0; i < convT.In; i++)
+                for (int k = 0; k < perOut; k++)
+                {
+                    int at = (i * convT.Out + o) * perOut + k; // weight [In, Out, K, K]
+                    weight[at] = (float)(convT.Weight[at] * scale);
+                }
+        }
+        return convT with { Weight = weight, Bias = bias };
+    }
+
+    private static AttributeProto Attribute(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+    private static AttributeProto Attribute(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+    private static AttributeProto Attribute(string name, long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.Add(values);
+        return attribute;
+    }
+
+    /// <summary>Names values and nodes in order (node_3, convt_3.weight) and collects them into one graph.</summary>
+    private sealed class GraphBuilder(string name)
+    {
+        public GraphProto Graph { get; } = new() { Name = name };
+        private int nodes;
+
+        public void Input(string input, TensorProto.Types.DataType type, params long[] featureDims) => Graph.Input.Add(Value(input, type, featureDims));
+
+        public void Output(string from, string output, params long[] featureDims)
+        {
+            Graph.Node.Add(new NodeProto { OpType = "Identity", Name = output, Input = { from }, Output = { output } });
+            Graph.Output.Add(Value(output, TensorProto.Types.DataType.Float, featureDims));
+        }
+
+        /// <summary>A value of shape [batch, featureDims...], batch named and dynamic.</summary>
+        private static ValueInfoProto Value(string name, TensorProto.Types.DataType type, long[] featureDims)
+        {
+            var shape = new TensorShapeProto();
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+            foreach (long dim in featureDims) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = dim });
+            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
+        }
+
+        public string Node(string opType, string[] inputs, params AttributeProto[] attributes)
+        {
+            string output = $"{opType.ToLowerInvariant()}_{nodes++}";
+            var node = new NodeProto { OpType = opType, Name = output };
+            node.Input.Add(inputs);
+            node.Output.Add(output);
+            node.Attribute.Add(attributes);
+            Graph.Node.Add(node);
+            return output;
+        }
+
+        public string TransposedConvolution(string x, TransposedConvolutionLayer convT)
+        {
+            string weight = Floats("weight", convT.Weight, convT.In, convT.Out, convT.Kernel, convT.Kernel);
+            string[] inputs = convT.Bias is null ? [x, weight] : [x, weight, Floats("bias", convT.Bias, convT.Out)];
+            return Node("ConvTranspose", inputs, Attribute("kernel_shape", [convT.Kernel, convT.Kernel]), Attribute("strides", [convT.Stride, convT.Stride]),
+                Attribute("pads", [convT.Padding, convT.Padding, convT.Padding, convT.Padding]));
+        }
+
+        /// <summary>A float initializer (little-endian raw data) named for the node that uses it next.</summary>
+        public string Floats(string role, float[] values, params long[] dims)
+        {
+            var tensor = new TensorProto { Name = $"node_{nodes}.{role}", DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
+            tensor.Dims.Add(dims.Length == 0 ? [values.Length] : dims);
+            if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw data is little-endian");
+            Graph.Initializer.Add(tensor);
+            return tensor.Name;
+        }
+
+        /// <summary>A rank-0 float initializer.</summary>
+        public string Scalar(string role, float value)
+        {
+            var tensor = new TensorProto { Name = $"node_{nodes}.{role}", DataType = (int)TensorProto.Types.DataType.Float };
+            tensor.FloatData.Add(value);
+            Graph.Initializer.Add(tensor);
+            return tensor.Name;
+        }
+
+        public string Longs(string role, long[] values)
+        {
+            var tensor = new TensorProto { Name = $"node_{nodes}.{role}", DataType = (int)TensorProto.Types.DataType.Int64 };
+            tensor.Dims.Add(values.Length);
+            tensor.Int64Data.Add(values);
+            Graph.Initializer.Add(tensor);
+            return tensor.Name;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace ImageGen.Core.Models;
+
+/// <summary>
+/// One step of a generator's forward pass at inference, with its weights copied out of the network: what an exporter
+/// (ONNX) needs to rebuild the pass without TorchSharp. Weights keep PyTorch's layouts.
+/// </summary>
+public abstract record InferenceLayer;
+
+/// <summary>y = x W^T + b: weight [Out, In] row-major.</summary>
+public sealed record LinearLayer(int In, int Out, float[] Weight, float[] Bias) : InferenceLayer;
+
+/// <summary>[n, C*H*W] (or [n, C]) viewed as feature maps [n, C, H, W].</summary>
+public sealed record ToFeatureMaps(int Channels, int Height, int Width) : InferenceLayer;
+
+/// <summary>A square transposed convolution: weight [In, Out, Kernel, Kernel] row-major; bias [Out] or null.</summary>
+public sealed record TransposedConvolutionLayer(int In, int Out, int Kernel, int Stride, int Padding, float[] Weight, float[]? Bias) : InferenceLayer;
+
+/// <summary>BatchNorm in eval mode: (x - mean) / sqrt(var + eps) * weight + bias, per channel.</summary>
+public sealed record BatchNormLayer(int Channels, float[] Weight, float[] Bias, float[] RunningMean, float[] RunningVar, double Eps) : InferenceLayer;
+
+public sealed record ReluLayer : InferenceLayer;
+
+/// <summary>tanh(Scale * x): the GAN's output (Scale 1), and the VAE's 2*sigmoid(x)-1 = tanh(x/2).</summary>
+public sealed record TanhLayer(float Scale) : InferenceLayer;
+
+/// <summary>The layers of the networks' own modules, in order.</summary>
+public static class InferenceLayers
+{
+    public static IEnumerable<InferenceLayer> Of(IEnumerable<Module> modules) => modules.Select(Of);
+
+    public static InferenceLayer Of(Module module) => module switch
+    {
+        Linear linear => new LinearLayer((int)linear.in_features, (int)linear.out_features, Floats(linear.weight!), Floats(linear.bias!)),
+        PaddedConvTranspose2d convT => new TransposedConvolutionLayer((int)convT.InChannels, (int)convT.OutChannels, (int)convT.Kernel, (int)convT.Stride,
+            (int)convT.Padding, Floats(convT.Weight), convT.Bias is null ? null : Floats(convT.Bias)),
+        BatchNorm2d bn => new BatchNormLayer((int)bn.num_features, Floats(bn.weight!), Floats(bn.bias!), Floats(bn.running_mean!), Floats(bn.running_var!), bn.eps),
+        TorchSharp.Modules.ReLU => new ReluLayer(),
+        TorchSharp.Modules.Tanh => new TanhLayer(1),
+        _ => throw new NotSupportedException($"no inference layer for a {module.GetType().Name} module"),
+    };
+
+    private static float[] Floats(Tensor tensor)
+    {
+        using var cpu = tensor.detach().cpu().contiguous();
+        return cpu.data<float>().ToArray();
+    }
+}

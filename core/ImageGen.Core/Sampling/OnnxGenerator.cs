@@ -1,0 +1,94 @@
+using System.Text.Json;
+using ImageGen.Core.Models;
+using Microsoft.ML.OnnxRuntime;
+
+namespace ImageGen.Core.Sampling;
+
+/// <summary>
+/// A generator exported to ONNX (OnnxExport), run by ONNX Runtime on the CPU: latents [n, nz] (and classes [n] where
+/// conditional) to images [n, C, H, W] in [-1, 1]. The spec and class names come from the file's metadata. Loading
+/// builds the session, which checks the graph (types and shapes of every node) and fails on a malformed one.
+/// </summary>
+public sealed class OnnxGenerator : IDisposable
+{
+    // The export's names and metadata keys, repeated here so this class needs nothing of the exporter (or of TorchSharp).
+    private const string LatentInput = "z", ClassInput = "class", ImagesOutput = "images", SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes";
+    private readonly InferenceSession session;
+    private readonly RunOptions runOptions = new();
+    public ModelSpec Spec { get; }
+    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>The producer and opset the file records, e.g. "ImageGen 1.0.0, opset 17".</summary>
+    public string Producer { get; }
+
+    private OnnxGenerator(InferenceSession session, ModelSpec spec, IReadOnlyList<string> classNames, string producer)
+    {
+        this.session = session;
+        Spec = spec;
+        ClassNames = classNames;
+        Producer = producer;
+    }
+
+    /// <param name="threads">ONNX Runtime's intra-op threads (0: its default, one per core).</param>
+    public static OnnxGenerator Load(byte[] model, int threads = 0)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        InferenceSession session;
+        try { session = new InferenceSession(model, options); }
+        catch (OnnxRuntimeException e) { throw new InvalidDataException($"the ONNX model does not load: {e.Message}", e); }
+        try
+        {
+            var metadata = session.ModelMetadata;
+            if (!metadata.CustomMetadataMap.TryGetValue(SpecKey, out string? specJson))
+                throw new InvalidDataException($"the ONNX model has no '{SpecKey}' metadata: it was not exported by ImageGen");
+            var spec = JsonSerializer.Deserialize<ModelSpec>(specJson, Json.Options) ?? throw new InvalidDataException($"'{SpecKey}' is empty");
+            var classes = metadata.CustomMetadataMap.TryGetValue(ClassesKey, out string? classJson)
+                ? JsonSerializer.Deserialize<string[]>(classJson) ?? [] : [];
+            if (classes.Length != spec.Classes) throw new InvalidDataException($"the ONNX model names {classes.Length} classes for a spec of {spec.Classes}");
+            bool conditional = session.InputMetadata.ContainsKey(ClassInput);
+            if (!session.InputMetadata.ContainsKey(LatentInput) || conditional != spec.Classes > 0 || !session.OutputMetadata.ContainsKey(ImagesOutput))
+                throw new InvalidDataException($"the ONNX model's inputs ({string.Join(", ", session.InputMetadata.Keys)}) and outputs " +
+                    $"({string.Join(", ", session.OutputMetadata.Keys)}) are not {LatentInput}{(spec.Classes > 0 ? ", " + ClassInput : "")} to {ImagesOutput}");
+            return new OnnxGenerator(session, spec, classes, ProducerOf(model));
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    public static OnnxGenerator Load(string path, int threads = 0) => Load(File.ReadAllBytes(path), threads);
+
+    /// <summary>Images [count, C, H, W] in [-1, 1], row-major, for latents [count, nz] and (conditional) one class per image.</summary>
+    public float[] Generate(float[] latents, int[] classes, int count)
+    {
+        if (latents.Length != count * Spec.LatentSize) throw new ArgumentException($"{latents.Length} latent values for {count} images of nz {Spec.LatentSize}");
+        var inputs = new Dictionary<string, OrtValue>();
+        try
+        {
+            inputs[LatentInput] = OrtValue.CreateTensorValueFromMemory(latents, [count, Spec.LatentSize]);
+            if (Spec.Classes > 0)
+            {
+                if (classes.Length != count) throw new ArgumentException($"{classes.Length} classes for {count} images");
+                inputs[ClassInput] = OrtValue.CreateTensorValueFromMemory(classes.Select(c => (long)c).ToArray(), [count]);
+            }
+            using var outputs = session.Run(runOptions, inputs, [ImagesOutput]);
+            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        finally { foreach (var value in inputs.Values) value.Dispose(); }
+    }
+
+    /// <summary>The producer, its version and the default-domain opset, read from the protobuf: the runtime reports none but the name.</summary>
+    private static string ProducerOf(byte[] model)
+    {
+        var proto = Onnx.ModelProto.Parser.ParseFrom(model);
+        return $"{proto.ProducerName} {proto.ProducerVersion}, opset {proto.OpsetImport.FirstOrDefault(o => o.Domain == "")?.Version ?? 0}";
+    }
+
+    public void Dispose()
+    {
+        runOptions.Dispose();
+        session.Dispose();
+    }
+}
