@@ -10,7 +10,7 @@ public class ArchitectureTests
 {
     public static TheoryData<string, string[]> Projects => new()
     {
-        { "core/ImageGen.Core", ["Runtime", "Imaging", "Models", "Data", "Checkpoints", "Sampling", "Training", "Metrics"] },
+        { "core/ImageGen.Core", ["Runtime", "Imaging", "Models", "Data", "Checkpoints", "Sampling", "Export", "Training", "Metrics"] },
         { "core/ImageGen.Pipeline", ["Telemetry", "Http", "Storage", "Ingest", "Train", "Evaluate", "Publish", "Serve", "Orchestration", "Endpoints"] },
     };
 

@@ -15,6 +15,23 @@ public class CliTests(TrainedRuns runs)
     }
 
     [Fact]
+    public void Export_writes_an_onnx_model_that_onnx_runtime_loads_and_refuses_a_missing_checkpoint()
+    {
+        using var folder = new TempFolder();
+        string path = folder.File("gan.onnx");
+        var (code, output, error) = Run("export", "--checkpoint", runs.Gan.CheckpointPath, "--out", path);
+        Assert.True(code == 0, error);
+        Assert.Contains($"inputs z [batch, {runs.GanSpec.LatentSize}]", output);
+        using var loaded = ImageGen.Core.Sampling.OnnxGenerator.Load(path);
+        Assert.Equal(runs.GanSpec, loaded.Spec);
+        Assert.Contains("opset 17", loaded.Producer);
+        var (missingCode, _, missingError) = Run("export", "--checkpoint", folder.File("nothing.ckpt"), "--out", folder.File("x.onnx"));
+        Assert.NotEqual(0, missingCode);
+        Assert.Contains("nothing.ckpt", missingError);
+        Assert.False(File.Exists(folder.File("x.onnx")));
+    }
+
+    [Fact]
     public void Every_command_and_bench_target_has_generated_help_naming_each_option_it_takes_and_tab_completion_offers_them()
     {
         var (rootCode, rootHelp, _) = Run("--help");

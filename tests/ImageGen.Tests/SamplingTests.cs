@@ -66,7 +66,8 @@ public class SamplingTests(TrainedRuns runs)
     public void Slerp_starts_and_ends_at_the_seeds_latents_and_keeps_their_norm()
     {
         using var ends = Seeds.Latents([1, 2], 32);
-        using var path = Seeds.Slerp(ends[0], ends[1], 9);
+        float[] drawn = LatentNoise.Draw([1, 2], 32);
+        using var path = torch.tensor(Seeds.Slerp(drawn.AsSpan(0, 32), drawn.AsSpan(32), 9), [9, 32]);
         Assert.Equal(new long[] { 9, 32 }, path.shape);
         Assert.True(torch.allclose(path[0], ends[0], atol: 1e-5));
         Assert.True(torch.allclose(path[8], ends[1], atol: 1e-5));

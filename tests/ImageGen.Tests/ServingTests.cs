@@ -16,9 +16,16 @@ using TorchSharp;
 
 namespace ImageGen.Tests;
 
-/// <summary>Publishes the shared trained models into a real Azurite and serves them over a real socket (Kestrel on 127.0.0.1).</summary>
-public sealed class ServingFixture : IAsyncLifetime
+/// <summary>
+/// Publishes the shared trained models into a real Azurite and serves them over a real socket (Kestrel on 127.0.0.1).
+/// Versions are published with model.onnx, so the default backend (Auto) serves them with ONNX Runtime.
+/// </summary>
+public class ServingFixture : IAsyncLifetime
 {
+    /// <summary>The backend every host this fixture starts uses, unless its options name one.</summary>
+    public virtual ServeBackend Backend => ServeBackend.Auto;
+    public virtual string ExpectedEngine => "onnxruntime";
+
     public AzuriteFixture Azurite { get; } = new();
     public const string Gan = "shapes", Vae = "shapes-vae", Pending = "pending", Conditional = "shapes-classes";
 
@@ -33,7 +40,7 @@ public sealed class ServingFixture : IAsyncLifetime
 
     public async Task<(WebApplication app, HttpClient client)> StartHostAsync(ServeOptions options)
     {
-        var app = LocalServeHost.Build(Azurite.ConnectionString, options, "http://127.0.0.1:0");
+        var app = LocalServeHost.Build(Azurite.ConnectionString, options.Backend == ServeBackend.Auto ? options with { Backend = Backend } : options, "http://127.0.0.1:0");
         await app.StartAsync();
         return (app, new HttpClient { BaseAddress = new Uri(app.Urls.First()) });
     }
@@ -48,6 +55,17 @@ public sealed class ServingFixture : IAsyncLifetime
     public Task DisposeAsync() { Azurite.Dispose(); return Task.CompletedTask; }
 }
 
+/// <summary>The same published versions served from their checkpoints by libtorch.</summary>
+public sealed class LibtorchServingFixture : ServingFixture
+{
+    public override ServeBackend Backend => ServeBackend.Libtorch;
+    public override string ExpectedEngine => "libtorch";
+}
+
+/// <summary>Every serving test again, with libtorch running the generators instead of ONNX Runtime.</summary>
+public sealed class LibtorchServingTests(TrainedRuns runs, LibtorchServingFixture serving) : ServingTests(runs, serving), IClassFixture<LibtorchServingFixture>;
+
+/// <summary>The serving endpoints end to end; run once per backend (this class: ONNX Runtime; LibtorchServingTests: libtorch).</summary>
 [Collection(TrainedRunsCollection.Name)]
 public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixture<ServingFixture>, IAsyncLifetime
 {
@@ -65,6 +83,42 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     public async Task DisposeAsync() { http.Dispose(); await app.DisposeAsync(); }
 
     private static async Task<JsonElement> Json(HttpResponseMessage response) => JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+    [Fact]
+    public async Task The_configured_backend_runs_the_generators()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seeds=1")).StatusCode);
+        var models = (await Json(await http.GetAsync("/api/serve/status"))).GetProperty("models").EnumerateArray().ToList();
+        Assert.NotEmpty(models);
+        Assert.All(models, m => Assert.Equal(serving.ExpectedEngine, m.GetProperty("backend").GetString()));
+    }
+
+    [Fact]
+    public async Task A_version_without_model_onnx_is_served_by_libtorch_unless_onnx_is_forced()
+    {
+        const string dataset = "no-onnx"; // as published before export existed
+        await serving.PublishAsync(dataset, "v0001", runs.Gan.CheckpointPath);
+        await serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer).DeleteBlobIfExistsAsync(StorageLayout.ModelOnnx(dataset, "v0001"));
+        var (autoApp, auto) = await serving.StartHostAsync(new ServeOptions());
+        await using (autoApp)
+        using (auto)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await auto.GetAsync($"/api/datasets/{dataset}/samples?seeds=1")).StatusCode);
+            var model = (await Json(await auto.GetAsync("/api/serve/status"))).GetProperty("models").EnumerateArray().Single();
+            Assert.Equal("libtorch", model.GetProperty("backend").GetString());
+        }
+        var (onnxApp, onnx) = await serving.StartHostAsync(new ServeOptions { Backend = ServeBackend.Onnx });
+        await using (onnxApp)
+        using (onnx)
+        {
+            var refused = await onnx.GetAsync($"/api/datasets/{dataset}/samples?seeds=1");
+            Assert.Equal(HttpStatusCode.InternalServerError, refused.StatusCode);
+            string message = await refused.Content.ReadAsStringAsync();
+            Assert.Contains("model.onnx", message);
+            Assert.Contains("Serve__Backend", message);
+            Assert.Equal(HttpStatusCode.OK, (await onnx.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seeds=1")).StatusCode); // a version with it serves
+        }
+    }
 
     [Fact]
     public async Task Seeded_grid_carries_version_seeds_and_etag_and_a_repeat_gets_304()
@@ -430,8 +484,9 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var blocker = queue.RunAsync(() => hold.Wait(TimeSpan.FromSeconds(30)));
         using var gone = new CancellationTokenSource();
         bool latentsMade = false;
-        var abandoned = queue.GenerateAsync(() => { latentsMade = true; return Seeds.Latents([1, 2], sampler.Spec.LatentSize); }, 2, 1, gone.Token);
-        var kept = queue.GenerateAsync(() => Seeds.Latents([3], sampler.Spec.LatentSize), 1);
+        GeneratorInputs For(params long[] seeds) => new(LatentNoise.Draw(seeds, sampler.Spec.LatentSize), new int[seeds.Length], seeds.Length);
+        var abandoned = queue.GenerateAsync(() => { latentsMade = true; return For(1, 2); }, 2, 1, gone.Token);
+        var kept = queue.GenerateAsync(() => For(3), 1);
         gone.Cancel(); // the client disconnects while its work waits behind the blocker
         hold.Set();
         Assert.True(await blocker);
@@ -440,7 +495,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         Assert.False(latentsMade);
         Assert.Equal(1, queue.RequestsDropped);
         Assert.Equal(1, queue.ForwardPasses);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queue.GenerateAsync(() => Seeds.Latents([4], 8), 1, 1, gone.Token)); // not even queued
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queue.GenerateAsync(() => For(4), 1, 1, gone.Token)); // not even queued
     }
 
     [Fact]

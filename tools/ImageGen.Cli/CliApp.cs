@@ -25,6 +25,7 @@ public static class CliApp
                 case "bench": return BenchCommand.Run(rest, output);
                 case "serve": return await ServeCommand.RunAsync(rest, output);
                 case "publish": return await PublishCommand.RunAsync(rest, output);
+                case "export": return ExportCommand.Run(rest, output);
                 case "extractor": return EvalCommand.TrainExtractor(rest, output);
                 case "eval": return EvalCommand.Run(rest, output);
                 case "host": return await HostCommand.RunAsync(rest, output);

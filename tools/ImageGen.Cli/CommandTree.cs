@@ -41,6 +41,8 @@ public static class CommandTree
          "--eval-samples", "--extractor-steps", "--allowed-hosts", "--warm"], ["--verbose", "--allow-remote", "--metrics"]);
     public static readonly CommandDefinition Publish = new("publish", "Publishes a checkpoint's generator as models/DATASET/VERSION and moves latest.json to it unless a newer version is latest",
         ["--checkpoint", "--dataset", "--version", "--storage"], []);
+    public static readonly CommandDefinition Export = new("export", "Writes a checkpoint's generator as an ONNX model (BatchNorm folded, dynamic batch; input z, and class where conditional; output images in [-1, 1])",
+        ["--checkpoint", "--out"], ["--raw"]);
     public static readonly CommandDefinition Extractor = new("extractor", "Trains the quality metrics' feature extractor: a classifier on labelled data, or self-supervised on unlabelled images",
         ["--data", "--labels", "--test-data", "--test-labels", "--out", "--epochs", "--steps", "--image-size", "--channels", "--threads", "--seed"],
         ["--self-supervised"]);
@@ -70,7 +72,7 @@ public static class CommandTree
     };
     public static readonly CommandDefinition Completion = new("completion", "Prints a shell's tab-completion script: eval \"$(tools/imagegen completion bash)\"", [], [], Positional: "bash");
 
-    public static readonly IReadOnlyList<CommandDefinition> All = [Up, Drop, Train, Sample, Ingest, Serve, Host, Publish, Extractor, Eval, Bench, Completion];
+    public static readonly IReadOnlyList<CommandDefinition> All = [Up, Drop, Train, Sample, Ingest, Serve, Host, Publish, Export, Extractor, Eval, Bench, Completion];
 
     /// <summary>What each option means, by name (an option means the same wherever it appears).</summary>
     private static readonly Dictionary<string, string> OptionHelp = new()
@@ -126,6 +128,7 @@ public static class CommandTree
         ["--nrow"] = "images per grid row",
         ["--padding"] = "pixels between grid cells",
         ["--reconstruct"] = "images to reconstruct through a VAE",
+        ["--raw"] = "the raw generator instead of its moving average",
         ["--grid"] = "write one grid PNG",
         ["--out-dir"] = "write one PNG per seed into a folder, streaming",
         ["--in"] = "a folder of images",

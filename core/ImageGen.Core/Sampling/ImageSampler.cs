@@ -10,7 +10,7 @@ namespace ImageGen.Core.Sampling;
 /// each image's z comes from its own seed, and the network runs in eval and inference mode. A class-conditional model
 /// takes a class per image too: the one asked for, else one drawn from the image's seed.
 /// </summary>
-public sealed class ImageSampler : IDisposable
+public sealed class ImageSampler : IServedGenerator
 {
     private readonly GeneratorCheckpoint loaded;
     public CheckpointHeader Header => loaded.Header;
@@ -47,8 +47,8 @@ public sealed class ImageSampler : IDisposable
     /// <summary>steps images along the great circle from seedA's z to seedB's z (of seedA's class, or the one given).</summary>
     public Tensor Interpolate(long seedA, long seedB, int steps, double truncation = 1.0, int? @class = null)
     {
-        using var ends = Seeds.Latents([seedA, seedB], Spec.LatentSize);
-        using var path = Seeds.Slerp(ends[0], ends[1], steps);
+        float[] ends = LatentNoise.Draw([seedA, seedB], Spec.LatentSize);
+        using var path = torch.tensor(Seeds.Slerp(ends.AsSpan(0, Spec.LatentSize), ends.AsSpan(Spec.LatentSize), steps), [steps, Spec.LatentSize]);
         int fixedClass = @class ?? (Spec.Classes > 0 ? ClassesFor([seedA])[0] : 0);
         return GenerateFrom(path, truncation, Enumerable.Repeat(fixedClass, steps).ToArray());
     }
@@ -72,6 +72,16 @@ public sealed class ImageSampler : IDisposable
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         return Generator.Generate(inputs).MoveToOuterDisposeScope();
+    }
+
+    public string Backend => "libtorch";
+
+    /// <summary>The serving path: latents [count, nz] and a class per image (conditional models) to images [count, C, H, W] in [-1, 1].</summary>
+    public float[] Generate(float[] latents, int[] classes, int count)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var images = GenerateFrom(torch.tensor(latents, [count, Spec.LatentSize]), 1.0, classes);
+        return images.data<float>().ToArray();
     }
 
     public bool CanReconstruct => loaded.Encoder is not null && Spec.Classes == 0;

@@ -9,7 +9,7 @@ namespace ImageGen.Core.Sampling;
 /// conditional) to images [n, C, H, W] in [-1, 1]. The spec and class names come from the file's metadata. Loading
 /// builds the session, which checks the graph (types and shapes of every node) and fails on a malformed one.
 /// </summary>
-public sealed class OnnxGenerator : IDisposable
+public sealed class OnnxGenerator : IServedGenerator
 {
     // The export's names and metadata keys, repeated here so this class needs nothing of the exporter (or of TorchSharp).
     private const string LatentInput = "z", ClassInput = "class", ImagesOutput = "images", SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes";
@@ -59,6 +59,8 @@ public sealed class OnnxGenerator : IDisposable
     }
 
     public static OnnxGenerator Load(string path, int threads = 0) => Load(File.ReadAllBytes(path), threads);
+
+    public string Backend => "onnxruntime";
 
     /// <summary>Images [count, C, H, W] in [-1, 1], row-major, for latents [count, nz] and (conditional) one class per image.</summary>
     public float[] Generate(float[] latents, int[] classes, int count)

@@ -49,20 +49,22 @@ public static class Seeds
     /// <summary>z for each seed, [n, nz]: a standard normal vector drawn as libtorch's randn draws it from a generator seeded with that seed alone (LatentNoise).</summary>
     public static Tensor Latents(IReadOnlyList<long> seeds, int latentSize) => torch.tensor(LatentNoise.Draw(seeds, latentSize), [seeds.Count, latentSize]);
 
-    /// <summary>Spherical interpolation from a to b ([nz] each) in steps points, both ends included.</summary>
-    public static Tensor Slerp(Tensor a, Tensor b, int steps)
+    /// <summary>Spherical interpolation from a to b ([nz] each) in steps points, both ends included: [steps, nz] row-major.</summary>
+    public static float[] Slerp(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int steps)
     {
-        using var scope = torch.NewDisposeScope();
-        var t = steps == 1 ? torch.zeros(1) : torch.linspace(0, 1, steps);
-        var cosine = (torch.dot(a, b) / (a.norm() * b.norm())).clamp(-1, 1);
-        var omega = cosine.acos();
-        var sinOmega = omega.sin();
-        Tensor result;
-        if (sinOmega.item<float>() < 1e-6f) // nearly parallel: fall back to linear interpolation
-            result = a.unsqueeze(0) * (1 - t).unsqueeze(1) + b.unsqueeze(0) * t.unsqueeze(1);
-        else
-            result = a.unsqueeze(0) * (((1 - t) * omega).sin() / sinOmega).unsqueeze(1)
-                   + b.unsqueeze(0) * ((t * omega).sin() / sinOmega).unsqueeze(1);
-        return result.MoveToOuterDisposeScope();
+        if (a.Length != b.Length) throw new ArgumentException($"ends of {a.Length} and {b.Length} values");
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        double dot = 0, normA = 0, normB = 0;
+        for (int i = 0; i < a.Length; i++) { dot += a[i] * b[i]; normA += a[i] * a[i]; normB += b[i] * b[i]; }
+        double omega = Math.Acos(Math.Clamp(dot / Math.Sqrt(normA * normB), -1, 1)), sinOmega = Math.Sin(omega);
+        var path = new float[steps * a.Length];
+        for (int s = 0; s < steps; s++)
+        {
+            double t = steps == 1 ? 0 : (double)s / (steps - 1);
+            // Nearly parallel ends: linear interpolation, where the spherical weights' division would blow up.
+            double wa = sinOmega < 1e-6 ? 1 - t : Math.Sin((1 - t) * omega) / sinOmega, wb = sinOmega < 1e-6 ? t : Math.Sin(t * omega) / sinOmega;
+            for (int i = 0; i < a.Length; i++) path[s * a.Length + i] = (float)(wa * a[i] + wb * b[i]);
+        }
+        return path;
     }
 }

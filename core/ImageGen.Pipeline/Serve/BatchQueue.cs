@@ -3,8 +3,6 @@ using System.Diagnostics;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using ImageGen.Pipeline.Telemetry;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace ImageGen.Pipeline.Serve;
 
@@ -22,8 +20,8 @@ public sealed record GeneratedImages(ImagePixels Pixels, TimeSpan Queued, TimeSp
 /// optional batch window) are concatenated into one forward pass and split again, up to MaxBatchImages images and
 /// MaxBatchPixels output pixels. Other work on the model (a VAE reconstruction) runs on the same worker, alone, in
 /// its turn. Work whose caller went away before it started is dropped, not computed. The forward pass runs
-/// synchronously on the worker inside one dispose scope and inference mode (both are per thread in TorchSharp, so
-/// neither is held across an await).
+/// synchronously on the worker, on either backend (IServedGenerator); libtorch's dispose scopes and inference mode are
+/// per thread, so none is held across an await.
 /// </summary>
 public sealed class BatchQueue : IAsyncDisposable
 {
@@ -34,9 +32,9 @@ public sealed class BatchQueue : IAsyncDisposable
         public abstract void Cancel();
     }
 
-    private sealed class Generation(Func<Tensor> makeLatents, int count, int scale, long pixels, CancellationToken cancellation) : Job(cancellation)
+    private sealed class Generation(Func<GeneratorInputs> makeInputs, int count, int scale, long pixels, CancellationToken cancellation) : Job(cancellation)
     {
-        public Func<Tensor> MakeLatents { get; } = makeLatents;
+        public Func<GeneratorInputs> MakeInputs { get; } = makeInputs;
         public int Count { get; } = count;
         public int Scale { get; } = scale;
         public long Pixels { get; } = pixels;
@@ -60,7 +58,7 @@ public sealed class BatchQueue : IAsyncDisposable
         }
     }
 
-    private readonly ImageSampler sampler;
+    private readonly IServedGenerator generator;
     private readonly ServeOptions options;
     private readonly string dataset;
     private readonly BlockingCollection<Job> queue;
@@ -68,9 +66,9 @@ public sealed class BatchQueue : IAsyncDisposable
     private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="dataset">The dataset the generator serves: the tag of this queue's metrics.</param>
-    public BatchQueue(ImageSampler sampler, ServeOptions options, string dataset)
+    public BatchQueue(IServedGenerator generator, ServeOptions options, string dataset)
     {
-        this.sampler = sampler;
+        this.generator = generator;
         this.options = options;
         this.dataset = dataset;
         // A blocking queue read by a dedicated thread: the worker wakes directly on Add, with no thread-pool hop.
@@ -87,13 +85,13 @@ public sealed class BatchQueue : IAsyncDisposable
     public long RequestsDropped;
 
     /// <summary>
-    /// Queues a request for count images. makeLatents runs on the worker thread and returns [count, nz]; the
-    /// answer is 8-bit pixels (enlarged scale times), so no tensor ever leaves the worker thread.
+    /// Queues a request for count images. makeInputs runs on the worker thread, when the pass starts (a request dropped
+    /// before then costs nothing); the answer is 8-bit pixels (enlarged scale times).
     /// </summary>
-    public Task<GeneratedImages> GenerateAsync(Func<Tensor> makeLatents, int count, int scale = 1, CancellationToken cancellationToken = default)
+    public Task<GeneratedImages> GenerateAsync(Func<GeneratorInputs> makeInputs, int count, int scale = 1, CancellationToken cancellationToken = default)
     {
-        long side = (long)sampler.Spec.ImageSize * scale;
-        return Enqueue(new Generation(makeLatents, count, scale, count * side * side, cancellationToken)).Result.Task;
+        long side = (long)generator.Spec.ImageSize * scale;
+        return Enqueue(new Generation(makeInputs, count, scale, count * side * side, cancellationToken)).Result.Task;
     }
 
     /// <summary>Runs other work on the model (it may use its tensors) on the worker thread, alone, in queue order.</summary>
@@ -170,27 +168,18 @@ public sealed class BatchQueue : IAsyncDisposable
         try
         {
             long started = Stopwatch.GetTimestamp();
-            using var scope = torch.NewDisposeScope();
-            var latents = batch.Count == 1 ? batch[0].MakeLatents() : torch.cat(batch.Select(w => w.MakeLatents()).ToArray(), 0);
+            var inputs = GeneratorInputs.Concat(batch.Select(w => w.MakeInputs()).ToList());
             long latentsDone = Stopwatch.GetTimestamp();
-            var images = sampler.GenerateFrom(latents);
+            float[] images = generator.Generate(inputs.Latents, inputs.Classes, inputs.Count);
             Interlocked.Increment(ref ForwardPasses);
-            ImageGenTelemetry.RecordPass(dataset, (int)latents.shape[0], batch.Count);
+            ImageGenTelemetry.RecordPass(dataset, inputs.Count, batch.Count);
             long forwardDone = Stopwatch.GetTimestamp();
-            // One conversion to 8-bit for the whole pass (a handful of tensor ops, not a handful per request); each
-            // request copies out only its own images, so no pass-sized array lands on the large object heap.
-            // Enlarged requests convert their own rows.
-            var unscaled = batch.Any(w => w.Scale == 1) ? ImageGrid.ToByteImages(images) : null;
+            // Each request converts only its own images, so no pass-sized pixel array lands on the large object heap.
+            var spec = generator.Spec;
             int offset = 0;
             foreach (var work in batch)
             {
-                ImagePixels pixels;
-                if (work.Scale == 1) pixels = ImageGrid.ReadPixels(unscaled!, offset, work.Count);
-                else
-                {
-                    using var mine = images.narrow(0, offset, work.Count);
-                    pixels = ImageGrid.ToPixels(mine, work.Scale);
-                }
+                var pixels = ImageGrid.ToPixels(images, spec.Channels, spec.ImageSize, spec.ImageSize, offset, work.Count, work.Scale);
                 offset += work.Count;
                 work.Result.SetResult(new GeneratedImages(pixels, Stopwatch.GetElapsedTime(work.QueuedAt, started), Stopwatch.GetElapsedTime(started, latentsDone),
                     Stopwatch.GetElapsedTime(latentsDone, forwardDone), Stopwatch.GetElapsedTime(forwardDone), batch.Count));

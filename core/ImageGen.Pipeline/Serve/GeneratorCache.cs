@@ -14,11 +14,22 @@ public sealed class LoadedModel
 {
     public required string Dataset { get; init; }
     public required string Version { get; init; }
-    public required ImageSampler Sampler { get; init; }
+    /// <summary>What samples: the version's model.onnx in ONNX Runtime, or its checkpoint's network in libtorch.</summary>
+    public required IServedGenerator Generator { get; init; }
     public required BatchQueue Queue { get; init; }
+    /// <summary>Loads the checkpoint's networks for what only they do (a VAE's reconstruction through its encoder).</summary>
+    internal Func<Task<ImageSampler>> LoadCheckpoint { get; init; } = () => throw new InvalidOperationException("no checkpoint to load");
+    private Task<ImageSampler>? checkpoint;
     public DateTimeOffset LoadedAt { get; init; } = DateTimeOffset.UtcNow;
     public DateTimeOffset LastUsed { get; internal set; } = DateTimeOffset.UtcNow;
     internal Action? OnDisposed { get; init; }
+
+    /// <summary>The checkpoint's networks: the generator itself under libtorch, else loaded once on first use.</summary>
+    public Task<ImageSampler> CheckpointAsync()
+    {
+        if (Generator is ImageSampler sampler) return Task.FromResult(sampler);
+        lock (gate) return checkpoint ??= LoadCheckpoint();
+    }
     private readonly Lock gate = new();
     private int leases;
     private bool evicted;
@@ -65,7 +76,10 @@ public sealed class LoadedModel
         try
         {
             await Queue.DisposeAsync();
-            Sampler.Dispose();
+            Generator.Dispose();
+            Task<ImageSampler>? loaded;
+            lock (gate) loaded = checkpoint;
+            if (loaded is not null && await loaded.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null) is { } other) other.Dispose();
         }
         finally { OnDisposed?.Invoke(); }
     }
@@ -224,14 +238,19 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
         lock (gate) PeakResidentModels = Math.Max(PeakResidentModels, ResidentModels);
         try
         {
-            await using var checkpoint = await registry.OpenCheckpointAsync(dataset, version);
-            // Reads the generator's sections and seeks past the rest (ranged reads: the discriminator and the
-            // optimizer states are never downloaded). Synchronous reads, so off the request's thread.
-            var sampler = await Task.Run(() => ImageSampler.Load(checkpoint));
+            byte[]? onnx = options.Backend == ServeBackend.Libtorch ? null : await registry.TryReadOnnxAsync(dataset, version);
+            if (onnx is null && options.Backend == ServeBackend.Onnx)
+                throw new ApiErrorException(new ApiError(500, $"dataset '{dataset}' version {version} has no {StorageLayout.OnnxFile} (published before ONNX export) and " +
+                    "Serve__Backend is onnx; publish it again, or set Serve__Backend to auto"));
+            // Synchronous loads (the checkpoint's reads are ranged: the discriminator and optimizer states are never downloaded), so off the request's thread.
+            IServedGenerator generator = onnx is not null
+                ? await Task.Run(() => OnnxGenerator.Load(onnx, options.OnnxThreads))
+                : await LoadCheckpointAsync(dataset, version);
             ImageGenTelemetry.RecordModelLoad(dataset, succeeded: true);
             return new LoadedModel
             {
-                Dataset = dataset, Version = version, Sampler = sampler, Queue = new BatchQueue(sampler, options, dataset), OnDisposed = () => slots.Release(),
+                Dataset = dataset, Version = version, Generator = generator, Queue = new BatchQueue(generator, options, dataset), OnDisposed = () => slots.Release(),
+                LoadCheckpoint = () => LoadCheckpointAsync(dataset, version),
             };
         }
         catch (Exception e)
@@ -242,6 +261,12 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
                 throw new ApiErrorException(new ApiError(500, $"dataset '{dataset}' version {version} could not be loaded: {e.Message}"));
             throw;
         }
+    }
+
+    private async Task<ImageSampler> LoadCheckpointAsync(string dataset, string version)
+    {
+        await using var checkpoint = await registry.OpenCheckpointAsync(dataset, version);
+        return await Task.Run(() => ImageSampler.Load(checkpoint));
     }
 
     /// <summary>Evicts the least recently used loaded models while the resident ones and the loads in flight pass the limit.</summary>

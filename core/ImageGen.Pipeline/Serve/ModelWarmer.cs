@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
+using ImageGen.Core.Sampling;
 using ImageGen.Pipeline.Http;
 using Microsoft.Extensions.Hosting;
-using TorchSharp;
 
 namespace ImageGen.Pipeline.Serve;
 
 /// <summary>
 /// Readiness: loads the latest model of each dataset in ServeOptions.WarmDatasets and runs one forward pass on it (the
-/// first pass pays for libtorch's lazy set-up), then watches latest.json every LatestCheckInterval and warms each newly
+/// first pass pays for the engine's lazy set-up), then watches latest.json every LatestCheckInterval and warms each newly
 /// published version the same way. Ready means every configured dataset's latest version has been warmed; while one
 /// is not (starting up, no model yet, a new version warming, a load failing) /api/health/ready answers 503 and says
 /// why, so a load balancer sends no traffic to a replica whose first request would pay for a cold load.
@@ -52,13 +52,9 @@ public sealed class ModelWarmer(GeneratorCache cache, ServeOptions options) : Ba
             }
             waiting[dataset] = $"warming {version}";
             using var lease = await cache.AcquireAsync(dataset, version!, cancellationToken);
-            var sampler = lease.Model.Sampler;
-            await lease.Model.Queue.RunAsync(() =>
-            {
-                using var scope = torch.NewDisposeScope();
-                sampler.Generate([0]);
-                return true;
-            }, cancellationToken);
+            // One image through the batch queue, as a request would go: the first pass pays for the engine's lazy set-up.
+            var spec = lease.Model.Generator.Spec;
+            await lease.Model.Queue.GenerateAsync(() => new GeneratorInputs(LatentNoise.Draw([0], spec.LatentSize), [0], 1), 1, cancellationToken: cancellationToken);
             warmed[dataset] = version!;
             waiting.TryRemove(dataset, out _);
         }

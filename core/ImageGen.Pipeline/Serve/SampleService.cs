@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
+using ImageGen.Core.Models;
 using ImageGen.Core.Runtime;
 using ImageGen.Core.Sampling;
 using ImageGen.Pipeline.Http;
@@ -37,10 +38,10 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             if (SampleCaching.AddHeaders(request, version, ifNoneMatch, headers)) return new ApiResult(304, "", [], headers);
 
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
-            var sampler = lease.Model.Sampler;
-            var spec = sampler.Spec;
-            int[] classes = request.ClassIndices(sampler.ClassNames, version) ?? ImageClasses(request, sampler);
-            if (spec.Classes > 0) headers["X-Classes"] = string.Join(',', classes.Select(c => sampler.ClassNames[c]));
+            var generator = lease.Model.Generator;
+            var spec = generator.Spec;
+            int[] classes = request.ClassIndices(generator.ClassNames, version) ?? ImageClasses(request, spec);
+            if (spec.Classes > 0) headers["X-Classes"] = string.Join(',', classes.Select(c => generator.ClassNames[c]));
             long side = (long)spec.ImageSize * request.Scale, pixels = request.ImageCount * side * side;
             if (pixels > options.MaxRequestPixels)
                 return ApiResult.Error(new ApiError(400,
@@ -88,7 +89,9 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 return ApiResult.Error(new ApiError(413, $"the image is over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
             string resolved = await ResolveAsync(dataset, version, cancellationToken);
             using var lease = await cache.AcquireAsync(dataset, resolved, cancellationToken);
-            var sampler = lease.Model.Sampler;
+            if (lease.Model.Generator.Spec.Kind != Core.Models.ModelKind.Vae)
+                return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {lease.Model.Generator.Spec.Kind} model; only VAE models reconstruct"));
+            var sampler = await lease.Model.CheckpointAsync();
             if (!sampler.CanReconstruct)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {sampler.Spec.Kind} model; only VAE models reconstruct"));
             var decoded = ImageDecoder.Decode(bytes, sampler.Spec.ImageSize, sampler.Spec.Channels);
@@ -145,7 +148,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             batching = options.Batching,
             models = loaded.Select(m => new
             {
-                dataset = m.Dataset, version = m.Version, kind = m.Sampler.Spec.Kind, imageSize = m.Sampler.Spec.ImageSize,
+                dataset = m.Dataset, version = m.Version, kind = m.Generator.Spec.Kind, imageSize = m.Generator.Spec.ImageSize, backend = m.Generator.Backend,
                 loadedAt = m.LoadedAt, lastUsed = m.LastUsed, requests = m.Queue.RequestsServed, forwardPasses = m.Queue.ForwardPasses, dropped = m.Queue.RequestsDropped,
             }),
         });
@@ -169,26 +172,34 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
 
     /// <summary>
     /// The generator's input for the request (runs on the batch worker's thread): z per seed, or the slerp path, scaled by
-    /// truncation; then each image's class where the model is class-conditional.
+    /// truncation, and each image's class.
     /// </summary>
-    private static Tensor Inputs(SampleQuery request, Core.Models.ModelSpec spec, int[] classes)
+    private static GeneratorInputs Inputs(SampleQuery request, Core.Models.ModelSpec spec, int[] classes)
     {
-        Tensor latents;
+        int nz = spec.LatentSize;
+        float[] latents;
         if (request.Interpolate is { } path)
         {
-            using var ends = Seeds.Latents([path.a, path.b], spec.LatentSize);
-            latents = Seeds.Slerp(ends[0], ends[1], path.steps);
+            float[] ends = LatentNoise.Draw([path.a, path.b], nz);
+            latents = Seeds.Slerp(ends.AsSpan(0, nz), ends.AsSpan(nz), path.steps);
         }
-        else latents = Seeds.Latents(request.Seeds, spec.LatentSize);
-        if (request.Truncation != 1.0) latents.mul_(request.Truncation);
-        if (spec.Classes == 0) return latents;
-        using (latents) return Core.Models.ClassConditioning.Inputs(spec, latents, classes);
+        else latents = LatentNoise.Draw(request.Seeds, nz);
+        if (request.Truncation != 1.0)
+        {
+            float truncation = (float)request.Truncation;
+            for (int i = 0; i < latents.Length; i++) latents[i] *= truncation;
+        }
+        return new GeneratorInputs(latents, classes, request.ImageCount);
     }
 
-    /// <summary>Each image's own class where none was asked for: the seed's (an interpolation keeps its first seed's).</summary>
-    private static int[] ImageClasses(SampleQuery request, ImageSampler sampler) => request.Interpolate is { } path
-        ? Enumerable.Repeat(sampler.ClassesFor([path.a])[0], path.steps).ToArray()
-        : sampler.ClassesFor(request.Seeds);
+    /// <summary>Each image's own class where none was asked for: the seed's (an interpolation keeps its first seed's); 0 for an unconditional model.</summary>
+    private static int[] ImageClasses(SampleQuery request, Core.Models.ModelSpec spec)
+    {
+        if (spec.Classes == 0) return new int[request.ImageCount];
+        return request.Interpolate is { } path
+            ? Enumerable.Repeat(ClassConditioning.FromSeeds([path.a], spec.Classes)[0], path.steps).ToArray()
+            : ClassConditioning.FromSeeds(request.Seeds, spec.Classes);
+    }
 
     /// <summary>Reads at most limit bytes; null when the body is longer (nothing past limit+1 is read).</summary>
     private static async Task<byte[]?> ReadLimitedAsync(Stream body, int limit, CancellationToken cancellationToken)

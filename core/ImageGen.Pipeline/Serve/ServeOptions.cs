@@ -1,5 +1,8 @@
 namespace ImageGen.Pipeline.Serve;
 
+/// <summary>Which engine runs the generators: ONNX Runtime where a version has model.onnx (Auto), or one forced.</summary>
+public enum ServeBackend { Auto, Onnx, Libtorch }
+
 /// <summary>Serving knobs; app settings of the same names (Serve__...) override them.</summary>
 public sealed record ServeOptions
 {
@@ -40,6 +43,13 @@ public sealed record ServeOptions
     public string WarmDatasets { get; init; } = "";
     public IReadOnlyList<string> DatasetsToWarm() =>
         WarmDatasets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
+    /// <summary>
+    /// Auto: ONNX Runtime for versions published with model.onnx, libtorch for older ones. Onnx: ONNX Runtime only (a
+    /// version without model.onnx answers 500 saying so). Libtorch: the checkpoint's network always.
+    /// </summary>
+    public ServeBackend Backend { get; init; } = ServeBackend.Auto;
+    /// <summary>ONNX Runtime's threads per forward pass; 0: one per core.</summary>
+    public int OnnxThreads { get; init; }
     /// <summary>How long a load waits for a model slot (MaxLoadedModels) before the answer is 503.</summary>
     public TimeSpan ModelSlotWait { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -2,6 +2,8 @@ using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Export;
 using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
 using ImageGen.Core.Training;
@@ -85,7 +87,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
     }
 
     /// <summary>
-    /// Writes a new version (checkpoint, samples, then the card) and points latest.json at it, unless the card makes it a
+    /// Writes a new version (checkpoint, its generator exported to model.onnx, samples, then the card) and points latest.json at it, unless the card makes it a
     /// candidate or latest is already a newer version (an ordinary publish never moves latest backwards; PromoteAsync and
     /// RollbackAsync do that on purpose). Every blob is written create-only: a version that exists, even in part, is left as
     /// it is and VersionExistsException is thrown.
@@ -122,7 +124,12 @@ public sealed class ModelRegistry(BlobServiceClient service)
         }
         else
         {
-            await CreateAsync(dataset, version, StorageLayout.ModelCheckpoint(dataset, version), checkpoint, sourceRun, cancellationToken);
+            var checkpointBytes = new MemoryStream();
+            await checkpoint.CopyToAsync(checkpointBytes, cancellationToken);
+            byte[] onnx = ExportOnnx(checkpointBytes);
+            checkpointBytes.Position = 0;
+            await CreateAsync(dataset, version, StorageLayout.ModelCheckpoint(dataset, version), checkpointBytes, sourceRun, cancellationToken);
+            await CreateAsync(dataset, version, StorageLayout.ModelOnnx(dataset, version), new MemoryStream(onnx), sourceRun, cancellationToken);
             if (samplesPng is not null)
                 await CreateAsync(dataset, version, StorageLayout.ModelSamples(dataset, version), new MemoryStream(samplesPng), sourceRun, cancellationToken);
             if (!await CreateAsync(dataset, version, StorageLayout.ModelCard(dataset, version), BinaryData.FromObjectAsJson(card, Core.Models.Json.Options).ToStream(),
@@ -137,6 +144,14 @@ public sealed class ModelRegistry(BlobServiceClient service)
             : current is null ? new LatestPointer(version, card.PublishedAt) { Reason = "published" }
             : StorageLayout.VersionNumber(current.Version) >= number ? current // never backwards: latest is newer already
             : current.MoveTo(version, card.PublishedAt, "published"), cancellationToken);
+    }
+
+    /// <summary>The checkpoint's served generator (its moving average where it has one) as ONNX, for model.onnx.</summary>
+    private static byte[] ExportOnnx(MemoryStream checkpoint)
+    {
+        checkpoint.Position = 0;
+        using var generator = GeneratorCheckpoint.Load(checkpoint);
+        return OnnxExport.ToBytes(generator);
     }
 
     /// <summary>
@@ -315,6 +330,13 @@ public sealed class ModelRegistry(BlobServiceClient service)
     /// A published checkpoint as a seekable stream of ranged reads, pinned to the blob's current ETag: a reader that
     /// seeks past sections (serving skips the discriminator and the optimizer states) never downloads them.
     /// </summary>
+    /// <summary>The version's model.onnx, or null where it has none (published before export, or never).</summary>
+    public async Task<byte[]?> TryReadOnnxAsync(string dataset, string version, CancellationToken cancellationToken = default)
+    {
+        try { return (await models.GetBlobClient(StorageLayout.ModelOnnx(dataset, version)).DownloadContentAsync(cancellationToken)).Value.Content.ToArray(); }
+        catch (RequestFailedException e) when (e.Status == 404) { return null; }
+    }
+
     public Task<Stream> OpenCheckpointAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
         models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version))
             .OpenReadAsync(new BlobOpenReadOptions(allowModifications: false) { BufferSize = 1 << 20 }, cancellationToken);
