@@ -32,6 +32,19 @@ public class CliTests(TrainedRuns runs)
     }
 
     [Fact]
+    public void Bench_backends_times_both_engines_on_one_checkpoint_and_reports_their_agreement()
+    {
+        var (code, output, error) = Run("bench", "backends", "--checkpoint", runs.Gan.CheckpointPath, "--counts", "1,4", "--rounds", "2", "--block", "2", "--threads", "1");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"load from a local file: libtorch \d+ ms .* ONNX Runtime session \d+ ms", output);
+        foreach (int count in new[] { 1, 4 })
+            Assert.Matches($@"count +{count}: libtorch p50 [\d.]+ ms p99 [\d.]+ ms \| onnxruntime p50 [\d.]+ ms .* largest pixel difference [01] level", output);
+        var (badCode, _, badError) = Run("bench", "backends", "--checkpoint", runs.Gan.CheckpointPath, "--counts", "0");
+        Assert.NotEqual(0, badCode);
+        Assert.Contains("--counts '0'", badError);
+    }
+
+    [Fact]
     public void Every_command_and_bench_target_has_generated_help_naming_each_option_it_takes_and_tab_completion_offers_them()
     {
         var (rootCode, rootHelp, _) = Run("--help");

@@ -26,6 +26,7 @@ public static class BenchCommand
             "eval" => QualityBenchCommand.RunCache(Args.Parse(CommandTree.Bench.Target("eval"), rawArgs[1..], "bench eval"), output),
             "quality" => QualityBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("quality"), rawArgs[1..], "bench quality"), output),
             "variants" => VariantsBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("variants"), rawArgs[1..], "bench variants"), output),
+            "backends" => BackendBenchCommand.Run(Args.Parse(CommandTree.Bench.Target("backends"), rawArgs[1..], "bench backends"), output),
             "warmstart" => VariantsBenchCommand.RunWarmStart(Args.Parse(CommandTree.Bench.Target("warmstart"), rawArgs[1..], "bench warmstart"), output),
             var other => throw new UsageException($"unknown bench target '{other}'; use train, sample, http, overhead, pipeline, promote, eval, quality, variants or warmstart"),
         };

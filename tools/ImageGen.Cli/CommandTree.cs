@@ -35,7 +35,7 @@ public static class CommandTree
         ["--in", "--out", "--image-size", "--channels", "--max-side", "--max-pixels"], []);
     public static readonly CommandDefinition Serve = new("serve", "Serves the published models over HTTP (the samples endpoints only), without the Functions host",
         ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts", "--max-request-pixels",
-         "--max-pixels-in-flight", "--max-encodes", "--warm"], ["--no-batching", "--allow-remote", "--metrics"]);
+         "--max-pixels-in-flight", "--max-encodes", "--warm", "--backend"], ["--no-batching", "--allow-remote", "--metrics"]);
     public static readonly CommandDefinition Host = new("host", "The whole app without the Functions host: blob drops start durable training runs that publish models, and every endpoint is served",
         ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock",
          "--eval-samples", "--extractor-steps", "--allowed-hosts", "--warm"], ["--verbose", "--allow-remote", "--metrics"]);
@@ -66,6 +66,8 @@ public static class CommandTree
                 ["--model", "--budget", "--threads", "--samples", "--marks", "--batch-size", "--seed", "--extractor", "--out", "--python"], ["--ours-only"]),
             new("variants", "Training recipes side by side at equal steps on one subset, over seeds, scored alike",
                 ["--variants", "--data", "--limit", "--steps", "--seeds", "--samples", "--image-size", "--channels", "--extractor", "--extractor-steps", "--threads", "--out"], ["--labels"]),
+            new("backends", "ONNX Runtime against libtorch on one checkpoint in one process: load time, latency per pass by batch size (alternating blocks), agreement",
+                ["--checkpoint", "--counts", "--rounds", "--block", "--threads"], []),
             new("warmstart", "A follow-up run on 5% more images, warm-started from its parent: steps to reach the parent's FD",
                 ["--options", "--limit", "--steps", "--samples", "--seed", "--marks", "--extractor", "--threads", "--out"], []),
         ],
@@ -129,6 +131,9 @@ public static class CommandTree
         ["--padding"] = "pixels between grid cells",
         ["--reconstruct"] = "images to reconstruct through a VAE",
         ["--raw"] = "the raw generator instead of its moving average",
+        ["--backend"] = "auto (ONNX Runtime where a version has model.onnx), onnx or libtorch",
+        ["--counts"] = "images per pass, comma-separated",
+        ["--rounds"] = "alternating rounds of both sides",
         ["--grid"] = "write one grid PNG",
         ["--out-dir"] = "write one PNG per seed into a folder, streaming",
         ["--in"] = "a folder of images",

@@ -25,6 +25,8 @@ public static class ServeCommand
             MaxPixelsInFlight = args.Long("--max-pixels-in-flight", 1, 1L << 34) ?? new ServeOptions().MaxPixelsInFlight,
             MaxConcurrentEncodes = args.Int("--max-encodes", 1, 1024) ?? new ServeOptions().MaxConcurrentEncodes,
             WarmDatasets = args.String("--warm") ?? "",
+            Backend = args.Enum<ServeBackend>("--backend") ?? ServeBackend.Auto,
+            OnnxThreads = args.Int("--threads", 1, 1024) ?? 0,
         };
         CliApp.ConfigureRuntime(args, serving: true);
         string storage = StorageConnection.LocalConnectionString(args.String("--storage"));
@@ -32,7 +34,7 @@ public static class ServeCommand
         await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080", access, metrics: args.Has("--metrics"));
         await LocalServeHost.StartAsync(app, access);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        output.WriteLine($"serving on {string.Join(", ", addresses)} (batching {(options.Batching ? "on" : "off")}); Ctrl+C stops");
+        output.WriteLine($"serving on {string.Join(", ", addresses)} (batching {(options.Batching ? "on" : "off")}, backend {options.Backend.ToString().ToLowerInvariant()}); Ctrl+C stops");
         await app.WaitForShutdownAsync();
         return 0;
     }
