@@ -24,11 +24,15 @@ public sealed class LoadedModel
     public DateTimeOffset LastUsed { get; internal set; } = DateTimeOffset.UtcNow;
     internal Action? OnDisposed { get; init; }
 
-    /// <summary>The checkpoint's networks: the generator itself under libtorch, else loaded once on first use.</summary>
+    /// <summary>The checkpoint's networks: the generator itself under libtorch, else loaded on first use (again after a failed load).</summary>
     public Task<ImageSampler> CheckpointAsync()
     {
         if (Generator is ImageSampler sampler) return Task.FromResult(sampler);
-        lock (gate) return checkpoint ??= LoadCheckpoint();
+        lock (gate)
+        {
+            if (checkpoint is { IsFaulted: true } or { IsCanceled: true }) checkpoint = null;
+            return checkpoint ??= LoadCheckpoint();
+        }
     }
     private readonly Lock gate = new();
     private int leases;
