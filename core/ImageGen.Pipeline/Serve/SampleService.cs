@@ -89,7 +89,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 return ApiResult.Error(new ApiError(413, $"the image is over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
             string resolved = await ResolveAsync(dataset, version, cancellationToken);
             using var lease = await cache.AcquireAsync(dataset, resolved, cancellationToken);
-            if (lease.Model.Generator.Spec.Kind != Core.Models.ModelKind.Vae)
+            if (lease.Model.Generator.Spec.Kind != ModelKind.Vae)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {lease.Model.Generator.Spec.Kind} model; only VAE models reconstruct"));
             var sampler = await lease.Model.CheckpointAsync();
             if (!sampler.CanReconstruct)
@@ -174,7 +174,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
     /// The generator's input for the request (runs on the batch worker's thread): z per seed, or the slerp path, scaled by
     /// truncation, and each image's class.
     /// </summary>
-    private static GeneratorInputs Inputs(SampleQuery request, Core.Models.ModelSpec spec, int[] classes)
+    private static GeneratorInputs Inputs(SampleQuery request, ModelSpec spec, int[] classes)
     {
         int nz = spec.LatentSize;
         float[] latents;
@@ -193,7 +193,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
     }
 
     /// <summary>Each image's own class where none was asked for: the seed's (an interpolation keeps its first seed's); 0 for an unconditional model.</summary>
-    private static int[] ImageClasses(SampleQuery request, Core.Models.ModelSpec spec)
+    private static int[] ImageClasses(SampleQuery request, ModelSpec spec)
     {
         if (spec.Classes == 0) return new int[request.ImageCount];
         return request.Interpolate is { } path
