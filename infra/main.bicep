@@ -1,7 +1,9 @@
 // ImageGen in Azure: one storage account (identity only, no shared keys), a Flex Consumption Functions app for
 // HTTP and the blob trigger, and a Functions app on a GPU Container Apps workload profile that runs the durable
-// pipeline (orchestrations and training activities). Both run the same build of functions/ImageGen.Functions;
-// app settings decide which functions are live where (AzureWebJobs.{name}.Disabled). Each app has its own identity
+// pipeline (orchestrations and training activities). The Flex app runs the lean build, functions/ImageGen.Functions.Front
+// (serving on ONNX Runtime, no libtorch, no orchestration or activities); the GPU app runs the full build,
+// functions/ImageGen.Functions, with app settings disabling the HTTP functions it leaves to the Flex app
+// (AzureWebJobs.{name}.Disabled). Each app has its own identity
 // with the least it needs (blobGrants): the internet-facing app reads models and checkpoints and can only move
 // latest.json and drop cancel markers; the training app alone writes datasets, checkpoints and versions; neither deletes.
 //
@@ -50,7 +52,6 @@ var hostContainers = [
   '${toLower(frontHub)}-applease'
   '${toLower(frontHub)}-largemessages'
 ]
-var pipelineFunctions = ['DatasetPipeline', 'NewestDrop', 'Ingest', 'TrainChunk', 'Evaluate', 'Publish']
 // Every HTTP function of functions/ImageGen.Functions (a test compares this list with the build's functions.metadata):
 // all are the Flex app's, and all but probeFunctions are disabled on the GPU training app, which has no business
 // answering the internet (it has no ingress either).
@@ -400,7 +401,7 @@ resource frontApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AzureWebJobsStorage__clientId', value: frontIdentity.properties.clientId }
         { name: 'AzureFunctionsJobHost__extensions__durableTask__hubName', value: frontHub }
         { name: 'AzureWebJobs.TrainingImageDropped.Disabled', value: 'true' } // Flex supports only the Event Grid source
-      ], map(pipelineFunctions, f => { name: 'AzureWebJobs.${f}.Disabled', value: 'true' }))
+      ])
     }
   }
   dependsOn: [accountAccess, blobAccess, storageEndpointDns, storageDnsLinks]

@@ -1,28 +1,14 @@
+using Azure.Storage.Blobs;
 using ImageGen.Core.Runtime;
 using ImageGen.Functions;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Serve;
-using ImageGen.Pipeline.Storage;
-using ImageGen.Pipeline.Telemetry;
-using Microsoft.Azure.Functions.Worker;
-using Microsoft.Azure.Functions.Worker.Builder;
-using Microsoft.Azure.Functions.Worker.OpenTelemetry;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
+// The full build: the lean app's functions, plus libtorch serving and the pipeline's orchestration and activities.
 TorchRuntime.Configure(serving: true); // allocator, threads and OpenMP wait policy before the first tensor
-var builder = FunctionsApplication.CreateBuilder(args);
-builder.ConfigureFunctionsWebApplication();
-builder.UseMiddleware<RequestMetrics>();
-// OpenTelemetry where configured (Azure Monitor in Azure, OTLP to a collector); the worker's defaults join the host's traces.
-builder.Services.AddImageGenTelemetry(builder.Configuration)?.UseFunctionsWorkerDefaults();
-// The app's own storage clients use the host's connection: a connection string or identity-based settings.
-var storage = StorageConnection.CreateBlobServiceClient(builder.Configuration);
-var serveOptions = builder.Configuration.GetSection("Serve").Get<ServeOptions>() ?? new ServeOptions();
-var pipelineSettings = builder.Configuration.GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
-pipelineSettings.Validate();
-builder.Services.AddImageGenServing(storage, serveOptions);
-builder.Services.AddSingleton(new PipelineEnvironment(storage, pipelineSettings));
-builder.Services.AddSingleton(new PipelineActivities(storage));
+var builder = FunctionsApp.CreateBuilder(args);
+builder.Services.AddLibtorchServing();
+builder.Services.AddSingleton(sp => new PipelineActivities(sp.GetRequiredService<BlobServiceClient>()));
 builder.Build().Run();

@@ -18,11 +18,15 @@ WORKDIR /src
 COPY Directory.Build.props Directory.Build.targets Directory.Packages.props host.json local.settings.sample.json ./
 COPY tools/build/ tools/build/
 COPY core/ImageGen.Core/ImageGen.Core.csproj core/ImageGen.Core/
+COPY core/ImageGen.Core.Torch/ImageGen.Core.Torch.csproj core/ImageGen.Core.Torch/
 COPY core/ImageGen.Pipeline/ImageGen.Pipeline.csproj core/ImageGen.Pipeline/
+COPY core/ImageGen.Pipeline.Torch/ImageGen.Pipeline.Torch.csproj core/ImageGen.Pipeline.Torch/
 COPY functions/ImageGen.Functions/ImageGen.Functions.csproj functions/ImageGen.Functions/
+COPY functions/ImageGen.Functions.Front/FunctionsApp.props functions/ImageGen.Functions.Front/
 RUN dotnet restore functions/ImageGen.Functions -r linux-x64
 COPY core/ core/
 COPY functions/ImageGen.Functions/ functions/ImageGen.Functions/
+COPY functions/ImageGen.Functions.Front/ functions/ImageGen.Functions.Front/
 # bin/ and obj/ of a developer's checkout must not reach the build (a builder that ignores the .dockerignore would
 # bring them); publish restores again from the packages already in this stage. The checks fail the build when the
 # entry assembly, the Functions metadata or libtorch's CPU library is missing, or a CUDA library got in.

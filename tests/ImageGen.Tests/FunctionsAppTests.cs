@@ -145,19 +145,65 @@ public class FunctionsAppTests
         Assert.Equal("UseDevelopmentStorage=true", settings.GetProperty("AzureWebJobsStorage").GetString());
     }
 
-    private static List<JsonElement> Metadata()
+    /// <summary>The functions.metadata of the full build (functions/ImageGen.Functions), or of the lean one (ImageGen.Functions.Front).</summary>
+    private static List<JsonElement> Metadata(string project = "ImageGen.Functions") =>
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(BuildOutput(project), "functions.metadata"))).RootElement.EnumerateArray().ToList();
+
+    /// <summary>The newest build output of a Functions project (the folder holding its functions.metadata).</summary>
+    private static string BuildOutput(string project)
     {
-        string root = AzuriteFixture.RepoRoot();
-        var files = Directory.GetFiles(Path.Combine(root, "functions", "ImageGen.Functions", "bin"), "functions.metadata", SearchOption.AllDirectories)
+        var files = Directory.GetFiles(Path.Combine(AzuriteFixture.RepoRoot(), "functions", project, "bin"), "functions.metadata", SearchOption.AllDirectories)
             .OrderByDescending(File.GetLastWriteTimeUtc).ToList();
-        Assert.True(files.Count > 0, "functions.metadata not found: build functions/ImageGen.Functions first (the solution build does)");
-        return JsonDocument.Parse(File.ReadAllText(files[0])).RootElement.EnumerateArray().ToList();
+        Assert.True(files.Count > 0, $"functions.metadata not found: build functions/{project} first (the solution build does)");
+        return Path.GetDirectoryName(files[0])!;
+    }
+
+    [Fact]
+    public void The_lean_build_declares_every_function_of_the_full_build_but_the_orchestration_and_activities()
+    {
+        var full = Metadata().Select(f => f.GetProperty("name").GetString()!).ToList();
+        var lean = Metadata("ImageGen.Functions.Front").Select(f => f.GetProperty("name").GetString()!).ToList();
+        Assert.Subset(full.ToHashSet(), PipelineRegistry.Names.ToHashSet());
+        Assert.Equal(full.Except(PipelineRegistry.Names).Order(), lean.Order());
+    }
+
+    /// <summary>
+    /// The lean build's output holds no TorchSharp or libtorch file, and none of its assemblies references TorchSharp
+    /// (read from their metadata, not loaded); the full build's output, checked the same way, does hold them.
+    /// </summary>
+    [Fact]
+    public void The_lean_build_carries_no_TorchSharp_or_libtorch()
+    {
+        static (List<string> files, List<string> references) Torch(string folder)
+        {
+            var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Select(Path.GetFileName)
+                .Where(f => f!.Contains("torch", StringComparison.OrdinalIgnoreCase)).Select(f => f!).ToList();
+            var references = new List<string>();
+            foreach (string dll in Directory.EnumerateFiles(folder, "*.dll", SearchOption.AllDirectories))
+            {
+                using var stream = File.OpenRead(dll);
+                using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+                if (!pe.HasMetadata) continue;
+                var reader = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+                foreach (var handle in reader.AssemblyReferences)
+                    if (reader.GetString(reader.GetAssemblyReference(handle).Name).StartsWith("TorchSharp", StringComparison.Ordinal))
+                        references.Add(Path.GetFileName(dll));
+            }
+            return (files, references);
+        }
+        var lean = Torch(BuildOutput("ImageGen.Functions.Front"));
+        Assert.Empty(lean.files);
+        Assert.Empty(lean.references);
+        Assert.True(File.Exists(Path.Combine(BuildOutput("ImageGen.Functions.Front"), "libonnxruntime.so")), "the lean build serves with ONNX Runtime: its native library belongs in the output");
+        var full = Torch(BuildOutput("ImageGen.Functions"));
+        Assert.Contains("TorchSharp.dll", full.files);
+        Assert.Contains("ImageGen.Core.Torch.dll", full.references);
     }
 
     /// <summary>
     /// infra/main.bicep compiled by the real Bicep compiler (restored as a package by this project): no errors, no
-    /// warnings or linter findings, and what the app relies on: every pipeline function disabled on the Flex front
-    /// app (it only signals the training app's hub) and every HTTP function but the probed health endpoints on the
+    /// warnings or linter findings, and what the app relies on: the Flex front app runs the lean build, which has no
+    /// pipeline function (it only signals the training app's hub; azure.yaml, checked in InfraTests), every HTTP function but the probed health endpoints on the
     /// training app, every container the app uses, identity-only storage, the Flex plan, the training app on the GPU
     /// workload profile with liveness and readiness probes on the app's health routes, its image pulled from the
     /// template's registry (no admin user) with its own identity and AcrPull there, versioning and soft delete, one
@@ -169,7 +215,6 @@ public class FunctionsAppTests
     {
         var template = InfraTests.CompiledMainBicep(); // fails on any error, warning or linter finding
         var variables = template.GetProperty("variables");
-        Assert.Equal(PipelineRegistry.Names.Order(), variables.GetProperty("pipelineFunctions").EnumerateArray().Select(n => n.GetString()!).Order());
         Assert.Subset(variables.GetProperty("containers").EnumerateArray().Select(n => n.GetString()!).ToHashSet(), StorageLayout.Containers.ToHashSet());
         var resources = template.GetProperty("resources").EnumerateArray().ToList();
         JsonElement Resource(string type) => resources.Single(r => r.GetProperty("type").GetString() == type);

@@ -15,6 +15,7 @@ public class InfraTests
 {
     private static readonly string Root = AzuriteFixture.RepoRoot();
     private const string FunctionsProject = "functions/ImageGen.Functions";
+    private const string LeanFunctionsProject = "functions/ImageGen.Functions.Front";
 
     [Theory]
     [InlineData("gpu.Dockerfile", true)]
@@ -139,7 +140,8 @@ public class InfraTests
                 && r.TryGetProperty("tags", out var tags) && tags.TryGetProperty("azd-service-name", out var tag) && tag.GetString() == serviceName);
         }
         Assert.Equal("function", Map(services["front"])["host"]);
-        Assert.Equal(FunctionsProject, Map(services["front"])["project"]);
+        Assert.Equal(LeanFunctionsProject, Map(services["front"])["project"]); // the Flex app: the lean build, no libtorch
+        Assert.Equal(FunctionsProject, Map(services["training"])["project"]);
 
         // The training image: the GPU Dockerfile, the repository root as context (docker paths are relative to the project).
         var training = Map(services["training"]);
@@ -309,8 +311,8 @@ public class InfraTests
     }
 
     /// <summary>What building a project reads from the repository, as paths relative to the root: the build files at
-    /// the root, the targets Directory.Build.targets imports, each project in its reference closure (its folder) and
-    /// each file a project links in from outside its folder.</summary>
+    /// the root, the targets Directory.Build.targets imports, each project in its reference closure (its folder), each
+    /// file a project links in or imports from outside its folder (a glob: the folder before its first wildcard).</summary>
     private static IEnumerable<string> BuildInputs(string project)
     {
         var inputs = new HashSet<string> { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props" };
@@ -324,12 +326,16 @@ public class InfraTests
             if (!seen.Add(current)) continue;
             string folder = Path.GetDirectoryName(current)!.Replace('\\', '/');
             inputs.Add(folder);
-            foreach (var item in XDocument.Load(Path.Combine(Root, current)).Descendants().Where(e => e.Attribute("Include") is not null))
+            foreach (var item in XDocument.Load(Path.Combine(Root, current)).Descendants()
+                .Where(e => e.Attribute("Include") is not null || e.Name.LocalName == "Import"))
             {
-                string include = item.Attribute("Include")!.Value;
+                string include = (item.Attribute("Include") ?? item.Attribute("Project"))!.Value;
                 if (!include.StartsWith("../", StringComparison.Ordinal)) continue; // inside the project's folder
+                int wildcard = include.IndexOfAny(['*', '?']);
+                if (wildcard >= 0) include = include[..include.LastIndexOf('/', wildcard)];
                 string relative = Path.GetRelativePath(Root, Path.GetFullPath(Path.Combine(Root, folder, include))).Replace('\\', '/');
                 if (item.Name.LocalName == "ProjectReference") pending.Enqueue(relative);
+                else if (item.Name.LocalName == "Import") { inputs.Add(relative); pending.Enqueue(relative); }
                 else inputs.Add(relative);
             }
         }

@@ -155,9 +155,9 @@ public class MetricsTests
             using var noisePixels = torch.randint(0, 256, [256, 1, 32, 32], dtype: ScalarType.Byte, generator: new torch.Generator(5));
             using var noise = new ImageTensorDataset(noisePixels.clone(), "noise");
             using var noiseFeatures = loaded.Extract(noise);
-            var same = QualityScores.From(loaded.Info, reference, heldOut);
-            var collapsed = QualityScores.From(loaded.Info, reference, oneClass);
-            var random = QualityScores.From(loaded.Info, reference, noiseFeatures);
+            var same = QualityScoring.From(loaded.Info, reference, heldOut);
+            var collapsed = QualityScoring.From(loaded.Info, reference, oneClass);
+            var random = QualityScoring.From(loaded.Info, reference, noiseFeatures);
             Assert.True(collapsed.Fd > 3 * same.Fd, $"FD of one class {collapsed.Fd} vs held-out {same.Fd}");
             Assert.True(random.Fd > 3 * same.Fd, $"FD of noise {random.Fd} vs held-out {same.Fd}");
             Assert.True(collapsed.Recall < same.Recall, $"recall of one class {collapsed.Recall} vs held-out {same.Recall}");

@@ -292,7 +292,7 @@ public class ModelVariantTests(TrainedRuns runs)
         Assert.Equal(0, sampler.Spec.Classes);
         using var images = sampler.Generate(Seeds.Range(0, 8));
         using var expected = SkiaSharp.SKBitmap.Decode(Path.Combine(AppContext.BaseDirectory, "Assets", $"v13-{kind}-seeds0-7.png"));
-        using var drawn = SkiaSharp.SKBitmap.Decode(Core.Imaging.ImageGrid.EncodeGridPng(images));
+        using var drawn = SkiaSharp.SKBitmap.Decode(Core.Imaging.TensorImages.EncodeGridPng(images));
         Assert.Equal((expected.Width, expected.Height), (drawn.Width, drawn.Height));
         int worst = 0;
         for (int y = 0; y < expected.Height; y++)

@@ -94,7 +94,7 @@ public class NativeLifetimeTests
                     using var scope = torch.NewDisposeScope();
                     using var inference = torch.inference_mode();
                     var images = sampler.Generate(Seeds.Range(first + i % 500, 8));
-                    var pixels = ImageGrid.ToPixels(images);
+                    var pixels = TensorImages.ToPixels(images);
                     Assert.Equal(8, pixels.Count);
                     Interlocked.Increment(ref samples);
                 }

@@ -67,8 +67,8 @@ public class OnnxTests(TrainedRuns runs)
         using (torch.inference_mode())
         using (var scope = torch.NewDisposeScope())
         {
-            var z = Seeds.Latents(seeds, spec.LatentSize);
-            fromTorch = ImageGrid.ToPixels(generator.Generate(ClassConditioning.Inputs(spec, z, classes)));
+            var z = GeneratorTensors.Latents(seeds, spec.LatentSize);
+            fromTorch = TensorImages.ToPixels(generator.Generate(GeneratorTensors.Inputs(spec, z, classes)));
         }
         using var onnx = OnnxGenerator.Load(OnnxExport.ToBytes(header, generator, averaged), threads: 2);
         Assert.Equal(spec, onnx.Spec);

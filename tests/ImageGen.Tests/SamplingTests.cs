@@ -22,7 +22,7 @@ public class SamplingTests(TrainedRuns runs)
         using var a = first.Generate(Seeds.Range(7, 16));
         using var b = second.Generate(Seeds.Range(7, 16));
         Assert.True(Same(a, b));
-        Assert.Equal(ImageGrid.EncodeGridPng(a), ImageGrid.EncodeGridPng(b));
+        Assert.Equal(TensorImages.EncodeGridPng(a), TensorImages.EncodeGridPng(b));
         using var other = first.Generate(Seeds.Range(8, 16));
         Assert.False(Same(a, other));
     }
@@ -55,7 +55,7 @@ public class SamplingTests(TrainedRuns runs)
         Assert.Equal(runs.GanSpec, copySampler.Spec);
         foreach (var ((name, p), (_, q)) in original.Generator.AsModule.named_parameters().Zip(loaded.AsModule.named_parameters()))
             Assert.True(p.Equals(q), $"parameter {name} changed in the round trip");
-        using var z = Seeds.Latents(Seeds.Range(0, 8), runs.GanSpec.LatentSize);
+        using var z = GeneratorTensors.Latents(Seeds.Range(0, 8), runs.GanSpec.LatentSize);
         using var x = original.GenerateFrom(z);
         using var inference = torch.inference_mode();
         using var y = loaded.Generate(z);
@@ -65,7 +65,7 @@ public class SamplingTests(TrainedRuns runs)
     [Fact]
     public void Slerp_starts_and_ends_at_the_seeds_latents_and_keeps_their_norm()
     {
-        using var ends = Seeds.Latents([1, 2], 32);
+        using var ends = GeneratorTensors.Latents([1, 2], 32);
         float[] drawn = LatentNoise.Draw([1, 2], 32);
         using var path = torch.tensor(Seeds.Slerp(drawn.AsSpan(0, 32), drawn.AsSpan(32), 9), [9, 32]);
         Assert.Equal(new long[] { 9, 32 }, path.shape);
@@ -87,7 +87,7 @@ public class SamplingTests(TrainedRuns runs)
         using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
         using var full = sampler.Generate([5]);
         using var truncated = sampler.Generate([5], truncation: 0.5);
-        using var z = Seeds.Latents([5], runs.GanSpec.LatentSize);
+        using var z = GeneratorTensors.Latents([5], runs.GanSpec.LatentSize);
         using var half = z * 0.5;
         using var manual = sampler.GenerateFrom(half);
         Assert.False(Same(full, truncated));
@@ -115,7 +115,7 @@ public class SamplingTests(TrainedRuns runs)
     public void Grid_png_decodes_to_the_expected_layout()
     {
         using var images = torch.full([5, 1, 32, 32], 1.0f);
-        var png = ImageGrid.EncodeGridPng(images, nrow: 3, padding: 2);
+        var png = TensorImages.EncodeGridPng(images, nrow: 3, padding: 2);
         using var bitmap = SKBitmap.Decode(png);
         Assert.Equal(3 * 34 + 2, bitmap.Width);
         Assert.Equal(2 * 34 + 2, bitmap.Height);

@@ -38,9 +38,11 @@ public class ServingFixture : IAsyncLifetime
         await registry.PublishAsync(new ModelCard { Dataset = dataset, Version = version, Spec = header.Spec, Steps = header.Step, PublishedAt = DateTimeOffset.UtcNow }, file, null);
     }
 
-    public async Task<(WebApplication app, HttpClient client)> StartHostAsync(ServeOptions options)
+    /// <param name="libtorch">False: composed as the lean serving build is, with ONNX Runtime alone.</param>
+    public async Task<(WebApplication app, HttpClient client)> StartHostAsync(ServeOptions options, bool libtorch = true)
     {
-        var app = LocalServeHost.Build(Azurite.ConnectionString, options.Backend == ServeBackend.Auto ? options with { Backend = Backend } : options, "http://127.0.0.1:0");
+        var app = LocalServeHost.Build(Azurite.ConnectionString, options.Backend == ServeBackend.Auto ? options with { Backend = Backend } : options, "http://127.0.0.1:0",
+            libtorch: libtorch);
         await app.StartAsync();
         return (app, new HttpClient { BaseAddress = new Uri(app.Urls.First()) });
     }
@@ -64,6 +66,49 @@ public sealed class LibtorchServingFixture : ServingFixture
 
 /// <summary>Every serving test again, with libtorch running the generators instead of ONNX Runtime.</summary>
 public sealed class LibtorchServingTests(TrainedRuns runs, LibtorchServingFixture serving) : ServingTests(runs, serving), IClassFixture<LibtorchServingFixture>;
+
+/// <summary>
+/// Serving as the lean build (functions/ImageGen.Functions.Front) composes it, without libtorch: model.onnx serves, and
+/// what needs a checkpoint is refused with the reason.
+/// </summary>
+[Collection(TrainedRunsCollection.Name)]
+public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixture<ServingFixture>
+{
+    [Fact]
+    public async Task Without_libtorch_model_onnx_serves_and_what_needs_a_checkpoint_is_refused_by_name()
+    {
+        await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
+        await serving.PublishAsync(ServingFixture.Vae, "v0001", runs.Vae.CheckpointPath);
+        const string old = "lean-no-onnx"; // as published before export existed
+        await serving.PublishAsync(old, "v0001", runs.Gan.CheckpointPath);
+        await serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer).DeleteBlobIfExistsAsync(StorageLayout.ModelOnnx(old, "v0001"));
+
+        var (app, http) = await serving.StartHostAsync(new ServeOptions(), libtorch: false);
+        await using (app)
+        using (http)
+        {
+            var served = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seeds=1-4&format=zip");
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+            var status = JsonDocument.Parse(await http.GetStringAsync("/api/serve/status")).RootElement;
+            Assert.False(status.GetProperty("libtorch").GetBoolean());
+            Assert.Equal("onnxruntime", status.GetProperty("models").EnumerateArray().Single().GetProperty("backend").GetString());
+
+            var old500 = await http.GetAsync($"/api/datasets/{old}/samples?seeds=1");
+            Assert.Equal(HttpStatusCode.InternalServerError, old500.StatusCode);
+            Assert.Contains("no libtorch", await old500.Content.ReadAsStringAsync());
+
+            using var shape = TestImages.Shape(3, 32);
+            var reconstruct = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(TestImages.Encode(shape, SKEncodedImageFormat.Png)));
+            Assert.Equal(HttpStatusCode.NotImplemented, reconstruct.StatusCode);
+            Assert.Contains("no libtorch", await reconstruct.Content.ReadAsStringAsync());
+        }
+        // Forcing libtorch where there is none fails at start-up, naming the setting.
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            LocalServeHost.Build(serving.Azurite.ConnectionString, new ServeOptions { Backend = ServeBackend.Libtorch }, "http://127.0.0.1:0", libtorch: false)
+                .Services.GetRequiredService<GeneratorCache>());
+        Assert.Contains("Serve__Backend", error.Message);
+    }
+}
 
 /// <summary>The serving endpoints end to end; run once per backend (this class: ONNX Runtime; LibtorchServingTests: libtorch).</summary>
 [Collection(TrainedRunsCollection.Name)]
@@ -134,7 +179,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         // The same images as the core sampler gives for these seeds.
         using (var sampler = ImageSampler.Load(runs.Gan.CheckpointPath))
         using (var expected = sampler.Generate(Seeds.Range(3, 4)))
-            Assert.Equal(ImageGrid.EncodeGridPng(expected, 2, 2), png);
+            Assert.Equal(TensorImages.EncodeGridPng(expected, 2, 2), png);
 
         // Server-Timing splits the handler's time: its parts are non-negative and fit inside the whole.
         var timing = ServerTiming(response);
@@ -180,7 +225,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
             Assert.Equal(string.Join(',', asked[i].Item2.Select(c => sampler.ClassNames[c])), responses[i].Headers.GetValues("X-Classes").Single());
             using var expected = sampler.Generate(Seeds.Range(9, 4), classes: asked[i].Item2);
             using var served = SKBitmap.Decode(await responses[i].Content.ReadAsByteArrayAsync());
-            using var wanted = SKBitmap.Decode(ImageGrid.EncodeGridPng(expected, 4, 2));
+            using var wanted = SKBitmap.Decode(TensorImages.EncodeGridPng(expected, 4, 2));
             int worst = 0;
             for (int y = 0; y < wanted.Height; y++)
                 for (int x = 0; x < wanted.Width; x++) worst = Math.Max(worst, Math.Abs(wanted.GetPixel(x, y).Red - served.GetPixel(x, y).Red));

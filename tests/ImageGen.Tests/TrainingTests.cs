@@ -43,7 +43,7 @@ public class TrainingTests(TrainedRuns runs)
         torch.manual_seed(99);
         using var untrained = new DcganGenerator(runs.GanSpec);
         untrained.eval();
-        using var z = Seeds.Latents(Seeds.Range(0, 128), runs.GanSpec.LatentSize);
+        using var z = GeneratorTensors.Latents(Seeds.Range(0, 128), runs.GanSpec.LatentSize);
         using var noGrad = torch.no_grad();
         using var untrainedSamples = untrained.forward(z);
         using var real = runs.HeldOut.Batch(torch.arange(128));

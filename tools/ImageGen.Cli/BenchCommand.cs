@@ -131,10 +131,10 @@ public static class BenchCommand
         using (var inference = torch.inference_mode())
         using (var scope = torch.NewDisposeScope())
         {
-            var z = Seeds.Latents(seeds, generator.Spec.LatentSize);
+            var z = GeneratorTensors.Latents(seeds, generator.Spec.LatentSize);
             var images = generator.Generate(z);
             forwardMs = clock.Elapsed.TotalMilliseconds;
-            ImageGrid.EncodeGridPng(images);
+            TensorImages.EncodeGridPng(images);
         }
         return (forwardMs, clock.Elapsed.TotalMilliseconds);
     }

@@ -61,7 +61,7 @@ public static class EvalCommand
                 throw new UsageException($"the checkpoint makes {spec.Channels}x{spec.ImageSize}x{spec.ImageSize} images; " +
                                          $"the extractor reads {info.Channels}x{info.ImageSize}x{info.ImageSize}");
             using var reference = QualityReference.Compute(extractor, training, heldOut, maxReference: count);
-            scores = QualityScores.Of(sampler, extractor, reference, count);
+            scores = QualityScoring.Of(sampler, extractor, reference, count);
             output.WriteLine($"eval: {Path.GetFileName(checkpoint)} ({spec.Kind} {spec.ImageSize}x{spec.ImageSize}x{spec.Channels}" +
                              $"{(sampler.Averaged ? ", moving average" : "")}), {count} generated (seeds {QualityScores.FirstSeed}+) against " +
                              $"{scores.ReferenceImages} {(heldOut is null ? "training" : "held-out")} images; extractor {info.Id} ({Describe(info)})");
@@ -73,7 +73,7 @@ public static class EvalCommand
             if (heldOut is null) throw new UsageException("'eval' needs --checkpoint, or --reference to score held-out real images against --data");
             using var reference = QualityReference.Compute(extractor, training, maxReference: count);
             using var real = extractor.Extract(heldOut);
-            scores = QualityScores.From(info, reference, real);
+            scores = QualityScoring.From(info, reference, real);
             output.WriteLine($"eval: real vs real: {heldOut.Count} held-out images against {scores.ReferenceImages} training images; extractor {info.Id} ({Describe(info)})");
         }
         output.WriteLine(scores.ToString());

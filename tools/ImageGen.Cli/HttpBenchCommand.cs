@@ -116,7 +116,7 @@ public static class HttpBenchCommand
         var served = Request();
         using (var inference = torch.inference_mode())
         using (var scope = torch.NewDisposeScope())
-            if (!SameImage(served.Body, ImageGrid.EncodeGridPng(sampler.Generate(seeds))))
+            if (!SameImage(served.Body, TensorImages.EncodeGridPng(sampler.Generate(seeds))))
                 throw new UsageException($"the server's grid for seeds 1..{count} differs from {checkpoint}'s: publish that checkpoint as {dataset}'s latest model first");
         for (int i = 0; i < warmup; i++)
         {

@@ -25,7 +25,7 @@ public static class PublishCommand
         byte[] samples;
         using (var sampler = ImageSampler.Load(path))
         using (var images = sampler.Generate(Seeds.Range(0, 64)))
-            samples = ImageGrid.EncodeGridPng(images);
+            samples = TensorImages.EncodeGridPng(images);
         await using var file = File.OpenRead(path);
         // A version that exists is refused (VersionExistsException), never overwritten.
         var latest = await registry.PublishAsync(new ModelCard

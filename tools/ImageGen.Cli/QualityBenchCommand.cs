@@ -110,7 +110,7 @@ public static class QualityBenchCommand
         {
             reference.Save(Path.Combine(folder.Path, "reference.bin"));
             double referenceSeconds = cold.Elapsed.TotalSeconds - extractorSeconds;
-            var scores = QualityScores.Of(sampler, extractor, reference, samples);
+            var scores = QualityScoring.Of(sampler, extractor, reference, samples);
             output.WriteLine($"cold: {cold.Elapsed.TotalSeconds:0.0} s (extractor {extractorSeconds:0.0} s, real-side features {referenceSeconds:0.0} s, " +
                              $"scoring {cold.Elapsed.TotalSeconds - extractorSeconds - referenceSeconds:0.0} s): {scores}");
         }
@@ -119,7 +119,7 @@ public static class QualityBenchCommand
         using (var reference = QualityReference.Load(Path.Combine(folder.Path, "reference.bin"), extractor.Info.Id))
         {
             double loadSeconds = warm.Elapsed.TotalSeconds;
-            var scores = QualityScores.Of(sampler, extractor, reference, samples);
+            var scores = QualityScoring.Of(sampler, extractor, reference, samples);
             output.WriteLine($"warm: {warm.Elapsed.TotalSeconds:0.0} s (loading {loadSeconds:0.00} s, scoring {warm.Elapsed.TotalSeconds - loadSeconds:0.0} s): {scores}");
         }
         output.WriteLine($"the cache makes a repeat evaluation {cold.Elapsed.TotalSeconds / warm.Elapsed.TotalSeconds:0.0}x faster");
@@ -160,20 +160,20 @@ public static class QualityBenchCommand
             });
             trained += clock.Elapsed.TotalSeconds;
             using var sampler = ImageSampler.Load(result.CheckpointPath);
-            var scores = QualityScores.Of(sampler, extractor, reference, samples);
+            var scores = QualityScoring.Of(sampler, extractor, reference, samples);
             // The same checkpoint's raw generator, to show what the moving average buys.
             QualityScores? raw = null;
             if (sampler.Averaged)
             {
                 using var rawSampler = ImageSampler.Load(result.CheckpointPath, raw: true);
-                raw = QualityScores.Of(rawSampler, extractor, reference, samples);
+                raw = QualityScoring.Of(rawSampler, extractor, reference, samples);
             }
             points.Add(new QualityMark(mark, trained, result.Steps, scores) { Raw = raw });
             output.WriteLine($"ImageGen mark {mark}/{marks}: {trained:0} s, step {result.Steps}: {scores}" + (raw is null ? "" : $"; raw G: FD {raw.Fd:0.00}"));
             if (mark == marks)
             {
                 using var grid = sampler.Generate(Seeds.Range(QualityScores.FirstSeed, 64));
-                ImageGrid.SaveGridPng(grid, Path.Combine(runFolder, "..", "ours.png"));
+                TensorImages.SaveGridPng(grid, Path.Combine(runFolder, "..", "ours.png"));
             }
         }
         return points;
@@ -212,13 +212,13 @@ public static class QualityBenchCommand
             if (pixels.Length != samples * 32 * 32) throw new InvalidDataException($"samples_{mark}.u8 holds {pixels.Length} bytes, not {samples} 32x32 images");
             using var images = new ImageTensorDataset(torch.tensor(pixels, [samples, 1, 32, 32], torch.ScalarType.Byte), $"reference mark {mark}");
             using var features = extractor.Extract(images);
-            var scores = QualityScores.From(extractor.Info, reference, features);
+            var scores = QualityScoring.From(extractor.Info, reference, features);
             points.Add(new QualityMark(mark, m.GetProperty("seconds").GetDouble(), m.GetProperty("step").GetInt64(), scores));
             output.WriteLine($"PyTorch mark {mark}/{marks}: {points[^1].Seconds:0} s, step {points[^1].Steps}: {scores}");
             if (mark == marks)
             {
                 using var first = images.Batch(torch.arange(64));
-                ImageGrid.SaveGridPng(first, Path.Combine(folder, "..", "reference.png"));
+                TensorImages.SaveGridPng(first, Path.Combine(folder, "..", "reference.png"));
             }
         }
         return points;

@@ -101,7 +101,7 @@ public static class SampleCommand
 
     private static int[]? Classes(int? classIndex, int count) => classIndex is { } c ? Enumerable.Repeat(c, count).ToArray() : null;
 
-    private static void Save(torch.Tensor images, string outPath, int nrow, int padding) => ImageGrid.SaveGridPng(images, outPath, nrow, padding);
+    private static void Save(torch.Tensor images, string outPath, int nrow, int padding) => TensorImages.SaveGridPng(images, outPath, nrow, padding);
 
     private static void WriteFiles(torch.Tensor images, IReadOnlyList<string> names, string folder)
     {
@@ -109,7 +109,7 @@ public static class SampleCommand
         for (int i = 0; i < names.Count; i++)
         {
             using var image = images[i];
-            File.WriteAllBytes(Path.Combine(folder, names[i]), ImageGrid.EncodePng(image));
+            File.WriteAllBytes(Path.Combine(folder, names[i]), TensorImages.EncodePng(image));
         }
     }
 }

@@ -148,7 +148,7 @@ public static class UpCommand
         using (var data = fashion ? IdxReader.ReadImages(IdxReader.DebianFashionMnistTrain, count) : SyntheticShapes.Generate(count, 32, 3, seed: 1))
         using (var scope = torch.NewDisposeScope())
         {
-            var pixels = ImageGrid.ToPixels(data.Batch(torch.arange(data.Count)));
+            var pixels = TensorImages.ToPixels(data.Batch(torch.arange(data.Count)));
             pngs = Enumerable.Range(0, pixels.Count).Select(i => ImageGrid.EncodePng(pixels, i)).ToList();
         }
         output.WriteLine($"{Dataset}: dropping {pngs.Count} {(fashion ? "Fashion-MNIST" : "synthetic colour shape")} images into " +

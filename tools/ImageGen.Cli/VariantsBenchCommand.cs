@@ -67,12 +67,12 @@ public static class VariantsBenchCommand
                 });
                 double seconds = clock.Elapsed.TotalSeconds;
                 using var sampler = ImageSampler.Load(result.CheckpointPath);
-                var scores = QualityScores.Of(sampler, extractor, reference, samples);
+                var scores = QualityScoring.Of(sampler, extractor, reference, samples);
                 QualityScores? raw = null;
                 if (sampler.Averaged)
                 {
                     using var rawSampler = ImageSampler.Load(result.CheckpointPath, raw: true);
-                    raw = QualityScores.Of(rawSampler, extractor, reference, samples);
+                    raw = QualityScoring.Of(rawSampler, extractor, reference, samples);
                 }
                 var accuracy = sampler.Spec.Classes > 0 ? ClassAccuracy(sampler, extractor, samples / sampler.Spec.Classes) : null;
                 runs.Add(new VariantRun(name, seed, result.Steps, seconds, scores, raw) { ClassAccuracy = accuracy });
@@ -169,7 +169,7 @@ public static class VariantsBenchCommand
             Options = settings.Options with { MaxSteps = steps, Seed = seed, SampleEveryEpochs = int.MaxValue / 2 },
         });
         double parentFd;
-        using (var sampler = ImageSampler.Load(parent.CheckpointPath)) parentFd = QualityScores.Of(sampler, extractor, reference, samples).Fd;
+        using (var sampler = ImageSampler.Load(parent.CheckpointPath)) parentFd = QualityScoring.Of(sampler, extractor, reference, samples).Fd;
         output.WriteLine($"parent: {parent.Steps} steps, FD {parentFd:0.00}");
         long every = Math.Max(1, steps / 4 / marks);
         long? reached = null;
@@ -182,7 +182,7 @@ public static class VariantsBenchCommand
                 Options = settings.Options with { MaxSteps = at, Seed = seed + 1, SampleEveryEpochs = int.MaxValue / 2 },
             });
             using var sampler = ImageSampler.Load(child);
-            double fd = QualityScores.Of(sampler, extractor, reference, samples).Fd;
+            double fd = QualityScoring.Of(sampler, extractor, reference, samples).Fd;
             output.WriteLine($"follow-up after {at} steps: FD {fd:0.00}");
             if (fd <= parentFd) { reached = at; break; }
         }

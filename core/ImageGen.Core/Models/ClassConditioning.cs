@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace ImageGen.Core.Models;
 
 /// <summary>
@@ -10,25 +7,6 @@ namespace ImageGen.Core.Models;
 /// </summary>
 public static class ClassConditioning
 {
-    /// <summary>[n, nz] latents and int64 [n] classes to the generator's [n, nz + classes] input.</summary>
-    public static Tensor Append(Tensor z, Tensor labels, int classes)
-    {
-        using var oneHot = torch.nn.functional.one_hot(labels, classes);
-        using var asFloat = oneHot.to_type(z.dtype);
-        return torch.cat([z, asFloat], 1);
-    }
-
-    /// <summary>The generator's input for latents z: z itself for an unconditional model; else z with the given classes.</summary>
-    public static Tensor Inputs(ModelSpec spec, Tensor z, IReadOnlyList<int> classes)
-    {
-        if (spec.Classes == 0) return z.alias();
-        if (classes.Count != z.shape[0]) throw new ArgumentException($"{classes.Count} classes for {z.shape[0]} latents");
-        if (classes.Any(c => c < 0 || c >= spec.Classes))
-            throw new ArgumentOutOfRangeException(nameof(classes), $"classes lie in 0..{spec.Classes - 1}");
-        using var labels = torch.tensor(classes.Select(c => (long)c).ToArray(), ScalarType.Int64);
-        return Append(z, labels, spec.Classes);
-    }
-
     /// <summary>
     /// The class of each seed where none is asked for: uniform over the classes, from a SplitMix64 hash of the seed (plain
     /// arithmetic, apart from z's stream, and safe on any thread).

@@ -1,11 +1,10 @@
-using static TorchSharp.torch;
-
 namespace ImageGen.Core.Models;
 
 /// <summary>
-/// What the rest of the code knows of a model family: its default shape and recipe, how to build its generator
-/// (and its encoder, where it can reconstruct). One subclass per family, beside its networks; <see cref="For"/>
-/// is the one list. The training step of a family is registered beside it in Training/Trainables.
+/// What the rest of the code knows of a model family: its name, default shape and recipe. One subclass per family;
+/// <see cref="For"/> is the one list. Needing no libtorch, it serves option checks and messages anywhere; what runs on
+/// libtorch is registered per family in ImageGen.Core.Torch: its networks in Models/ModelNetworks, its training step
+/// in Training/Trainables.
 /// </summary>
 public abstract class ModelFamily
 {
@@ -14,9 +13,6 @@ public abstract class ModelFamily
     public abstract string Name { get; }
     public abstract string Group { get; }
     public abstract ModelSpec DefaultSpec(int imageSize, int channels);
-    public abstract IImageGenerator CreateGenerator(ModelSpec spec);
-    /// <summary>An encoder to reconstruct images with (VAE), or null where the family has none.</summary>
-    public virtual IImageEncoder? CreateEncoder(ModelSpec spec) => null;
     /// <summary>The classic recipe's epochs when no other stop is set (DCGAN 25, VAE 10).</summary>
     public abstract int DefaultEpochs { get; }
     /// <summary>The recipe's Adam (and RMSprop) learning rate.</summary>
@@ -45,9 +41,28 @@ public abstract class ModelFamily
         Families.TryGetValue(kind, out var family) ? family : throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown model kind");
 }
 
-/// <summary>A network that encodes images [batch, C, H, W] in [-1, 1] to latent means [batch, nz] for reconstruction.</summary>
-public interface IImageEncoder : IDisposable
+public sealed class DcganFamily : ModelFamily
 {
-    Tensor EncodeMean(Tensor images);
-    nn.Module AsModule { get; }
+    public override ModelKind Kind => ModelKind.Dcgan;
+    public override string Name => "DCGAN";
+    public override string Group => "GANs";
+    public override ModelSpec DefaultSpec(int imageSize, int channels) => new() { Kind = Kind, ImageSize = imageSize, Channels = channels };
+    public override int DefaultEpochs => 25;
+    public override double DefaultLr => 2e-4;
+    public override double DefaultBeta1 => 0.5;
+    public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Hinge];
+    public override int DefaultEmaImages => 10_000;
+}
+
+public sealed class VaeFamily : ModelFamily
+{
+    public override ModelKind Kind => ModelKind.Vae;
+    public override string Name => "VAE";
+    public override string Group => "VAEs";
+    public override ModelSpec DefaultSpec(int imageSize, int channels) =>
+        new() { Kind = Kind, ImageSize = imageSize, Channels = channels, LatentSize = 20, Ngf = 32, Ndf = 32 };
+    public override int DefaultEpochs => 10;
+    public override double DefaultLr => 1e-3;
+    public override double DefaultBeta1 => 0.9;
+    public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Mse];
 }

@@ -11,8 +11,9 @@ namespace ImageGen.Core.Sampling;
 /// </summary>
 public sealed class OnnxGenerator : IServedGenerator
 {
-    // The export's names and metadata keys, repeated here so this class needs nothing of the exporter (or of TorchSharp).
-    private const string LatentInput = "z", ClassInput = "class", ImagesOutput = "images", SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes";
+    /// <summary>The graph's inputs and output, and the metadata keys it is read by: the spec (JSON), the class names (JSON array), the producer. The export writes these.</summary>
+    public const string LatentInput = "z", ClassInput = "class", ImagesOutput = "images";
+    public const string SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes", ProducerKey = "imagegen.producer";
     private readonly InferenceSession session;
     private readonly RunOptions runOptions = new();
     public ModelSpec Spec { get; }
@@ -49,7 +50,7 @@ public sealed class OnnxGenerator : IServedGenerator
             if (!session.InputMetadata.ContainsKey(LatentInput) || conditional != spec.Classes > 0 || !session.OutputMetadata.ContainsKey(ImagesOutput))
                 throw new InvalidDataException($"the ONNX model's inputs ({string.Join(", ", session.InputMetadata.Keys)}) and outputs " +
                     $"({string.Join(", ", session.OutputMetadata.Keys)}) are not {LatentInput}{(spec.Classes > 0 ? ", " + ClassInput : "")} to {ImagesOutput}");
-            return new OnnxGenerator(session, spec, classes, ProducerOf(model));
+            return new OnnxGenerator(session, spec, classes, metadata.CustomMetadataMap.TryGetValue(ProducerKey, out string? producer) ? producer : metadata.ProducerName);
         }
         catch
         {
@@ -79,13 +80,6 @@ public sealed class OnnxGenerator : IServedGenerator
             return outputs[0].GetTensorDataAsSpan<float>().ToArray();
         }
         finally { foreach (var value in inputs.Values) value.Dispose(); }
-    }
-
-    /// <summary>The producer, its version and the default-domain opset, read from the protobuf: the runtime reports none but the name.</summary>
-    private static string ProducerOf(byte[] model)
-    {
-        var proto = Onnx.ModelProto.Parser.ParseFrom(model);
-        return $"{proto.ProducerName} {proto.ProducerVersion}, opset {proto.OpsetImport.FirstOrDefault(o => o.Domain == "")?.Version ?? 0}";
     }
 
     public void Dispose()

@@ -1,6 +1,3 @@
-using TorchSharp;
-using static TorchSharp.torch;
-
 namespace ImageGen.Core.Sampling;
 
 /// <summary>Seed lists as stylegan2-ada's generate.py takes them: "1,5,7", "10-20" or a mix ("1,3-5").</summary>
@@ -45,9 +42,6 @@ public static class Seeds
             throw new FormatException($"seed '{text}' is not an integer in 0..{MaxSeed}");
         return seed;
     }
-
-    /// <summary>z for each seed, [n, nz]: a standard normal vector drawn as libtorch's randn draws it from a generator seeded with that seed alone (LatentNoise).</summary>
-    public static Tensor Latents(IReadOnlyList<long> seeds, int latentSize) => torch.tensor(LatentNoise.Draw(seeds, latentSize), [seeds.Count, latentSize]);
 
     /// <summary>Spherical interpolation from a to b ([nz] each) in steps points, both ends included: [steps, nz] row-major.</summary>
     public static float[] Slerp(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int steps)

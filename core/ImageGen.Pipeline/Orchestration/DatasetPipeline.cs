@@ -59,7 +59,7 @@ public static class DatasetPipeline
         while (true)
         {
             while (await NextSignalAsync(context, quiet) is { } signal) optionsJson = signal.OptionsJson ?? optionsJson;
-            var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, Retry(input.Settings));
+            var newest = await context.CallActivityAsync<DateTimeOffset?>(ActivityNames.NewestDrop, input.Dataset, Retry(input.Settings));
             var quietSince = newest is { } n ? n.UtcDateTime : DateTime.MinValue;
             if (context.CurrentUtcDateTime - quietSince >= quiet) return optionsJson;
             // Uploads went on without signals reaching us: wait out the rest of the quiet period, listening still.
@@ -78,7 +78,7 @@ public static class DatasetPipeline
         try
         {
             var request = new IngestRequest(input.Dataset, runId, optionsJson, input.Settings.Limits);
-            ingest = await context.CallActivityAsync<IngestResult>(PipelineActivities.Ingest, request, Retry(input.Settings));
+            ingest = await context.CallActivityAsync<IngestResult>(ActivityNames.Ingest, request, Retry(input.Settings));
         }
         catch (TaskFailedException e) { return (null, Failed(context, runId, null, $"ingest failed: {e.FailureDetails.ErrorMessage}")); }
         if (ingest.Error is not null || ingest.Settings is null)
@@ -107,7 +107,7 @@ public static class DatasetPipeline
                 FromStep = run.Step, TrainedSeconds = run.TrainedSeconds, ChunkSteps = settings.ChunkSteps, ChunkTime = settings.ChunkTime,
             };
             context.SetCustomStatus(Training(context, input.Dataset, run, last));
-            try { last = await context.CallActivityAsync<ChunkResult>(PipelineActivities.TrainChunk, request, Retry(settings)); }
+            try { last = await context.CallActivityAsync<ChunkResult>(ActivityNames.TrainChunk, request, Retry(settings)); }
             catch (TaskFailedException e)
             {
                 return (run, last, Failed(context, run.RunId, run.Ingest, $"training failed at step {run.Step}: {e.FailureDetails.ErrorMessage}"));
@@ -131,7 +131,7 @@ public static class DatasetPipeline
         context.SetCustomStatus(Training(context, input.Dataset, run, last) with { State = "evaluating" });
         try
         {
-            var evaluation = await context.CallActivityAsync<EvaluateResult>(PipelineActivities.Evaluate,
+            var evaluation = await context.CallActivityAsync<EvaluateResult>(ActivityNames.Evaluate,
                 new EvaluateRequest(input.Dataset, run.RunId, run.DatasetVersion, input.Settings.EvalSamples, input.Settings.ExtractorSteps), retry);
             var metrics = new Dictionary<string, double>(evaluation.Metrics);
             foreach (var (name, value) in last?.Losses ?? []) metrics[name] = value;
@@ -141,7 +141,7 @@ public static class DatasetPipeline
             {
                 Quality = evaluation.Quality, Baseline = evaluation.Baseline, BaselineNote = evaluation.BaselineNote, Policy = run.Settings.Publish,
             };
-            var published = await context.CallActivityAsync<PublishResult>(PipelineActivities.Publish, request, retry);
+            var published = await context.CallActivityAsync<PublishResult>(ActivityNames.Publish, request, retry);
             return Training(context, input.Dataset, run, last) with
             {
                 State = "published", PublishedVersion = published.Version, Latest = published.Latest, PublishNote = published.Reason, Metrics = metrics,
@@ -174,7 +174,7 @@ public static class DatasetPipeline
             // A late trigger may signal blobs this run already read: train again only for blobs newer than the newest one
             // ingest listed. Both times come from storage, so no clock skew enters; a run without that time (no blobs
             // listed) falls back to the orchestration clock with a margin.
-            var newest = await context.CallActivityAsync<DateTimeOffset?>(PipelineActivities.NewestDrop, input.Dataset, Retry(input.Settings));
+            var newest = await context.CallActivityAsync<DateTimeOffset?>(ActivityNames.NewestDrop, input.Dataset, Retry(input.Settings));
             followUp = newest is { } n && (run.Ingest.NewestBlobAt is { } seen ? n > seen : n.UtcDateTime >= run.IngestStartedAt - ClockSkew);
         }
         if (followUp)

@@ -15,11 +15,11 @@ public static class PipelineRegistry
 {
     private static readonly PipelineActivity[] Activities =
     [
-        PipelineActivity.Of<string, DateTimeOffset?>(PipelineActivities.NewestDrop, (a, dataset, ct) => a.NewestDropAsync(dataset, ct)),
-        PipelineActivity.Of<IngestRequest, IngestResult>(PipelineActivities.Ingest, (a, request, ct) => a.IngestAsync(request, ct)),
-        PipelineActivity.Of<ChunkRequest, ChunkResult>(PipelineActivities.TrainChunk, (a, request, ct) => a.TrainChunkAsync(request, ct)),
-        PipelineActivity.Of<EvaluateRequest, EvaluateResult>(PipelineActivities.Evaluate, (a, request, ct) => a.EvaluateAsync(request, ct)),
-        PipelineActivity.Of<PublishRequest, PublishResult>(PipelineActivities.Publish, (a, request, ct) => a.PublishAsync(request, ct)),
+        PipelineActivity.Of<string, DateTimeOffset?>(ActivityNames.NewestDrop, (a, dataset, ct) => a.NewestDropAsync(dataset, ct)),
+        PipelineActivity.Of<IngestRequest, IngestResult>(ActivityNames.Ingest, (a, request, ct) => a.IngestAsync(request, ct)),
+        PipelineActivity.Of<ChunkRequest, ChunkResult>(ActivityNames.TrainChunk, (a, request, ct) => a.TrainChunkAsync(request, ct)),
+        PipelineActivity.Of<EvaluateRequest, EvaluateResult>(ActivityNames.Evaluate, (a, request, ct) => a.EvaluateAsync(request, ct)),
+        PipelineActivity.Of<PublishRequest, PublishResult>(ActivityNames.Publish, (a, request, ct) => a.PublishAsync(request, ct)),
     ];
 
     public static readonly string[] Names = [DatasetPipeline.Name, .. Activities.Select(a => a.Name)];

@@ -18,16 +18,16 @@ public sealed class LoadedModel
     public required IServedGenerator Generator { get; init; }
     public required BatchQueue Queue { get; init; }
     /// <summary>Loads the checkpoint's networks for what only they do (a VAE's reconstruction through its encoder).</summary>
-    internal Func<Task<ImageSampler>> LoadCheckpoint { get; init; } = () => throw new InvalidOperationException("no checkpoint to load");
-    private Task<ImageSampler>? checkpoint;
+    internal Func<Task<IImageReconstructor>> LoadCheckpoint { get; init; } = () => throw new InvalidOperationException("no checkpoint to load");
+    private Task<IImageReconstructor>? checkpoint;
     public DateTimeOffset LoadedAt { get; init; } = DateTimeOffset.UtcNow;
     public DateTimeOffset LastUsed { get; internal set; } = DateTimeOffset.UtcNow;
     internal Action? OnDisposed { get; init; }
 
     /// <summary>The checkpoint's networks: the generator itself under libtorch, else loaded on first use (again after a failed load).</summary>
-    public Task<ImageSampler> CheckpointAsync()
+    public Task<IImageReconstructor> CheckpointAsync()
     {
-        if (Generator is ImageSampler sampler) return Task.FromResult(sampler);
+        if (Generator is IImageReconstructor loaded) return Task.FromResult(loaded);
         lock (gate)
         {
             if (checkpoint is { IsFaulted: true } or { IsCanceled: true }) checkpoint = null;
@@ -81,7 +81,7 @@ public sealed class LoadedModel
         {
             await Queue.DisposeAsync();
             Generator.Dispose();
-            Task<ImageSampler>? loaded;
+            Task<IImageReconstructor>? loaded;
             lock (gate) loaded = checkpoint;
             if (loaded is not null && await loaded.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null) is { } other) other.Dispose();
         }
@@ -101,10 +101,15 @@ public enum ResolveStatus { Ok, UnknownDataset, NoModelYet, UnknownVersion }
 /// <summary>
 /// Keeps generators warm per (dataset, version), loads each once (concurrent requests share the load),
 /// revalidates latest.json at most once per interval with an ETag (one lookup at a time per dataset, shared by the
-/// requests that arrive meanwhile), and drops the least recently used beyond the limit.
+/// requests that arrive meanwhile), and drops the least recently used beyond the limit. Versions load into ONNX Runtime
+/// from model.onnx, or into libtorch from the checkpoint where the build has libtorch (<paramref name="checkpoints"/>).
 /// </summary>
-public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
+public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options, ICheckpointServing? checkpoints = null)
 {
+    /// <summary>libtorch, where this build carries it; null in the lean serving build, which serves model.onnx alone.</summary>
+    public ICheckpointServing? Checkpoints { get; } = options.Backend != ServeBackend.Libtorch || checkpoints is not null ? checkpoints
+        : throw new InvalidOperationException("Serve__Backend is libtorch, but this build serves with ONNX Runtime alone and has no libtorch; set Serve__Backend to auto or onnx");
+
     private sealed record Pointer(string Version, ETag? ETag, DateTimeOffset CheckedAt);
 
     private readonly Dictionary<string, Pointer> pointers = [];
@@ -246,6 +251,9 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
             if (onnx is null && options.Backend == ServeBackend.Onnx)
                 throw new ApiErrorException(new ApiError(500, $"dataset '{dataset}' version {version} has no {StorageLayout.OnnxFile} (published before ONNX export) and " +
                     "Serve__Backend is onnx; publish it again, or set Serve__Backend to auto"));
+            if (onnx is null && Checkpoints is null)
+                throw new ApiErrorException(new ApiError(500, $"dataset '{dataset}' version {version} has no {StorageLayout.OnnxFile} (published before ONNX export), and " +
+                    "this serving build has no libtorch to run its checkpoint; publish it again, or serve it from the full build"));
             // Synchronous loads (the checkpoint's reads are ranged: the discriminator and optimizer states are never downloaded), so off the request's thread.
             IServedGenerator generator = onnx is not null
                 ? await Task.Run(() => OnnxGenerator.Load(onnx, options.OnnxThreads))
@@ -267,10 +275,13 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options)
         }
     }
 
-    private async Task<ImageSampler> LoadCheckpointAsync(string dataset, string version)
+    private async Task<IImageReconstructor> LoadCheckpointAsync(string dataset, string version)
     {
+        if (Checkpoints is not { } libtorch)
+            throw new ApiErrorException(new ApiError(501, $"dataset '{dataset}' version {version}: reconstruction runs the VAE's encoder from its checkpoint, " +
+                "and this serving build has no libtorch (it serves model.onnx alone); reconstruct through the full build"));
         await using var checkpoint = await registry.OpenCheckpointAsync(dataset, version);
-        return await Task.Run(() => ImageSampler.Load(checkpoint));
+        return await Task.Run(() => libtorch.Load(checkpoint));
     }
 
     /// <summary>Evicts the least recently used loaded models while the resident ones and the loads in flight pass the limit.</summary>

@@ -2,12 +2,9 @@ using System.Diagnostics;
 using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Models;
-using ImageGen.Core.Runtime;
 using ImageGen.Core.Sampling;
 using ImageGen.Pipeline.Http;
 using ImageGen.Pipeline.Telemetry;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace ImageGen.Pipeline.Serve;
 
@@ -91,19 +88,13 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             using var lease = await cache.AcquireAsync(dataset, resolved, cancellationToken);
             if (lease.Model.Generator.Spec.Kind != ModelKind.Vae)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {lease.Model.Generator.Spec.Kind} model; only VAE models reconstruct"));
-            var sampler = await lease.Model.CheckpointAsync();
-            if (!sampler.CanReconstruct)
-                return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {sampler.Spec.Kind} model; only VAE models reconstruct"));
-            var decoded = ImageDecoder.Decode(bytes, sampler.Spec.ImageSize, sampler.Spec.Channels);
+            var model = await lease.Model.CheckpointAsync();
+            if (!model.CanReconstruct)
+                return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a class-conditional {model.Spec.Kind}; its decoder needs a class an image does not carry, so it does not reconstruct"));
+            var decoded = ImageDecoder.Decode(bytes, model.Spec.ImageSize, model.Spec.Channels);
             if (!decoded.Accepted) return ApiResult.Error(new ApiError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
             // On the model's worker, in its queue, like every other request (tensors never leave that thread).
-            byte[] png = await lease.Model.Queue.RunAsync(() =>
-            {
-                using var scope = torch.NewDisposeScope();
-                var input = ImageTensorDataset.ToUnitRange(torch.tensor(decoded.Pixels!, [1, sampler.Spec.Channels, sampler.Spec.ImageSize, sampler.Spec.ImageSize]));
-                var output = sampler.Reconstruct(input);
-                return ImageGrid.EncodePng(output[0]);
-            }, cancellationToken);
+            byte[] png = await lease.Model.Queue.RunAsync(() => model.ReconstructPng(decoded.Pixels!), cancellationToken);
             return new ApiResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
@@ -142,8 +133,9 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             peakResidentModels = cache.PeakResidentModels,
             pixelsInFlight = PixelsInFlight.InUse,
             peakPixelsInFlight = PixelsInFlight.Peak,
-            device = TorchRuntime.Device,
-            threads = torch.get_num_threads(),
+            device = cache.Checkpoints?.Device ?? "cpu",
+            libtorch = cache.Checkpoints is not null,
+            threads = cache.Checkpoints?.Threads ?? (options.OnnxThreads > 0 ? options.OnnxThreads : Environment.ProcessorCount),
             warm = loaded.Count > 0,
             batching = options.Batching,
             models = loaded.Select(m => new

@@ -2,8 +2,6 @@ using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
-using ImageGen.Core.Checkpoints;
-using ImageGen.Core.Export;
 using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
 using ImageGen.Core.Training;
@@ -58,6 +56,9 @@ public sealed record ModelCard
     public string? Parent { get; init; }
 }
 
+/// <summary>A version's files: the checkpoint (read once, from its current position), its generator as ONNX, and the sample grid if any.</summary>
+public sealed record ModelFiles(Stream Checkpoint, byte[] Onnx, byte[]? SamplesPng);
+
 public enum LatestStatus { Found, NotModified, NoModel, UnknownDataset }
 
 public readonly record struct LatestLookup(LatestStatus Status, LatestPointer? Pointer, ETag? ETag);
@@ -87,13 +88,14 @@ public sealed class ModelRegistry(BlobServiceClient service)
     }
 
     /// <summary>
-    /// Writes a new version (checkpoint, its generator exported to model.onnx, samples, then the card) and points latest.json at it, unless the card makes it a
-    /// candidate or latest is already a newer version (an ordinary publish never moves latest backwards; PromoteAsync and
-    /// RollbackAsync do that on purpose). Every blob is written create-only: a version that exists, even in part, is left as
-    /// it is and VersionExistsException is thrown.
+    /// Writes a new version (checkpoint, model.onnx, samples, then the card) and points latest.json at it, unless the card
+    /// makes it a candidate or latest is already a newer version (an ordinary publish never moves latest backwards;
+    /// PromoteAsync and RollbackAsync do that on purpose). Every blob is written create-only: a version that exists, even
+    /// in part, is left as it is and VersionExistsException is thrown. ModelPublishing (ImageGen.Pipeline.Torch) exports
+    /// model.onnx from the checkpoint; this class needs no libtorch.
     /// </summary>
-    public Task<LatestPointer?> PublishAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, CancellationToken cancellationToken = default) =>
-        PublishAsync(card, checkpoint, samplesPng, _ => true, sourceRun: null, cancellationToken);
+    public Task<LatestPointer?> PublishAsync(ModelCard card, ModelFiles files, CancellationToken cancellationToken = default) =>
+        PublishAsync(card, files, _ => true, sourceRun: null, cancellationToken);
 
     /// <summary>
     /// The publish step's write of a run's version (card.SourceRun): as PublishAsync, but a redelivery of the same run finds
@@ -102,15 +104,15 @@ public sealed class ModelRegistry(BlobServiceClient service)
     /// holds for the pointer in force (ifBetter: still the version the gate compared against). Returns the pointer in
     /// force afterwards, or null when mayMove declined or the version is a candidate.
     /// </summary>
-    public Task<LatestPointer?> PublishRunAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, Func<LatestPointer?, bool> mayMove,
+    public Task<LatestPointer?> PublishRunAsync(ModelCard card, ModelFiles files, Func<LatestPointer?, bool> mayMove,
         CancellationToken cancellationToken = default) =>
-        PublishAsync(card, checkpoint, samplesPng, mayMove,
+        PublishAsync(card, files, mayMove,
             card.SourceRun is { } run ? StorageLayout.ValidateName(run, "source run") : throw new ArgumentException("a run's card names its SourceRun"), cancellationToken);
 
     /// <summary>Blob metadata naming the run that wrote a version's blob, so that run's redelivery recognises its own work.</summary>
     private const string SourceRunMetadata = "sourcerun";
 
-    private async Task<LatestPointer?> PublishAsync(ModelCard card, Stream checkpoint, byte[]? samplesPng, Func<LatestPointer?, bool> mayMove,
+    private async Task<LatestPointer?> PublishAsync(ModelCard card, ModelFiles files, Func<LatestPointer?, bool> mayMove,
         string? sourceRun, CancellationToken cancellationToken)
     {
         string dataset = StorageLayout.ValidateName(card.Dataset, "dataset");
@@ -124,14 +126,10 @@ public sealed class ModelRegistry(BlobServiceClient service)
         }
         else
         {
-            var checkpointBytes = new MemoryStream();
-            await checkpoint.CopyToAsync(checkpointBytes, cancellationToken);
-            byte[] onnx = ExportOnnx(checkpointBytes);
-            checkpointBytes.Position = 0;
-            await CreateAsync(dataset, version, StorageLayout.ModelCheckpoint(dataset, version), checkpointBytes, sourceRun, cancellationToken);
-            await CreateAsync(dataset, version, StorageLayout.ModelOnnx(dataset, version), new MemoryStream(onnx), sourceRun, cancellationToken);
-            if (samplesPng is not null)
-                await CreateAsync(dataset, version, StorageLayout.ModelSamples(dataset, version), new MemoryStream(samplesPng), sourceRun, cancellationToken);
+            await CreateAsync(dataset, version, StorageLayout.ModelCheckpoint(dataset, version), files.Checkpoint, sourceRun, cancellationToken);
+            await CreateAsync(dataset, version, StorageLayout.ModelOnnx(dataset, version), new MemoryStream(files.Onnx), sourceRun, cancellationToken);
+            if (files.SamplesPng is not null)
+                await CreateAsync(dataset, version, StorageLayout.ModelSamples(dataset, version), new MemoryStream(files.SamplesPng), sourceRun, cancellationToken);
             if (!await CreateAsync(dataset, version, StorageLayout.ModelCard(dataset, version), BinaryData.FromObjectAsJson(card, Core.Models.Json.Options).ToStream(),
                     sourceRun, cancellationToken))
                 card = (await ReadCardAsync(dataset, version, cancellationToken))!; // a concurrent delivery of this run wrote it first
@@ -144,14 +142,6 @@ public sealed class ModelRegistry(BlobServiceClient service)
             : current is null ? new LatestPointer(version, card.PublishedAt) { Reason = "published" }
             : StorageLayout.VersionNumber(current.Version) >= number ? current // never backwards: latest is newer already
             : current.MoveTo(version, card.PublishedAt, "published"), cancellationToken);
-    }
-
-    /// <summary>The checkpoint's served generator (its moving average where it has one) as ONNX, for model.onnx.</summary>
-    private static byte[] ExportOnnx(MemoryStream checkpoint)
-    {
-        checkpoint.Position = 0;
-        using var generator = GeneratorCheckpoint.Load(checkpoint);
-        return OnnxExport.ToBytes(generator);
     }
 
     /// <summary>

@@ -107,7 +107,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         builder.Logging.AddSimpleConsole(LogFormat).SetMinimumLevel(options.LogLevel);
         builder.WebHost.UseUrls(options.Urls);
         var pipeline = new PipelineEnvironment(storage, options.Pipeline);
-        builder.Services.AddImageGenServing(storage, options.Serve);
+        builder.Services.AddImageGenServing(storage, options.Serve).AddLibtorchServing();
         builder.Services.AddImageGenTelemetry(builder.Configuration, prometheus: options.Metrics);
         builder.Services.AddSingleton(pipeline);
         builder.Services.AddDurableTaskWorker(b =>

@@ -13,18 +13,20 @@ namespace ImageGen.Cli.Hosting;
 /// The serving endpoints on Kestrel without the Functions host (same route table, same handlers), for machines
 /// without Core Tools, for tests over a real socket, and for load benchmarks. No function keys here, so it listens on
 /// loopback and answers local names only unless <paramref name="access"/> says otherwise (LocalAccess). With
-/// <paramref name="metrics"/>, OpenTelemetry's Prometheus scraping endpoint answers at /metrics.
+/// <paramref name="metrics"/>, OpenTelemetry's Prometheus scraping endpoint answers at /metrics. Without
+/// <paramref name="libtorch"/> it is composed as the lean serving build is (functions/ImageGen.Functions.Front): model.onnx only.
 /// </summary>
 public static class LocalServeHost
 {
-    public static WebApplication Build(string storageConnection, ServeOptions options, string urls, LocalAccess? access = null, bool metrics = false)
+    public static WebApplication Build(string storageConnection, ServeOptions options, string urls, LocalAccess? access = null, bool metrics = false, bool libtorch = true)
     {
         access ??= new LocalAccess();
         access.CheckAddresses(urls.Split(';', StringSplitOptions.RemoveEmptyEntries), "--urls");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(urls);
-        builder.Services.AddImageGenServing(new BlobServiceClient(storageConnection), options);
+        var serving = builder.Services.AddImageGenServing(new BlobServiceClient(storageConnection), options);
+        if (libtorch) serving.AddLibtorchServing();
         builder.Services.AddImageGenTelemetry(builder.Configuration, prometheus: metrics);
         var app = builder.Build();
         access.Apply(app);

@@ -41,6 +41,6 @@ public static class Evaluation
     public static byte[] SampleGridPng(ImageSampler sampler)
     {
         using var images = sampler.Generate(Seeds.Range(0, SampleSeeds));
-        return Imaging.ImageGrid.EncodeGridPng(images, nrow: 8, padding: 2);
+        return Imaging.TensorImages.EncodeGridPng(images, nrow: 8, padding: 2);
     }
 }

@@ -99,18 +99,3 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
     public IReadOnlyList<InferenceLayer> InferenceLayers() =>
         [Models.InferenceLayers.Of(project), new ToFeatureMaps((int)baseWidth, 4, 4), .. Models.InferenceLayers.Of(upsample.children()), new TanhLayer(0.5f)];
 }
-
-public sealed class VaeFamily : ModelFamily
-{
-    public override ModelKind Kind => ModelKind.Vae;
-    public override string Name => "VAE";
-    public override string Group => "VAEs";
-    public override ModelSpec DefaultSpec(int imageSize, int channels) =>
-        new() { Kind = Kind, ImageSize = imageSize, Channels = channels, LatentSize = 20, Ngf = 32, Ndf = 32 };
-    public override IImageGenerator CreateGenerator(ModelSpec spec) => new VaeDecoder(spec);
-    public override IImageEncoder CreateEncoder(ModelSpec spec) => new VaeEncoder(spec);
-    public override int DefaultEpochs => 10;
-    public override double DefaultLr => 1e-3;
-    public override double DefaultBeta1 => 0.9;
-    public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Mse];
-}

@@ -118,17 +118,3 @@ public static class DcganInit
         }
     }
 }
-
-public sealed class DcganFamily : ModelFamily
-{
-    public override ModelKind Kind => ModelKind.Dcgan;
-    public override string Name => "DCGAN";
-    public override string Group => "GANs";
-    public override ModelSpec DefaultSpec(int imageSize, int channels) => new() { Kind = Kind, ImageSize = imageSize, Channels = channels };
-    public override IImageGenerator CreateGenerator(ModelSpec spec) => new DcganGenerator(spec);
-    public override int DefaultEpochs => 25;
-    public override double DefaultLr => 2e-4;
-    public override double DefaultBeta1 => 0.5;
-    public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Hinge];
-    public override int DefaultEmaImages => 10_000;
-}

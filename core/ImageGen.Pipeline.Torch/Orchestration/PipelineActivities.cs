@@ -12,13 +12,6 @@ namespace ImageGen.Pipeline.Orchestration;
 /// <summary>The real steps over blob storage: check for fresh uploads, ingest, train a chunk, evaluate, publish.</summary>
 public sealed class PipelineActivities : IPipelineActivities
 {
-    // Activity names: PipelineRegistry's table pairs each with its handler; the Functions wrappers are named by them.
-    public const string NewestDrop = "NewestDrop";
-    public const string Ingest = "Ingest";
-    public const string TrainChunk = "TrainChunk";
-    public const string Evaluate = "Evaluate";
-    public const string Publish = "Publish";
-
     private readonly DatasetIngestor ingestor;
     private readonly RunTrainer trainer;
     private readonly RunEvaluator evaluator;
@@ -35,7 +28,7 @@ public sealed class PipelineActivities : IPipelineActivities
 
     public Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken) => ingestor.NewestDropAsync(dataset, cancellationToken);
 
-    public Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken) => TracedAsync(Ingest, request.Dataset, async () =>
+    public Task<IngestResult> IngestAsync(IngestRequest request, CancellationToken cancellationToken) => TracedAsync(ActivityNames.Ingest, request.Dataset, async () =>
     {
         var result = await ingestor.IngestAsync(request, cancellationToken);
         ImageGenTelemetry.RecordIngest(request.Dataset, result.Accepted, result.Rejected);
@@ -43,13 +36,13 @@ public sealed class PipelineActivities : IPipelineActivities
     });
 
     public Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken) =>
-        TracedAsync(TrainChunk, request.Dataset, () => trainer.TrainChunkAsync(request, cancellationToken));
+        TracedAsync(ActivityNames.TrainChunk, request.Dataset, () => trainer.TrainChunkAsync(request, cancellationToken));
 
     public Task<EvaluateResult> EvaluateAsync(EvaluateRequest request, CancellationToken cancellationToken) =>
-        TracedAsync(Evaluate, request.Dataset, () => evaluator.EvaluateAsync(request, cancellationToken));
+        TracedAsync(ActivityNames.Evaluate, request.Dataset, () => evaluator.EvaluateAsync(request, cancellationToken));
 
     public Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken) =>
-        TracedAsync(Publish, request.Dataset, () => publisher.PublishAsync(request, cancellationToken));
+        TracedAsync(ActivityNames.Publish, request.Dataset, () => publisher.PublishAsync(request, cancellationToken));
 
     /// <summary>
     /// One span per step (imagegen.ingest, imagegen.trainchunk, ...), a child of the durable activity's own span where

@@ -38,7 +38,7 @@ public sealed class RunEvaluator(BlobServiceClient service)
         using var quality = await references.GetAsync(dataset, request.DatasetVersion, data, request.ExtractorSteps, cancellationToken: cancellationToken);
         double referenceSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
-        var scores = QualityScores.Of(sampler, quality.Extractor, quality.Reference, request.Samples, cancellationToken);
+        var scores = QualityScoring.Of(sampler, quality.Extractor, quality.Reference, request.Samples, cancellationToken);
         double scoringSeconds = clock.Elapsed.TotalSeconds;
         var (baseline, baselineNote) = await ScoreLatestAsync(dataset, sampler.Spec, quality, request.Samples, cancellationToken);
 
@@ -65,7 +65,7 @@ public sealed class RunEvaluator(BlobServiceClient service)
         if (other.ImageSize != spec.ImageSize || other.Channels != spec.Channels)
             return (null, $"latest {pointer.Version} makes {other.ImageSize}x{other.ImageSize}x{other.Channels} images and this run " +
                           $"{spec.ImageSize}x{spec.ImageSize}x{spec.Channels}: their scores cannot be compared");
-        var scores = QualityScores.Of(latestSampler, quality.Extractor, quality.Reference, samples, cancellationToken);
+        var scores = QualityScoring.Of(latestSampler, quality.Extractor, quality.Reference, samples, cancellationToken);
         return (new BaselineScore(pointer.Version, scores.Fd), null);
     }
 }

@@ -1,5 +1,6 @@
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Models;
+using ImageGen.Core.Sampling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -53,7 +54,7 @@ public sealed class GanTrainable : ITrainable
         optD.zero_grad();
         if (spec.Classes > 0 && labels is null) throw new ArgumentException("a class-conditional GAN trains on labelled images");
         var z = torch.randn(batch, spec.LatentSize);
-        if (spec.Classes > 0) z = ClassConditioning.Append(z, labels!, spec.Classes); // fakes of the real batch's classes
+        if (spec.Classes > 0) z = GeneratorTensors.AppendClasses(z, labels!, spec.Classes); // fakes of the real batch's classes
         else labels = null;
         var fake = generator.forward(z);
         var realLogits = discriminator.Logits(DiffAugment.Apply(real, augment), labels);

@@ -1,3 +1,4 @@
+using ImageGen.Core.Sampling;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -19,9 +20,11 @@ public static class OnnxExport
     /// <summary>ONNX opset 17 (every operator here is older) in IR version 8, the pair ONNX 1.12 defined: any runtime since 2022 loads it.</summary>
     public const int Opset = 17;
     public const long IrVersion = 8;
-    public const string LatentInput = "z", ClassInput = "class", ImagesOutput = "images";
-    /// <summary>Metadata keys: the model's spec (JSON), its class names (JSON array), the checkpoint's step, and whether the weights are the average.</summary>
-    public const string SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes", StepKey = "imagegen.step", AveragedKey = "imagegen.averaged";
+    // The names a served model is read by (OnnxGenerator holds them, since serving has no exporter).
+    public const string LatentInput = OnnxGenerator.LatentInput, ClassInput = OnnxGenerator.ClassInput, ImagesOutput = OnnxGenerator.ImagesOutput;
+    public const string SpecKey = OnnxGenerator.SpecKey, ClassesKey = OnnxGenerator.ClassesKey, ProducerKey = OnnxGenerator.ProducerKey;
+    /// <summary>Metadata keys beyond what serving reads: the checkpoint's step, and whether the weights are the average.</summary>
+    public const string StepKey = "imagegen.step", AveragedKey = "imagegen.averaged";
 
     public static string ProducerVersion { get; } =
         typeof(OnnxExport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
@@ -94,6 +97,8 @@ public static class OnnxExport
         model.MetadataProps.Add(new StringStringEntryProto { Key = ClassesKey, Value = JsonSerializer.Serialize(header.Classes) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = StepKey, Value = header.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = AveragedKey, Value = averaged ? "true" : "false" });
+        // Also in the protobuf's own fields; repeated here because ONNX Runtime reports the producer's name alone.
+        model.MetadataProps.Add(new StringStringEntryProto { Key = ProducerKey, Value = $"ImageGen {ProducerVersion}, opset {Opset}" });
         return model;
     }
 

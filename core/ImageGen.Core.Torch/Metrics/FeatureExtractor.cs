@@ -14,8 +14,8 @@ public sealed record ExtractorInfo
     public string Id { get; init; } = "";
     /// <summary>classifier (trained on labels) or contrastive (self-supervised on the dataset's images alone).</summary>
     public string Kind { get; init; } = ClassifierKind;
-    public const string ClassifierKind = "classifier";
-    public const string ContrastiveKind = "contrastive";
+    public const string ClassifierKind = QualityScores.ClassifierExtractor;
+    public const string ContrastiveKind = QualityScores.ContrastiveExtractor;
     public required int ImageSize { get; init; }
     public required int Channels { get; init; }
     public required int Classes { get; init; }

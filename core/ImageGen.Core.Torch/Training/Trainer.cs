@@ -4,6 +4,7 @@ using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Models;
+using ImageGen.Core.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -161,7 +162,7 @@ public static class Trainer
 
         using var fixedNoise = FixedInputs(spec, seed, options.SampleCount);
         using var previewInputs = data.Batch(torch.arange(Math.Min(options.SampleCount, data.Count)));
-        if (resumeFrom is null) ImageGrid.SaveGridPng(previewInputs, Path.Combine(samplesFolder, "real_samples.png"));
+        if (resumeFrom is null) TensorImages.SaveGridPng(previewInputs, Path.Combine(samplesFolder, "real_samples.png"));
 
         var tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(runFolder, "tb"));
         var clock = Stopwatch.StartNew();
@@ -257,7 +258,7 @@ public static class Trainer
     public static Tensor FixedInputs(ModelSpec spec, int seed, int count)
     {
         using var noise = FixedNoise(seed, count, spec.LatentSize);
-        return ClassConditioning.Inputs(spec, noise, Enumerable.Range(0, count).Select(i => spec.Classes > 0 ? i % spec.Classes : 0).ToArray());
+        return GeneratorTensors.Inputs(spec, noise, Enumerable.Range(0, count).Select(i => spec.Classes > 0 ? i % spec.Classes : 0).ToArray());
     }
 
     /// <summary>Loads a checkpoint's networks into a fresh model (warm start); its optimizer states and RNG are left out.</summary>
@@ -330,7 +331,7 @@ public static class Trainer
             using var inference = torch.inference_mode();
             using var scope = torch.NewDisposeScope();
             var fakes = model.Generator.Generate(fixedNoise);
-            ImageGrid.SaveGridPng(fakes, gridPath);
+            TensorImages.SaveGridPng(fakes, gridPath);
             tensorboard.add_img("samples", gridPath, (int)step);
             model.WriteExtraImages(previewInputs, samplesFolder, suffix);
         }

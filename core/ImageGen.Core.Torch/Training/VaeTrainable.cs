@@ -1,5 +1,6 @@
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Models;
+using ImageGen.Core.Sampling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -42,7 +43,7 @@ public sealed class VaeTrainable : ITrainable
         var std = (0.5 * logvar).exp();
         var z = mu + torch.randn_like(std) * std; // reparameterisation
         if (spec.Classes > 0)
-            z = ClassConditioning.Append(z, labels ?? throw new ArgumentException("a class-conditional VAE trains on labelled images"), spec.Classes);
+            z = GeneratorTensors.AppendClasses(z, labels ?? throw new ArgumentException("a class-conditional VAE trains on labelled images"), spec.Classes);
         var logits = decoder.forward(z);
         var recon = (loss == LossKind.Mse
             ? F.mse_loss(logits.sigmoid(), target, reduction: nn.Reduction.Sum)
@@ -90,7 +91,7 @@ public sealed class VaeTrainable : ITrainable
         var (mu, _) = encoder.forward(shown);
         if (spec.Classes > 0) return; // its decoder needs each input's class, which this preview does not carry
         var reconstructed = decoder.Generate(mu);
-        Imaging.ImageGrid.SaveGridPng(torch.cat([shown, reconstructed], 0),
+        Imaging.TensorImages.SaveGridPng(torch.cat([shown, reconstructed], 0),
             Path.Combine(samplesFolder, $"reconstruction_{suffix}.png"), nrow: (int)shown.shape[0]);
     }
 

@@ -1,4 +1,5 @@
 using ImageGen.Core.Models;
+using ImageGen.Core.Sampling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -73,7 +74,7 @@ public sealed class GeneratorAverage
             int count = RecalibrationBatch(spec);
             var z = torch.randn([count, spec.LatentSize], generator: random);
             var inputs = spec.Classes == 0 ? z
-                : ClassConditioning.Append(z, torch.randint(0, spec.Classes, [count], dtype: ScalarType.Int64, generator: random), spec.Classes);
+                : GeneratorTensors.AppendClasses(z, torch.randint(0, spec.Classes, [count], dtype: ScalarType.Int64, generator: random), spec.Classes);
             average.Generate(inputs);
             foreach (var norm in norms) norm.momentum = 0.1;
             module.eval();

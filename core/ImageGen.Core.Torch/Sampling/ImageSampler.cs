@@ -1,4 +1,6 @@
 using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Data;
+using ImageGen.Core.Imaging;
 using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,7 +12,7 @@ namespace ImageGen.Core.Sampling;
 /// each image's z comes from its own seed, and the network runs in eval and inference mode. A class-conditional model
 /// takes a class per image too: the one asked for, else one drawn from the image's seed.
 /// </summary>
-public sealed class ImageSampler : IServedGenerator
+public sealed class ImageSampler : IImageReconstructor
 {
     private readonly GeneratorCheckpoint loaded;
     public CheckpointHeader Header => loaded.Header;
@@ -40,7 +42,7 @@ public sealed class ImageSampler : IServedGenerator
     /// </summary>
     public Tensor Generate(IReadOnlyList<long> seeds, double truncation = 1.0, IReadOnlyList<int>? classes = null)
     {
-        using var z = Seeds.Latents(seeds, Spec.LatentSize);
+        using var z = GeneratorTensors.Latents(seeds, Spec.LatentSize);
         return GenerateFrom(z, truncation, classes ?? ClassesFor(seeds));
     }
 
@@ -63,7 +65,7 @@ public sealed class ImageSampler : IServedGenerator
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         var latents = truncation == 1.0 ? z : z * truncation;
-        return Generator.Generate(ClassConditioning.Inputs(Spec, latents, classes)).MoveToOuterDisposeScope();
+        return Generator.Generate(GeneratorTensors.Inputs(Spec, latents, classes)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Images from the generator's whole input ([n, nz + classes]: z already truncated, classes appended).</summary>
@@ -94,6 +96,14 @@ public sealed class ImageSampler : IServedGenerator
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         return Generator.Generate(encoder.EncodeMean(images)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The serving path's reconstruction: an image's 8-bit pixels [C, H, W] at the model's size (ImageDecoder's) to the PNG of its reconstruction.</summary>
+    public byte[] ReconstructPng(byte[] pixels)
+    {
+        using var scope = torch.NewDisposeScope();
+        var input = ImageTensorDataset.ToUnitRange(torch.tensor(pixels, [1, Spec.Channels, Spec.ImageSize, Spec.ImageSize]));
+        return TensorImages.EncodePng(Reconstruct(input)[0]);
     }
 
     public void Dispose() => loaded.Dispose();

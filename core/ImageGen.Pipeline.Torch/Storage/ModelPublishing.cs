@@ -1,0 +1,31 @@
+using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Export;
+
+namespace ImageGen.Pipeline.Storage;
+
+/// <summary>Publishing from a checkpoint: its served generator (the moving average where it has one) exported to model.onnx beside it.</summary>
+public static class ModelPublishing
+{
+    /// <summary>ModelRegistry.PublishAsync with model.onnx exported from the checkpoint.</summary>
+    public static async Task<LatestPointer?> PublishAsync(this ModelRegistry registry, ModelCard card, Stream checkpoint, byte[]? samplesPng,
+        CancellationToken cancellationToken = default) =>
+        await registry.PublishAsync(card, await ExportAsync(checkpoint, samplesPng, cancellationToken), cancellationToken);
+
+    /// <summary>ModelRegistry.PublishRunAsync with model.onnx exported from the checkpoint.</summary>
+    public static async Task<LatestPointer?> PublishRunAsync(this ModelRegistry registry, ModelCard card, Stream checkpoint, byte[]? samplesPng,
+        Func<LatestPointer?, bool> mayMove, CancellationToken cancellationToken = default) =>
+        await registry.PublishRunAsync(card, await ExportAsync(checkpoint, samplesPng, cancellationToken), mayMove, cancellationToken);
+
+    /// <summary>The checkpoint read once into memory (the export and the upload both read it) and its generator exported.</summary>
+    public static async Task<ModelFiles> ExportAsync(Stream checkpoint, byte[]? samplesPng, CancellationToken cancellationToken = default)
+    {
+        var buffered = checkpoint as MemoryStream ?? new MemoryStream();
+        if (buffered != checkpoint) await checkpoint.CopyToAsync(buffered, cancellationToken);
+        long start = buffered == checkpoint ? buffered.Position : 0;
+        buffered.Position = start;
+        byte[] onnx;
+        using (var generator = GeneratorCheckpoint.Load(buffered)) onnx = OnnxExport.ToBytes(generator);
+        buffered.Position = start;
+        return new ModelFiles(buffered, onnx, samplesPng);
+    }
+}
