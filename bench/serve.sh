@@ -3,7 +3,8 @@
 # app (the Functions host cannot run here), models in a real Azurite, load from a separate process.
 #   bench/serve.sh [checkpoint=runs/quickstart] [load-requests=10000]
 #   BACKEND=onnx|libtorch|auto (default auto: ONNX Runtime, the version has model.onnx) picks the engine of every server
-#   started below except the first section, which times both engines' cold starts alternately in the same run.
+#   started below except the first two sections, which run the engines side by side in the same run: the lean build's
+#   composition (`serve --lean`: ONNX Runtime, libtorch never loaded), the full build on ONNX Runtime, and libtorch.
 # Prints, in one run: the bare forward pass's images/s by batch size (the most batching can gain on this machine),
 # what the HTTP path adds over the bare forward + PNG of the same images (count 16 and 64, alternating blocks),
 # throughput at concurrency 1/8/32 with batching on and off for 1-image and 16-image requests, cold start to the
@@ -27,10 +28,10 @@ $cli publish --checkpoint "$checkpoint" --dataset fmnist --version v0001 --stora
 serve() { # $@: extra serve flags; sets server_pid and prints the cold start
   local start end
   start=$(date +%s.%N)
-  $cli serve --storage "$conn" --urls "$url" --threads 2 --backend "${BACKEND:-auto}" "$@" >/dev/null & server_pid=$!; pids+=($server_pid)
+  $cli serve --storage "$conn" --urls "$url" --threads 2 --backend "${BACKEND:-auto}" ${LEAN:+--lean} "$@" >/dev/null & server_pid=$!; pids+=($server_pid)
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/api/datasets/fmnist/samples?count=1&seed=0")" = 200 ]; do sleep 0.05; done
   end=$(date +%s.%N)
-  echo "cold start (process start to first 200, model in Azurite), backend ${BACKEND:-auto} $*: $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f s", b-a}')"
+  echo "cold start (process start to first 200, model in Azurite), backend ${BACKEND:-auto}${LEAN:+ lean} $*: $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f s", b-a}')"
 }
 stop() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
 throughput() { # $1: label (on|off); for 1- and 16-image requests at concurrency 1, 8, 32
@@ -43,8 +44,19 @@ throughput() { # $1: label (on|off); for 1- and 16-image requests at concurrency
 }
 
 echo "== machine: $(nproc) cores, $(uname -srm); server threads 2; backend ${BACKEND:-auto}"
-echo "== cold start by backend (process start to first image, model in Azurite), alternating, 3 each"
-for i in 1 2 3; do for b in onnx libtorch; do BACKEND=$b serve; stop; done; done
+echo "== cold start by engine (process start to first image, model in Azurite), alternating, 3 each: lean ONNX, full ONNX, libtorch"
+for i in 1 2 3; do LEAN=1 BACKEND=onnx serve; stop; BACKEND=onnx serve; stop; BACKEND=libtorch serve; stop; done
+echo "== side by side, alternating (2 rounds): 1- and 16-image latency at concurrency 1, 16-image throughput at 32, server RSS"
+for i in 1 2; do for engine in lean libtorch; do
+  if [ $engine = lean ]; then LEAN=1 BACKEND=onnx serve; else BACKEND=libtorch serve; fi
+  for n in 1 16; do
+    echo "$engine, $n image(s) a request, concurrency 1: $($cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=$n" --images-per-request $n \
+      --concurrency 1 --requests 300 --warmup 300 | grep -E "latency" )"
+  done
+  echo "$engine, 16 images a request, concurrency 32: $($cli bench http --url "$url" --path "/api/datasets/fmnist/samples?count=16" --images-per-request 16 \
+    --concurrency 32 --requests 1280 --warmup 300 --server-pid "$server_pid" 2>/dev/null | grep -E "images/s|RSS" | tr '\n' ' ')"
+  stop
+done; done
 echo "== one process, both engines, same inputs: load, latency per pass, agreement"
 $cli bench backends --checkpoint "$checkpoint" --counts 1,16,64 --rounds 10 --block 20 --threads 2 | grep -vE "^machine"
 echo "== bare forward + PNG grid by batch size (same process, no HTTP): the most batching can gain here"

@@ -25,6 +25,14 @@ public class CliTests(TrainedRuns runs)
         using var loaded = ImageGen.Core.Sampling.OnnxGenerator.Load(path);
         Assert.Equal(runs.GanSpec, loaded.Spec);
         Assert.Contains("opset 17", loaded.Producer);
+        Assert.False(File.Exists(folder.File("encoder.onnx"))); // a GAN has no encoder
+        // A VAE's encoder goes beside it, as publishing writes it.
+        var (vaeCode, vaeOutput, vaeError) = Run("export", "--checkpoint", runs.Vae.CheckpointPath, "--out", Path.Combine(folder.File("vae"), "model.onnx"));
+        Assert.True(vaeCode == 0, vaeError);
+        Assert.Contains($"output mu [batch, {runs.VaeSpec.LatentSize}]", vaeOutput);
+        using (var vae = ImageGen.Core.Sampling.OnnxReconstructor.Load(ImageGen.Core.Sampling.OnnxGenerator.Load(Path.Combine(folder.File("vae"), "model.onnx")),
+                   File.ReadAllBytes(Path.Combine(folder.File("vae"), "encoder.onnx"))))
+            Assert.Equal(runs.VaeSpec, vae.Spec);
         var (missingCode, _, missingError) = Run("export", "--checkpoint", folder.File("nothing.ckpt"), "--out", folder.File("x.onnx"));
         Assert.NotEqual(0, missingCode);
         Assert.Contains("nothing.ckpt", missingError);

@@ -68,8 +68,8 @@ public sealed class LibtorchServingFixture : ServingFixture
 public sealed class LibtorchServingTests(TrainedRuns runs, LibtorchServingFixture serving) : ServingTests(runs, serving), IClassFixture<LibtorchServingFixture>;
 
 /// <summary>
-/// Serving as the lean build (functions/ImageGen.Functions.Front) composes it, without libtorch: model.onnx serves, and
-/// what needs a checkpoint is refused with the reason.
+/// Serving as the lean build (functions/ImageGen.Functions.Front) composes it, without libtorch: model.onnx serves, a VAE
+/// reconstructs through encoder.onnx, and what needs a checkpoint is refused with the reason.
 /// </summary>
 [Collection(TrainedRunsCollection.Name)]
 public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixture<ServingFixture>
@@ -82,6 +82,9 @@ public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) :
         const string old = "lean-no-onnx"; // as published before export existed
         await serving.PublishAsync(old, "v0001", runs.Gan.CheckpointPath);
         await serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer).DeleteBlobIfExistsAsync(StorageLayout.ModelOnnx(old, "v0001"));
+        const string oldVae = "lean-vae-no-encoder"; // a VAE as published before its encoder was exported
+        await serving.PublishAsync(oldVae, "v0001", runs.Vae.CheckpointPath);
+        await serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer).DeleteBlobIfExistsAsync(StorageLayout.ModelEncoderOnnx(oldVae, "v0001"));
 
         var (app, http) = await serving.StartHostAsync(new ServeOptions(), libtorch: false);
         await using (app)
@@ -97,16 +100,65 @@ public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) :
             Assert.Equal(HttpStatusCode.InternalServerError, old500.StatusCode);
             Assert.Contains("no libtorch", await old500.Content.ReadAsStringAsync());
 
+            // A VAE reconstructs through its encoder.onnx; one published before the encoder was exported cannot here.
             using var shape = TestImages.Shape(3, 32);
-            var reconstruct = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(TestImages.Encode(shape, SKEncodedImageFormat.Png)));
-            Assert.Equal(HttpStatusCode.NotImplemented, reconstruct.StatusCode);
-            Assert.Contains("no libtorch", await reconstruct.Content.ReadAsStringAsync());
+            var body = TestImages.Encode(shape, SKEncodedImageFormat.Png);
+            var reconstructed = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(body));
+            Assert.Equal(HttpStatusCode.OK, reconstructed.StatusCode);
+            using (var image = SKBitmap.Decode(await reconstructed.Content.ReadAsByteArrayAsync())) Assert.Equal(32, image.Width);
+            var refused = await http.PostAsync($"/api/datasets/{oldVae}/reconstruct", new ByteArrayContent(body));
+            Assert.Equal(HttpStatusCode.NotImplemented, refused.StatusCode);
+            Assert.Contains("encoder.onnx", await refused.Content.ReadAsStringAsync());
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/api/datasets/{oldVae}/samples?seeds=1")).StatusCode); // it still samples
         }
         // Forcing libtorch where there is none fails at start-up, naming the setting.
         var error = Assert.Throws<InvalidOperationException>(() =>
             LocalServeHost.Build(serving.Azurite.ConnectionString, new ServeOptions { Backend = ServeBackend.Libtorch }, "http://127.0.0.1:0", libtorch: false)
                 .Services.GetRequiredService<GeneratorCache>());
         Assert.Contains("Serve__Backend", error.Message);
+    }
+
+    /// <summary>`imagegen serve --lean`, a process of its own: it serves model.onnx and never maps libtorch (read from /proc/PID/maps).</summary>
+    [Fact]
+    public async Task Serve_lean_serves_without_ever_loading_libtorch()
+    {
+        await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "imagegen.dll"), "serve", "--lean", "--storage", serving.Azurite.ConnectionString,
+                             "--urls", "http://127.0.0.1:0", "--threads", "2" },
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        // Both streams drained as they come (a full pipe would stop the server), the first "serving on" line awaited.
+        var log = new System.Text.StringBuilder();
+        var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var process = new System.Diagnostics.Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); if (e.Data?.StartsWith("serving on ") == true) ready.TrySetResult(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+        process.Exited += (_, _) => ready.TrySetException(new Exception("serve --lean exited before serving"));
+        process.EnableRaisingEvents = true;
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            string line;
+            try { line = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60)); }
+            catch (Exception e) { lock (log) throw new Exception($"{e.Message}; its output:\n{log}", e); }
+            Assert.Contains("lean: no libtorch", line);
+            string url = System.Text.RegularExpressions.Regex.Match(line, @"http://127\.0\.0\.1:\d+").Value;
+            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+            var response = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seeds=1-16");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            var maps = await File.ReadAllLinesAsync($"/proc/{process.Id}/maps");
+            Assert.Contains(maps, l => l.Contains("libonnxruntime"));
+            Assert.DoesNotContain(maps, l => l.Contains("libtorch", StringComparison.OrdinalIgnoreCase));
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
     }
 }
 
@@ -450,6 +502,21 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var text = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new StringContent("not an image"));
         Assert.Equal(HttpStatusCode.BadRequest, text.StatusCode);
         Assert.Contains("not a recognised image", (await Json(text)).GetProperty("error").GetString());
+    }
+
+    /// <summary>A VAE published before its encoder was exported: served by the backend under test, reconstructed through its checkpoint's encoder.</summary>
+    [Fact]
+    public async Task A_vae_without_encoder_onnx_reconstructs_through_its_checkpoint()
+    {
+        const string dataset = "vae-no-encoder";
+        await serving.PublishAsync(dataset, "v0001", runs.Vae.CheckpointPath);
+        await serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer).DeleteBlobIfExistsAsync(StorageLayout.ModelEncoderOnnx(dataset, "v0001"));
+        using var shape = TestImages.Shape(3, 32);
+        var response = await http.PostAsync($"/api/datasets/{dataset}/reconstruct", new ByteArrayContent(TestImages.Encode(shape, SKEncodedImageFormat.Png)));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var image = SKBitmap.Decode(await response.Content.ReadAsByteArrayAsync())) Assert.Equal(32, image.Width);
+        var model = (await Json(await http.GetAsync("/api/serve/status"))).GetProperty("models").EnumerateArray().Single(m => m.GetProperty("dataset").GetString() == dataset);
+        Assert.Equal(serving.ExpectedEngine, model.GetProperty("backend").GetString());
     }
 
     [Fact]

@@ -35,13 +35,13 @@ public static class CommandTree
         ["--in", "--out", "--image-size", "--channels", "--max-side", "--max-pixels"], []);
     public static readonly CommandDefinition Serve = new("serve", "Serves the published models over HTTP (the samples endpoints only), without the Functions host",
         ["--storage", "--urls", "--threads", "--max-models", "--batch-window-ms", "--max-queue", "--allowed-hosts", "--max-request-pixels",
-         "--max-pixels-in-flight", "--max-encodes", "--warm", "--backend"], ["--no-batching", "--allow-remote", "--metrics"]);
+         "--max-pixels-in-flight", "--max-encodes", "--warm", "--backend"], ["--no-batching", "--allow-remote", "--metrics", "--lean"]);
     public static readonly CommandDefinition Host = new("host", "The whole app without the Functions host: blob drops start durable training runs that publish models, and every endpoint is served",
         ["--storage", "--urls", "--task-hub", "--quiet", "--chunk-steps", "--chunk-time", "--poll", "--threads", "--retry-interval", "--activity-lock",
          "--eval-samples", "--extractor-steps", "--allowed-hosts", "--warm"], ["--verbose", "--allow-remote", "--metrics"]);
     public static readonly CommandDefinition Publish = new("publish", "Publishes a checkpoint's generator as models/DATASET/VERSION and moves latest.json to it unless a newer version is latest",
         ["--checkpoint", "--dataset", "--version", "--storage"], []);
-    public static readonly CommandDefinition Export = new("export", "Writes a checkpoint's generator as an ONNX model (BatchNorm folded, dynamic batch; input z, and class where conditional; output images in [-1, 1])",
+    public static readonly CommandDefinition Export = new("export", "Writes a checkpoint's generator as an ONNX model (BatchNorm folded, dynamic batch; input z, and class where conditional; output images in [-1, 1]), and a VAE's encoder as encoder.onnx beside it",
         ["--checkpoint", "--out"], ["--raw"]);
     public static readonly CommandDefinition Extractor = new("extractor", "Trains the quality metrics' feature extractor: a classifier on labelled data, or self-supervised on unlabelled images",
         ["--data", "--labels", "--test-data", "--test-labels", "--out", "--epochs", "--steps", "--image-size", "--channels", "--threads", "--seed"],
@@ -132,6 +132,7 @@ public static class CommandTree
         ["--reconstruct"] = "images to reconstruct through a VAE",
         ["--raw"] = "the raw generator instead of its moving average",
         ["--backend"] = "auto (ONNX Runtime where a version has model.onnx), onnx or libtorch",
+        ["--lean"] = "serve as the lean Functions build does: ONNX Runtime alone, libtorch never loaded (versions without model.onnx and VAE reconstruction are refused)",
         ["--counts"] = "images per pass, comma-separated",
         ["--rounds"] = "alternating rounds of both sides",
         ["--grid"] = "write one grid PNG",

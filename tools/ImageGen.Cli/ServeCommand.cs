@@ -28,13 +28,17 @@ public static class ServeCommand
             Backend = args.Enum<ServeBackend>("--backend") ?? ServeBackend.Auto,
             OnnxThreads = args.Int("--threads", 1, 1024) ?? 0,
         };
-        CliApp.ConfigureRuntime(args, serving: true);
+        // --lean: composed as the lean Functions build (functions/ImageGen.Functions.Front) is, ONNX Runtime alone; libtorch
+        // is never configured or loaded, so its cold start and memory are the lean build's.
+        bool lean = args.Has("--lean");
+        if (lean && options.Backend == ServeBackend.Libtorch) throw new UsageException("--lean serves with ONNX Runtime alone; it takes --backend auto or onnx");
+        if (!lean) CliApp.ConfigureRuntime(args, serving: true);
         string storage = StorageConnection.LocalConnectionString(args.String("--storage"));
         var access = LocalAccess.FromArgs(args);
-        await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080", access, metrics: args.Has("--metrics"));
+        await using var app = LocalServeHost.Build(storage, options, args.String("--urls") ?? "http://127.0.0.1:5080", access, metrics: args.Has("--metrics"), libtorch: !lean);
         await LocalServeHost.StartAsync(app, access);
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        output.WriteLine($"serving on {string.Join(", ", addresses)} (batching {(options.Batching ? "on" : "off")}, backend {options.Backend.ToString().ToLowerInvariant()}); Ctrl+C stops");
+        output.WriteLine($"serving on {string.Join(", ", addresses)} (batching {(options.Batching ? "on" : "off")}, backend {options.Backend.ToString().ToLowerInvariant()}{(lean ? ", lean: no libtorch" : "")}); Ctrl+C stops");
         await app.WaitForShutdownAsync();
         return 0;
     }

@@ -50,5 +50,13 @@ public sealed class GeneratorCheckpoint : IDisposable
         return new GeneratorCheckpoint(header, generator, encoder) { Averaged = averaged };
     }
 
+    /// <summary>Networks already in memory (tests), put in eval mode; the checkpoint owns them from here.</summary>
+    internal static GeneratorCheckpoint FromNetworks(CheckpointHeader header, IImageGenerator generator, IImageEncoder? encoder)
+    {
+        generator.AsModule.eval();
+        encoder?.AsModule.eval();
+        return new GeneratorCheckpoint(header, generator, encoder);
+    }
+
     public void Dispose() { Generator.Dispose(); Encoder?.Dispose(); }
 }

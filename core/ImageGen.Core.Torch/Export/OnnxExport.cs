@@ -22,6 +22,7 @@ public static class OnnxExport
     public const long IrVersion = 8;
     // The names a served model is read by (OnnxGenerator holds them, since serving has no exporter).
     public const string LatentInput = OnnxGenerator.LatentInput, ClassInput = OnnxGenerator.ClassInput, ImagesOutput = OnnxGenerator.ImagesOutput;
+    public const string EncoderInput = OnnxReconstructor.ImagesInput, EncoderOutput = OnnxReconstructor.MeanOutput;
     public const string SpecKey = OnnxGenerator.SpecKey, ClassesKey = OnnxGenerator.ClassesKey, ProducerKey = OnnxGenerator.ProducerKey;
     /// <summary>Metadata keys beyond what serving reads: the checkpoint's step, and whether the weights are the average.</summary>
     public const string StepKey = "imagegen.step", AveragedKey = "imagegen.averaged";
@@ -33,14 +34,29 @@ public static class OnnxExport
 
     public static byte[] ToBytes(CheckpointHeader header, IImageGenerator generator, bool averaged) => Build(header, generator, averaged).ToByteArray();
 
-    /// <summary>Reads the checkpoint (a file or a run folder) and writes its generator to outPath.</summary>
-    public static void Write(string checkpointOrRunFolder, string outPath, bool raw = false)
+    /// <summary>The checkpoint's encoder as encoder.onnx, where it reconstructs (a VAE that is not class-conditional); else null.</summary>
+    public static byte[]? EncoderToBytes(GeneratorCheckpoint checkpoint) =>
+        checkpoint.Encoder is { } encoder && checkpoint.Header.Spec.Classes == 0 ? EncoderToBytes(checkpoint.Header, encoder) : null;
+
+    /// <summary>
+    /// Reads the checkpoint (a file or a run folder) and writes its generator to outPath, and a reconstructing VAE's encoder
+    /// to encoder.onnx in the same folder; returns the encoder's path, or null where there is none.
+    /// </summary>
+    public static string? Write(string checkpointOrRunFolder, string outPath, bool raw = false)
     {
         using var file = File.OpenRead(Checkpoint.Resolve(checkpointOrRunFolder));
         using var checkpoint = GeneratorCheckpoint.Load(file, raw);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        string folder = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
+        Directory.CreateDirectory(folder);
         File.WriteAllBytes(outPath, ToBytes(checkpoint));
+        if (EncoderToBytes(checkpoint) is not { } encoder) return null;
+        string encoderPath = Path.Combine(folder, EncoderFile);
+        File.WriteAllBytes(encoderPath, encoder);
+        return encoderPath;
     }
+
+    /// <summary>The encoder's file name, beside model.onnx (as a published version holds it).</summary>
+    public const string EncoderFile = "encoder.onnx";
 
     /// <param name="generator">In eval mode: BatchNorm's running statistics are what gets folded.</param>
     public static ModelProto Build(CheckpointHeader header, IImageGenerator generator, bool averaged)
@@ -58,12 +74,40 @@ public static class OnnxExport
             string oneHot = graph.Node("Gather", [graph.Floats("class_one_hot", identity, spec.Classes, spec.Classes), ClassInput], Attribute("axis", 0));
             x = graph.Node("Concat", [x, oneHot], Attribute("axis", 1));
         }
-        var layers = generator.InferenceLayers();
+        x = AppendLayers(graph, x, generator.InferenceLayers());
+        // ONNX Runtime's vectorised tanh can land an ulp past 1 where it saturates; the output's contract is [-1, 1].
+        x = graph.Node("Clip", [x, graph.Scalar("min", -1f), graph.Scalar("max", 1f)]);
+        graph.Output(x, ImagesOutput, spec.Channels, spec.ImageSize, spec.ImageSize);
+
+        return Model(graph, header, averaged, $"{ModelFamily.For(spec.Kind).Name} generator, {spec.ImageSize}x{spec.ImageSize}x{spec.Channels}, nz {spec.LatentSize}" +
+            (spec.Classes > 0 ? $", {spec.Classes} classes" : "") + ": z (and class) to images in [-1, 1]");
+    }
+
+    /// <summary>
+    /// A VAE's encoder as encoder.onnx, what reconstruction needs beside model.onnx: input <c>images</c> float [batch, C, H, W]
+    /// in [-1, 1], output <c>mu</c> float [batch, nz] (the posterior's mean, which the decoder then draws from), BatchNorm
+    /// folded into the convolution before it.
+    /// </summary>
+    public static byte[] EncoderToBytes(CheckpointHeader header, IImageEncoder encoder)
+    {
+        var spec = header.Spec;
+        var graph = new GraphBuilder($"{spec.Kind.ToString().ToLowerInvariant()}_encoder");
+        graph.Input(EncoderInput, TensorProto.Types.DataType.Float, spec.Channels, spec.ImageSize, spec.ImageSize);
+        string x = AppendLayers(graph, EncoderInput, encoder.InferenceLayers());
+        graph.Output(x, EncoderOutput, spec.LatentSize);
+        return Model(graph, header, averaged: false,
+            $"{ModelFamily.For(spec.Kind).Name} encoder, {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} images in [-1, 1] to the latent mean, nz {spec.LatentSize}").ToByteArray();
+    }
+
+    /// <summary>The layers as ONNX nodes after x, each (transposed) convolution with the BatchNorm after it folded in.</summary>
+    private static string AppendLayers(GraphBuilder graph, string x, IReadOnlyList<InferenceLayer> layers)
+    {
         for (int i = 0; i < layers.Count; i++)
         {
-            if (layers[i] is TransposedConvolutionLayer convT && i + 1 < layers.Count && layers[i + 1] is BatchNormLayer bn)
+            var next = i + 1 < layers.Count ? layers[i + 1] : null;
+            if (next is BatchNormLayer bn && layers[i] is TransposedConvolutionLayer or ConvolutionLayer)
             {
-                x = graph.TransposedConvolution(x, FoldBatchNorm(convT, bn));
+                x = layers[i] is TransposedConvolutionLayer convT ? graph.TransposedConvolution(x, FoldBatchNorm(convT, bn)) : graph.Convolution(x, FoldBatchNorm((ConvolutionLayer)layers[i], bn));
                 i++;
                 continue;
             }
@@ -72,28 +116,29 @@ public static class OnnxExport
                 LinearLayer linear => graph.Node("Gemm", [x, graph.Floats("weight", linear.Weight, linear.Out, linear.In), graph.Floats("bias", linear.Bias, linear.Out)],
                     Attribute("transB", 1)),
                 ToFeatureMaps maps => graph.Node("Reshape", [x, graph.Longs("shape", [-1, maps.Channels, maps.Height, maps.Width])]),
+                FlattenLayer => graph.Node("Flatten", [x], Attribute("axis", 1)),
                 TransposedConvolutionLayer plain => graph.TransposedConvolution(x, plain),
+                ConvolutionLayer plain => graph.Convolution(x, plain),
                 BatchNormLayer alone => graph.Node("BatchNormalization", [x, graph.Floats("scale", alone.Weight, alone.Channels), graph.Floats("shift", alone.Bias, alone.Channels),
                     graph.Floats("mean", alone.RunningMean, alone.Channels), graph.Floats("var", alone.RunningVar, alone.Channels)], Attribute("epsilon", (float)alone.Eps)),
                 ReluLayer => graph.Node("Relu", [x]),
+                LeakyReluLayer leaky => graph.Node("LeakyRelu", [x], Attribute("alpha", leaky.Slope)),
                 TanhLayer { Scale: 1 } => graph.Node("Tanh", [x]),
                 TanhLayer tanh => graph.Node("Tanh", [graph.Node("Mul", [x, graph.Floats("half", [tanh.Scale])])]),
                 var other => throw new NotSupportedException($"ONNX export has no operator for {other.GetType().Name}"),
             };
         }
-        // ONNX Runtime's vectorised tanh can land an ulp past 1 where it saturates; the output's contract is [-1, 1].
-        x = graph.Node("Clip", [x, graph.Scalar("min", -1f), graph.Scalar("max", 1f)]);
-        graph.Output(x, ImagesOutput, spec.Channels, spec.ImageSize, spec.ImageSize);
+        return x;
+    }
 
+    private static ModelProto Model(GraphBuilder graph, CheckpointHeader header, bool averaged, string description)
+    {
         var model = new ModelProto
         {
-            IrVersion = IrVersion, ProducerName = "ImageGen", ProducerVersion = ProducerVersion, Domain = "imagegen",
-            DocString = $"{ModelFamily.For(spec.Kind).Name} generator, {spec.ImageSize}x{spec.ImageSize}x{spec.Channels}, nz {spec.LatentSize}" +
-                (spec.Classes > 0 ? $", {spec.Classes} classes" : "") + $": z (and class) to images in [-1, 1]",
-            Graph = graph.Graph,
+            IrVersion = IrVersion, ProducerName = "ImageGen", ProducerVersion = ProducerVersion, Domain = "imagegen", DocString = description, Graph = graph.Graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        model.MetadataProps.Add(new StringStringEntryProto { Key = SpecKey, Value = JsonSerializer.Serialize(spec, Json.Compact) });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = SpecKey, Value = JsonSerializer.Serialize(header.Spec, Json.Compact) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = ClassesKey, Value = JsonSerializer.Serialize(header.Classes) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = StepKey, Value = header.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = AveragedKey, Value = averaged ? "true" : "false" });
@@ -124,6 +169,22 @@ public static class OnnxExport
                 }
         }
         return convT with { Weight = weight, Bias = bias };
+    }
+
+    /// <summary>The convolution with the eval-mode BatchNorm after it folded in, as FoldBatchNorm above (weight [Out, In, K, K]).</summary>
+    public static ConvolutionLayer FoldBatchNorm(ConvolutionLayer conv, BatchNormLayer bn)
+    {
+        if (bn.Channels != conv.Out) throw new ArgumentException($"BatchNorm of {bn.Channels} channels after a convolution of {conv.Out}");
+        var weight = new float[conv.Weight.Length];
+        var bias = new float[conv.Out];
+        int perOut = conv.In * conv.Kernel * conv.Kernel;
+        for (int o = 0; o < conv.Out; o++)
+        {
+            double scale = bn.Weight[o] / Math.Sqrt(bn.RunningVar[o] + bn.Eps);
+            bias[o] = (float)(((conv.Bias?[o] ?? 0) - bn.RunningMean[o]) * scale + bn.Bias[o]);
+            for (int k = 0; k < perOut; k++) weight[o * perOut + k] = (float)(conv.Weight[o * perOut + k] * scale);
+        }
+        return conv with { Weight = weight, Bias = bias };
     }
 
     private static AttributeProto Attribute(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
@@ -175,6 +236,14 @@ public static class OnnxExport
             string[] inputs = convT.Bias is null ? [x, weight] : [x, weight, Floats("bias", convT.Bias, convT.Out)];
             return Node("ConvTranspose", inputs, Attribute("kernel_shape", [convT.Kernel, convT.Kernel]), Attribute("strides", [convT.Stride, convT.Stride]),
                 Attribute("pads", [convT.Padding, convT.Padding, convT.Padding, convT.Padding]));
+        }
+
+        public string Convolution(string x, ConvolutionLayer conv)
+        {
+            string weight = Floats("weight", conv.Weight, conv.Out, conv.In, conv.Kernel, conv.Kernel);
+            string[] inputs = conv.Bias is null ? [x, weight] : [x, weight, Floats("bias", conv.Bias, conv.Out)];
+            return Node("Conv", inputs, Attribute("kernel_shape", [conv.Kernel, conv.Kernel]), Attribute("strides", [conv.Stride, conv.Stride]),
+                Attribute("pads", [conv.Padding, conv.Padding, conv.Padding, conv.Padding]));
         }
 
         /// <summary>A float initializer (little-endian raw data) named for the node that uses it next.</summary>

@@ -19,6 +19,15 @@ public sealed record ToFeatureMaps(int Channels, int Height, int Width) : Infere
 /// <summary>A square transposed convolution: weight [In, Out, Kernel, Kernel] row-major; bias [Out] or null.</summary>
 public sealed record TransposedConvolutionLayer(int In, int Out, int Kernel, int Stride, int Padding, float[] Weight, float[]? Bias) : InferenceLayer;
 
+/// <summary>A square convolution: weight [Out, In, Kernel, Kernel] row-major; bias [Out] or null.</summary>
+public sealed record ConvolutionLayer(int In, int Out, int Kernel, int Stride, int Padding, float[] Weight, float[]? Bias) : InferenceLayer;
+
+/// <summary>Feature maps [n, C, H, W] flattened to [n, C*H*W], as torch's flatten(1).</summary>
+public sealed record FlattenLayer : InferenceLayer;
+
+/// <summary>x where x &gt;= 0, else Slope * x.</summary>
+public sealed record LeakyReluLayer(float Slope) : InferenceLayer;
+
 /// <summary>BatchNorm in eval mode: (x - mean) / sqrt(var + eps) * weight + bias, per channel.</summary>
 public sealed record BatchNormLayer(int Channels, float[] Weight, float[] Bias, float[] RunningMean, float[] RunningVar, double Eps) : InferenceLayer;
 
@@ -27,13 +36,16 @@ public sealed record ReluLayer : InferenceLayer;
 /// <summary>tanh(Scale * x): the GAN's output (Scale 1), and the VAE's 2*sigmoid(x)-1 = tanh(x/2).</summary>
 public sealed record TanhLayer(float Scale) : InferenceLayer;
 
-/// <summary>The layers of the networks' own modules, in order.</summary>
+/// <summary>The layers of the networks' own modules, in order. LeakyReLU keeps its slope private in TorchSharp, so the network that uses one passes it.</summary>
 public static class InferenceLayers
 {
-    public static IEnumerable<InferenceLayer> Of(IEnumerable<Module> modules) => modules.Select(Of);
+    public static IEnumerable<InferenceLayer> Of(IEnumerable<Module> modules, float leakyReluSlope = 0.2f) => modules.Select(m => Of(m, leakyReluSlope));
 
-    public static InferenceLayer Of(Module module) => module switch
+    public static InferenceLayer Of(Module module, float leakyReluSlope = 0.2f) => module switch
     {
+        PaddedConv2d conv => new ConvolutionLayer((int)conv.InChannels, (int)conv.OutChannels, (int)conv.Kernel, (int)conv.Stride, (int)conv.Padding,
+            Floats(conv.Weight), conv.Bias is null ? null : Floats(conv.Bias)),
+        TorchSharp.Modules.LeakyReLU => new LeakyReluLayer(leakyReluSlope),
         Linear linear => new LinearLayer((int)linear.in_features, (int)linear.out_features, Floats(linear.weight!), Floats(linear.bias!)),
         PaddedConvTranspose2d convT => new TransposedConvolutionLayer((int)convT.InChannels, (int)convT.OutChannels, (int)convT.Kernel, (int)convT.Stride,
             (int)convT.Padding, Floats(convT.Weight), convT.Bias is null ? null : Floats(convT.Bias)),

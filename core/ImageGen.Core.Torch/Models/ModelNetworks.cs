@@ -32,5 +32,7 @@ public static class ModelNetworks
 public interface IImageEncoder : IDisposable
 {
     Tensor EncodeMean(Tensor images);
+    /// <summary>EncodeMean's pass as plain layers with their weights, for the ONNX export (encoder.onnx).</summary>
+    IReadOnlyList<InferenceLayer> InferenceLayers();
     nn.Module AsModule { get; }
 }

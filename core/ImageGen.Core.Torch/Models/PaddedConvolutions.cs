@@ -42,6 +42,12 @@ public sealed class PaddedConv2d : Module<Tensor, Tensor>
     }
 
     public Parameter Weight => weight;
+    public Parameter? Bias => bias;
+    public long InChannels => weight.shape[1];
+    public long OutChannels => outChannels;
+    public long Kernel => weight.shape[2];
+    public long Stride => stride;
+    public long Padding => padding;
 
     /// <summary>The channel count padded up to the next multiple of ChannelMultiple.</summary>
     public static long RoundUp(long channels) => (channels + ChannelMultiple - 1) / ChannelMultiple * ChannelMultiple;

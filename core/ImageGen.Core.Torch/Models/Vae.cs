@@ -18,12 +18,12 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
         long width = spec.Ndf;
         features = Sequential();
         features.append("conv0", new PaddedConv2d(spec.Channels, width, 4, stride: 2, padding: 1));
-        features.append("lrelu0", LeakyReLU(0.2));
+        features.append("lrelu0", LeakyReLU(LeakySlope));
         for (int i = 1; i < stages; i++)
         {
             features.append($"conv{i}", new PaddedConv2d(width, width * 2, 4, stride: 2, padding: 1, bias: false));
             features.append($"bn{i}", BatchNorm2d(width * 2));
-            features.append($"lrelu{i}", LeakyReLU(0.2));
+            features.append($"lrelu{i}", LeakyReLU(LeakySlope));
             width *= 2;
         }
         long flat = width * 4 * 4;
@@ -43,6 +43,12 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
         using var h = features.forward(images).flatten(1);
         return mu.forward(h);
     }
+
+    private const double LeakySlope = 0.2;
+
+    /// <summary>EncodeMean's pass: the convolution stack, flatten, the mean's head.</summary>
+    public IReadOnlyList<InferenceLayer> InferenceLayers() =>
+        [.. Models.InferenceLayers.Of(features.children(), (float)LeakySlope), new FlattenLayer(), Models.InferenceLayers.Of(mu)];
 
     public nn.Module AsModule => this;
 }

@@ -30,6 +30,13 @@ public sealed class ImageSampler : IImageReconstructor
 
     public static ImageSampler Load(Stream stream, bool raw = false) => new(GeneratorCheckpoint.Load(stream, raw));
 
+    /// <summary>A sampler over networks already in memory (tests); it owns and disposes them.</summary>
+    internal static ImageSampler FromNetworks(CheckpointHeader header, IImageGenerator generator, IImageEncoder? encoder) =>
+        new(GeneratorCheckpoint.FromNetworks(header, generator, encoder));
+
+    /// <summary>The VAE's encoder; null for a family without one.</summary>
+    public IImageEncoder? Encoder => loaded.Encoder;
+
     /// <summary>Whether samples come from the generator's moving average (G_ema).</summary>
     public bool Averaged => loaded.Averaged;
 

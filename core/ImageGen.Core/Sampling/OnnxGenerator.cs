@@ -32,11 +32,7 @@ public sealed class OnnxGenerator : IServedGenerator
     /// <param name="threads">ONNX Runtime's intra-op threads (0: its default, one per core).</param>
     public static OnnxGenerator Load(byte[] model, int threads = 0)
     {
-        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        InferenceSession session;
-        try { session = new InferenceSession(model, options); }
-        catch (OnnxRuntimeException e) { throw new InvalidDataException($"the ONNX model does not load: {e.Message}", e); }
+        var session = CreateSession(model, threads);
         try
         {
             var metadata = session.ModelMetadata;
@@ -60,6 +56,15 @@ public sealed class OnnxGenerator : IServedGenerator
     }
 
     public static OnnxGenerator Load(string path, int threads = 0) => Load(File.ReadAllBytes(path), threads);
+
+    /// <summary>A session as serving runs one: sequential, one inter-op thread, every graph optimisation; building it checks the graph.</summary>
+    internal static InferenceSession CreateSession(byte[] model, int threads)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        try { return new InferenceSession(model, options); }
+        catch (OnnxRuntimeException e) { throw new InvalidDataException($"the ONNX model does not load: {e.Message}", e); }
+    }
 
     public string Backend => "onnxruntime";
 

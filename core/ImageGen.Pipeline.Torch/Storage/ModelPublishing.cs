@@ -3,7 +3,10 @@ using ImageGen.Core.Export;
 
 namespace ImageGen.Pipeline.Storage;
 
-/// <summary>Publishing from a checkpoint: its served generator (the moving average where it has one) exported to model.onnx beside it.</summary>
+/// <summary>
+/// Publishing from a checkpoint: its served generator (the moving average where it has one) exported to model.onnx beside
+/// it, and a VAE's encoder to encoder.onnx.
+/// </summary>
 public static class ModelPublishing
 {
     /// <summary>ModelRegistry.PublishAsync with model.onnx exported from the checkpoint.</summary>
@@ -24,8 +27,13 @@ public static class ModelPublishing
         long start = buffered == checkpoint ? buffered.Position : 0;
         buffered.Position = start;
         byte[] onnx;
-        using (var generator = GeneratorCheckpoint.Load(buffered)) onnx = OnnxExport.ToBytes(generator);
+        byte[]? encoder;
+        using (var loaded = GeneratorCheckpoint.Load(buffered))
+        {
+            onnx = OnnxExport.ToBytes(loaded);
+            encoder = OnnxExport.EncoderToBytes(loaded);
+        }
         buffered.Position = start;
-        return new ModelFiles(buffered, onnx, samplesPng);
+        return new ModelFiles(buffered, onnx, encoder, samplesPng);
     }
 }

@@ -256,7 +256,7 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options,
                     "this serving build has no libtorch to run its checkpoint; publish it again, or serve it from the full build"));
             // Synchronous loads (the checkpoint's reads are ranged: the discriminator and optimizer states are never downloaded), so off the request's thread.
             IServedGenerator generator = onnx is not null
-                ? await Task.Run(() => OnnxGenerator.Load(onnx, options.OnnxThreads))
+                ? await LoadOnnxAsync(dataset, version, onnx)
                 : await LoadCheckpointAsync(dataset, version);
             ImageGenTelemetry.RecordModelLoad(dataset, succeeded: true);
             return new LoadedModel
@@ -275,11 +275,28 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options,
         }
     }
 
+    /// <summary>model.onnx in ONNX Runtime; a VAE that reconstructs with its encoder.onnx too, where the version has one.</summary>
+    private async Task<IServedGenerator> LoadOnnxAsync(string dataset, string version, byte[] onnx)
+    {
+        var generator = await Task.Run(() => OnnxGenerator.Load(onnx, options.OnnxThreads));
+        try
+        {
+            if (generator.Spec.Kind != Core.Models.ModelKind.Vae || generator.Spec.Classes > 0) return generator;
+            if (await registry.TryReadEncoderOnnxAsync(dataset, version) is not { } encoder) return generator; // published before the encoder was exported
+            return await Task.Run(() => OnnxReconstructor.Load(generator, encoder, options.OnnxThreads));
+        }
+        catch
+        {
+            generator.Dispose();
+            throw;
+        }
+    }
+
     private async Task<IImageReconstructor> LoadCheckpointAsync(string dataset, string version)
     {
         if (Checkpoints is not { } libtorch)
-            throw new ApiErrorException(new ApiError(501, $"dataset '{dataset}' version {version}: reconstruction runs the VAE's encoder from its checkpoint, " +
-                "and this serving build has no libtorch (it serves model.onnx alone); reconstruct through the full build"));
+            throw new ApiErrorException(new ApiError(501, $"dataset '{dataset}' version {version} has no {StorageLayout.EncoderOnnxFile} (published before the " +
+                "encoder was exported), and this serving build has no libtorch to run its checkpoint's encoder; publish it again, or reconstruct through the full build"));
         await using var checkpoint = await registry.OpenCheckpointAsync(dataset, version);
         return await Task.Run(() => libtorch.Load(checkpoint));
     }

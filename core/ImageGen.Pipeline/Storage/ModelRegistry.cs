@@ -56,8 +56,11 @@ public sealed record ModelCard
     public string? Parent { get; init; }
 }
 
-/// <summary>A version's files: the checkpoint (read once, from its current position), its generator as ONNX, and the sample grid if any.</summary>
-public sealed record ModelFiles(Stream Checkpoint, byte[] Onnx, byte[]? SamplesPng);
+/// <summary>
+/// A version's files: the checkpoint (read once, from its current position), its generator as ONNX, a VAE's encoder as
+/// ONNX (null for other families), and the sample grid if any.
+/// </summary>
+public sealed record ModelFiles(Stream Checkpoint, byte[] Onnx, byte[]? EncoderOnnx, byte[]? SamplesPng);
 
 public enum LatestStatus { Found, NotModified, NoModel, UnknownDataset }
 
@@ -88,7 +91,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
     }
 
     /// <summary>
-    /// Writes a new version (checkpoint, model.onnx, samples, then the card) and points latest.json at it, unless the card
+    /// Writes a new version (checkpoint, model.onnx, a VAE's encoder.onnx, samples, then the card) and points latest.json at it, unless the card
     /// makes it a candidate or latest is already a newer version (an ordinary publish never moves latest backwards;
     /// PromoteAsync and RollbackAsync do that on purpose). Every blob is written create-only: a version that exists, even
     /// in part, is left as it is and VersionExistsException is thrown. ModelPublishing (ImageGen.Pipeline.Torch) exports
@@ -128,6 +131,8 @@ public sealed class ModelRegistry(BlobServiceClient service)
         {
             await CreateAsync(dataset, version, StorageLayout.ModelCheckpoint(dataset, version), files.Checkpoint, sourceRun, cancellationToken);
             await CreateAsync(dataset, version, StorageLayout.ModelOnnx(dataset, version), new MemoryStream(files.Onnx), sourceRun, cancellationToken);
+            if (files.EncoderOnnx is not null)
+                await CreateAsync(dataset, version, StorageLayout.ModelEncoderOnnx(dataset, version), new MemoryStream(files.EncoderOnnx), sourceRun, cancellationToken);
             if (files.SamplesPng is not null)
                 await CreateAsync(dataset, version, StorageLayout.ModelSamples(dataset, version), new MemoryStream(files.SamplesPng), sourceRun, cancellationToken);
             if (!await CreateAsync(dataset, version, StorageLayout.ModelCard(dataset, version), BinaryData.FromObjectAsJson(card, Core.Models.Json.Options).ToStream(),
@@ -321,9 +326,16 @@ public sealed class ModelRegistry(BlobServiceClient service)
     /// seeks past sections (serving skips the discriminator and the optimizer states) never downloads them.
     /// </summary>
     /// <summary>The version's model.onnx, or null where it has none (published before export, or never).</summary>
-    public async Task<byte[]?> TryReadOnnxAsync(string dataset, string version, CancellationToken cancellationToken = default)
+    public Task<byte[]?> TryReadOnnxAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
+        TryReadAsync(StorageLayout.ModelOnnx(dataset, version), cancellationToken);
+
+    /// <summary>A VAE version's encoder.onnx, or null where it has none (another family, or published before the encoder was exported).</summary>
+    public Task<byte[]?> TryReadEncoderOnnxAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
+        TryReadAsync(StorageLayout.ModelEncoderOnnx(dataset, version), cancellationToken);
+
+    private async Task<byte[]?> TryReadAsync(string path, CancellationToken cancellationToken)
     {
-        try { return (await models.GetBlobClient(StorageLayout.ModelOnnx(dataset, version)).DownloadContentAsync(cancellationToken)).Value.Content.ToArray(); }
+        try { return (await models.GetBlobClient(path).DownloadContentAsync(cancellationToken)).Value.Content.ToArray(); }
         catch (RequestFailedException e) when (e.Status == 404) { return null; }
     }
 

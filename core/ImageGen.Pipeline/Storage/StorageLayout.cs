@@ -18,6 +18,8 @@ public static partial class StorageLayout
     public const string CheckpointFile = "model.ckpt";
     /// <summary>The version's generator as ONNX, exported at publish (versions published before it have none).</summary>
     public const string OnnxFile = "model.onnx";
+    /// <summary>A VAE version's encoder as ONNX, for reconstruction without libtorch (published beside model.onnx since it existed).</summary>
+    public const string EncoderOnnxFile = "encoder.onnx";
     public const string ModelCardFile = "model.json";
     public const string SamplesFile = "samples.png";
     public const string LatestFile = "latest.json";
@@ -38,6 +40,7 @@ public static partial class StorageLayout
     public static string ModelCheckpoint(string dataset, string version) => $"{dataset}/{version}/{CheckpointFile}";
     public static string ModelCard(string dataset, string version) => $"{dataset}/{version}/{ModelCardFile}";
     public static string ModelOnnx(string dataset, string version) => $"{dataset}/{version}/{OnnxFile}";
+    public static string ModelEncoderOnnx(string dataset, string version) => $"{dataset}/{version}/{EncoderOnnxFile}";
     public static string ModelSamples(string dataset, string version) => $"{dataset}/{version}/{SamplesFile}";
     public static string LatestPointer(string dataset) => $"{dataset}/{LatestFile}";
     public static string TrainingImagesPrefix(string dataset) => $"{dataset}/";
