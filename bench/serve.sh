@@ -2,6 +2,7 @@
 # Serving benchmarks through the HTTP stack: Kestrel on 127.0.0.1 serving the same handlers as the Functions
 # app (the Functions host cannot run here), models in a real Azurite, load from a separate process.
 #   bench/serve.sh [checkpoint=runs/quickstart] [load-requests=10000]
+#   ENGINES_ONLY=1 stops after the engines' side-by-side sections (cold start, latency, throughput, RSS).
 #   BACKEND=onnx|libtorch|auto (default auto: ONNX Runtime, the version has model.onnx) picks the engine of every server
 #   started below except the first two sections, which run the engines side by side in the same run: the lean build's
 #   composition (`serve --lean`: ONNX Runtime, libtorch never loaded), the full build on ONNX Runtime, and libtorch.
@@ -57,6 +58,7 @@ for i in 1 2; do for engine in lean libtorch; do
     --concurrency 32 --requests 1280 --warmup 300 --server-pid "$server_pid" 2>/dev/null | grep -E "images/s|RSS" | tr '\n' ' ')"
   stop
 done; done
+[ -n "${ENGINES_ONLY:-}" ] && exit 0
 echo "== one process, both engines, same inputs: load, latency per pass, agreement"
 $cli bench backends --checkpoint "$checkpoint" --counts 1,16,64 --rounds 10 --block 20 --threads 2 | grep -vE "^machine"
 echo "== bare forward + PNG grid by batch size (same process, no HTTP): the most batching can gain here"
