@@ -1,3 +1,4 @@
+using Azure.Storage.Blobs;
 using ImageGen.Pipeline.Orchestration;
 using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
@@ -16,7 +17,8 @@ namespace ImageGen.Functions;
 /// </summary>
 public static class FunctionsApp
 {
-    public static FunctionsApplicationBuilder CreateBuilder(string[] args)
+    /// <param name="storage">The app's blob client (the host's connection), for what the full build adds.</param>
+    public static FunctionsApplicationBuilder CreateBuilder(string[] args, out BlobServiceClient storage)
     {
         var builder = FunctionsApplication.CreateBuilder(args);
         builder.ConfigureFunctionsWebApplication();
@@ -24,7 +26,7 @@ public static class FunctionsApp
         // OpenTelemetry where configured (Azure Monitor in Azure, OTLP to a collector); the worker's defaults join the host's traces.
         builder.Services.AddImageGenTelemetry(builder.Configuration)?.UseFunctionsWorkerDefaults();
         // The app's own storage clients use the host's connection: a connection string or identity-based settings.
-        var storage = StorageConnection.CreateBlobServiceClient(builder.Configuration);
+        storage = StorageConnection.CreateBlobServiceClient(builder.Configuration);
         var serveOptions = builder.Configuration.GetSection("Serve").Get<ServeOptions>() ?? new ServeOptions();
         var pipelineSettings = builder.Configuration.GetSection("Pipeline").Get<PipelineSettings>() ?? new PipelineSettings();
         pipelineSettings.Validate();

@@ -153,38 +153,42 @@ public static class OnnxExport
     /// </summary>
     public static TransposedConvolutionLayer FoldBatchNorm(TransposedConvolutionLayer convT, BatchNormLayer bn)
     {
-        if (bn.Channels != convT.Out) throw new ArgumentException($"BatchNorm of {bn.Channels} channels after a transposed convolution of {convT.Out}");
+        var (scale, bias) = Fold(bn, convT.Bias, convT.Out);
         var weight = new float[convT.Weight.Length];
-        var bias = new float[convT.Out];
         int perOut = convT.Kernel * convT.Kernel;
-        for (int o = 0; o < convT.Out; o++)
-        {
-            double scale = bn.Weight[o] / Math.Sqrt(bn.RunningVar[o] + bn.Eps);
-            bias[o] = (float)(((convT.Bias?[o] ?? 0) - bn.RunningMean[o]) * scale + bn.Bias[o]);
-            for (int i = 0; i < convT.In; i++)
+        for (int i = 0; i < convT.In; i++)
+            for (int o = 0; o < convT.Out; o++)
                 for (int k = 0; k < perOut; k++)
                 {
                     int at = (i * convT.Out + o) * perOut + k; // weight [In, Out, K, K]
-                    weight[at] = (float)(convT.Weight[at] * scale);
+                    weight[at] = (float)(convT.Weight[at] * scale[o]);
                 }
-        }
         return convT with { Weight = weight, Bias = bias };
     }
 
-    /// <summary>The convolution with the eval-mode BatchNorm after it folded in, as FoldBatchNorm above (weight [Out, In, K, K]).</summary>
+    /// <summary>The convolution with the eval-mode BatchNorm after it folded in, the same way (weight [Out, In, K, K]).</summary>
     public static ConvolutionLayer FoldBatchNorm(ConvolutionLayer conv, BatchNormLayer bn)
     {
-        if (bn.Channels != conv.Out) throw new ArgumentException($"BatchNorm of {bn.Channels} channels after a convolution of {conv.Out}");
+        var (scale, bias) = Fold(bn, conv.Bias, conv.Out);
         var weight = new float[conv.Weight.Length];
-        var bias = new float[conv.Out];
         int perOut = conv.In * conv.Kernel * conv.Kernel;
         for (int o = 0; o < conv.Out; o++)
-        {
-            double scale = bn.Weight[o] / Math.Sqrt(bn.RunningVar[o] + bn.Eps);
-            bias[o] = (float)(((conv.Bias?[o] ?? 0) - bn.RunningMean[o]) * scale + bn.Bias[o]);
-            for (int k = 0; k < perOut; k++) weight[o * perOut + k] = (float)(conv.Weight[o * perOut + k] * scale);
-        }
+            for (int k = 0; k < perOut; k++) weight[o * perOut + k] = (float)(conv.Weight[o * perOut + k] * scale[o]);
         return conv with { Weight = weight, Bias = bias };
+    }
+
+    /// <summary>BatchNorm's per-channel scale weight / sqrt(var + eps), and the layer's bias shifted through it: (bias - mean) * scale + shift.</summary>
+    private static (double[] Scale, float[] Bias) Fold(BatchNormLayer bn, float[]? bias, int channels)
+    {
+        if (bn.Channels != channels) throw new ArgumentException($"BatchNorm of {bn.Channels} channels after a layer of {channels}");
+        var scale = new double[channels];
+        var folded = new float[channels];
+        for (int o = 0; o < channels; o++)
+        {
+            scale[o] = bn.Weight[o] / Math.Sqrt(bn.RunningVar[o] + bn.Eps);
+            folded[o] = (float)(((bias?[o] ?? 0) - bn.RunningMean[o]) * scale[o] + bn.Bias[o]);
+        }
+        return (scale, folded);
     }
 
     private static AttributeProto Attribute(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
