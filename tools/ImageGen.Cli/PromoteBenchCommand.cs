@@ -7,8 +7,9 @@ namespace ImageGen.Cli;
 /// <summary>
 /// imagegen bench promote: requests at a fixed concurrency against a running server while latest moves from one
 /// version to another (what POST .../models/{version}/promote does to storage). Prints how long after the promotion
-/// the new version was first served and the old one last served, against the server's revalidation interval, and
-/// every status that was not 200.
+/// the new version was first served and the old one last served, against the server's revalidation interval, every
+/// status that was not 200, and the latency of the first requests the new version answered against the warm p99 before
+/// the promotion (what a publish costs the requests that meet it).
 /// </summary>
 public static class PromoteBenchCommand
 {
@@ -27,20 +28,21 @@ public static class PromoteBenchCommand
         await registry.PromoteAsync(dataset, from, DateTimeOffset.UtcNow);
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = uri, Timeout = TimeSpan.FromSeconds(100) };
         await Task.Delay(settle); // past the server's revalidation interval: every request starts on `from`
-        var responses = new System.Collections.Concurrent.ConcurrentQueue<(double At, int Status, string Version)>();
+        var responses = new System.Collections.Concurrent.ConcurrentQueue<(double At, int Status, string Version, double Ms)>();
         var clock = Stopwatch.StartNew();
         async Task Worker()
         {
             while (clock.Elapsed < duration)
             {
+                long sent = Stopwatch.GetTimestamp();
                 try
                 {
                     using var response = await http.GetAsync(path);
                     await response.Content.ReadAsByteArrayAsync();
                     string version = response.Headers.TryGetValues("X-Model-Version", out var v) ? v.Single() : "";
-                    responses.Enqueue((clock.Elapsed.TotalSeconds, (int)response.StatusCode, version));
+                    responses.Enqueue((clock.Elapsed.TotalSeconds, (int)response.StatusCode, version, Stopwatch.GetElapsedTime(sent).TotalMilliseconds));
                 }
-                catch (HttpRequestException e) { responses.Enqueue((clock.Elapsed.TotalSeconds, 0, e.Message)); }
+                catch (HttpRequestException e) { responses.Enqueue((clock.Elapsed.TotalSeconds, 0, e.Message, Stopwatch.GetElapsedTime(sent).TotalMilliseconds)); }
             }
         }
         var load = Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker)));
@@ -61,6 +63,17 @@ public static class PromoteBenchCommand
         output.WriteLine($"first response from {to}: {(firstNew is { } n ? $"{n - promotedAt:0.00} s after the promotion" : "never")}; " +
                          $"last from {from}: {(lastOld is { } o ? $"{o - promotedAt:0.00} s after" : "none after it")}");
         output.WriteLine($"served by {from}: {all.Count(r => r.Version == from)}, by {to}: {all.Count(r => r.Version == to)}");
+        // The warm p99: the second before the promotion (every model loaded, nothing changing); against it, the first
+        // requests answered by the new version (the ones that met its load, if it was not warm yet).
+        var warm = all.Where(r => r.Status == 200 && r.At > promotedAt - 1 && r.At <= promotedAt).Select(r => r.Ms).ToList();
+        var firstOnNew = all.Where(r => r.Version == to).OrderBy(r => r.At).Take(concurrency).Select(r => r.Ms).ToList();
+        if (warm.Count > 0 && firstOnNew.Count > 0)
+        {
+            double warmP99 = BenchCommand.Percentile(warm, 99);
+            output.WriteLine($"latency ms: warm p50 {BenchCommand.Percentile(warm, 50):0.0}, p99 {warmP99:0.0} (the second before the promotion, {warm.Count} requests); " +
+                $"the first {firstOnNew.Count} answered by {to}: median {BenchCommand.Percentile(firstOnNew, 50):0.0}, max {firstOnNew.Max():0.0}, " +
+                $"{firstOnNew.Count(ms => ms > warmP99)} over the warm p99");
+        }
         return failed.Count == 0 ? 0 : 1;
     }
 }
