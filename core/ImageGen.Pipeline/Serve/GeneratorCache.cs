@@ -17,15 +17,18 @@ public sealed class LoadedModel
     /// <summary>What samples: the version's model.onnx in ONNX Runtime, or its checkpoint's network in libtorch.</summary>
     public required IServedGenerator Generator { get; init; }
     public required BatchQueue Queue { get; init; }
-    /// <summary>Loads the checkpoint's networks for what only they do (a VAE's reconstruction through its encoder).</summary>
+    /// <summary>Loads the checkpoint's networks for what only they can do here (a VAE's reconstruction, where the version has no encoder.onnx).</summary>
     internal Func<Task<IImageReconstructor>> LoadCheckpoint { get; init; } = () => throw new InvalidOperationException("no checkpoint to load");
     private Task<IImageReconstructor>? checkpoint;
     public DateTimeOffset LoadedAt { get; init; } = DateTimeOffset.UtcNow;
     public DateTimeOffset LastUsed { get; internal set; } = DateTimeOffset.UtcNow;
     internal Action? OnDisposed { get; init; }
 
-    /// <summary>The checkpoint's networks: the generator itself under libtorch, else loaded on first use (again after a failed load).</summary>
-    public Task<IImageReconstructor> CheckpointAsync()
+    /// <summary>
+    /// What reconstructs: the generator itself where it can (libtorch, or ONNX Runtime with the version's encoder.onnx), else
+    /// the checkpoint's networks, loaded on first use (again after a failed load).
+    /// </summary>
+    public Task<IImageReconstructor> ReconstructorAsync()
     {
         if (Generator is IImageReconstructor loaded) return Task.FromResult(loaded);
         lock (gate)

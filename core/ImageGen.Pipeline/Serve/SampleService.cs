@@ -90,7 +90,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {lease.Model.Generator.Spec.Kind} model; only VAE models reconstruct"));
             if (lease.Model.Generator.Spec.Classes > 0)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a class-conditional VAE; its decoder needs a class an image does not carry, so it does not reconstruct"));
-            var model = await lease.Model.CheckpointAsync();
+            var model = await lease.Model.ReconstructorAsync();
             var decoded = ImageDecoder.Decode(bytes, model.Spec.ImageSize, model.Spec.Channels);
             if (!decoded.Accepted) return ApiResult.Error(new ApiError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
             // On the model's worker, in its queue, like every other request (tensors never leave that thread).
