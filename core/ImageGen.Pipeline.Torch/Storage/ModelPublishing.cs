@@ -19,13 +19,12 @@ public static class ModelPublishing
         Func<LatestPointer?, bool> mayMove, CancellationToken cancellationToken = default) =>
         await registry.PublishRunAsync(card, await ExportAsync(checkpoint, samplesPng, cancellationToken), mayMove, cancellationToken);
 
-    /// <summary>The checkpoint read once into memory (the export and the upload both read it) and its generator exported.</summary>
+    /// <summary>The checkpoint read once into memory (the export and the upload both read it) and its networks exported.</summary>
     public static async Task<ModelFiles> ExportAsync(Stream checkpoint, byte[]? samplesPng, CancellationToken cancellationToken = default)
     {
-        var buffered = checkpoint as MemoryStream ?? new MemoryStream();
-        if (buffered != checkpoint) await checkpoint.CopyToAsync(buffered, cancellationToken);
-        long start = buffered == checkpoint ? buffered.Position : 0;
-        buffered.Position = start;
+        var buffered = new MemoryStream();
+        await checkpoint.CopyToAsync(buffered, cancellationToken);
+        buffered.Position = 0;
         byte[] onnx;
         byte[]? encoder;
         using (var loaded = GeneratorCheckpoint.Load(buffered))
@@ -33,7 +32,7 @@ public static class ModelPublishing
             onnx = OnnxExport.ToBytes(loaded);
             encoder = OnnxExport.EncoderToBytes(loaded);
         }
-        buffered.Position = start;
+        buffered.Position = 0;
         return new ModelFiles(buffered, onnx, encoder, samplesPng);
     }
 }
