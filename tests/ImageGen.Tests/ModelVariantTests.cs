@@ -53,6 +53,40 @@ public class ModelVariantTests(TrainedRuns runs)
     }
 
     [Fact]
+    public void Ada_applies_each_transformation_to_its_share_of_the_images_and_none_at_probability_zero()
+    {
+        torch.manual_seed(6);
+        using var images = torch.rand(4000, 1, 16, 16) + 0.5; // no zero anywhere, so a cutout square shows
+        using var untouched = DiffAugment.Apply(images, Augmentations.Cutout, probability: 0);
+        Assert.True(untouched.eq(images).all().item<bool>(), "probability 0 leaves every image as it was");
+        using var always = DiffAugment.Apply(images, Augmentations.Cutout, probability: 1);
+        using var alwaysCut = always.eq(0).any(dim: 3).any(dim: 2).any(dim: 1);
+        Assert.True(alwaysCut.all().item<bool>(), "probability 1 (DiffAugment) cuts every image");
+        using var sometimes = DiffAugment.Apply(images, Augmentations.Cutout, probability: 0.3);
+        using var cut = sometimes.eq(0).any(dim: 3).any(dim: 2).any(dim: 1);
+        double share = cut.to_type(ScalarType.Float32).mean().item<float>();
+        Assert.InRange(share, 0.27, 0.33); // 4,000 draws of 0.3: sd 0.007
+        using var chosenRestored = torch.where(cut.view(-1, 1, 1, 1), images, sometimes);
+        Assert.True(chosenRestored.eq(images).all().item<bool>(), "the images not chosen pass through unchanged");
+    }
+
+    [Fact]
+    public void Ada_raises_its_probability_while_D_calls_the_reals_real_and_lowers_it_to_zero_when_D_does_not()
+    {
+        var ada = new AdaptiveAugment();
+        double perAdjustment = 64.0 * AdaptiveAugment.Interval / AdaptiveAugment.RampImages;
+        using var overfit = torch.ones(64);                     // every real image called real: r = 1 > 0.6
+        using var balanced = torch.tensor(new float[] { 1, 1, -1, -1, -1 }); // r = -0.2 < 0.6
+        for (int step = 0; step < 10 * AdaptiveAugment.Interval + 1; step++) { ada.Observe(overfit); ada.Step(64); }
+        Assert.Equal(10 * perAdjustment, ada.Probability, 12);  // ten adjustments up; the step after the tenth waits for its interval
+        for (int step = 0; step < 3; step++) { ada.Observe(balanced); ada.Step(64); }
+        // That interval's four steps average r = (64 - 3) / (64 + 15) > 0.6: still up, once.
+        Assert.Equal(11 * perAdjustment, ada.Probability, 12);
+        for (int step = 0; step < 100 * AdaptiveAugment.Interval; step++) { ada.Observe(balanced); ada.Step(64); }
+        Assert.Equal(0, ada.Probability); // down, and clamped at 0
+    }
+
+    [Fact]
     public void Cutout_on_the_discriminator_does_not_leak_grey_into_samples()
     {
         using var folder = new TempFolder();

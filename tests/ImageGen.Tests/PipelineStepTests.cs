@@ -35,6 +35,8 @@ public class PipelineStepTests
     [InlineData("{\"model\": \"dcgan\", \"loss\": \"mse\"}", "imagegen.json: loss 'mse' is for VAEs")]
     [InlineData("{\"augment\": \"translation,blur\"}", "imagegen.json: augment 'translation,blur' is not off, all, or a comma-separated set of color, translation, cutout")]
     [InlineData("{\"model\": \"vae\", \"augment\": \"cutout\"}", "imagegen.json: augment cutout: augmentation feeds a GAN's discriminator; a VAE takes 'off'")]
+    [InlineData("{\"model\": \"vae\", \"ada\": true}", "imagegen.json: ada true: the adaptive augmentation feeds a GAN's discriminator; a VAE takes false")]
+    [InlineData("{\"ada\": true, \"augment\": \"off\"}", "imagegen.json: ada true adapts how often augment's transformations apply, and augment 'off' names none")]
     [InlineData("{\"xflip\": \"sometimes\"}", "imagegen.json: xflip 'sometimes' is not true or false")]
     [InlineData("{\"conditional\": 2}", "imagegen.json: conditional '2' is not true or false")]
     [InlineData("{\"warmStart\": []}", "imagegen.json: 'warmStart' must be a number, a string or true/false, not array")]
@@ -60,6 +62,12 @@ public class PipelineStepTests
         Assert.Equal(Augmentations.Color | Augmentations.Translation | Augmentations.Cutout, all.Options.Augment);
         Assert.True(all.Options.WarmStart); // on unless turned off
         Assert.Equal(10_000, all.Options.ResolvedEmaImages(ModelKind.Dcgan)); // GANs sample their moving average by default
+        Assert.False(all.Options.Ada);
+        var ada = TrainSettings.FromValues(new Dictionary<string, string> { ["ada"] = "true" }, "request");
+        Assert.True(ada.Options.Ada);
+        Assert.Equal(Augmentations.Color | Augmentations.Translation | Augmentations.Cutout, ada.Options.ResolvedAugment(ModelKind.Dcgan)); // ADA adapts all three unless told which
+        var adaCutout = TrainSettings.FromValues(new Dictionary<string, string> { ["ada"] = "true", ["augment"] = "cutout" }, "request");
+        Assert.Equal(Augmentations.Cutout, adaCutout.Options.ResolvedAugment(ModelKind.Dcgan));
     }
 
     [Fact]

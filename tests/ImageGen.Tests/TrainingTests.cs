@@ -81,7 +81,8 @@ public class TrainingTests(TrainedRuns runs)
     [InlineData(ModelKind.Dcgan, OptimizerKind.Adam, LossKind.Bce)]
     [InlineData(ModelKind.Dcgan, OptimizerKind.Rmsprop, LossKind.Hinge)]
     [InlineData(ModelKind.Vae, OptimizerKind.Sgd, LossKind.Mse)]
-    public void Straight_and_resumed_training_give_bit_identical_weights(ModelKind kind, OptimizerKind optimizer, LossKind loss)
+    [InlineData(ModelKind.Dcgan, OptimizerKind.Adam, LossKind.Bce, true)]
+    public void Straight_and_resumed_training_give_bit_identical_weights(ModelKind kind, OptimizerKind optimizer, LossKind loss, bool ada = false)
     {
         using var folder = new TempFolder();
         using var data = SyntheticShapes.Generate(96, 32, 1, seed: 3);
@@ -92,7 +93,7 @@ public class TrainingTests(TrainedRuns runs)
             Data = data, Spec = spec, RunFolder = folder.File(name), Resume = resume,
             Options = new TrainOptions
             {
-                MaxSteps = maxSteps, BatchSize = 16, Seed = 42, Optimizer = optimizer, Loss = loss, EmaImages = kind == ModelKind.Dcgan ? 100 : null,
+                MaxSteps = maxSteps, BatchSize = 16, Seed = 42, Optimizer = optimizer, Loss = loss, EmaImages = kind == ModelKind.Dcgan ? 100 : null, Ada = ada,
             },
         };
         var straight = Trainer.Run(Request("straight", 18, false));
@@ -106,6 +107,8 @@ public class TrainingTests(TrainedRuns runs)
         Assert.Equal(a.Step, b.Step);
         Assert.Equal(aSections.Keys.Order(), bSections.Keys.Order());
         if (kind == ModelKind.Dcgan) Assert.Contains(CheckpointSections.GeneratorAverage, aSections.Keys); // the average resumes bit-exactly too
+        // ADA's probability and its partial sums too (the halfway stop at step 9 falls between two adjustments).
+        Assert.Equal(ada, aSections.ContainsKey(CheckpointSections.AugmentProbability));
         foreach (var name in aSections.Keys)
             Assert.True(aSections[name].AsSpan().SequenceEqual(bSections[name]), $"section '{name}' differs between straight and resumed runs");
 

@@ -26,7 +26,7 @@ public static class CommandTree
         ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], Positional: "folder | archive");
     public static readonly CommandDefinition Train = new("train", "Trains a DCGAN or VAE on a folder, an IDX file, shards or synthetic shapes, writing checkpoints, grids and metrics",
         ["--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size", "--optimizer", "--lr", "--beta1",
-         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--xflip", "--conditional", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
+         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--ada", "--xflip", "--conditional", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
         ["--resume"]);
     public static readonly CommandDefinition Sample = new("sample", "Generates images from a checkpoint: seeded, as a grid or files, with interpolation, truncation or VAE reconstruction",
         ["--checkpoint", "--count", "--seeds", "--seed", "--class", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"],
@@ -107,6 +107,7 @@ public static class CommandTree
         ["--kl-weight"] = "the VAE's KL term weight",
         ["--ema"] = "half-life in images of the generator's moving average (0: off)",
         ["--augment"] = "DiffAugment before the discriminator: off, all, or a set of color, translation, cutout",
+        ["--ada"] = "true: apply the augmentations to each image with a probability that follows D's overfitting (ADA), from 0",
         ["--xflip"] = "true: mirror real images at random (for data whose mirror image is as likely)",
         ["--variants"] = "name={json options};name={json options}: recipes as imagegen.json holds them",
         ["--conditional"] = "class-conditional on the data's sub-folders: true, false (default: when the data has classes)",
@@ -203,6 +204,7 @@ public static class CommandTree
         ["--channels"] = [.. ModelSpec.SupportedChannels.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))],
         ["--azurite-ports"] = ["default", "auto"],
         ["--xflip"] = ["true", "false"],
+        ["--ada"] = ["true", "false"],
         ["--conditional"] = ["true", "false"],
     };
 

@@ -51,6 +51,12 @@ public static class VariantsBenchCommand
         using var test = fashion ? DatasetLoader.Load(IdxReader.DebianFashionMnistTest, imageSize, channels) : null;
         using var reference = QualityReference.Compute(extractor, train, test, maxReference: 10_000);
         output.WriteLine($"extractor {extractor.Info.Id} ({EvalCommand.Describe(extractor.Info)}); reference: {(test is null ? $"the {train.Count} training images" : $"{test.Count} test images")}");
+        if (test is not null && train.ClassNames.Count > 0)
+        {
+            var judge = RealClassAccuracy(extractor, test);
+            output.WriteLine($"the classifier on real test images, per class (the ceiling a perfect conditional generator would reach): {judge["overall"]:P1} " +
+                             $"({string.Join(", ", judge.Where(a => a.Key != "overall").Select(a => $"{a.Key} {a.Value:P0}"))})");
+        }
 
         var runs = new List<VariantRun>();
         foreach (int seed in seeds)
@@ -132,6 +138,25 @@ public static class VariantsBenchCommand
             total += accuracy;
         }
         result["overall"] = total / sampler.Spec.Classes;
+        return result;
+    }
+
+    /// <summary>
+    /// The classifier's accuracy on Fashion-MNIST's real test images, per class and overall (the mean over classes, as
+    /// ClassAccuracy averages): what the class accuracy of a generator's samples is to be read against.
+    /// </summary>
+    public static Dictionary<string, double> RealClassAccuracy(FeatureExtractor extractor, ImageTensorDataset test)
+    {
+        using var labels = IdxReader.ReadLabels(IdxReader.DebianFashionMnistTestLabels, test.Count);
+        var result = new Dictionary<string, double>();
+        for (int c = 0; c < FashionMnistClasses.Length; c++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var indices = labels.eq(c).nonzero().flatten();
+            using var ofClass = test.Select(indices, FashionMnistClasses[c]);
+            result[FashionMnistClasses[c]] = extractor.Accuracy(ofClass, torch.full(indices.shape[0], c, dtype: torch.ScalarType.Int64));
+        }
+        result["overall"] = result.Values.Average();
         return result;
     }
 

@@ -17,14 +17,25 @@ public static class DiffAugment
     /// <summary>Cutout blanks a square of this share of the side (the paper's 1/2).</summary>
     public const double CutoutRatio = 0.5;
 
-    public static Tensor Apply(Tensor images, Augmentations policy)
+    /// <summary>
+    /// The policy's transformations in order. Probability 1 (DiffAugment) transforms every image; below 1 (ADA), each
+    /// transformation is applied to each image with that probability, the others passing through unchanged.
+    /// </summary>
+    public static Tensor Apply(Tensor images, Augmentations policy, double probability = 1)
     {
         if (policy == Augmentations.None) return images;
         var x = images;
-        if (policy.HasFlag(Augmentations.Color)) x = Color(x);
-        if (policy.HasFlag(Augmentations.Translation)) x = Translate(x);
-        if (policy.HasFlag(Augmentations.Cutout)) x = Cutout(x);
+        if (policy.HasFlag(Augmentations.Color)) x = Sometimes(x, Color, probability);
+        if (policy.HasFlag(Augmentations.Translation)) x = Sometimes(x, Translate, probability);
+        if (policy.HasFlag(Augmentations.Cutout)) x = Sometimes(x, Cutout, probability);
         return x;
+    }
+
+    private static Tensor Sometimes(Tensor x, Func<Tensor, Tensor> transform, double probability)
+    {
+        if (probability >= 1) return transform(x);
+        var chosen = (torch.rand(x.shape[0]) < probability).view(-1, 1, 1, 1);
+        return torch.where(chosen, transform(x), x);
     }
 
     /// <summary>Random brightness (±0.5), saturation (x0..2) and contrast (x0.5..1.5) per image.</summary>

@@ -10,8 +10,8 @@ namespace ImageGen.Core.Training;
 
 /// <summary>
 /// DCGAN training step as in pytorch/examples: D on real and detached fake, then G through D. With augmentations on,
-/// every image D sees (real or fake, in either step) goes through DiffAugment first; with xflip, the real batch is
-/// mirrored at random before that.
+/// every image D sees (real or fake, in either step) goes through DiffAugment first, each transformation with ADA's
+/// adaptive probability where ada is on; with xflip, the real batch is mirrored at random before that.
 /// </summary>
 public sealed class GanTrainable : ITrainable
 {
@@ -25,6 +25,8 @@ public sealed class GanTrainable : ITrainable
     private readonly ModelSpec spec;
     private readonly Augmentations augment;
     private readonly bool xflip;
+    /// <summary>ADA's probability (null unless ada is on: then augmentations apply with probability 1).</summary>
+    private readonly AdaptiveAugment? adaptive;
 
     public GanTrainable(ModelSpec spec, TrainOptions options)
     {
@@ -36,6 +38,7 @@ public sealed class GanTrainable : ITrainable
         loss = options.ResolvedLoss(spec.Kind);
         augment = options.ResolvedAugment(spec.Kind);
         xflip = options.XFlip;
+        if (options.Ada) adaptive = new AdaptiveAugment();
         if (options.ResolvedEmaImages(spec.Kind) is > 0 and var halfLife)
         {
             generatorEma = new DcganGenerator(spec);
@@ -57,8 +60,10 @@ public sealed class GanTrainable : ITrainable
         if (spec.Classes > 0) z = GeneratorTensors.AppendClasses(z, labels!, spec.Classes); // fakes of the real batch's classes
         else labels = null;
         var fake = generator.forward(z);
-        var realLogits = discriminator.Logits(DiffAugment.Apply(real, augment), labels);
-        var fakeLogits = discriminator.Logits(DiffAugment.Apply(fake.detach(), augment), labels);
+        double p = adaptive?.Probability ?? 1;
+        var realLogits = discriminator.Logits(DiffAugment.Apply(real, augment, p), labels);
+        var fakeLogits = discriminator.Logits(DiffAugment.Apply(fake.detach(), augment, p), labels);
+        adaptive?.Observe(realLogits);
         Tensor lossD = loss == LossKind.Hinge
             ? F.relu(1.0 - realLogits).mean() + F.relu(1.0 + fakeLogits).mean()
             : F.binary_cross_entropy_with_logits(realLogits, torch.ones_like(realLogits))
@@ -67,20 +72,23 @@ public sealed class GanTrainable : ITrainable
         optD.step();
         // (2) Update G: non-saturating loss, maximise log D(G(z)).
         optG.zero_grad();
-        var fakeLogitsForG = discriminator.Logits(DiffAugment.Apply(fake, augment), labels);
+        var fakeLogitsForG = discriminator.Logits(DiffAugment.Apply(fake, augment, p), labels);
         Tensor lossG = loss == LossKind.Hinge
             ? -fakeLogitsForG.mean()
             : F.binary_cross_entropy_with_logits(fakeLogitsForG, torch.ones_like(fakeLogitsForG));
         lossG.backward();
         optG.step();
         average?.Update(batch);
-        return new Dictionary<string, double>
+        adaptive?.Step(batch);
+        var scalars = new Dictionary<string, double>
         {
             ["loss_d"] = lossD.item<float>(),
             ["loss_g"] = lossG.item<float>(),
             ["d_x"] = realLogits.sigmoid().mean().item<float>(),
             ["d_g_z"] = fakeLogits.sigmoid().mean().item<float>(),
         };
+        if (adaptive is not null) scalars["augment_p"] = p;
+        return scalars;
     }
 
     public void SetTraining(bool training)
@@ -99,6 +107,7 @@ public sealed class GanTrainable : ITrainable
         CheckpointPart.Optimizer(CheckpointSections.DiscriminatorOptimizer, optD),
         .. generatorEma is null || average is null ? Array.Empty<CheckpointPart>()
             : [AverageSection(generatorEma, average), average.Part(CheckpointSections.GeneratorAverageImages)],
+        .. adaptive is null ? Array.Empty<CheckpointPart>() : [adaptive.Part(CheckpointSections.AugmentProbability)],
     ];
 
     /// <summary>The averaged generator's section, written with BatchNorm statistics measured on its own weights.</summary>

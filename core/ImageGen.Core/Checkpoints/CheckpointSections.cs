@@ -15,6 +15,8 @@ public static class CheckpointSections
     public const string DiscriminatorOptimizer = "optimizer.discriminator";
     /// <summary>torch's global RNG state, so a resumed run draws what an uninterrupted one would.</summary>
     public const string Rng = "rng";
+    /// <summary>ADA's augmentation probability and its heuristic's partial sums (runs with ada on).</summary>
+    public const string AugmentProbability = "augment.p";
 
     /// <summary>Sections that hold a network's weights (what a warm start carries over), not optimizer or RNG state.</summary>
     public static bool IsNetwork(string name) => name is Generator or GeneratorAverage or GeneratorAverageImages or Discriminator or Encoder;

@@ -42,6 +42,11 @@ public sealed record TrainOptions
     /// (ModelFamily.DefaultAugment says what was measured).
     /// </summary>
     public Augmentations? Augment { get; init; }
+    /// <summary>
+    /// ADA: apply augment's transformations (all of them when augment is unset) to each image with a probability that
+    /// follows the discriminator's overfitting (Training/AdaptiveAugment), instead of to every image. GANs only.
+    /// </summary>
+    public bool Ada { get; init; }
     /// <summary>Mirror a random half of each real batch left to right: for data whose mirror image is as likely.</summary>
     public bool XFlip { get; init; }
     /// <summary>
@@ -67,7 +72,8 @@ public sealed record TrainOptions
     public double ResolvedBeta1(ModelKind kind) => Beta1 ?? ModelFamily.For(kind).DefaultBeta1;
     public LossKind ResolvedLoss(ModelKind kind) => Loss ?? ModelFamily.For(kind).Losses[0];
     public int ResolvedEmaImages(ModelKind kind) => EmaImages ?? ModelFamily.For(kind).DefaultEmaImages;
-    public Augmentations ResolvedAugment(ModelKind kind) => Augment ?? ModelFamily.For(kind).DefaultAugment;
+    public Augmentations ResolvedAugment(ModelKind kind) =>
+        Augment ?? (Ada ? Augmentations.Color | Augmentations.Translation | Augmentations.Cutout : ModelFamily.For(kind).DefaultAugment);
 
     public void Validate(ModelKind kind)
     {
@@ -89,6 +95,10 @@ public sealed record TrainOptions
             throw new ArgumentException($"ema {EmaImages}: a moving average is kept for GAN generators only; a {family.Name} takes 0");
         if (Augment is { } augment && augment != Augmentations.None && kind != ModelKind.Dcgan)
             throw new ArgumentException($"augment {augment.ToString().ToLowerInvariant()}: augmentation feeds a GAN's discriminator; a {family.Name} takes 'off'");
+        if (Ada && kind != ModelKind.Dcgan)
+            throw new ArgumentException($"ada true: the adaptive augmentation feeds a GAN's discriminator; a {family.Name} takes false");
+        if (Ada && Augment == Augmentations.None)
+            throw new ArgumentException("ada true adapts how often augment's transformations apply, and augment 'off' names none: drop augment or name some");
         var loss = ResolvedLoss(kind);
         if (!family.Losses.Contains(loss))
         {

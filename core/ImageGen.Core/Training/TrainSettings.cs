@@ -132,7 +132,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     public static readonly string[] Keys =
     [
         "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
-        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "xflip", "conditional", "seed", "sampleEvery",
+        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "ada", "xflip", "conditional", "seed", "sampleEvery",
     ];
 
     /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
@@ -171,6 +171,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             KlWeight = values.Double("klWeight", 0, 1000) ?? 1.0,
             EmaImages = values.Int("ema", 0, 100_000_000),
             Augment = values.Flags<Augmentations>("augment"),
+            Ada = values.Bool("ada") ?? false,
             XFlip = values.Bool("xflip") ?? false,
             Conditional = values.Bool("conditional"),
             WarmStart = values.Bool(WarmStartKey) ?? true,
