@@ -127,6 +127,9 @@ public class PublishGateTests(GateFixture fixture) : IClassFixture<GateFixture>
         var again = await publisher.PublishAsync(Scored(dataset, "run-2", 5, new BaselineScore("v0001", 10)));
         Assert.Equal(("v0002", false), (again.Version, again.Latest));
         Assert.Equal(cardETag, (await models.GetBlobClient(StorageLayout.ModelCard(dataset, "v0002")).GetPropertiesAsync()).Value.ETag);
+        // And finds it complete before exporting anything: the files are never made.
+        var stillCandidate = await registry.PublishRunAsync(card2, _ => throw new InvalidOperationException("the model was exported again"), _ => true);
+        Assert.Null(stillCandidate);
 
         var v3 = await publisher.PublishAsync(Scored(dataset, "run-3", 9, new BaselineScore("v0001", 10)));
         Assert.Equal(("v0003", true), (v3.Version, v3.Latest));

@@ -14,10 +14,10 @@ public static class ModelPublishing
         CancellationToken cancellationToken = default) =>
         await registry.PublishAsync(card, await ExportAsync(checkpoint, samplesPng, cancellationToken), cancellationToken);
 
-    /// <summary>ModelRegistry.PublishRunAsync with model.onnx exported from the checkpoint.</summary>
-    public static async Task<LatestPointer?> PublishRunAsync(this ModelRegistry registry, ModelCard card, Stream checkpoint, byte[]? samplesPng,
+    /// <summary>ModelRegistry.PublishRunAsync with model.onnx exported from the checkpoint, unless the version is already complete.</summary>
+    public static Task<LatestPointer?> PublishRunAsync(this ModelRegistry registry, ModelCard card, Stream checkpoint, byte[]? samplesPng,
         Func<LatestPointer?, bool> mayMove, CancellationToken cancellationToken = default) =>
-        await registry.PublishRunAsync(card, await ExportAsync(checkpoint, samplesPng, cancellationToken), mayMove, cancellationToken);
+        registry.PublishRunAsync(card, ct => ExportAsync(checkpoint, samplesPng, ct), mayMove, cancellationToken);
 
     /// <summary>The checkpoint read once into memory (the export and the upload both read it) and its networks exported.</summary>
     public static async Task<ModelFiles> ExportAsync(Stream checkpoint, byte[]? samplesPng, CancellationToken cancellationToken = default)

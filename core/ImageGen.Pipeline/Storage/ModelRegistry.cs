@@ -98,16 +98,17 @@ public sealed class ModelRegistry(BlobServiceClient service)
     /// model.onnx from the checkpoint; this class needs no libtorch.
     /// </summary>
     public Task<LatestPointer?> PublishAsync(ModelCard card, ModelFiles files, CancellationToken cancellationToken = default) =>
-        PublishAsync(card, files, _ => true, sourceRun: null, cancellationToken);
+        PublishAsync(card, _ => Task.FromResult(files), _ => true, sourceRun: null, cancellationToken);
 
     /// <summary>
     /// The publish step's write of a run's version (card.SourceRun): as PublishAsync, but a redelivery of the same run finds
     /// the blobs it wrote before (tagged with the run id) and carries on, keeping the stored card and its gate decision;
     /// anything else at the version is still a VersionExistsException. Latest moves only while <paramref name="mayMove"/>
     /// holds for the pointer in force (ifBetter: still the version the gate compared against). Returns the pointer in
-    /// force afterwards, or null when mayMove declined or the version is a candidate.
+    /// force afterwards, or null when mayMove declined or the version is a candidate. The files are made only when the
+    /// version's card is not stored yet: a redelivery of a finished publish does not export the model again.
     /// </summary>
-    public Task<LatestPointer?> PublishRunAsync(ModelCard card, ModelFiles files, Func<LatestPointer?, bool> mayMove,
+    public Task<LatestPointer?> PublishRunAsync(ModelCard card, Func<CancellationToken, Task<ModelFiles>> files, Func<LatestPointer?, bool> mayMove,
         CancellationToken cancellationToken = default) =>
         PublishAsync(card, files, mayMove,
             card.SourceRun is { } run ? StorageLayout.ValidateName(run, "source run") : throw new ArgumentException("a run's card names its SourceRun"), cancellationToken);
@@ -115,7 +116,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
     /// <summary>Blob metadata naming the run that wrote a version's blob, so that run's redelivery recognises its own work.</summary>
     private const string SourceRunMetadata = "sourcerun";
 
-    private async Task<LatestPointer?> PublishAsync(ModelCard card, ModelFiles files, Func<LatestPointer?, bool> mayMove,
+    private async Task<LatestPointer?> PublishAsync(ModelCard card, Func<CancellationToken, Task<ModelFiles>> makeFiles, Func<LatestPointer?, bool> mayMove,
         string? sourceRun, CancellationToken cancellationToken)
     {
         string dataset = StorageLayout.ValidateName(card.Dataset, "dataset");
@@ -129,6 +130,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
         }
         else
         {
+            var files = await makeFiles(cancellationToken);
             await CreateAsync(dataset, version, StorageLayout.ModelCheckpoint(dataset, version), files.Checkpoint, sourceRun, cancellationToken);
             await CreateAsync(dataset, version, StorageLayout.ModelOnnx(dataset, version), new MemoryStream(files.Onnx), sourceRun, cancellationToken);
             if (files.EncoderOnnx is not null)
