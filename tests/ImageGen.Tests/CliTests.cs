@@ -1,4 +1,5 @@
 using ImageGen.Cli;
+using ImageGen.Core.Training;
 using SkiaSharp;
 
 namespace ImageGen.Tests;
@@ -51,6 +52,14 @@ public class CliTests(TrainedRuns runs)
         Assert.NotEqual(0, badCode);
         Assert.Contains("--counts '0'", badError);
     }
+
+    [Fact]
+    public void Every_training_option_of_the_one_table_is_a_flag_of_train_listed_in_its_help() =>
+        Assert.All(TrainSettings.Keys.Select(TrainSettings.CliFlag), flag =>
+        {
+            Assert.Contains(flag, CommandTree.Train.Values);
+            Assert.Contains(flag, Run("train", "--help").output);
+        });
 
     [Fact]
     public void Every_command_and_bench_target_has_generated_help_naming_each_option_it_takes_and_tab_completion_offers_them()
