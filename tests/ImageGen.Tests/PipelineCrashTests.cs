@@ -95,7 +95,17 @@ public class PipelineCrashTests : IDisposable
         Assert.InRange(checkpointAtKill.Step, 1, killedAfter - 10);
 
         StartHost();
-        await Drops.WaitForVersionAsync(storage, dataset, "v0001", TimeSpan.FromSeconds(240));
+        // The resumed run's chunks end at 100 steps or 25 s: on a busy machine it takes more chunks, so wait while the run
+        // folder keeps changing (chunk records, checkpoints, progress, the evaluation) rather than for a fixed time.
+        async Task<string> RunFolderState()
+        {
+            var state = new System.Text.StringBuilder();
+            await foreach (var blob in runs.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, runFolder, default))
+                state.Append(blob.Name[runFolder.Length..]).Append('@').Append(blob.Properties.ETag).Append(' ');
+            return state.ToString();
+        }
+        await Drops.WaitWhileProgressingAsync(async () => await Drops.LatestAsync(storage, dataset) is { Version: "v0001" } p ? p : null,
+            RunFolderState, stallTimeout: TimeSpan.FromSeconds(180), overallTimeout: TimeSpan.FromMinutes(15), "crash v0001 to be published");
         var card = (await storage.GetBlobContainerClient(StorageLayout.ModelsContainer).GetBlobClient(StorageLayout.ModelCard(dataset, "v0001"))
             .DownloadContentAsync()).Value.Content.ToObjectFromJson<ModelCard>(Json.Options)!;
         Assert.Equal(runId, card.SourceRun); // the same run finished: no second ingest started a new one

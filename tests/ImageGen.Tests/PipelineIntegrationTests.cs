@@ -49,6 +49,28 @@ public static class Drops
         }
     }
 
+    /// <summary>
+    /// Waits for a probe while a run keeps moving: gives up when its progress fingerprint (what the run has written so far)
+    /// stays the same for stallTimeout, or after overallTimeout in all. Work whose duration scales with the machine's speed
+    /// (training chunks bounded by time, not steps) waits on progress, not on a wall-clock budget sized for one machine.
+    /// </summary>
+    public static async Task<T> WaitWhileProgressingAsync<T>(Func<Task<T?>> probe, Func<Task<string>> progress, TimeSpan stallTimeout,
+        TimeSpan overallTimeout, string what) where T : class
+    {
+        var overall = DateTime.UtcNow + overallTimeout;
+        string seen = await progress();
+        var stall = DateTime.UtcNow + stallTimeout;
+        while (true)
+        {
+            if (await probe() is { } value) return value;
+            string now = await progress();
+            if (now != seen) (seen, stall) = (now, DateTime.UtcNow + stallTimeout);
+            if (DateTime.UtcNow > stall) throw new TimeoutException($"gave up waiting for {what}: no progress for {stallTimeout.TotalSeconds:0}s (last: {seen})");
+            if (DateTime.UtcNow > overall) throw new TimeoutException($"gave up after {overallTimeout.TotalSeconds:0}s waiting for {what}, though the run was still moving");
+            await Task.Delay(300);
+        }
+    }
+
     public static async Task<LatestPointer?> LatestAsync(BlobServiceClient storage, string dataset)
     {
         var lookup = await new ModelRegistry(storage).GetLatestAsync(dataset, null);
