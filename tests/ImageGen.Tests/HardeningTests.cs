@@ -77,9 +77,14 @@ public class HardeningTests
     [InlineData(ModelKind.Dcgan, 64, 3)]
     [InlineData(ModelKind.Vae, 32, 1)]
     [InlineData(ModelKind.Vae, 64, 3)]
-    public void The_parameter_count_from_the_spec_matches_the_built_networks(ModelKind kind, int imageSize, int channels)
+    [InlineData(ModelKind.Dcgan, 32, 1, ModelSpec.MaxClasses)]
+    [InlineData(ModelKind.Vae, 32, 1, ModelSpec.MaxClasses)] // the encoder's class inputs are a twentieth of this one
+    public void The_parameter_count_from_the_spec_matches_the_built_networks(ModelKind kind, int imageSize, int channels, int classes = 0)
     {
-        var spec = ModelSpec.DefaultFor(kind, imageSize, channels) with { Ngf = 24, Ndf = 20, LatentSize = 40 };
+        var spec = ModelSpec.DefaultFor(kind, imageSize, channels) with
+        {
+            Ngf = 24, Ndf = 20, LatentSize = 40, Classes = classes, ConditionalEncoder = kind == ModelKind.Vae && classes > 0,
+        };
         using var model = Trainables.Create(spec, new TrainOptions());
         // What the sections hold: every network's parameters (the optimizer states and the moving average are copies of them).
         long built = 0;

@@ -324,8 +324,78 @@ public class ModelVariantTests(TrainedRuns runs)
         string asset = Path.Combine(AppContext.BaseDirectory, "Assets", $"v13-{kind}.ckpt");
         using var sampler = ImageSampler.Load(asset);
         Assert.Equal(0, sampler.Spec.Classes);
+        AssertDrawsAsBefore(sampler, $"v13-{kind}-seeds0-7.png");
+
+        using var folder = new TempFolder();
+        File.Copy(asset, folder.File(Checkpoint.FileName));
+        using var data = SyntheticShapes.Generate(64, 32, 1, seed: 0);
+        var resumed = Trainer.Run(new TrainRequest { Data = data, Spec = sampler.Spec, RunFolder = folder.Path, Resume = true, Options = new TrainOptions { MaxSteps = 3 } });
+        Assert.Equal(3, resumed.Steps);
+        var header = Checkpoint.ReadHeader(resumed.CheckpointPath);
+        Assert.Equal(Augmentations.None, header.Options.Augment); // an old run keeps its recipe
+    }
+
+    [Fact]
+    public void A_conditional_vae_from_before_its_encoder_took_the_class_still_samples_what_it_did_and_resumes_as_it_was()
+    {
+        // Assets/v25-cvae.ckpt: written by the code of commit f6c13f8, whose conditional VAE encoder was q(z | x)
+        // (imagegen train --data <32 plain and 32 inverted squares in two sub-folders> --model vae --max-steps 2
+        // --batch-size 16 --ngf 4 --ndf 4 --nz 8 --seed 3); v25-cvae-seeds0-7.png: what its imagegen sample drew.
+        string asset = Path.Combine(AppContext.BaseDirectory, "Assets", "v25-cvae.ckpt");
+        using var sampler = ImageSampler.Load(asset);
+        Assert.Equal((2, false), (sampler.Spec.Classes, sampler.Spec.ConditionalEncoder));
+        AssertDrawsAsBefore(sampler, "v25-cvae-seeds0-7.png");
+
+        // A resume asks for today's model (its encoder takes the class) and gets the run's own, as it was saved.
+        using var folder = new TempFolder();
+        File.Copy(asset, folder.File(Checkpoint.FileName));
+        using var data = new ImageTensorDataset(runs.Labelled.Pixels.clone(), "two classes", runs.Labelled.Labels!.clone(), ["inverted", "plain"]);
+        var request = sampler.Spec with { Classes = 0, ConditionalEncoder = false };
+        Assert.True(Trainer.WithClasses(request, new TrainOptions(), data).ConditionalEncoder);
+        var resumed = Trainer.Run(new TrainRequest { Data = data, Spec = request, RunFolder = folder.Path, Resume = true, Options = new TrainOptions { MaxSteps = 3 } });
+        Assert.Equal(3, resumed.Steps);
+        Assert.Equal(sampler.Spec, Checkpoint.ReadHeader(resumed.CheckpointPath).Spec);
+        // Described apart from today's, so a warm start from it says why it starts fresh instead.
+        Assert.EndsWith("(its encoder without the class)", Trainer.Describe(sampler.Spec));
+    }
+
+    [Fact]
+    public void A_conditional_vae_encodes_with_the_class_so_the_class_decides_what_its_samples_show()
+    {
+        using var folder = new TempFolder();
+        var run = Trainer.Run(new TrainRequest
+        {
+            Data = runs.Labelled, Spec = runs.VaeSpec, RunFolder = folder.File("cvae"),
+            Options = new TrainOptions { MaxSteps = TrainedRuns.VaeSteps, BatchSize = 32, Seed = 5 },
+        });
+        using var sampler = ImageSampler.Load(run.CheckpointPath);
+        Assert.Equal((2, true), (sampler.Spec.Classes, sampler.Spec.ConditionalEncoder));
+        // q(z | x, y): the same images give other codes under the other class.
+        var encoder = Assert.IsType<VaeEncoder>(sampler.Encoder);
+        using (torch.no_grad())
+        {
+            using var images = runs.Labelled.Batch(torch.arange(0, 8, dtype: ScalarType.Int64));
+            var (asPlain, _) = encoder.Encode(images, torch.zeros(8, dtype: ScalarType.Int64));
+            var (asInverted, _) = encoder.Encode(images, torch.ones(8, dtype: ScalarType.Int64));
+            Assert.False(asPlain.allclose(asInverted), "the encoder ignores the class");
+            Assert.Throws<InvalidOperationException>(() => encoder.Encode(images, null));
+        }
+        // z from the prior carries no class, so the one-hot alone must turn plain shapes on black into inverted ones on white.
+        var seeds = Seeds.Range(100, 64);
+        using var plain = sampler.Generate(seeds, classes: Enumerable.Repeat(0, 64).ToArray());
+        using var inverted = sampler.Generate(seeds, classes: Enumerable.Repeat(1, 64).ToArray());
+        double plainMean = plain.mean().item<float>(), invertedMean = inverted.mean().item<float>();
+        Assert.True(plainMean < -0.3 && invertedMean > 0.3, $"mean brightness: plain {plainMean:0.00}, inverted {invertedMean:0.00}");
+
+        var e = Assert.Throws<ArgumentException>(() => (runs.GanSpec with { Classes = 2, ConditionalEncoder = true }).Validate());
+        Assert.Contains("conditional encoder belongs to a class-conditional VAE", e.Message);
+    }
+
+    /// <summary>Seeds 0-7 of the sampler as a grid match the asset's PNG within one level per channel.</summary>
+    private static void AssertDrawsAsBefore(ImageSampler sampler, string png)
+    {
         using var images = sampler.Generate(Seeds.Range(0, 8));
-        using var expected = SkiaSharp.SKBitmap.Decode(Path.Combine(AppContext.BaseDirectory, "Assets", $"v13-{kind}-seeds0-7.png"));
+        using var expected = SkiaSharp.SKBitmap.Decode(Path.Combine(AppContext.BaseDirectory, "Assets", png));
         using var drawn = SkiaSharp.SKBitmap.Decode(Core.Imaging.TensorImages.EncodeGridPng(images));
         Assert.Equal((expected.Width, expected.Height), (drawn.Width, drawn.Height));
         int worst = 0;
@@ -336,13 +406,5 @@ public class ModelVariantTests(TrainedRuns runs)
                 worst = Math.Max(worst, Math.Max(Math.Abs(e.Red - d.Red), Math.Max(Math.Abs(e.Green - d.Green), Math.Abs(e.Blue - d.Blue))));
             }
         Assert.True(worst <= 1, $"the old checkpoint's samples moved by {worst} levels");
-
-        using var folder = new TempFolder();
-        File.Copy(asset, folder.File(Checkpoint.FileName));
-        using var data = SyntheticShapes.Generate(64, 32, 1, seed: 0);
-        var resumed = Trainer.Run(new TrainRequest { Data = data, Spec = sampler.Spec, RunFolder = folder.Path, Resume = true, Options = new TrainOptions { MaxSteps = 3 } });
-        Assert.Equal(3, resumed.Steps);
-        var header = Checkpoint.ReadHeader(resumed.CheckpointPath);
-        Assert.Equal(Augmentations.None, header.Options.Augment); // an old run keeps its recipe
     }
 }

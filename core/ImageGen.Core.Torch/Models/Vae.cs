@@ -5,19 +5,28 @@ using static TorchSharp.torch.nn;
 
 namespace ImageGen.Core.Models;
 
-/// <summary>Convolutional VAE encoder: stride-2 convolutions down to 4x4, then linear heads for mu and log-variance.</summary>
+/// <summary>
+/// Convolutional VAE encoder: stride-2 convolutions down to 4x4, then linear heads for mu and log-variance.
+/// A class-conditional one (spec.ConditionalEncoder) is q(z | x, y): the class shifts the first convolution's maps and
+/// enters both heads beside the features, so z need not carry the class that the decoder is given.
+/// </summary>
 public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IImageEncoder
 {
     private readonly Sequential features;
+    private readonly Module<Tensor, Tensor>[] layers;
     private readonly Linear mu;
     private readonly Linear logvar;
+    private readonly Embedding? classShift;
+    private readonly int classes;
 
     public VaeEncoder(ModelSpec spec) : base(nameof(VaeEncoder))
     {
         int stages = spec.Stages;
         long width = spec.Ndf;
+        classes = spec.ConditionalEncoder ? spec.Classes : 0;
         features = Sequential();
         features.append("conv0", new PaddedConv2d(spec.Channels, width, 4, stride: 2, padding: 1));
+        if (classes > 0) classShift = Embedding(classes, width);
         features.append("lrelu0", LeakyReLU(LeakySlope));
         for (int i = 1; i < stages; i++)
         {
@@ -27,21 +36,36 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
             width *= 2;
         }
         long flat = width * 4 * 4;
-        mu = Linear(flat, spec.LatentSize);
-        logvar = Linear(flat, spec.LatentSize);
+        mu = Linear(flat + classes, spec.LatentSize);
+        logvar = Linear(flat + classes, spec.LatentSize);
+        if (classShift is not null) using (torch.no_grad()) nn.init.zeros_(classShift.weight!);
+        layers = [.. features.children().Cast<Module<Tensor, Tensor>>()];
         RegisterComponents();
     }
 
-    public override (Tensor mu, Tensor logvar) forward(Tensor images)
+    public override (Tensor mu, Tensor logvar) forward(Tensor images) => Encode(images, null);
+
+    /// <summary>q(z | x) for an unconditional encoder; q(z | x, y) with each image's class (int64 [n]) for a conditional one.</summary>
+    public (Tensor mu, Tensor logvar) Encode(Tensor images, Tensor? labels)
     {
-        using var h = features.forward(images).flatten(1);
-        return (mu.forward(h), logvar.forward(h));
+        using var scope = torch.NewDisposeScope();
+        var h = Features(images, labels);
+        return (mu.forward(h).MoveToOuterDisposeScope(), logvar.forward(h).MoveToOuterDisposeScope());
     }
 
     public Tensor EncodeMean(Tensor images)
     {
-        using var h = features.forward(images).flatten(1);
-        return mu.forward(h);
+        using var scope = torch.NewDisposeScope();
+        return mu.forward(Features(images, null)).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Features(Tensor images, Tensor? labels)
+    {
+        if (classes == 0) return features.forward(images).flatten(1);
+        if (labels is null) throw new InvalidOperationException("a class-conditional encoder needs each image's class");
+        var h = layers[0].call(images) + classShift!.forward(labels).unsqueeze(-1).unsqueeze(-1);
+        foreach (var layer in layers.Skip(1)) h = layer.call(h);
+        return torch.cat([h.flatten(1), torch.nn.functional.one_hot(labels, classes).to_type(h.dtype)], 1);
     }
 
     private const double LeakySlope = 0.2;
@@ -55,7 +79,7 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
 
 /// <summary>
 /// Convolutional VAE decoder: z -> 4x4 by a linear layer, then the DCGAN generator's upsampling stack; outputs logits.
-/// A class-conditional decoder takes z followed by the one-hot class (p(x | z, y)); the encoder stays q(z | x).
+/// A class-conditional decoder takes z followed by the one-hot class (p(x | z, y)).
 /// </summary>
 public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
 {

@@ -110,6 +110,8 @@ public static class Trainer
         if (request.Resume && File.Exists(checkpointPath))
         {
             (resumeFrom, resumeSections) = Checkpoint.Read(checkpointPath);
+            // A conditional VAE from before the conditional encoder resumes with the encoder it has (q(z | x)).
+            if (spec.ConditionalEncoder && resumeFrom.Spec == spec with { ConditionalEncoder = false }) spec = resumeFrom.Spec;
             if (resumeFrom.Spec != spec)
                 throw new ArgumentException($"cannot resume: the checkpoint was trained as {Describe(resumeFrom.Spec)}, but {Describe(spec)} was asked for");
             // The run keeps its recipe; the new request may move the stop conditions. A checkpoint from before a default
@@ -251,7 +253,8 @@ public static class Trainer
         int classes = data.ClassNames.Count;
         if (options.Conditional == true && classes == 0)
             throw new ArgumentException("conditional is true but the data has no classes: put each class's images in its own sub-folder (at least two)");
-        return spec with { Classes = options.Conditional == false ? 0 : classes };
+        int modelClasses = options.Conditional == false ? 0 : classes;
+        return spec with { Classes = modelClasses, ConditionalEncoder = spec.Kind == ModelKind.Vae && modelClasses > 0 };
     }
 
     /// <summary>The grids' fixed inputs: the fixed noise, with classes in turn (0, 1, 2, ...) for a conditional model.</summary>
@@ -365,5 +368,5 @@ public static class Trainer
     }
 
     public static string Describe(ModelSpec s) => $"{s.Kind} {s.ImageSize}x{s.ImageSize}x{s.Channels} nz={s.LatentSize} ngf={s.Ngf} ndf={s.Ndf}" +
-        (s.Classes > 0 ? $" classes={s.Classes}" : "");
+        (s.Classes > 0 ? $" classes={s.Classes}" : "") + (s.Kind == ModelKind.Vae && s.Classes > 0 && !s.ConditionalEncoder ? " (its encoder without the class)" : "");
 }

@@ -8,7 +8,10 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace ImageGen.Core.Training;
 
-/// <summary>VAE step: reconstruction (BCE or MSE, summed per image) plus beta times KL(q(z|x) || N(0, I)).</summary>
+/// <summary>
+/// VAE step: reconstruction (BCE or MSE, summed per image) plus beta times KL(q(z|x) || N(0, I)); a class-conditional
+/// VAE's encoder and decoder both take each image's class (q(z|x,y), p(x|z,y)).
+/// </summary>
 public sealed class VaeTrainable : ITrainable
 {
     private readonly VaeEncoder encoder;
@@ -39,11 +42,12 @@ public sealed class VaeTrainable : ITrainable
         if (xflip) batch = DiffAugment.RandomXFlip(batch);
         optimizer.zero_grad();
         var target = (batch + 1.0) / 2.0;
-        var (mu, logvar) = encoder.forward(batch);
+        if (spec.Classes > 0 && labels is null) throw new ArgumentException("a class-conditional VAE trains on labelled images");
+        var (mu, logvar) = encoder.Encode(batch, spec.ConditionalEncoder ? labels : null);
         var std = (0.5 * logvar).exp();
         var z = mu + torch.randn_like(std) * std; // reparameterisation
         if (spec.Classes > 0)
-            z = GeneratorTensors.AppendClasses(z, labels ?? throw new ArgumentException("a class-conditional VAE trains on labelled images"), spec.Classes);
+            z = GeneratorTensors.AppendClasses(z, labels!, spec.Classes);
         var logits = decoder.forward(z);
         var recon = (loss == LossKind.Mse
             ? F.mse_loss(logits.sigmoid(), target, reduction: nn.Reduction.Sum)
@@ -88,8 +92,8 @@ public sealed class VaeTrainable : ITrainable
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
         var shown = inputs[..(int)Math.Min(8, inputs.shape[0])];
+        if (spec.Classes > 0) return; // its networks need each input's class, which this preview does not carry
         var (mu, _) = encoder.forward(shown);
-        if (spec.Classes > 0) return; // its decoder needs each input's class, which this preview does not carry
         var reconstructed = decoder.Generate(mu);
         Imaging.TensorImages.SaveGridPng(torch.cat([shown, reconstructed], 0),
             Path.Combine(samplesFolder, $"reconstruction_{suffix}.png"), nrow: (int)shown.shape[0]);

@@ -27,7 +27,7 @@ public static class Flops
     public static long EncoderMacs(ModelSpec spec)
     {
         var (macs, width) = DownsamplingMacs(spec);
-        return macs + 2L * width * 16 * spec.LatentSize; // mu and log-variance heads
+        return macs + 2L * (width * 16 + (spec.ConditionalEncoder ? spec.Classes : 0)) * spec.LatentSize; // mu and log-variance heads, with the class where conditional
     }
 
     private static long UpsamplingMacs(ModelSpec spec, long width)

@@ -18,15 +18,20 @@ public static class ModelSize
         return count + width * spec.Channels * K2;
     }
 
-    /// <summary>The DCGAN discriminator, or the VAE encoder with its two heads.</summary>
+    /// <summary>The DCGAN discriminator, or the VAE encoder with its two heads (and its class inputs, where conditional).</summary>
     public static long CriticParameters(ModelSpec spec)
     {
         long width = spec.Ndf;
         long count = spec.Channels * width * K2;
         for (int i = 1; i < spec.Stages; i++, width *= 2) count += width * (width * 2) * K2;
         // DCGAN: the final 4x4 convolution to one logit, plus the projection's class embedding where conditional.
-        return count + (spec.Kind == ModelKind.Vae ? 2 * width * K2 * spec.LatentSize : width * K2 + (long)spec.Classes * width);
+        // VAE: the heads, whose inputs a conditional encoder extends by the one-hot class, beside its first maps' class shifts.
+        return count + (spec.Kind == ModelKind.Vae
+            ? 2 * (width * K2 + EncoderClasses(spec)) * spec.LatentSize + EncoderClasses(spec) * spec.Ndf
+            : width * K2 + (long)spec.Classes * width);
     }
+
+    private static long EncoderClasses(ModelSpec spec) => spec.ConditionalEncoder ? spec.Classes : 0;
 
     public static long Parameters(ModelSpec spec) => GeneratorParameters(spec) + CriticParameters(spec);
 }

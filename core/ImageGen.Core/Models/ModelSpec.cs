@@ -36,6 +36,11 @@ public sealed record ModelSpec
     /// as a one-hot vector (ClassConditioning); the checkpoint header names the classes.
     /// </summary>
     public int Classes { get; init; }
+    /// <summary>
+    /// A class-conditional VAE whose encoder also takes the class, q(z | x, y), as every VAE trained since it was added does.
+    /// False in the checkpoints of conditional VAEs from before, whose encoder is q(z | x): they load and resume as they were.
+    /// </summary>
+    public bool ConditionalEncoder { get; init; }
 
     public static ModelSpec DefaultFor(ModelKind kind, int imageSize = 32, int channels = 1) => ModelFamily.For(kind).DefaultSpec(imageSize, channels);
 
@@ -55,6 +60,8 @@ public sealed record ModelSpec
         if (Ngf is < 1 or > 1024) throw new ArgumentException($"ngf {Ngf} is outside 1..1024");
         if (Ndf is < 1 or > 1024) throw new ArgumentException($"ndf {Ndf} is outside 1..1024");
         if (Classes is < 0 or 1 or > MaxClasses) throw new ArgumentException($"classes {Classes} must be 0 (unconditional) or 2..{MaxClasses}");
+        if (ConditionalEncoder && (Kind != ModelKind.Vae || Classes == 0))
+            throw new ArgumentException($"a conditional encoder belongs to a class-conditional VAE, not to a {(Classes == 0 ? "model without classes" : Kind.ToString())}");
         ValidateSize(MaxParameters);
     }
 
