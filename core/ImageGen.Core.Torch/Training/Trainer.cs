@@ -114,6 +114,8 @@ public static class Trainer
             if (spec.ConditionalEncoder && resumeFrom.Spec == spec with { ConditionalEncoder = false }) spec = resumeFrom.Spec;
             if (resumeFrom.Spec != spec)
                 throw new ArgumentException($"cannot resume: the checkpoint was trained as {Describe(resumeFrom.Spec)}, but {Describe(spec)} was asked for");
+            if (spec.Classes > 0 && !resumeFrom.Classes.SequenceEqual(data.ClassNames))
+                throw new ArgumentException($"cannot resume: the checkpoint's classes ({string.Join(", ", resumeFrom.Classes)}) are not the data's ({string.Join(", ", data.ClassNames)})");
             // The run keeps its recipe; the new request may move the stop conditions. A checkpoint from before a default
             // was pinned (unset there) keeps what it trained with then: no moving average unless saved, no augmentation.
             options = resumeFrom.Options with
@@ -130,7 +132,10 @@ public static class Trainer
                                         $"but the model expects {spec.Channels}x{spec.ImageSize}x{spec.ImageSize}");
         int seed = resumeFrom?.Seed ?? options.Seed ?? Random.Shared.Next(1, 10001);
         // Defaults are pinned in the run's options, so a later change of a family's default never changes a run on resume.
-        options = options with { Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind) };
+        options = options with
+        {
+            Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind), KlWeight = options.ResolvedKlWeight(spec),
+        };
 
         torch.manual_seed(seed);
         using var model = Trainables.Create(spec, options);

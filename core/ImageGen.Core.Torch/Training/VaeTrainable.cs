@@ -29,7 +29,7 @@ public sealed class VaeTrainable : ITrainable
         decoder = new VaeDecoder(spec);
         optimizer = Optimizers.Create(encoder.parameters().Concat(decoder.parameters()), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
-        klWeight = options.KlWeight;
+        klWeight = options.ResolvedKlWeight(spec);
         xflip = options.XFlip;
     }
 

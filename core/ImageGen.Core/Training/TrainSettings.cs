@@ -168,7 +168,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             Beta2 = values.Double("beta2", 0, 0.999999) ?? 0.999,
             Momentum = values.Double("momentum", 0, 0.999999),
             Loss = values.Enum<LossKind>("loss"),
-            KlWeight = values.Double("klWeight", 0, 1000) ?? 1.0,
+            KlWeight = values.Double("klWeight", 0, 1000),
             EmaImages = values.Int("ema", 0, 100_000_000),
             Augment = values.Flags<Augmentations>("augment"),
             Ada = values.Bool("ada") ?? false,
