@@ -37,7 +37,7 @@ public sealed record ModelSpec
     /// </summary>
     public int Classes { get; init; }
     /// <summary>
-    /// A class-conditional VAE whose encoder also takes the class, q(z | x, y), as every VAE trained since it was added does.
+    /// A class-conditional VAE whose encoder also takes the class, q(z | x, y), as every conditional VAE trained since 2026-12-06 does.
     /// False in the checkpoints of conditional VAEs from before, whose encoder is q(z | x): they load and resume as they were.
     /// </summary>
     public bool ConditionalEncoder { get; init; }
