@@ -374,7 +374,7 @@ public class ModelVariantTests(TrainedRuns runs)
         using var sampler = ImageSampler.Load(run.CheckpointPath);
         Assert.Equal((2, true), (sampler.Spec.Classes, sampler.Spec.ConditionalEncoder));
         // Its beta defaults to 2, pinned in the run's options; the unconditional VAE's stays 1.
-        Assert.Equal(TrainOptions.ConditionalVaeKlWeight, Checkpoint.ReadHeader(run.CheckpointPath).Options.KlWeight);
+        Assert.Equal(VaeFamily.ConditionalKlWeight, Checkpoint.ReadHeader(run.CheckpointPath).Options.KlWeight);
         Assert.Equal(1.0, Checkpoint.ReadHeader(runs.Vae.CheckpointPath).Options.KlWeight);
         // q(z | x, y): the same images give other codes under the other class.
         var encoder = Assert.IsType<VaeEncoder>(sampler.Encoder);

@@ -259,7 +259,7 @@ public static class Trainer
         if (options.Conditional == true && classes == 0)
             throw new ArgumentException("conditional is true but the data has no classes: put each class's images in its own sub-folder (at least two)");
         int modelClasses = options.Conditional == false ? 0 : classes;
-        return spec with { Classes = modelClasses, ConditionalEncoder = spec.Kind == ModelKind.Vae && modelClasses > 0 };
+        return spec with { Classes = modelClasses, ConditionalEncoder = ModelFamily.For(spec.Kind).HasEncoder && modelClasses > 0 };
     }
 
     /// <summary>The grids' fixed inputs: the fixed noise, with classes in turn (0, 1, 2, ...) for a conditional model.</summary>
@@ -373,5 +373,5 @@ public static class Trainer
     }
 
     public static string Describe(ModelSpec s) => $"{s.Kind} {s.ImageSize}x{s.ImageSize}x{s.Channels} nz={s.LatentSize} ngf={s.Ngf} ndf={s.Ndf}" +
-        (s.Classes > 0 ? $" classes={s.Classes}" : "") + (s.Kind == ModelKind.Vae && s.Classes > 0 && !s.ConditionalEncoder ? " (its encoder without the class)" : "");
+        (s.Classes > 0 ? $" classes={s.Classes}" : "") + (ModelFamily.For(s.Kind).HasEncoder && s.Classes > 0 && !s.ConditionalEncoder ? " (its encoder without the class)" : "");
 }

@@ -32,6 +32,10 @@ public abstract class ModelFamily
     /// what to use: it raised FD on both.
     /// </summary>
     public virtual Augmentations DefaultAugment => Augmentations.None;
+    /// <summary>Whether the family has an encoder (a VAE's q(z | x)); a class-conditional model's encoder then takes the class too.</summary>
+    public virtual bool HasEncoder => false;
+    /// <summary>The weight of the KL term by default (the beta of a beta-VAE; families without one ignore it): 1, the ELBO.</summary>
+    public virtual double DefaultKlWeight(int classes) => 1.0;
     /// <summary>Losses this family trains with; the first is the default.</summary>
     public abstract IReadOnlyList<LossKind> Losses { get; }
 
@@ -67,4 +71,13 @@ public sealed class VaeFamily : ModelFamily
     public override double DefaultLr => 1e-3;
     public override double DefaultBeta1 => 0.9;
     public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Mse];
+    public override bool HasEncoder => true;
+    /// <summary>
+    /// 2 for a class-conditional VAE, where a larger beta pushes the class out of z into the one-hot the decoder is given.
+    /// Measured on 1,000 Fashion-MNIST images over three seeds (docs/benchmarks.md): beta 2 against 1 lowered its median
+    /// FD from 138.51 to 121.32 and raised class accuracy from 55.9-57.9% to 66.8-74.1%, at half the recall. The
+    /// unconditional VAE's median FD got worse at beta 2 (167.32 against 157.88), so its default stays 1.
+    /// </summary>
+    public override double DefaultKlWeight(int classes) => classes > 0 ? ConditionalKlWeight : 1.0;
+    public const double ConditionalKlWeight = 2;
 }

@@ -60,7 +60,7 @@ public sealed record ModelSpec
         if (Ngf is < 1 or > 1024) throw new ArgumentException($"ngf {Ngf} is outside 1..1024");
         if (Ndf is < 1 or > 1024) throw new ArgumentException($"ndf {Ndf} is outside 1..1024");
         if (Classes is < 0 or 1 or > MaxClasses) throw new ArgumentException($"classes {Classes} must be 0 (unconditional) or 2..{MaxClasses}");
-        if (ConditionalEncoder && (Kind != ModelKind.Vae || Classes == 0))
+        if (ConditionalEncoder && (!ModelFamily.For(Kind).HasEncoder || Classes == 0))
             throw new ArgumentException($"a conditional encoder belongs to a class-conditional VAE, not to a {(Classes == 0 ? "model without classes" : Kind.ToString())}");
         ValidateSize(MaxParameters);
     }

@@ -29,17 +29,8 @@ public sealed record TrainOptions
     /// <summary>Momentum for SGD (default 0.9) and RMSprop (default 0).</summary>
     public double? Momentum { get; init; }
     public LossKind? Loss { get; init; }
-    /// <summary>
-    /// beta of the beta-VAE: weight of the KL term. Unset: 1 (the ELBO), and ConditionalVaeKlWeight for a class-conditional
-    /// VAE, where a larger beta pushes the class out of z into the one-hot the decoder is given.
-    /// </summary>
+    /// <summary>beta of the beta-VAE: weight of the KL term. Unset: the family's default for the spec (ModelFamily.DefaultKlWeight).</summary>
     public double? KlWeight { get; init; }
-    /// <summary>
-    /// A class-conditional VAE's default beta. Measured on 1,000 Fashion-MNIST images over three seeds (docs/benchmarks.md):
-    /// beta 2 against 1 lowered FD from 138-145 to 109-126 and raised class accuracy from 56-58% to 67-74%, at half the
-    /// recall; the unconditional VAE's FD got worse at beta 2 (164.96 against 156.45), so its default stays 1.
-    /// </summary>
-    public const double ConditionalVaeKlWeight = 2;
     public int? Seed { get; init; }
     /// <summary>
     /// Half-life in training images of the generator's moving average (StyleGAN2-ADA's ema_kimg x 1000), which samples
@@ -80,7 +71,7 @@ public sealed record TrainOptions
     public double ResolvedLr(ModelKind kind) => Lr ?? (Optimizer == OptimizerKind.Sgd ? 0.01 : ModelFamily.For(kind).DefaultLr);
     public double ResolvedBeta1(ModelKind kind) => Beta1 ?? ModelFamily.For(kind).DefaultBeta1;
     public LossKind ResolvedLoss(ModelKind kind) => Loss ?? ModelFamily.For(kind).Losses[0];
-    public double ResolvedKlWeight(ModelSpec spec) => KlWeight ?? (spec.Kind == ModelKind.Vae && spec.Classes > 0 ? ConditionalVaeKlWeight : 1.0);
+    public double ResolvedKlWeight(ModelSpec spec) => KlWeight ?? ModelFamily.For(spec.Kind).DefaultKlWeight(spec.Classes);
     public int ResolvedEmaImages(ModelKind kind) => EmaImages ?? ModelFamily.For(kind).DefaultEmaImages;
     public Augmentations ResolvedAugment(ModelKind kind) =>
         Augment ?? (Ada ? Augmentations.Color | Augmentations.Translation | Augmentations.Cutout : ModelFamily.For(kind).DefaultAugment);
