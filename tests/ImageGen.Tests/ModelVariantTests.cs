@@ -358,6 +358,10 @@ public class ModelVariantTests(TrainedRuns runs)
         var resumed = Trainer.Run(new TrainRequest { Data = data, Spec = request, RunFolder = folder.Path, Resume = true, Options = new TrainOptions { MaxSteps = 3 } });
         Assert.Equal(3, resumed.Steps);
         Assert.Equal(sampler.Spec, Checkpoint.ReadHeader(resumed.CheckpointPath).Spec);
+        // Nor does it start fitting a prior it never had: its samples stay drawn from N(0, I).
+        var (resumedHeader, resumedSections) = Checkpoint.Read(resumed.CheckpointPath);
+        Assert.Equal(false, resumedHeader.Options.FitPrior);
+        Assert.DoesNotContain(CheckpointSections.LatentPrior, resumedSections.Keys);
         // Described apart from today's, so a warm start from it says why it starts fresh instead.
         Assert.EndsWith("(its encoder without the class)", Trainer.Describe(sampler.Spec));
     }
@@ -399,6 +403,93 @@ public class ModelVariantTests(TrainedRuns runs)
 
         var e = Assert.Throws<ArgumentException>(() => (runs.GanSpec with { Classes = 2, ConditionalEncoder = true }).Validate());
         Assert.Contains("conditional encoder belongs to a class-conditional VAE", e.Message);
+
+        // The checkpoint's latent prior is the Gaussian of the raw encoder's codes: each class's mean code, and the codes'
+        // spread about their class's mean; the sampler draws z = mean + scale eps through the networks it folded.
+        var (header, sections) = Checkpoint.Read(run.CheckpointPath);
+        Assert.Equal(true, header.Options.FitPrior);
+        var prior = LatentPrior.Read(sections[CheckpointSections.LatentPrior], header.Spec);
+        using var rawEncoder = new VaeEncoder(header.Spec);
+        using var rawDecoder = new VaeDecoder(header.Spec);
+        Checkpoint.LoadModule(rawEncoder, sections[CheckpointSections.Encoder], CheckpointSections.Encoder);
+        Checkpoint.LoadModule(rawDecoder, sections[CheckpointSections.Generator], CheckpointSections.Generator);
+        rawEncoder.eval();
+        rawDecoder.eval();
+        using (torch.no_grad())
+        {
+            int nz = header.Spec.LatentSize;
+            using var all = torch.arange(runs.Labelled.Count, dtype: ScalarType.Int64);
+            var labels = runs.Labelled.BatchLabels(all)!;
+            var codes = rawEncoder.Encode(runs.Labelled.Batch(all), labels).mu.to_type(ScalarType.Float64);
+            var means = torch.tensor(prior.Means, [2, nz]);
+            var scale = torch.tensor(prior.Scale, [nz, nz]);
+            for (int c = 0; c < 2; c++)
+            {
+                var expectedMean = codes[labels.eq(c)].mean([0]);
+                Assert.True(means[c].allclose(expectedMean, rtol: 1e-4, atol: 1e-4), $"class {c}'s prior mean is not its codes' mean");
+            }
+            var residuals = codes - means.index_select(0, labels);
+            var covariance = residuals.t().matmul(residuals) / (runs.Labelled.Count - 2);
+            Assert.True(scale.matmul(scale.t()).allclose(covariance, rtol: 1e-3, atol: 1e-4), "the prior's covariance is not the codes' pooled covariance");
+
+            var classes = Enumerable.Range(0, 8).Select(i => i % 2).ToArray();
+            var eps = GeneratorTensors.Latents(Seeds.Range(0, 8), nz).to_type(ScalarType.Float64);
+            var z = (means.index_select(0, torch.tensor(classes.Select(c => (long)c).ToArray())) + eps.matmul(scale.t())).to_type(ScalarType.Float32);
+            using var expected = rawDecoder.Generate(GeneratorTensors.Inputs(header.Spec, z, classes));
+            using var drawn = sampler.Generate(Seeds.Range(0, 8), classes: classes);
+            Assert.True(drawn.allclose(expected, rtol: 1e-4, atol: 1e-4), $"the sampler does not draw from the fitted prior (off by {(drawn - expected).abs().max().item<float>()})");
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void A_latent_prior_folds_into_the_vae_so_eps_from_n01_draws_what_the_prior_draws(int classes)
+    {
+        torch.manual_seed(11);
+        var spec = ModelSpec.DefaultFor(ModelKind.Vae) with { Ngf = 8, Ndf = 8, LatentSize = 6, Classes = classes, ConditionalEncoder = classes > 0 };
+        int rows = Math.Max(classes, 1), nz = spec.LatentSize, n = 12;
+        using var decoder = new VaeDecoder(spec);
+        using var folded = new VaeDecoder(spec);
+        using var encoder = new VaeEncoder(spec);
+        using var foldedEncoder = new VaeEncoder(spec);
+        folded.load_state_dict(decoder.state_dict());
+        foldedEncoder.load_state_dict(encoder.state_dict());
+        foreach (var module in new nn.Module[] { decoder, folded, encoder, foldedEncoder }) module.eval();
+        using var noGrad = torch.no_grad();
+        var random = torch.randn(nz, nz, dtype: ScalarType.Float64);
+        var scale = torch.linalg.cholesky(random.matmul(random.t()) + torch.eye(nz, dtype: ScalarType.Float64));
+        var means = torch.randn(rows, nz, dtype: ScalarType.Float64) * 2;
+        var prior = new LatentPrior(means.data<double>().ToArray(), scale.contiguous().data<double>().ToArray(), nz);
+        prior.FoldInto(folded);
+        prior.FoldInto(foldedEncoder);
+
+        var eps = torch.randn(n, nz);
+        var labels = torch.tensor(Enumerable.Range(0, n).Select(i => (long)(i % rows)).ToArray());
+        var z = (means.index_select(0, labels) + eps.to_type(ScalarType.Float64).matmul(scale.t())).to_type(ScalarType.Float32);
+        Tensor Input(Tensor latent) => classes > 0 ? GeneratorTensors.AppendClasses(latent, labels, classes) : latent;
+        var expected = decoder.Generate(Input(z));
+        var drawn = folded.Generate(Input(eps));
+        Assert.True(drawn.allclose(expected, rtol: 1e-4, atol: 1e-4), $"the folded decoder differs by {(drawn - expected).abs().max().item<float>()}");
+        Assert.False(decoder.Generate(Input(eps)).allclose(expected, rtol: 1e-4, atol: 1e-4)); // the prior moved the samples
+
+        // The encoder's mean folds the other way: it gives the eps the folded decoder turns back into the image's code.
+        var images = torch.rand(n, 1, 32, 32) * 2 - 1;
+        var code = classes > 0 ? encoder.Encode(images, labels).mu : encoder.EncodeMean(images);
+        var foldedCode = classes > 0 ? foldedEncoder.Encode(images, labels).mu : foldedEncoder.EncodeMean(images);
+        var backToCode = (means.index_select(0, labels) + foldedCode.to_type(ScalarType.Float64).matmul(scale.t())).to_type(ScalarType.Float32);
+        Assert.True(backToCode.allclose(code, rtol: 1e-4, atol: 1e-4), $"the folded encoder's code differs by {(backToCode - code).abs().max().item<float>()}");
+
+        // Its section round-trips, and a section of another shape or with a bad scale is refused by name.
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) prior.Write(writer);
+        var read = LatentPrior.Read(buffer.ToArray(), spec);
+        Assert.Equal(prior.Means, read.Means);
+        Assert.Equal(prior.Scale, read.Scale);
+        Assert.Contains("latent prior", Assert.Throws<InvalidDataException>(() => LatentPrior.Read(buffer.ToArray(), spec with { LatentSize = 7 })).Message);
+        var flat = (double[])prior.Scale.Clone();
+        flat[0] = -1;
+        Assert.Contains("positive diagonal", Assert.Throws<ArgumentException>(() => new LatentPrior(prior.Means, flat, nz)).Message);
     }
 
     /// <summary>Seeds 0-7 of the sampler as a grid match the asset's PNG within one level per channel.</summary>

@@ -36,6 +36,7 @@ public class PipelineStepTests
     [InlineData("{\"augment\": \"translation,blur\"}", "imagegen.json: augment 'translation,blur' is not off, all, or a comma-separated set of color, translation, cutout")]
     [InlineData("{\"model\": \"vae\", \"augment\": \"cutout\"}", "imagegen.json: augment cutout: augmentation feeds a GAN's discriminator; a VAE takes 'off'")]
     [InlineData("{\"model\": \"vae\", \"ada\": true}", "imagegen.json: ada true: the adaptive augmentation feeds a GAN's discriminator; a VAE takes false")]
+    [InlineData("{\"fitPrior\": true}", "imagegen.json: fitPrior true: the prior is fitted to an encoder's latents; a DCGAN has none and takes false")]
     [InlineData("{\"ada\": true, \"augment\": \"off\"}", "imagegen.json: ada true adapts how often augment's transformations apply, and augment 'off' names none")]
     [InlineData("{\"xflip\": \"sometimes\"}", "imagegen.json: xflip 'sometimes' is not true or false")]
     [InlineData("{\"conditional\": 2}", "imagegen.json: conditional '2' is not true or false")]

@@ -107,6 +107,7 @@ public class TrainingTests(TrainedRuns runs)
         Assert.Equal(a.Step, b.Step);
         Assert.Equal(aSections.Keys.Order(), bSections.Keys.Order());
         if (kind == ModelKind.Dcgan) Assert.Contains(CheckpointSections.GeneratorAverage, aSections.Keys); // the average resumes bit-exactly too
+        Assert.Equal(kind == ModelKind.Vae, aSections.ContainsKey(CheckpointSections.LatentPrior)); // refitted at the save, to the same networks
         // ADA's probability and its partial sums too (the halfway stop at step 9 falls between two adjustments).
         Assert.Equal(ada, aSections.ContainsKey(CheckpointSections.AugmentProbability));
         foreach (var name in aSections.Keys)

@@ -4,8 +4,9 @@ namespace ImageGen.Core.Checkpoints;
 
 /// <summary>
 /// A checkpoint's generator (and its encoder, where the family has one) rebuilt from the header's spec and
-/// loaded in eval mode: the moving average of its weights where the checkpoint has one, else the raw generator. The other
-/// sections (discriminator, optimizer states) are skipped unread.
+/// loaded in eval mode: the moving average of its weights where the checkpoint has one, else the raw generator. A VAE's
+/// fitted latent prior, where saved, is folded into its networks here, so everything downstream draws from N(0, I) as
+/// before. The other sections (discriminator, optimizer states) are skipped unread.
 /// </summary>
 public sealed class GeneratorCheckpoint : IDisposable
 {
@@ -26,7 +27,7 @@ public sealed class GeneratorCheckpoint : IDisposable
     public static GeneratorCheckpoint Load(Stream stream, bool raw = false)
     {
         var (header, sections) = Checkpoint.Read(stream,
-            new HashSet<string> { raw ? CheckpointSections.Generator : CheckpointSections.GeneratorAverage, CheckpointSections.Generator, CheckpointSections.Encoder });
+            new HashSet<string> { raw ? CheckpointSections.Generator : CheckpointSections.GeneratorAverage, CheckpointSections.Generator, CheckpointSections.Encoder, CheckpointSections.LatentPrior });
         var family = ModelFamily.For(header.Spec.Kind);
         var generator = family.CreateGenerator(header.Spec);
         bool averaged = !raw && sections.ContainsKey(CheckpointSections.GeneratorAverage);
@@ -47,7 +48,20 @@ public sealed class GeneratorCheckpoint : IDisposable
             catch { generator.Dispose(); encoder.Dispose(); throw; }
             encoder.AsModule.eval();
         }
+        if (sections.TryGetValue(CheckpointSections.LatentPrior, out var priorBytes))
+        {
+            try { FoldPrior(LatentPrior.Read(priorBytes, header.Spec), generator, encoder); }
+            catch { generator.Dispose(); encoder?.Dispose(); throw; }
+        }
         return new GeneratorCheckpoint(header, generator, encoder) { Averaged = averaged };
+    }
+
+    private static void FoldPrior(LatentPrior prior, IImageGenerator generator, IImageEncoder? encoder)
+    {
+        if (generator is not VaeDecoder decoder)
+            throw new InvalidDataException($"checkpoint: a latent prior belongs to a VAE, not to a {ModelFamily.For(generator.Spec.Kind).Name}");
+        prior.FoldInto(decoder);
+        if (encoder is VaeEncoder vaeEncoder) prior.FoldInto(vaeEncoder);
     }
 
     /// <summary>Networks already in memory (tests), put in eval mode; the checkpoint owns them from here.</summary>

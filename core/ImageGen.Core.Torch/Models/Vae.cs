@@ -18,9 +18,11 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     private readonly Linear logvar;
     private readonly Embedding? classShift;
     private readonly int classes;
+    public ModelSpec Spec { get; }
 
     public VaeEncoder(ModelSpec spec) : base(nameof(VaeEncoder))
     {
+        Spec = spec;
         int stages = spec.Stages;
         long width = spec.Ndf;
         classes = spec.ConditionalEncoder ? spec.Classes : 0;
@@ -70,6 +72,9 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
 
     private const double LeakySlope = 0.2;
 
+    /// <summary>The mean head's weight [nz, features (+ classes)] and bias, for LatentPrior to fold into.</summary>
+    internal (Tensor Weight, Tensor Bias) MeanHead => (mu.weight!, mu.bias!);
+
     /// <summary>EncodeMean's pass: the convolution stack, flatten, the mean's head.</summary>
     public IReadOnlyList<InferenceLayer> InferenceLayers() =>
         [.. Models.InferenceLayers.Of(features.children(), (float)LeakySlope), new FlattenLayer(), Models.InferenceLayers.Of(mu)];
@@ -107,6 +112,9 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
         upsample.append($"convt{stages}", new PaddedConvTranspose2d(width, spec.Channels, 4, stride: 2, padding: 1));
         RegisterComponents();
     }
+
+    /// <summary>The input layer's weight [4x4 maps, nz + classes] and bias, for LatentPrior to fold into.</summary>
+    internal (Tensor Weight, Tensor Bias) InputLayer => (project.weight!, project.bias!);
 
     /// <summary>Logits of pixel intensities in [0, 1] (sigmoid gives the image).</summary>
     public override Tensor forward(Tensor z)

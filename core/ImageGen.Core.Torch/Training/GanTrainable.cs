@@ -46,7 +46,7 @@ public sealed class GanTrainable : ITrainable
         }
     }
 
-    public IImageGenerator Generator => generatorEma ?? generator;
+    public Tensor Generate(Tensor inputs) => (generatorEma ?? generator).Generate(inputs);
 
     public Dictionary<string, double> Step(Tensor real, Tensor? labels)
     {

@@ -6,7 +6,11 @@ namespace ImageGen.Core.Training;
 /// <summary>What the trainer needs of a model family: one optimisation step, its checkpoint sections, its sample images.</summary>
 public interface ITrainable : IDisposable
 {
-    IImageGenerator Generator { get; }
+    /// <summary>
+    /// What the model, as a checkpoint saved now would serve it, draws for these generator inputs (call in eval mode):
+    /// the moving average where one is kept, the fitted latent prior where one is fitted.
+    /// </summary>
+    Tensor Generate(Tensor inputs);
     /// <summary>
     /// One optimisation step on a batch in [-1, 1] with its class indices (int64, for a class-conditional model; else
     /// null); returns this step's scalars (losses, D outputs).

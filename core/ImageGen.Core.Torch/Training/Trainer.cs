@@ -123,6 +123,7 @@ public static class Trainer
                 Epochs = options.Epochs, MaxSteps = options.MaxSteps, TimeBudget = options.TimeBudget,
                 EmaImages = resumeFrom.Options.EmaImages ?? (resumeSections!.ContainsKey(CheckpointSections.GeneratorAverage) ? resumeFrom.Options.ResolvedEmaImages(spec.Kind) : 0),
                 Augment = resumeFrom.Options.Augment ?? Augmentations.None,
+                FitPrior = resumeFrom.Options.FitPrior ?? false,
             };
         }
         spec.Validate();
@@ -135,10 +136,11 @@ public static class Trainer
         options = options with
         {
             Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind), KlWeight = options.ResolvedKlWeight(spec),
+            FitPrior = options.ResolvedFitPrior(spec.Kind),
         };
 
         torch.manual_seed(seed);
-        using var model = Trainables.Create(spec, options);
+        using var model = Trainables.Create(spec, options, data);
         long step = 0;
         int epochsDone = 0, startStepInEpoch = 0;
         string? warmStartedFrom = resumeFrom?.WarmStartedFrom;
@@ -338,7 +340,7 @@ public static class Trainer
         {
             using var inference = torch.inference_mode();
             using var scope = torch.NewDisposeScope();
-            var fakes = model.Generator.Generate(fixedNoise);
+            var fakes = model.Generate(fixedNoise);
             TensorImages.SaveGridPng(fakes, gridPath);
             tensorboard.add_img("samples", gridPath, (int)step);
             model.WriteExtraImages(previewInputs, samplesFolder, suffix);

@@ -1,4 +1,5 @@
 using ImageGen.Core.Checkpoints;
+using ImageGen.Core.Data;
 using ImageGen.Core.Models;
 using ImageGen.Core.Sampling;
 using TorchSharp;
@@ -10,7 +11,8 @@ namespace ImageGen.Core.Training;
 
 /// <summary>
 /// VAE step: reconstruction (BCE or MSE, summed per image) plus beta times KL(q(z|x) || N(0, I)); a class-conditional
-/// VAE's encoder and decoder both take each image's class (q(z|x,y), p(x|z,y)).
+/// VAE's encoder and decoder both take each image's class (q(z|x,y), p(x|z,y)). With fitPrior, every checkpoint also
+/// holds a latent prior fitted to where the encoder puts the training images (LatentPrior), which sampling draws from.
 /// </summary>
 public sealed class VaeTrainable : ITrainable
 {
@@ -21,8 +23,13 @@ public sealed class VaeTrainable : ITrainable
     private readonly double klWeight;
     private readonly ModelSpec spec;
     private readonly bool xflip;
+    private readonly ImageTensorDataset? priorData;
+    private long stepsTaken;
+    /// <summary>The prior last fitted, and after how many of this instance's steps: an epoch's grid and checkpoint share one fit.</summary>
+    private (long Steps, LatentPrior Prior)? fitted;
 
-    public VaeTrainable(ModelSpec spec, TrainOptions options)
+    /// <param name="priorData">The training data, to fit the latent prior to at every checkpoint; null: no prior (fitPrior false, or no data).</param>
+    public VaeTrainable(ModelSpec spec, TrainOptions options, ImageTensorDataset? priorData = null)
     {
         this.spec = spec;
         encoder = new VaeEncoder(spec);
@@ -31,9 +38,22 @@ public sealed class VaeTrainable : ITrainable
         loss = options.ResolvedLoss(spec.Kind);
         klWeight = options.ResolvedKlWeight(spec);
         xflip = options.XFlip;
+        this.priorData = options.ResolvedFitPrior(spec.Kind) ? priorData : null;
     }
 
-    public IImageGenerator Generator => decoder;
+    /// <summary>The decoder, through the fitted prior where there is one: a copy with the prior folded in, as loading does.</summary>
+    public Tensor Generate(Tensor inputs)
+    {
+        if (priorData is null) return decoder.Generate(inputs);
+        // The copy's random initial weights are overwritten; torch's RNG is put back, so training draws as it would have.
+        using var rng = torch.random.get_rng_state();
+        using var folded = new VaeDecoder(spec);
+        torch.random.set_rng_state(rng);
+        folded.load_state_dict(decoder.state_dict());
+        folded.eval();
+        FitPrior().FoldInto(folded);
+        return folded.Generate(inputs);
+    }
 
     public Dictionary<string, double> Step(Tensor batch, Tensor? labels)
     {
@@ -56,6 +76,7 @@ public sealed class VaeTrainable : ITrainable
         var total = recon + klWeight * kl;
         total.backward();
         optimizer.step();
+        stepsTaken++;
         using var noGrad = torch.no_grad();
         return new Dictionary<string, double>
         {
@@ -84,7 +105,57 @@ public sealed class VaeTrainable : ITrainable
         CheckpointPart.Module(CheckpointSections.Generator, decoder),
         CheckpointPart.Module(CheckpointSections.Encoder, encoder),
         CheckpointPart.Optimizer(CheckpointSections.Optimizer, optimizer),
+        // Fitted afresh at every save from the networks of that moment; a resume refits rather than reads it.
+        .. priorData is null ? Array.Empty<CheckpointPart>() : [new CheckpointPart(CheckpointSections.LatentPrior, writer => FitPrior().Write(writer), _ => fitted = null)],
     ];
+
+    /// <summary>The most training images a prior is fitted to (evenly spaced through the data): plenty for a covariance of nz up to a few hundred.</summary>
+    public const int MaxPriorImages = 8192;
+
+    /// <summary>
+    /// The Gaussian of the encoder's posteriors (eval mode) of the training images: per-class means of their means, and a
+    /// covariance pooled over the classes. Reads no random numbers, so training and a bit-exact resume are undisturbed.
+    /// </summary>
+    private LatentPrior FitPrior()
+    {
+        var data = priorData!;
+        if (fitted is { } last && last.Steps == stepsTaken) return last.Prior;
+        bool wasTraining = encoder.training;
+        encoder.eval();
+        try
+        {
+            using var inference = torch.inference_mode();
+            using var scope = torch.NewDisposeScope();
+            int n = Math.Min(data.Count, MaxPriorImages), rows = Math.Max(spec.Classes, 1), nz = spec.LatentSize;
+            var indices = torch.tensor(Enumerable.Range(0, n).Select(i => (long)i * data.Count / n).ToArray());
+            var means = new List<Tensor>();
+            var variances = new List<Tensor>();
+            for (int start = 0; start < n; start += 256)
+            {
+                var picked = indices[start..Math.Min(n, start + 256)];
+                var (mu, logvar) = encoder.Encode(data.Batch(picked), spec.ConditionalEncoder ? data.BatchLabels(picked) : null);
+                means.Add(mu.to_type(ScalarType.Float64));
+                variances.Add(logvar.exp().to_type(ScalarType.Float64));
+            }
+            var codes = torch.cat(means);
+            var labels = spec.Classes > 0 ? data.BatchLabels(indices)! : torch.zeros(n, dtype: ScalarType.Int64);
+            var counts = torch.bincount(labels, minlength: rows).to_type(ScalarType.Float64).unsqueeze(1);
+            var classMeans = torch.zeros([rows, nz], dtype: ScalarType.Float64).index_add_(0, labels, codes, 1) / counts.clamp_min(1);
+            // A class the evenly spaced images missed takes the mean of them all.
+            classMeans = torch.where(counts > 0, classMeans, codes.mean([0], keepdim: true));
+            var residuals = codes - classMeans.index_select(0, labels);
+            // The codes' spread about their class's mean, plus the posterior's own variance around each code: the moments of
+            // the aggregate posterior, which is what the decoder was trained on (z = mu + sigma eps).
+            var covariance = residuals.t().matmul(residuals) / Math.Max(n - rows, 1) + torch.diag(torch.cat(variances).mean([0]));
+            // A latent the encoder ignores has (almost) no spread; a little jitter keeps the factorisation defined.
+            double jitter = 1e-6 * Math.Max(covariance.trace().item<double>() / nz, 1e-6);
+            var scale = torch.linalg.cholesky(covariance + torch.eye(nz, dtype: ScalarType.Float64) * jitter);
+            var prior = new LatentPrior(classMeans.contiguous().data<double>().ToArray(), scale.contiguous().data<double>().ToArray(), nz);
+            fitted = (stepsTaken, prior);
+            return prior;
+        }
+        finally { encoder.train(wasTraining); }
+    }
 
     /// <summary>pytorch/examples vae: 8 inputs over their 8 reconstructions.</summary>
     public void WriteExtraImages(Tensor inputs, string samplesFolder, string suffix)

@@ -17,6 +17,8 @@ public static class CheckpointSections
     public const string Rng = "rng";
     /// <summary>ADA's augmentation probability and its heuristic's partial sums (runs with ada on).</summary>
     public const string AugmentProbability = "augment.p";
+    /// <summary>A VAE's latent prior fitted to its encoder (Models/LatentPrior), which loading folds into the networks.</summary>
+    public const string LatentPrior = "latent.prior";
 
     /// <summary>Sections that hold a network's weights (what a warm start carries over), not optimizer or RNG state.</summary>
     public static bool IsNetwork(string name) => name is Generator or GeneratorAverage or GeneratorAverageImages or Discriminator or Encoder;

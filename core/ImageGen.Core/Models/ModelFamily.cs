@@ -36,6 +36,8 @@ public abstract class ModelFamily
     public virtual bool HasEncoder => false;
     /// <summary>The weight of the KL term by default (the beta of a beta-VAE; families without one ignore it): 1, the ELBO.</summary>
     public virtual double DefaultKlWeight(int classes) => 1.0;
+    /// <summary>Whether a trained model samples from a prior fitted to its encoder's latents (LatentPrior) by default.</summary>
+    public virtual bool DefaultFitPrior => false;
     /// <summary>Losses this family trains with; the first is the default.</summary>
     public abstract IReadOnlyList<LossKind> Losses { get; }
 
@@ -80,4 +82,5 @@ public sealed class VaeFamily : ModelFamily
     /// </summary>
     public override double DefaultKlWeight(int classes) => classes > 0 ? ConditionalKlWeight : 1.0;
     public const double ConditionalKlWeight = 2;
+    public override bool DefaultFitPrior => true;
 }

@@ -47,6 +47,11 @@ public sealed record TrainOptions
     /// follows the discriminator's overfitting (Training/AdaptiveAugment), instead of to every image. GANs only.
     /// </summary>
     public bool Ada { get; init; }
+    /// <summary>
+    /// Fit the prior a VAE's decoder samples from to where its encoder puts the training images (Models/LatentPrior),
+    /// refitted at every checkpoint. Unset: the family's default (ModelFamily.DefaultFitPrior says what was measured).
+    /// </summary>
+    public bool? FitPrior { get; init; }
     /// <summary>Mirror a random half of each real batch left to right: for data whose mirror image is as likely.</summary>
     public bool XFlip { get; init; }
     /// <summary>
@@ -73,6 +78,7 @@ public sealed record TrainOptions
     public LossKind ResolvedLoss(ModelKind kind) => Loss ?? ModelFamily.For(kind).Losses[0];
     public double ResolvedKlWeight(ModelSpec spec) => KlWeight ?? ModelFamily.For(spec.Kind).DefaultKlWeight(spec.Classes);
     public int ResolvedEmaImages(ModelKind kind) => EmaImages ?? ModelFamily.For(kind).DefaultEmaImages;
+    public bool ResolvedFitPrior(ModelKind kind) => FitPrior ?? ModelFamily.For(kind).DefaultFitPrior;
     public Augmentations ResolvedAugment(ModelKind kind) =>
         Augment ?? (Ada ? Augmentations.Color | Augmentations.Translation | Augmentations.Cutout : ModelFamily.For(kind).DefaultAugment);
 
@@ -100,6 +106,8 @@ public sealed record TrainOptions
             throw new ArgumentException($"ada true: the adaptive augmentation feeds a GAN's discriminator; a {family.Name} takes false");
         if (Ada && Augment == Augmentations.None)
             throw new ArgumentException("ada true adapts how often augment's transformations apply, and augment 'off' names none: drop augment or name some");
+        if (FitPrior == true && !family.HasEncoder)
+            throw new ArgumentException($"fitPrior true: the prior is fitted to an encoder's latents; a {family.Name} has none and takes false");
         var loss = ResolvedLoss(kind);
         if (!family.Losses.Contains(loss))
         {

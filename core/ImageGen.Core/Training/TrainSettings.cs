@@ -132,7 +132,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     public static readonly string[] Keys =
     [
         "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
-        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "ada", "xflip", "conditional", "seed", "sampleEvery",
+        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "ada", "xflip", "fitPrior", "conditional", "seed", "sampleEvery",
     ];
 
     /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
@@ -173,6 +173,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             Augment = values.Flags<Augmentations>("augment"),
             Ada = values.Bool("ada") ?? false,
             XFlip = values.Bool("xflip") ?? false,
+            FitPrior = values.Bool("fitPrior"),
             Conditional = values.Bool("conditional"),
             WarmStart = values.Bool(WarmStartKey) ?? true,
             Seed = values.Int("seed", 0, int.MaxValue),
