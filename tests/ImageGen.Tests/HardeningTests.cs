@@ -183,6 +183,16 @@ public class HardeningTests
         Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(truncated[..(truncated.Length - 100)])));
         var noGenerator = Write(header, sections.Where(kv => !kv.Key.StartsWith("generator", StringComparison.Ordinal)));
         Assert.Contains("no 'generator' section", Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(noGenerator))).Message);
+
+        // A latent prior is a VAE's: on this DCGAN it is refused, as is one cut short, before anything is folded.
+        int nz = header.Spec.LatentSize;
+        var identity = Enumerable.Range(0, nz * nz).Select(i => i % (nz + 1) == 0 ? 1.0 : 0.0).ToArray();
+        using var prior = new MemoryStream();
+        using (var writer = new BinaryWriter(prior, Encoding.UTF8, leaveOpen: true)) new LatentPrior(new double[nz], identity, nz).Write(writer);
+        var withPrior = Write(header, sections.Append(new(CheckpointSections.LatentPrior, prior.ToArray())));
+        Assert.Contains("a latent prior belongs to a VAE, not to a DCGAN", Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(withPrior))).Message);
+        var shortPrior = Write(header, sections.Append(new(CheckpointSections.LatentPrior, prior.ToArray()[..^8])));
+        Assert.Contains("the latent prior has", Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(shortPrior))).Message);
     }
 
     [Fact]
