@@ -416,6 +416,7 @@ public class ModelVariantTests(TrainedRuns runs)
         rawEncoder.eval();
         rawDecoder.eval();
         using (torch.no_grad())
+        using (torch.NewDisposeScope())
         {
             int nz = header.Spec.LatentSize;
             using var all = torch.arange(runs.Labelled.Count, dtype: ScalarType.Int64);
@@ -458,6 +459,7 @@ public class ModelVariantTests(TrainedRuns runs)
         foldedEncoder.load_state_dict(encoder.state_dict());
         foreach (var module in new nn.Module[] { decoder, folded, encoder, foldedEncoder }) module.eval();
         using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope(); // after the modules, whose weights outlive it
         var random = torch.randn(nz, nz, dtype: ScalarType.Float64);
         var scale = torch.linalg.cholesky(random.matmul(random.t()) + torch.eye(nz, dtype: ScalarType.Float64));
         var means = torch.randn(rows, nz, dtype: ScalarType.Float64) * 2;
