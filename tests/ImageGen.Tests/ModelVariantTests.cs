@@ -378,7 +378,8 @@ public class ModelVariantTests(TrainedRuns runs)
         using var sampler = ImageSampler.Load(run.CheckpointPath);
         Assert.Equal((2, true), (sampler.Spec.Classes, sampler.Spec.ConditionalEncoder));
         // Its beta and its fitted prior are pinned in the run's options, as the defaults were.
-        Assert.Equal((1.0, true), (Checkpoint.ReadHeader(run.CheckpointPath).Options.KlWeight, Checkpoint.ReadHeader(run.CheckpointPath).Options.FitPrior));
+        var pinned = Checkpoint.ReadHeader(run.CheckpointPath).Options;
+        Assert.Equal((1.0, true), (pinned.KlWeight, pinned.FitPrior));
         // q(z | x, y): the same images give other codes under the other class.
         var encoder = Assert.IsType<VaeEncoder>(sampler.Encoder);
         using (torch.no_grad())

@@ -71,7 +71,15 @@ public sealed class LatentPrior
     public void FoldInto(VaeDecoder decoder)
     {
         var (weight, bias) = decoder.InputLayer;
-        Fold(weight, bias, decoder.Spec, inverse: false);
+        Rewrite(weight, bias, decoder.Spec, (w, b, scale, means) =>
+        {
+            // weight [out, nz + classes]: z's columns first, then the one-hot's.
+            var wz = w[.., ..LatentSize];
+            var classColumns = w[.., LatentSize..];
+            return decoder.Spec.Classes > 0
+                ? (torch.cat([wz.matmul(scale), classColumns + wz.matmul(means.t())], 1), b)
+                : (wz.matmul(scale), b + wz.matmul(means[0]));
+        });
     }
 
     /// <summary>
@@ -80,42 +88,34 @@ public sealed class LatentPrior
     /// </summary>
     public void FoldInto(VaeEncoder encoder)
     {
+        var spec = encoder.Spec;
+        // An encoder without the class (q(z | x)) cannot subtract its class's mean.
+        if (spec.Classes > 0 && !spec.ConditionalEncoder)
+            throw new InvalidDataException("a latent prior with class means needs an encoder that takes the class");
         var (weight, bias) = encoder.MeanHead;
-        Fold(weight, bias, encoder.Spec, inverse: true);
+        Rewrite(weight, bias, spec, (w, b, scale, means) =>
+        {
+            // weight [nz, features (+ classes)]: mu = A h (+ B y) + c, so eps = L^-1 A h (+ L^-1 (B - M^T) y) + L^-1 c,
+            // or L^-1 (c - m) without classes.
+            var inverseScale = torch.linalg.inv(scale);
+            int features = (int)w.shape[1] - spec.Classes;
+            var a = inverseScale.matmul(w[.., ..features]);
+            return spec.Classes > 0
+                ? (torch.cat([a, inverseScale.matmul(w[.., features..] - means.t())], 1), inverseScale.matmul(b))
+                : (a, inverseScale.matmul(b - means[0]));
+        });
     }
 
-    private void Fold(Tensor weight, Tensor bias, ModelSpec spec, bool inverse)
+    /// <summary>Replaces a linear layer's weight and bias with what <paramref name="fold"/> makes of them, in float64.</summary>
+    private void Rewrite(Tensor weight, Tensor bias, ModelSpec spec, Func<Tensor, Tensor, Tensor, Tensor, (Tensor Weight, Tensor Bias)> fold)
     {
         if (spec.LatentSize != LatentSize || Math.Max(spec.Classes, 1) != Rows)
             throw new InvalidDataException($"the latent prior ({Rows} rows, nz {LatentSize}) does not fit the model (classes {spec.Classes}, nz {spec.LatentSize})");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        int nz = LatentSize;
-        var scale = torch.tensor(Scale, [nz, nz], ScalarType.Float64);
-        var means = torch.tensor(Means, [Rows, nz], ScalarType.Float64);
-        var w = weight.to_type(ScalarType.Float64);
-        var b = bias.to_type(ScalarType.Float64);
-        Tensor newWeight, newBias;
-        if (!inverse)
-        {
-            // weight [out, nz + classes]: z's columns first, then the one-hot's.
-            var wz = w[.., ..nz];
-            var shifted = spec.Classes > 0 ? w[.., nz..] + wz.matmul(means.t()) : w[.., nz..];
-            newWeight = torch.cat([wz.matmul(scale), shifted], 1);
-            newBias = spec.Classes > 0 ? b : b + wz.matmul(means[0]);
-        }
-        else
-        {
-            // weight [nz, features (+ classes)]: mu = A h (+ B y) + c, so eps = L^-1 A h (+ L^-1 (B - M^T) y) + L^-1 c,
-            // or L^-1 (c - m) without classes. An encoder without the class cannot subtract its mean.
-            if (spec.Classes > 0 && !spec.ConditionalEncoder)
-                throw new InvalidDataException("a latent prior with class means needs an encoder that takes the class");
-            var inverseScale = torch.linalg.inv(scale);
-            int features = (int)w.shape[1] - spec.Classes;
-            var a = inverseScale.matmul(w[.., ..features]);
-            newWeight = spec.Classes > 0 ? torch.cat([a, inverseScale.matmul(w[.., features..] - means.t())], 1) : a;
-            newBias = inverseScale.matmul(spec.Classes > 0 ? b : b - means[0]);
-        }
+        var scale = torch.tensor(Scale, [LatentSize, LatentSize], ScalarType.Float64);
+        var means = torch.tensor(Means, [Rows, LatentSize], ScalarType.Float64);
+        var (newWeight, newBias) = fold(weight.to_type(ScalarType.Float64), bias.to_type(ScalarType.Float64), scale, means);
         weight.copy_(newWeight.to_type(weight.dtype));
         bias.copy_(newBias.to_type(bias.dtype));
     }

@@ -24,9 +24,8 @@ public sealed class VaeTrainable : ITrainable
     private readonly ModelSpec spec;
     private readonly bool xflip;
     private readonly ImageTensorDataset? priorData;
-    private long stepsTaken;
-    /// <summary>The prior last fitted, and after how many of this instance's steps: an epoch's grid and checkpoint share one fit.</summary>
-    private (long Steps, LatentPrior Prior)? fitted;
+    /// <summary>The prior fitted to the networks as they are now (null once a step or a load moves them): an epoch's grid and checkpoint share one fit.</summary>
+    private LatentPrior? fitted;
 
     /// <param name="priorData">The training data, to fit the latent prior to at every checkpoint; null: no prior (fitPrior false, or no data).</param>
     public VaeTrainable(ModelSpec spec, TrainOptions options, ImageTensorDataset? priorData = null)
@@ -76,7 +75,7 @@ public sealed class VaeTrainable : ITrainable
         var total = recon + klWeight * kl;
         total.backward();
         optimizer.step();
-        stepsTaken++;
+        fitted = null;
         using var noGrad = torch.no_grad();
         return new Dictionary<string, double>
         {
@@ -119,7 +118,7 @@ public sealed class VaeTrainable : ITrainable
     private LatentPrior FitPrior()
     {
         var data = priorData!;
-        if (fitted is { } last && last.Steps == stepsTaken) return last.Prior;
+        if (fitted is not null) return fitted;
         bool wasTraining = encoder.training;
         encoder.eval();
         try
@@ -150,9 +149,7 @@ public sealed class VaeTrainable : ITrainable
             // A latent the encoder ignores has (almost) no spread; a little jitter keeps the factorisation defined.
             double jitter = 1e-6 * Math.Max(covariance.trace().item<double>() / nz, 1e-6);
             var scale = torch.linalg.cholesky(covariance + torch.eye(nz, dtype: ScalarType.Float64) * jitter);
-            var prior = new LatentPrior(classMeans.contiguous().data<double>().ToArray(), scale.contiguous().data<double>().ToArray(), nz);
-            fitted = (stepsTaken, prior);
-            return prior;
+            return fitted = new LatentPrior(classMeans.contiguous().data<double>().ToArray(), scale.contiguous().data<double>().ToArray(), nz);
         }
         finally { encoder.train(wasTraining); }
     }
