@@ -1,3 +1,4 @@
+using DurableTask.Core;
 using ImageGen.Cli.Hosting;
 using ImageGen.Pipeline.Orchestration;
 using Microsoft.DurableTask.Client;
@@ -23,9 +24,11 @@ public sealed class InMemoryTaskHub : IAsyncDisposable
 
     private InMemoryTaskHub(TaskHubSidecar sidecar, IHost worker) { this.sidecar = sidecar; this.worker = worker; }
 
-    public static async Task<InMemoryTaskHub> StartAsync(IPipelineActivities activities)
+    /// <param name="observe">Wraps the service the sidecar starts, dispatches from and stops (the client stays the service itself).</param>
+    public static async Task<InMemoryTaskHub> StartAsync(IPipelineActivities activities, Func<IOrchestrationService, IOrchestrationService>? observe = null)
     {
-        var sidecar = await TaskHubSidecar.StartAsync(new InMemoryOrchestrationService(NullLoggerFactory.Instance));
+        var backend = new InMemoryOrchestrationService(NullLoggerFactory.Instance);
+        var sidecar = await TaskHubSidecar.StartAsync(observe?.Invoke(backend) ?? backend, backend);
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddDurableTaskWorker(b => { b.UseGrpc(sidecar.ConfigureWorker); b.AddTasks(r => r.AddPipeline(activities)); });

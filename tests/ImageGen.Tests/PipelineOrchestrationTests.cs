@@ -84,6 +84,28 @@ public sealed class ScriptedActivities : IPipelineActivities
     }
 }
 
+/// <summary>An orchestration service that records its lifecycle calls and passes every call on.</summary>
+public class LifecycleRecorder : System.Reflection.DispatchProxy
+{
+    private DurableTask.Core.IOrchestrationService inner = null!;
+    public ConcurrentQueue<string> Lifecycle { get; } = new();
+
+    public static (DurableTask.Core.IOrchestrationService service, LifecycleRecorder recorder) Wrap(DurableTask.Core.IOrchestrationService inner)
+    {
+        var service = Create<DurableTask.Core.IOrchestrationService, LifecycleRecorder>();
+        var recorder = (LifecycleRecorder)(object)service;
+        recorder.inner = inner;
+        return (service, recorder);
+    }
+
+    protected override object? Invoke(System.Reflection.MethodInfo? method, object?[]? args)
+    {
+        if (method!.Name is "StartAsync" or "StopAsync") Lifecycle.Enqueue($"{method.Name}({string.Join(", ", args ?? [])})");
+        try { return method.Invoke(inner, args); }
+        catch (System.Reflection.TargetInvocationException e) { System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException!); throw; }
+    }
+}
+
 public class PipelineOrchestrationTests
 {
     private static readonly PipelineSettings Fast = new()
@@ -129,6 +151,26 @@ public class PipelineOrchestrationTests
         Assert.Equal(0.01, status.Metrics!["pixelMeanGap"]);
         Assert.Equal(1.0, status.Metrics["loss_d"]);
         Assert.Contains("\"published\"", done.SerializedOutput);
+    }
+
+    /// <summary>
+    /// The task hub server's own start and stop run from async void lifetime callbacks; a stop from there ran alongside
+    /// the host's and broke AzureStorageOrchestrationService ("The CancellationTokenSource has been disposed"). The
+    /// sidecar alone starts the service, before any worker connects, and stops it, forced, once, when disposed.
+    /// </summary>
+    [Fact]
+    public async Task The_sidecar_alone_starts_and_stops_the_orchestration_service_once_each()
+    {
+        LifecycleRecorder? recorder = null;
+        var steps = new ScriptedActivities { ChunksToDone = 1 };
+        var host = await InMemoryTaskHub.StartAsync(steps, inner => { (var service, recorder) = LifecycleRecorder.Wrap(inner); return service; });
+        Assert.Equal(["StartAsync()"], recorder!.Lifecycle);
+        var control = new TrainingControl(host.Client, new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"), Fast));
+        Assert.True(await control.SignalAsync("cats", new RunSignal("dropped cats/a.png"), waitForQuiet: true));
+        await FinishedAsync(host, "cats"); // the server's dispatchers ran the whole orchestration over the service
+        Assert.Equal(["StartAsync()"], recorder.Lifecycle);
+        await host.DisposeAsync();
+        Assert.Equal(["StartAsync()", "StopAsync(True)"], recorder.Lifecycle);
     }
 
     [Fact]

@@ -39,8 +39,11 @@ public static class CliApp
                     throw new UsageException($"unknown command '{command}'; use {string.Join(", ", CommandTree.All.Select(c => c.Name))} (imagegen --help)");
             }
         }
+        // Errors in what the user gave: their message is the whole story. A disposed object is a bug in the code, not the
+        // input, so it is left to surface with its stack trace.
         catch (Exception e) when (e is UsageException or ArgumentException or FormatException or FileNotFoundException
-                                       or DirectoryNotFoundException or InvalidDataException or InvalidOperationException)
+                                       or DirectoryNotFoundException or InvalidDataException
+                                       or InvalidOperationException and not ObjectDisposedException)
         {
             error.WriteLine($"error: {e.Message}");
             return 2;

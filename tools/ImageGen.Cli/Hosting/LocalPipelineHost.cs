@@ -62,16 +62,13 @@ public sealed class LocalPipelineHost : IAsyncDisposable
             .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
 
     private readonly CancellationTokenSource stopping;
-    private readonly AzureStorageOrchestrationService backend;
     private readonly ILoggerFactory loggerFactory;
 
-    private LocalPipelineHost(TaskHubSidecar sidecar, WebApplication app, CancellationTokenSource stopping,
-        AzureStorageOrchestrationService backend, ILoggerFactory loggerFactory)
+    private LocalPipelineHost(TaskHubSidecar sidecar, WebApplication app, CancellationTokenSource stopping, ILoggerFactory loggerFactory)
     {
         this.sidecar = sidecar;
         this.app = app;
         this.stopping = stopping;
-        this.backend = backend;
         this.loggerFactory = loggerFactory;
     }
 
@@ -125,9 +122,12 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         options.Access.Apply(app);
         ApiRoutes.Map(app, ApiRoutes.All);
         if (options.Metrics) app.MapPrometheusScrapingEndpoint();
-        var host = new LocalPipelineHost(sidecar, app, stopping, backend, loggerFactory);
-        await app.StartAsync(cancellationToken);
-        try { options.Access.CheckBound(app); }
+        var host = new LocalPipelineHost(sidecar, app, stopping, loggerFactory);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+            options.Access.CheckBound(app);
+        }
         catch { await host.DisposeAsync(); throw; }
         return host;
     }
@@ -149,10 +149,7 @@ public sealed class LocalPipelineHost : IAsyncDisposable
         disposed = true;
         await app.StopAsync(); // ApplicationStopping cancels the activities: a running chunk stops at a step boundary
         await app.DisposeAsync();
-        await sidecar.DisposeAsync();
-        // The task hub server does not stop the backend: without this its partition manager and queue pollers
-        // go on in the background, against storage that may be gone.
-        await backend.StopAsync(isForced: true);
+        await sidecar.DisposeAsync(); // stops the backend too, forced and awaited: nothing polls storage after this
         loggerFactory.Dispose();
         stopping.Dispose();
     }
