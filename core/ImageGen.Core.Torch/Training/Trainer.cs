@@ -117,13 +117,15 @@ public static class Trainer
             if (spec.Classes > 0 && !resumeFrom.Classes.SequenceEqual(data.ClassNames))
                 throw new ArgumentException($"cannot resume: the checkpoint's classes ({string.Join(", ", resumeFrom.Classes)}) are not the data's ({string.Join(", ", data.ClassNames)})");
             // The run keeps its recipe; the new request may move the stop conditions. A checkpoint from before a default
-            // was pinned (unset there) keeps what it trained with then: no moving average unless saved, no augmentation.
+            // was pinned (unset there) keeps what it trained with then: no moving average unless saved, no augmentation, no
+            // fitted prior, beta 1.
             options = resumeFrom.Options with
             {
                 Epochs = options.Epochs, MaxSteps = options.MaxSteps, TimeBudget = options.TimeBudget,
                 EmaImages = resumeFrom.Options.EmaImages ?? (resumeSections!.ContainsKey(CheckpointSections.GeneratorAverage) ? resumeFrom.Options.ResolvedEmaImages(spec.Kind) : 0),
                 Augment = resumeFrom.Options.Augment ?? Augmentations.None,
                 FitPrior = resumeFrom.Options.FitPrior ?? false,
+                KlWeight = resumeFrom.Options.KlWeight ?? 1.0, // runs from before beta was pinned trained at the ELBO's 1
             };
         }
         spec.Validate();
@@ -135,7 +137,7 @@ public static class Trainer
         // Defaults are pinned in the run's options, so a later change of a family's default never changes a run on resume.
         options = options with
         {
-            Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind), KlWeight = options.ResolvedKlWeight(spec.Kind),
+            Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind), KlWeight = options.ResolvedKlWeight(spec),
             FitPrior = options.ResolvedFitPrior(spec.Kind),
         };
 
