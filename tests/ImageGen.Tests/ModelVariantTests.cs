@@ -141,7 +141,7 @@ public class ModelVariantTests(TrainedRuns runs)
         using var trainOutput = generator.forward(z);
         generator.eval();
         Assert.True((evalOutput - trainOutput).abs().max().item<float>() < 2e-3, "eval-mode output matches the recalibration batch's own statistics");
-        Assert.Equal(header.Step, TrainedRuns.GanSteps);
+        Assert.Equal(TrainedRuns.GanSteps, header.Step);
     }
 
     [Fact]
