@@ -118,14 +118,13 @@ public static class Trainer
                 throw new ArgumentException($"cannot resume: the checkpoint's classes ({string.Join(", ", resumeFrom.Classes)}) are not the data's ({string.Join(", ", data.ClassNames)})");
             // The run keeps its recipe; the new request may move the stop conditions. A checkpoint from before a default
             // was pinned (unset there) keeps what it trained with then: no moving average unless saved, no augmentation, no
-            // fitted prior, beta 1.
+            // fitted prior (and so beta 1, the default without one).
             options = resumeFrom.Options with
             {
                 Epochs = options.Epochs, MaxSteps = options.MaxSteps, TimeBudget = options.TimeBudget,
                 EmaImages = resumeFrom.Options.EmaImages ?? (resumeSections!.ContainsKey(CheckpointSections.GeneratorAverage) ? resumeFrom.Options.ResolvedEmaImages(spec.Kind) : 0),
                 Augment = resumeFrom.Options.Augment ?? Augmentations.None,
                 FitPrior = resumeFrom.Options.FitPrior ?? false,
-                KlWeight = resumeFrom.Options.KlWeight ?? 1.0, // runs from before beta was pinned trained at the ELBO's 1
             };
         }
         spec.Validate();

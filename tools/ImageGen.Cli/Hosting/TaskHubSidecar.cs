@@ -21,7 +21,7 @@ namespace ImageGen.Cli.Hosting;
 /// its application-lifetime callbacks, which are async void: nothing could await that stop, and a second stop from
 /// the owner ran concurrently with it. AzureStorageOrchestrationService's stop is not safe to run twice at once (its
 /// partition starter's token source is cancelled and disposed by each caller: "The CancellationTokenSource has been
-/// disposed"), and the unawaited one went on polling the partition table after Azurite had stopped. So the server
+/// disposed"), and the unawaited one could go on polling the partition table after Azurite had stopped. So the server
 /// is given a view of the service whose start and stop do nothing (<see cref="LifecycleOwnedElsewhere"/>).
 /// </para>
 /// </summary>
