@@ -122,6 +122,34 @@ public class OnnxTests(TrainedRuns runs)
     }
 
     /// <summary>
+    /// A class-conditional VAE with a fitted prior per class draws eps through its class's scale before the input layer
+    /// (LatentPrior.FoldInto): the exported graph does the same. Means and scales far from 0 and I, and three classes, so
+    /// a graph that dropped the scales or picked another class's would differ by far more than a level.
+    /// </summary>
+    [Fact]
+    public void A_conditional_vae_with_a_prior_per_class_exports_its_class_scales()
+    {
+        torch.manual_seed(13);
+        var spec = ModelSpec.DefaultFor(ModelKind.Vae) with { Ngf = 8, Ndf = 8, Classes = 3, ConditionalEncoder = true };
+        int nz = spec.LatentSize;
+        using var decoder = new VaeDecoder(spec);
+        using (torch.no_grad())
+        using (torch.NewDisposeScope())
+        {
+            foreach (var (_, parameter) in decoder.named_parameters())
+                if (parameter.dim() == 4) parameter.mul_(4);
+            var random = torch.randn(3, nz, nz, dtype: ScalarType.Float64);
+            var scales = torch.linalg.cholesky(random.matmul(random.transpose(1, 2)) + torch.eye(nz, dtype: ScalarType.Float64));
+            var means = torch.randn(3, nz, dtype: ScalarType.Float64) * 2;
+            new LatentPrior(means.data<double>().ToArray(), scales.contiguous().data<double>().ToArray(), nz).FoldInto(decoder);
+        }
+        decoder.eval();
+        Assert.IsType<ClassLatentScales>(decoder.InferenceLayers()[0]);
+        AssertBackendsAgree(new CheckpointHeader { Spec = spec, Options = new TrainOptions(), Classes = ["a", "b", "c"] }, decoder, averaged: false,
+            "conditional VAE with a scale per class");
+    }
+
+    /// <summary>
     /// A VAE's reconstruction without libtorch: encoder.onnx to the latent mean, model.onnx back to an image, against
     /// ImageSampler's libtorch reconstruction of the same pixels. The trained VAE, and an untrained 64 px RGB one with
     /// scaled-up weights and randomised BatchNorm statistics (so a wrong fold into the convolutions would show).

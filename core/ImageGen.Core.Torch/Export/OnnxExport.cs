@@ -99,6 +99,22 @@ public static class OnnxExport
             $"{ModelFamily.For(spec.Kind).Name} encoder, {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} images in [-1, 1] to the latent mean, nz {spec.LatentSize}").ToByteArray();
     }
 
+    /// <summary>
+    /// x [n, nz + classes] with its latent multiplied by its class's matrix: the one-hot picks each row's matrix as a
+    /// product ([n, classes] x [classes, nz*nz]), then a batched product with the latent, as ClassLatentScales.Apply does.
+    /// </summary>
+    private static string ClassScaled(GraphBuilder graph, string x, ClassLatentScales scales)
+    {
+        int nz = scales.LatentSize;
+        string Columns(long from, long to) =>
+            graph.Node("Slice", [x, graph.Longs("starts", [from]), graph.Longs("ends", [to]), graph.Longs("axes", [1])]);
+        string latent = Columns(0, nz), oneHot = Columns(nz, nz + scales.Classes);
+        string matrices = graph.Node("Reshape", [graph.Node("MatMul", [oneHot, graph.Floats("class_scales", scales.Values, scales.Classes, (long)nz * nz)]),
+            graph.Longs("shape", [-1, nz, nz])]);
+        string scaled = graph.Node("MatMul", [matrices, graph.Node("Reshape", [latent, graph.Longs("shape", [-1, nz, 1])])]);
+        return graph.Node("Concat", [graph.Node("Reshape", [scaled, graph.Longs("shape", [-1, nz])]), oneHot], Attribute("axis", 1));
+    }
+
     /// <summary>The layers as ONNX nodes after x, each (transposed) convolution with the BatchNorm after it folded in.</summary>
     private static string AppendLayers(GraphBuilder graph, string x, IReadOnlyList<InferenceLayer> layers)
     {
@@ -113,6 +129,7 @@ public static class OnnxExport
             }
             x = layers[i] switch
             {
+                ClassLatentScales scales => ClassScaled(graph, x, scales),
                 LinearLayer linear => graph.Node("Gemm", [x, graph.Floats("weight", linear.Weight, linear.Out, linear.In), graph.Floats("bias", linear.Bias, linear.Out)],
                     Attribute("transB", 1)),
                 ToFeatureMaps maps => graph.Node("Reshape", [x, graph.Longs("shape", [-1, maps.Channels, maps.Height, maps.Width])]),

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -35,6 +36,32 @@ public sealed record ReluLayer : InferenceLayer;
 
 /// <summary>tanh(Scale * x): the GAN's output (Scale 1), and the VAE's 2*sigmoid(x)-1 = tanh(x/2).</summary>
 public sealed record TanhLayer(float Scale) : InferenceLayer;
+
+/// <summary>
+/// A latent multiplied by its class's matrix: [n, nz + classes] (the latent, then the one-hot class) to the same shape
+/// with the latent replaced by Values[y] latent. Values: [Classes, nz, nz] row-major. A VAE's decoder takes eps through it
+/// to its class's prior scale (and its encoder gives eps back through the inverses): LatentPrior's scales per class.
+/// </summary>
+public sealed record ClassLatentScales(int Classes, int LatentSize, float[] Values) : InferenceLayer
+{
+    /// <summary>Each row of latents [n, nz] multiplied by the matrix of its class, picked by oneHot [n, classes].</summary>
+    public Tensor Apply(Tensor latents, Tensor oneHot)
+    {
+        using var scope = torch.NewDisposeScope();
+        var matrices = torch.tensor(Values, [Classes, LatentSize * LatentSize], latents.dtype, latents.device);
+        // The one-hot picks each row's matrix as a product, as the ONNX graph does: [n, nz, nz] times [n, nz, 1].
+        var picked = oneHot.to_type(latents.dtype).matmul(matrices).view(-1, LatentSize, LatentSize);
+        return picked.matmul(latents.unsqueeze(2)).squeeze(2).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Apply to a generator's whole input [n, nz + classes].</summary>
+    public Tensor ApplyToInput(Tensor input)
+    {
+        using var scope = torch.NewDisposeScope();
+        var oneHot = input[.., LatentSize..];
+        return torch.cat([Apply(input[.., ..LatentSize], oneHot), oneHot], 1).MoveToOuterDisposeScope();
+    }
+}
 
 /// <summary>The layers of the networks' own modules, in order. LeakyReLU keeps its slope private in TorchSharp, so the network that uses one passes it.</summary>
 public static class InferenceLayers

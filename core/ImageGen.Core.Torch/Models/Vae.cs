@@ -18,6 +18,8 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     private readonly Linear logvar;
     private readonly Embedding? classShift;
     private readonly int classes;
+    /// <summary>The inverses of a fitted prior's scales per class (LatentPrior), applied after the mean head; null: none.</summary>
+    private ClassLatentScales? latentUnscales;
     public ModelSpec Spec { get; }
 
     public VaeEncoder(ModelSpec spec) : base(nameof(VaeEncoder))
@@ -52,7 +54,9 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     {
         using var scope = torch.NewDisposeScope();
         var h = Features(images, labels);
-        return (mu.forward(h).MoveToOuterDisposeScope(), logvar.forward(h).MoveToOuterDisposeScope());
+        var mean = mu.forward(h);
+        if (latentUnscales is not null) mean = latentUnscales.Apply(mean, torch.nn.functional.one_hot(labels!, classes));
+        return (mean.MoveToOuterDisposeScope(), logvar.forward(h).MoveToOuterDisposeScope());
     }
 
     public Tensor EncodeMean(Tensor images)
@@ -75,6 +79,14 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     /// <summary>The mean head's weight [nz, features (+ classes)] and bias, for LatentPrior to fold into.</summary>
     internal (Tensor Weight, Tensor Bias) MeanHead => (mu.weight!, mu.bias!);
 
+    /// <summary>From here on, Encode's mean is multiplied by its class's matrix (the inverses of a fitted prior's scales per class).</summary>
+    internal void ScaleLatentsByClass(ClassLatentScales inverses)
+    {
+        if (classes != inverses.Classes || Spec.LatentSize != inverses.LatentSize)
+            throw new InvalidDataException($"scales for {inverses.Classes} classes at nz {inverses.LatentSize} do not fit an encoder that takes {classes} classes at nz {Spec.LatentSize}");
+        latentUnscales = inverses;
+    }
+
     /// <summary>EncodeMean's pass: the convolution stack, flatten, the mean's head.</summary>
     public IReadOnlyList<InferenceLayer> InferenceLayers() =>
         [.. Models.InferenceLayers.Of(features.children(), (float)LeakySlope), new FlattenLayer(), Models.InferenceLayers.Of(mu)];
@@ -91,6 +103,8 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
     private readonly Linear project;
     private readonly Sequential upsample;
     private readonly long baseWidth;
+    /// <summary>A fitted prior's scales per class (LatentPrior), which eps passes through before the input layer; null: none.</summary>
+    private ClassLatentScales? latentScales;
     public ModelSpec Spec { get; }
 
     public VaeDecoder(ModelSpec spec) : base(nameof(VaeDecoder))
@@ -116,12 +130,22 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
     /// <summary>The input layer's weight [4x4 maps, nz + classes] and bias, for LatentPrior to fold into.</summary>
     internal (Tensor Weight, Tensor Bias) InputLayer => (project.weight!, project.bias!);
 
+    /// <summary>From here on, each input's latent is first multiplied by its class's matrix (a fitted prior's scales per class).</summary>
+    internal void ScaleLatentsByClass(ClassLatentScales scales)
+    {
+        if (Spec.Classes != scales.Classes || Spec.LatentSize != scales.LatentSize)
+            throw new InvalidDataException($"scales for {scales.Classes} classes at nz {scales.LatentSize} do not fit a decoder of {Spec.Classes} classes at nz {Spec.LatentSize}");
+        latentScales = scales;
+    }
+
     /// <summary>Logits of pixel intensities in [0, 1] (sigmoid gives the image).</summary>
     public override Tensor forward(Tensor z)
     {
-        using var projected = project.forward(z.dim() == 4 ? z.flatten(1) : z);
-        using var grid = projected.view(-1, baseWidth, 4, 4);
-        return upsample.forward(grid);
+        using var scope = torch.NewDisposeScope();
+        var input = z.dim() == 4 ? z.flatten(1) : z;
+        if (latentScales is not null) input = latentScales.ApplyToInput(input);
+        var grid = project.forward(input).view(-1, baseWidth, 4, 4);
+        return upsample.forward(grid).MoveToOuterDisposeScope();
     }
 
     /// <summary>Images in [-1, 1], the same range as the GAN's: 2*sigmoid(x)-1 = tanh(x/2).</summary>
@@ -135,5 +159,5 @@ public sealed class VaeDecoder : Module<Tensor, Tensor>, IImageGenerator
 
     /// <summary>The projection to 4x4 maps, the upsampling stack, then Generate's tanh(x/2).</summary>
     public IReadOnlyList<InferenceLayer> InferenceLayers() =>
-        [Models.InferenceLayers.Of(project), new ToFeatureMaps((int)baseWidth, 4, 4), .. Models.InferenceLayers.Of(upsample.children()), new TanhLayer(0.5f)];
+        [.. latentScales is null ? Array.Empty<InferenceLayer>() : [latentScales], Models.InferenceLayers.Of(project), new ToFeatureMaps((int)baseWidth, 4, 4), .. Models.InferenceLayers.Of(upsample.children()), new TanhLayer(0.5f)];
 }

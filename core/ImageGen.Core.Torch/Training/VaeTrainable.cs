@@ -12,7 +12,8 @@ namespace ImageGen.Core.Training;
 /// <summary>
 /// VAE step: reconstruction (BCE or MSE, summed per image) plus beta times KL(q(z|x) || N(0, I)); a class-conditional
 /// VAE's encoder and decoder both take each image's class (q(z|x,y), p(x|z,y)). With fitPrior, every checkpoint also
-/// holds a latent prior fitted to where the encoder puts the training images (LatentPrior), which sampling draws from.
+/// holds a latent prior fitted to where the encoder puts the training images (LatentPrior: a Gaussian per class), which
+/// sampling draws from.
 /// </summary>
 public sealed class VaeTrainable : ITrainable
 {
@@ -35,7 +36,7 @@ public sealed class VaeTrainable : ITrainable
         decoder = new VaeDecoder(spec);
         optimizer = Optimizers.Create(encoder.parameters().Concat(decoder.parameters()), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
-        klWeight = options.ResolvedKlWeight(spec);
+        klWeight = options.ResolvedKlWeight(spec.Kind);
         xflip = options.XFlip;
         this.priorData = options.ResolvedFitPrior(spec.Kind) ? priorData : null;
     }
@@ -112,8 +113,11 @@ public sealed class VaeTrainable : ITrainable
     public const int MaxPriorImages = 8192;
 
     /// <summary>
-    /// The Gaussian of the encoder's posteriors (eval mode) of the training images: per-class means of their means, and a
-    /// covariance pooled over the classes. Reads no random numbers, so training and a bit-exact resume are undisturbed.
+    /// The Gaussians of the encoder's posteriors (eval mode) of the training images, one per class: each class's mean of
+    /// their means, and each class's covariance shrunk toward the covariance pooled over the classes, which weighs as nz
+    /// images: a class of n images gets (n C_class + nz C_pooled) / (n + nz), so a class of fewer images than latent
+    /// dimensions, which cannot fill a covariance on its own, borrows the other classes' shape. Reads no random numbers, so
+    /// training and a bit-exact resume are undisturbed.
     /// </summary>
     private LatentPrior FitPrior()
     {
@@ -137,6 +141,7 @@ public sealed class VaeTrainable : ITrainable
                 variances.Add(logvar.exp().to_type(ScalarType.Float64));
             }
             var codes = torch.cat(means);
+            var posteriorVariances = torch.cat(variances);
             var labels = spec.Classes > 0 ? data.BatchLabels(indices)! : torch.zeros(n, dtype: ScalarType.Int64);
             var counts = torch.bincount(labels, minlength: rows).to_type(ScalarType.Float64).unsqueeze(1);
             var classMeans = torch.zeros([rows, nz], dtype: ScalarType.Float64).index_add_(0, labels, codes, 1) / counts.clamp_min(1);
@@ -145,11 +150,25 @@ public sealed class VaeTrainable : ITrainable
             var residuals = codes - classMeans.index_select(0, labels);
             // The codes' spread about their class's mean, plus the posterior's own variance around each code: the moments of
             // the aggregate posterior, which is what the decoder was trained on (z = mu + sigma eps).
-            var covariance = residuals.t().matmul(residuals) / Math.Max(n - rows, 1) + torch.diag(torch.cat(variances).mean([0]));
-            // A latent the encoder ignores has (almost) no spread; a little jitter keeps the factorisation defined.
-            double jitter = 1e-6 * Math.Max(covariance.trace().item<double>() / nz, 1e-6);
-            var scale = torch.linalg.cholesky(covariance + torch.eye(nz, dtype: ScalarType.Float64) * jitter);
-            return fitted = new LatentPrior(classMeans.contiguous().data<double>().ToArray(), scale.contiguous().data<double>().ToArray(), nz);
+            var pooled = residuals.t().matmul(residuals) / Math.Max(n - rows, 1) + torch.diag(posteriorVariances.mean([0]));
+            var covariances = new List<Tensor>();
+            for (int c = 0; c < rows && spec.Classes > 0; c++)
+            {
+                var ofClass = labels.eq(c).nonzero().flatten();
+                long count = ofClass.shape[0];
+                if (count == 0) { covariances.Add(pooled); continue; }
+                var classResiduals = residuals.index_select(0, ofClass);
+                var own = classResiduals.t().matmul(classResiduals) / Math.Max(count - 1, 1) + torch.diag(posteriorVariances.index_select(0, ofClass).mean([0]));
+                covariances.Add((own * count + pooled * nz) / (count + nz));
+            }
+            if (covariances.Count == 0) covariances.Add(pooled);
+            var scales = torch.stack(covariances.Select(covariance =>
+            {
+                // A latent the encoder ignores has (almost) no spread; a little jitter keeps the factorisation defined.
+                double jitter = 1e-6 * Math.Max(covariance.trace().item<double>() / nz, 1e-6);
+                return torch.linalg.cholesky(covariance + torch.eye(nz, dtype: ScalarType.Float64) * jitter);
+            }));
+            return fitted = new LatentPrior(classMeans.contiguous().data<double>().ToArray(), scales.contiguous().data<double>().ToArray(), nz);
         }
         finally { encoder.train(wasTraining); }
     }
