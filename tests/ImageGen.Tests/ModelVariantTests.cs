@@ -405,41 +405,19 @@ public class ModelVariantTests(TrainedRuns runs)
         var e = Assert.Throws<ArgumentException>(() => (runs.GanSpec with { Classes = 2, ConditionalEncoder = true }).Validate());
         Assert.Contains("conditional encoder belongs to a class-conditional VAE", e.Message);
 
-        // The checkpoint's latent prior is a Gaussian of the raw encoder's posteriors per class: the class's mean code, and
-        // its codes' spread about that mean plus their posteriors' mean variance, shrunk toward the same pooled over the
-        // classes; the sampler draws z = mean_y + scale_y eps through the networks it folded.
+        // The checkpoint's latent prior is fitted to each class's posteriors, and the sampler draws z = mean_y + scale_y eps
+        // through the networks it folded.
+        var prior = AssertPriorIsEachClasssAggregatePosterior(run.CheckpointPath, runs.Labelled);
         var (header, sections) = Checkpoint.Read(run.CheckpointPath);
-        Assert.Equal(true, header.Options.FitPrior);
-        var prior = LatentPrior.Read(sections[CheckpointSections.LatentPrior], header.Spec);
-        using var rawEncoder = new VaeEncoder(header.Spec);
         using var rawDecoder = new VaeDecoder(header.Spec);
-        Checkpoint.LoadModule(rawEncoder, sections[CheckpointSections.Encoder], CheckpointSections.Encoder);
         Checkpoint.LoadModule(rawDecoder, sections[CheckpointSections.Generator], CheckpointSections.Generator);
-        rawEncoder.eval();
         rawDecoder.eval();
         using (torch.no_grad())
         using (torch.NewDisposeScope())
         {
             int nz = header.Spec.LatentSize;
-            using var all = torch.arange(runs.Labelled.Count, dtype: ScalarType.Int64);
-            var labels = runs.Labelled.BatchLabels(all)!;
-            var (mu, logvar) = rawEncoder.Encode(runs.Labelled.Batch(all), labels);
-            var codes = mu.to_type(ScalarType.Float64);
             var means = torch.tensor(prior.Means, [2, nz]);
-            Assert.Equal(2, prior.ScaleRows);
             var scales = torch.tensor(prior.Scales, [2, nz, nz]);
-            var variances = logvar.exp().to_type(ScalarType.Float64);
-            var residuals = codes - means.index_select(0, labels);
-            var pooled = residuals.t().matmul(residuals) / (runs.Labelled.Count - 2) + torch.diag(variances.mean([0]));
-            for (int c = 0; c < 2; c++)
-            {
-                var ofClass = labels.eq(c);
-                long count = ofClass.sum().item<long>();
-                Assert.True(means[c].allclose(codes[ofClass].mean([0]), rtol: 1e-4, atol: 1e-4), $"class {c}'s prior mean is not its codes' mean");
-                var own = residuals[ofClass].t().matmul(residuals[ofClass]) / (count - 1) + torch.diag(variances[ofClass].mean([0]));
-                var shrunk = (own * count + pooled * nz) / (count + nz); // the pooled covariance weighs as nz images
-                Assert.True(scales[c].matmul(scales[c].t()).allclose(shrunk, rtol: 1e-3, atol: 1e-4), $"class {c}'s prior covariance is not its aggregate posterior's, shrunk");
-            }
             Assert.False(scales[0].allclose(scales[1], rtol: 1e-2, atol: 1e-3), "the classes share one scale");
 
             var classes = Enumerable.Range(0, 8).Select(i => i % 2).ToArray();
@@ -450,6 +428,69 @@ public class ModelVariantTests(TrainedRuns runs)
             using var drawn = sampler.Generate(Seeds.Range(0, 8), classes: classes);
             Assert.True(drawn.allclose(expected, rtol: 1e-4, atol: 1e-4), $"the sampler does not draw from the fitted prior (off by {(drawn - expected).abs().max().item<float>()})");
         }
+    }
+
+    /// <summary>
+    /// A class of one image cannot give a covariance of its own: its prior takes its posterior's variance and, mostly, the
+    /// covariance pooled over the classes, so its samples are as well formed as the others'.
+    /// </summary>
+    [Fact]
+    public void A_class_of_one_image_borrows_the_pooled_covariance_for_its_prior()
+    {
+        using var folder = new TempFolder();
+        int half = runs.Labelled.Count / 2;
+        using var picked = torch.cat([torch.arange(0, 24, dtype: ScalarType.Int64), torch.arange(half, half + 24, dtype: ScalarType.Int64)]);
+        using var pixels = runs.Labelled.Pixels.index_select(0, picked);
+        using var labels = torch.cat([torch.zeros(24, dtype: ScalarType.Int64), torch.ones(23, dtype: ScalarType.Int64), torch.full(1, 2L, dtype: ScalarType.Int64)]);
+        using var data = new ImageTensorDataset(pixels.clone(), "plain, inverted and one lone shape", labels.clone(), ["plain", "inverted", "lone"]);
+        var run = Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = runs.VaeSpec, RunFolder = folder.File("lone"),
+            Options = new TrainOptions { MaxSteps = 6, BatchSize = 16, Seed = 5 },
+        });
+        var prior = AssertPriorIsEachClasssAggregatePosterior(run.CheckpointPath, data);
+        Assert.Equal(3, prior.ScaleRows);
+        using var sampler = ImageSampler.Load(run.CheckpointPath);
+        using var lone = sampler.Generate(Seeds.Range(0, 8), classes: Enumerable.Repeat(2, 8).ToArray());
+        Assert.True(lone.isfinite().all().item<bool>() && lone.std().item<float>() > 0, "the lone class's samples are not finite and varied");
+    }
+
+    /// <summary>
+    /// The checkpoint's latent prior is a Gaussian per class of the raw encoder's posteriors of data (all of it, as FitPrior
+    /// takes up to 8,192 images): the class's mean code, and its codes' spread about that mean plus their posteriors' mean
+    /// variance, shrunk toward the same pooled over the classes as if that were nz more images of the class.
+    /// </summary>
+    private static LatentPrior AssertPriorIsEachClasssAggregatePosterior(string checkpointPath, ImageTensorDataset data)
+    {
+        var (header, sections) = Checkpoint.Read(checkpointPath);
+        Assert.Equal(true, header.Options.FitPrior);
+        var prior = LatentPrior.Read(sections[CheckpointSections.LatentPrior], header.Spec);
+        using var rawEncoder = new VaeEncoder(header.Spec);
+        Checkpoint.LoadModule(rawEncoder, sections[CheckpointSections.Encoder], CheckpointSections.Encoder);
+        rawEncoder.eval();
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        int nz = header.Spec.LatentSize, classes = header.Spec.Classes;
+        Assert.Equal(classes, prior.ScaleRows);
+        var all = torch.arange(data.Count, dtype: ScalarType.Int64);
+        var labels = data.BatchLabels(all)!;
+        var (mu, logvar) = rawEncoder.Encode(data.Batch(all), labels);
+        var codes = mu.to_type(ScalarType.Float64);
+        var variances = logvar.exp().to_type(ScalarType.Float64);
+        var means = torch.tensor(prior.Means, [classes, nz]);
+        var scales = torch.tensor(prior.Scales, [classes, nz, nz]);
+        var residuals = codes - means.index_select(0, labels);
+        var pooled = residuals.t().matmul(residuals) / (data.Count - classes) + torch.diag(variances.mean([0]));
+        for (int c = 0; c < classes; c++)
+        {
+            var ofClass = labels.eq(c);
+            long count = ofClass.sum().item<long>();
+            Assert.True(means[c].allclose(codes[ofClass].mean([0]), rtol: 1e-4, atol: 1e-4), $"class {c}'s prior mean is not its codes' mean");
+            var own = residuals[ofClass].t().matmul(residuals[ofClass]) / Math.Max(count - 1, 1) + torch.diag(variances[ofClass].mean([0]));
+            var shrunk = (own * count + pooled * nz) / (count + nz);
+            Assert.True(scales[c].matmul(scales[c].t()).allclose(shrunk, rtol: 1e-3, atol: 1e-4), $"class {c}'s prior covariance is not its aggregate posterior's, shrunk");
+        }
+        return prior;
     }
 
     [Theory]
