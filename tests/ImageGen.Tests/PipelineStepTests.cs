@@ -75,7 +75,7 @@ public class PipelineStepTests
     public void A_vaes_beta_defaults_below_1_only_where_it_samples_from_a_fitted_prior()
     {
         var defaults = new TrainOptions();
-        Assert.Equal(0.1, defaults.ResolvedKlWeight(ModelKind.Vae));
+        Assert.Equal(0.05, defaults.ResolvedKlWeight(ModelKind.Vae));
         var fromNormal = TrainSettings.FromValues(new Dictionary<string, string> { ["fitPrior"] = "false" }, "request").Options;
         Assert.Equal(1.0, fromNormal.ResolvedKlWeight(ModelKind.Vae));
         Assert.Equal(2.0, (defaults with { KlWeight = 2 }).ResolvedKlWeight(ModelKind.Vae)); // a set beta is kept
