@@ -380,7 +380,7 @@ public class ModelVariantTests(TrainedRuns runs)
         Assert.Equal((2, true), (sampler.Spec.Classes, sampler.Spec.ConditionalEncoder));
         // Its beta and its fitted prior are pinned in the run's options, as the defaults were.
         var pinned = Checkpoint.ReadHeader(run.CheckpointPath).Options;
-        Assert.Equal((0.05, true), (pinned.KlWeight, pinned.FitPrior));
+        Assert.Equal((0.1, true), (pinned.KlWeight, pinned.FitPrior));
         // q(z | x, y): the same images give other codes under the other class.
         var encoder = Assert.IsType<VaeEncoder>(sampler.Encoder);
         using (torch.no_grad())

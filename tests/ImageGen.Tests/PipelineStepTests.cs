@@ -72,14 +72,18 @@ public class PipelineStepTests
     }
 
     [Fact]
-    public void A_vaes_beta_defaults_below_1_only_where_it_samples_from_a_fitted_prior()
+    public void A_vaes_beta_defaults_below_1_only_where_it_samples_from_a_fitted_prior_and_more_so_without_classes()
     {
+        var vae = ModelFamily.For(ModelKind.Vae).DefaultSpec(32, 1);
+        var conditional = vae with { Classes = 3 };
         var defaults = new TrainOptions();
-        Assert.Equal(0.05, defaults.ResolvedKlWeight(ModelKind.Vae));
+        Assert.Equal(0.05, defaults.ResolvedKlWeight(vae));
+        Assert.Equal(0.1, defaults.ResolvedKlWeight(conditional));
         var fromNormal = TrainSettings.FromValues(new Dictionary<string, string> { ["fitPrior"] = "false" }, "request").Options;
-        Assert.Equal(1.0, fromNormal.ResolvedKlWeight(ModelKind.Vae));
-        Assert.Equal(2.0, (defaults with { KlWeight = 2 }).ResolvedKlWeight(ModelKind.Vae)); // a set beta is kept
-        Assert.Equal(1.0, defaults.ResolvedKlWeight(ModelKind.Dcgan)); // no KL term to weigh
+        Assert.Equal(1.0, fromNormal.ResolvedKlWeight(vae));
+        Assert.Equal(1.0, fromNormal.ResolvedKlWeight(conditional));
+        Assert.Equal(2.0, (defaults with { KlWeight = 2 }).ResolvedKlWeight(conditional)); // a set beta is kept
+        Assert.Equal(1.0, defaults.ResolvedKlWeight(ModelFamily.For(ModelKind.Dcgan).DefaultSpec(32, 1))); // no KL term to weigh
     }
 
     [Fact]

@@ -104,7 +104,7 @@ public static class CommandTree
         ["--beta2"] = "Adam's beta2",
         ["--momentum"] = "SGD or RMSprop momentum",
         ["--loss"] = "bce, hinge or mse (GAN loss)",
-        ["--kl-weight"] = "the VAE's KL term weight (beta; default 0.05, 1 with --fit-prior false)",
+        ["--kl-weight"] = "the VAE's KL term weight (beta; default 0.05, 0.1 with classes, 1 with --fit-prior false)",
         ["--ema"] = "half-life in images of the generator's moving average (0: off)",
         ["--augment"] = "DiffAugment before the discriminator: off, all, or a set of color, translation, cutout",
         ["--ada"] = "true: apply the augmentations to each image with a probability that follows D's overfitting (ADA), from 0",

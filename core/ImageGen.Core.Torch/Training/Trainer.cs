@@ -136,7 +136,7 @@ public static class Trainer
         // Defaults are pinned in the run's options, so a later change of a family's default never changes a run on resume.
         options = options with
         {
-            Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind), KlWeight = options.ResolvedKlWeight(spec.Kind),
+            Seed = seed, EmaImages = options.ResolvedEmaImages(spec.Kind), Augment = options.ResolvedAugment(spec.Kind), KlWeight = options.ResolvedKlWeight(spec),
             FitPrior = options.ResolvedFitPrior(spec.Kind),
         };
 

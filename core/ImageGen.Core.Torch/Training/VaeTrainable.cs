@@ -36,7 +36,7 @@ public sealed class VaeTrainable : ITrainable
         decoder = new VaeDecoder(spec);
         optimizer = Optimizers.Create(encoder.parameters().Concat(decoder.parameters()), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
-        klWeight = options.ResolvedKlWeight(spec.Kind);
+        klWeight = options.ResolvedKlWeight(spec);
         xflip = options.XFlip;
         this.priorData = options.ResolvedFitPrior(spec.Kind) ? priorData : null;
     }

@@ -36,9 +36,9 @@ public abstract class ModelFamily
     public virtual bool HasEncoder => false;
     /// <summary>
     /// The weight of the KL term by default (the beta of a beta-VAE; families without one ignore it), for a model
-    /// sampling from N(0, I) or from a fitted prior: 1, the ELBO, unless the family says otherwise.
+    /// without or with classes, sampling from N(0, I) or from a fitted prior: 1, the ELBO, unless the family says otherwise.
     /// </summary>
-    public virtual double DefaultKlWeight(bool fittedPrior) => 1.0;
+    public virtual double DefaultKlWeight(bool conditional, bool fittedPrior) => 1.0;
     /// <summary>Whether a trained model samples from a prior fitted to its encoder's latents (LatentPrior) by default.</summary>
     public virtual bool DefaultFitPrior => false;
     /// <summary>Losses this family trains with; the first is the default.</summary>
@@ -85,15 +85,17 @@ public sealed class VaeFamily : ModelFamily
     /// </summary>
     public override bool DefaultFitPrior => true;
     /// <summary>
-    /// With a fitted prior (DefaultFitPrior), 0.05, far below the ELBO's 1: the KL term no longer has to pull the codes
-    /// onto N(0, I) for sampling to find them, so a smaller weight buys sharper reconstructions and more varied samples.
-    /// Measured on 1,000 Fashion-MNIST images, 1,000 steps, seeds 1-3 (docs/benchmarks.md), FD fell at every seed with
-    /// each step down from 1 to 0.05, with and without classes: median 23.70 with classes (26.63 at 0.1, 36.98 at 0.5;
-    /// class accuracy 83.9-86.1%), 82.23 without (87.12 at 0.1, 111.19 at 1). 0.02 went on lowering FD, by less (22.21 and
-    /// 79.06), while precision fell at every step and class accuracy fell to 82.8-84.9% (dress 73% and shirt 51% at seed
-    /// 1): a default that stops at 0.05 is a judgement, and --kl-weight 0.02 is one flag away.
+    /// With a fitted prior (DefaultFitPrior), far below the ELBO's 1: the KL term no longer has to pull the codes onto
+    /// N(0, I) for sampling to find them, so a smaller weight buys sharper reconstructions and more varied samples.
+    /// Measured on 1,000 Fashion-MNIST images, 1,000 steps, seeds 1-3 (docs/benchmarks.md); FD fell at every seed with
+    /// each step down from 1 to 0.02, with and without classes, while precision fell:
+    /// - without classes, 0.05: median FD 82.23 (87.12 at 0.1, 111.19 at 1). 0.02 gave 79.06, by less again, at lower
+    ///   precision: a default that stops at 0.05 is a judgement, and --kl-weight 0.02 is one flag away.
+    /// - with classes, 0.1: median FD 26.63 (36.98 at 0.5), class accuracy 84.4-86.4%. Below it the per-class
+    ///   accuracy fell: at 0.05 (FD 23.70) shirts were drawn as shirts at 52-68% against 62-69%, and t-shirts at 75-87%
+    ///   against 77-88%.
     /// Sampling from N(0, I), 1 stays: there beta 0.5 drew a conditional VAE's classes at 44.1% (seed 1, FD 157.69),
     /// against 57.9% (FD 138.25) at 1.
     /// </summary>
-    public override double DefaultKlWeight(bool fittedPrior) => fittedPrior ? 0.05 : 1.0;
+    public override double DefaultKlWeight(bool conditional, bool fittedPrior) => !fittedPrior ? 1.0 : conditional ? 0.1 : 0.05;
 }

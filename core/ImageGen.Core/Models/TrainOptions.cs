@@ -29,7 +29,7 @@ public sealed record TrainOptions
     /// <summary>Momentum for SGD (default 0.9) and RMSprop (default 0).</summary>
     public double? Momentum { get; init; }
     public LossKind? Loss { get; init; }
-    /// <summary>beta of the beta-VAE: weight of the KL term. Unset: the family's default for the model, with or without a fitted prior (ModelFamily.DefaultKlWeight).</summary>
+    /// <summary>beta of the beta-VAE: weight of the KL term. Unset: the family's default for the model, with or without classes and a fitted prior (ModelFamily.DefaultKlWeight).</summary>
     public double? KlWeight { get; init; }
     public int? Seed { get; init; }
     /// <summary>
@@ -76,7 +76,8 @@ public sealed record TrainOptions
     public double ResolvedLr(ModelKind kind) => Lr ?? (Optimizer == OptimizerKind.Sgd ? 0.01 : ModelFamily.For(kind).DefaultLr);
     public double ResolvedBeta1(ModelKind kind) => Beta1 ?? ModelFamily.For(kind).DefaultBeta1;
     public LossKind ResolvedLoss(ModelKind kind) => Loss ?? ModelFamily.For(kind).Losses[0];
-    public double ResolvedKlWeight(ModelKind kind) => KlWeight ?? ModelFamily.For(kind).DefaultKlWeight(fittedPrior: ResolvedFitPrior(kind));
+    public double ResolvedKlWeight(ModelSpec spec) =>
+        KlWeight ?? ModelFamily.For(spec.Kind).DefaultKlWeight(conditional: spec.Classes > 0, fittedPrior: ResolvedFitPrior(spec.Kind));
     public int ResolvedEmaImages(ModelKind kind) => EmaImages ?? ModelFamily.For(kind).DefaultEmaImages;
     public bool ResolvedFitPrior(ModelKind kind) => FitPrior ?? ModelFamily.For(kind).DefaultFitPrior;
     public Augmentations ResolvedAugment(ModelKind kind) =>
