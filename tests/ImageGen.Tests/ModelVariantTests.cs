@@ -407,7 +407,7 @@ public class ModelVariantTests(TrainedRuns runs)
 
         // The checkpoint's latent prior is fitted to each class's posteriors, and the sampler draws z = mean_y + scale_y eps
         // through the networks it folded.
-        var prior = AssertPriorIsEachClasssAggregatePosterior(run.CheckpointPath, runs.Labelled);
+        var prior = AssertPriorFitsEachClassPosteriors(run.CheckpointPath, runs.Labelled);
         var (header, sections) = Checkpoint.Read(run.CheckpointPath);
         using var rawDecoder = new VaeDecoder(header.Spec);
         Checkpoint.LoadModule(rawDecoder, sections[CheckpointSections.Generator], CheckpointSections.Generator);
@@ -432,7 +432,7 @@ public class ModelVariantTests(TrainedRuns runs)
 
     /// <summary>
     /// A class of one image cannot give a covariance of its own: its prior takes its posterior's variance and, mostly, the
-    /// covariance pooled over the classes, so its samples are as well formed as the others'.
+    /// covariance pooled over the classes, and it draws finite, varied samples.
     /// </summary>
     [Fact]
     public void A_class_of_one_image_borrows_the_pooled_covariance_for_its_prior()
@@ -448,7 +448,7 @@ public class ModelVariantTests(TrainedRuns runs)
             Data = data, Spec = runs.VaeSpec, RunFolder = folder.File("lone"),
             Options = new TrainOptions { MaxSteps = 6, BatchSize = 16, Seed = 5 },
         });
-        var prior = AssertPriorIsEachClasssAggregatePosterior(run.CheckpointPath, data);
+        var prior = AssertPriorFitsEachClassPosteriors(run.CheckpointPath, data);
         Assert.Equal(3, prior.ScaleRows);
         using var sampler = ImageSampler.Load(run.CheckpointPath);
         using var lone = sampler.Generate(Seeds.Range(0, 8), classes: Enumerable.Repeat(2, 8).ToArray());
@@ -460,7 +460,7 @@ public class ModelVariantTests(TrainedRuns runs)
     /// takes up to 8,192 images): the class's mean code, and its codes' spread about that mean plus their posteriors' mean
     /// variance, shrunk toward the same pooled over the classes as if that were nz more images of the class.
     /// </summary>
-    private static LatentPrior AssertPriorIsEachClasssAggregatePosterior(string checkpointPath, ImageTensorDataset data)
+    private static LatentPrior AssertPriorFitsEachClassPosteriors(string checkpointPath, ImageTensorDataset data)
     {
         var (header, sections) = Checkpoint.Read(checkpointPath);
         Assert.Equal(true, header.Options.FitPrior);
