@@ -87,8 +87,8 @@ public sealed class VaeFamily : ModelFamily
     /// <summary>
     /// With a fitted prior (DefaultFitPrior), far below the ELBO's 1: the KL term no longer has to pull the codes onto
     /// N(0, I) for sampling to find them, so a smaller weight buys sharper reconstructions and more varied samples.
-    /// Measured on 1,000 Fashion-MNIST images, 1,000 steps, seeds 1-3 (docs/benchmarks.md); FD fell at every seed with
-    /// each step down from 1 to 0.02, with and without classes, while precision fell:
+    /// Measured on 1,000 Fashion-MNIST images, 1,000 steps, seeds 1-3 (docs/benchmarks.md); FD fell with each step down
+    /// from 1 to 0.02, with and without classes, at every seed but one, while precision fell:
     /// - without classes, 0.05: median FD 82.23 (87.12 at 0.1, 111.19 at 1). 0.02 gave 79.06, by less again, at lower
     ///   precision: a default that stops at 0.05 is a judgement, and --kl-weight 0.02 is one flag away.
     /// - with classes, 0.1: median FD 26.63 (36.98 at 0.5), class accuracy 84.4-86.4%. Below it the per-class
