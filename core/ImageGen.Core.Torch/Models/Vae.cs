@@ -19,7 +19,7 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     private readonly Embedding? classShift;
     private readonly int classes;
     /// <summary>The inverses of a fitted prior's scales per class (LatentPrior), applied after the mean head; null: none.</summary>
-    private ClassLatentScales? latentUnscales;
+    private ClassLatentScales? latentInverseScales;
     public ModelSpec Spec { get; }
 
     public VaeEncoder(ModelSpec spec) : base(nameof(VaeEncoder))
@@ -55,7 +55,7 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
         using var scope = torch.NewDisposeScope();
         var h = Features(images, labels);
         var mean = mu.forward(h);
-        if (latentUnscales is not null) mean = latentUnscales.Apply(mean, torch.nn.functional.one_hot(labels!, classes));
+        if (latentInverseScales is not null) mean = latentInverseScales.Apply(mean, torch.nn.functional.one_hot(labels!, classes));
         return (mean.MoveToOuterDisposeScope(), logvar.forward(h).MoveToOuterDisposeScope());
     }
 
@@ -84,7 +84,7 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     {
         if (classes != inverses.Classes || Spec.LatentSize != inverses.LatentSize)
             throw new InvalidDataException($"scales for {inverses.Classes} classes at nz {inverses.LatentSize} do not fit an encoder that takes {classes} classes at nz {Spec.LatentSize}");
-        latentUnscales = inverses;
+        latentInverseScales = inverses;
     }
 
     /// <summary>EncodeMean's pass: the convolution stack, flatten, the mean's head.</summary>

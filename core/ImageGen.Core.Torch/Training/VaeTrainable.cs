@@ -151,17 +151,17 @@ public sealed class VaeTrainable : ITrainable
             // The codes' spread about their class's mean, plus the posterior's own variance around each code: the moments of
             // the aggregate posterior, which is what the decoder was trained on (z = mu + sigma eps).
             var pooled = residuals.t().matmul(residuals) / Math.Max(n - rows, 1) + torch.diag(posteriorVariances.mean([0]));
-            var covariances = new List<Tensor>();
-            for (int c = 0; c < rows && spec.Classes > 0; c++)
+            Tensor ClassCovariance(int c)
             {
                 var ofClass = labels.eq(c).nonzero().flatten();
                 long count = ofClass.shape[0];
-                if (count == 0) { covariances.Add(pooled); continue; }
+                if (count == 0) return pooled;
                 var classResiduals = residuals.index_select(0, ofClass);
                 var own = classResiduals.t().matmul(classResiduals) / Math.Max(count - 1, 1) + torch.diag(posteriorVariances.index_select(0, ofClass).mean([0]));
-                covariances.Add((own * count + pooled * nz) / (count + nz));
+                return (own * count + pooled * nz) / (count + nz);
             }
-            if (covariances.Count == 0) covariances.Add(pooled);
+            // Without classes the one covariance is the pooled one.
+            var covariances = spec.Classes == 0 ? [pooled] : Enumerable.Range(0, rows).Select(ClassCovariance).ToList();
             var scales = torch.stack(covariances.Select(covariance =>
             {
                 // A latent the encoder ignores has (almost) no spread; a little jitter keeps the factorisation defined.
