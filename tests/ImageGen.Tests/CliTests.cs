@@ -145,6 +145,44 @@ public class CliTests(TrainedRuns runs)
         Assert.Contains("A,B,STEPS", error);
     }
 
+    /// <summary>
+    /// sample --reconstruct through a class-conditional VAE: each input's class comes from its folder (named after the
+    /// checkpoint's classes) or from --class; without either, or from a folder of another class, it is refused by name.
+    /// </summary>
+    [Fact]
+    public void Sample_reconstructs_through_a_conditional_vae_with_each_images_class()
+    {
+        using var folder = new TempFolder();
+        void Write(string path, int index, bool inverted)
+        {
+            var pixels = runs.HeldOut.Pixels[index].data<byte>().ToArray();
+            Directory.CreateDirectory(Path.GetDirectoryName(folder.File(path))!);
+            File.WriteAllBytes(folder.File(path), ImageGen.Core.Imaging.PngEncoder.Encode(inverted ? [.. pixels.Select(p => (byte)(255 - p))] : pixels, 32, 32, 1));
+        }
+        for (int i = 0; i < 2; i++)
+        {
+            Write($"labelled/plain/{i}.png", i, inverted: false);
+            Write($"labelled/inverted/{i}.png", i + 2, inverted: true);
+            Write($"flat/{i}.png", i, inverted: true);
+            Write($"other/inverted/{i}.png", i, inverted: true);
+            Write($"other/round/{i}.png", i + 2, inverted: false);
+        }
+        string cvae = runs.ConditionalVae.CheckpointPath;
+        var (code, output, error) = Run("sample", "--checkpoint", cvae, "--reconstruct", folder.File("labelled"), "--out", folder.File("labelled.png"));
+        Assert.True(code == 0, error);
+        Assert.Contains("4 inputs over their reconstructions", output);
+        using (var grid = SKBitmap.Decode(folder.File("labelled.png"))) Assert.Equal((4 * 34 + 2, 2 * 34 + 2), (grid.Width, grid.Height));
+
+        (code, _, error) = Run("sample", "--checkpoint", cvae, "--reconstruct", folder.File("flat"), "--out", folder.File("flat.png"));
+        Assert.Equal(2, code);
+        Assert.Contains("give --class NAME, or a folder with a subfolder per class", error);
+        (code, _, error) = Run("sample", "--checkpoint", cvae, "--reconstruct", folder.File("flat"), "--class", "inverted", "--out", folder.File("flat.png"));
+        Assert.True(code == 0, error);
+        (code, _, error) = Run("sample", "--checkpoint", cvae, "--reconstruct", folder.File("other"), "--out", folder.File("other.png"));
+        Assert.Equal(2, code);
+        Assert.Contains("folder 'round' is not one of the checkpoint's classes: plain, inverted", error);
+    }
+
     [Fact]
     public void Ingest_prints_counts_and_each_rejection_and_train_reads_the_shards()
     {

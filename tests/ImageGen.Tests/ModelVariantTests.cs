@@ -370,12 +370,7 @@ public class ModelVariantTests(TrainedRuns runs)
     [Fact]
     public void A_conditional_vae_encodes_with_the_class_so_the_class_decides_what_its_samples_show()
     {
-        using var folder = new TempFolder();
-        var run = Trainer.Run(new TrainRequest
-        {
-            Data = runs.Labelled, Spec = runs.VaeSpec, RunFolder = folder.File("cvae"),
-            Options = new TrainOptions { MaxSteps = TrainedRuns.VaeSteps, BatchSize = 32, Seed = 5 },
-        });
+        var run = runs.ConditionalVae;
         using var sampler = ImageSampler.Load(run.CheckpointPath);
         Assert.Equal((2, true), (sampler.Spec.Classes, sampler.Spec.ConditionalEncoder));
         // Its beta and its fitted prior are pinned in the run's options, as the defaults were.
@@ -428,6 +423,43 @@ public class ModelVariantTests(TrainedRuns runs)
             using var drawn = sampler.Generate(Seeds.Range(0, 8), classes: classes);
             Assert.True(drawn.allclose(expected, rtol: 1e-4, atol: 1e-4), $"the sampler does not draw from the fitted prior (off by {(drawn - expected).abs().max().item<float>()})");
         }
+    }
+
+    /// <summary>
+    /// A class-conditional VAE reconstructs an image with its class (held-out images of both classes), refuses to without
+    /// it, and the evaluation scores its reconstructions with the data's labels.
+    /// </summary>
+    [Fact]
+    public void A_conditional_vae_reconstructs_an_image_with_its_class()
+    {
+        using var sampler = ImageSampler.Load(runs.ConditionalVae.CheckpointPath);
+        using var heldOut = TrainedRuns.PlainAndInverted(runs.HeldOut);
+        int half = heldOut.Count / 2;
+        using var picked = torch.cat([torch.arange(0, 8, dtype: ScalarType.Int64), torch.arange(half, half + 8, dtype: ScalarType.Int64)]);
+        using var images = heldOut.Batch(picked);
+        int[] classes = [.. Enumerable.Repeat(0, 8), .. Enumerable.Repeat(1, 8)];
+        static double Error(Tensor a, Tensor b) => (a - b).pow(2).mean().item<float>();
+
+        using var reconstructed = sampler.Reconstruct(images, classes);
+        Assert.Equal(images.shape, reconstructed.shape);
+        using var shuffled = images.roll(1, 0);
+        double own = Error(reconstructed, images), other = Error(reconstructed, shuffled);
+        Assert.True(own < 0.5 * other, $"a reconstruction should match its own input ({own:0.000}) far better than another ({other:0.000})");
+
+        Assert.Contains("with its class", Assert.Throws<ArgumentException>(() => sampler.Reconstruct(images)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Reconstruct(images, [.. Enumerable.Repeat(2, 16)]));
+        using (var unconditional = ImageSampler.Load(runs.Vae.CheckpointPath))
+            Assert.Contains("not class-conditional", Assert.Throws<ArgumentException>(() => unconditional.Reconstruct(images, classes)).Message);
+
+        // The evaluation reconstructs with the data's labels: the first 64 images are plain, and their error under the
+        // wrong class is higher.
+        var metrics = ImageGen.Core.Metrics.Evaluation.Evaluate(sampler, runs.Labelled, maxImages: 64);
+        using var plainImages = runs.Labelled.Batch(torch.arange(64));
+        using var asWrongClass = sampler.Reconstruct(plainImages, [.. Enumerable.Repeat(1, 64)]);
+        double wrong = Error(asWrongClass, plainImages);
+        Console.WriteLine($"conditional VAE reconstruction: own {own:0.000}, another image {other:0.000}; evaluation {metrics["reconstructionMse"]:0.000}, the wrong class {wrong:0.000}");
+        Assert.True(metrics["reconstructionMse"] < wrong,
+            $"the evaluation's reconstruction error ({metrics["reconstructionMse"]:0.000}) should be that of the images' own class, below the wrong class's ({wrong:0.000})");
     }
 
     /// <summary>

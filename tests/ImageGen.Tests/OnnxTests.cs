@@ -151,17 +151,25 @@ public class OnnxTests(TrainedRuns runs)
 
     /// <summary>
     /// A VAE's reconstruction without libtorch: encoder.onnx to the latent mean, model.onnx back to an image, against
-    /// ImageSampler's libtorch reconstruction of the same pixels. The trained VAE, and an untrained 64 px RGB one with
-    /// scaled-up weights and randomised BatchNorm statistics (so a wrong fold into the convolutions would show).
+    /// ImageSampler's libtorch reconstruction of the same pixels. The trained VAE; an untrained 64 px RGB one with
+    /// scaled-up weights and randomised BatchNorm statistics (so a wrong fold into the convolutions would show); and the
+    /// trained class-conditional VAE, whose encoder takes the class (its shift, its one-hot, its prior's inverse scale per
+    /// class), each image reconstructed with one of the two classes.
     /// </summary>
     [Theory]
     [InlineData("trained")]
     [InlineData("rgb64")]
+    [InlineData("conditional")]
     public void An_exported_vae_encoder_reconstructs_in_onnx_runtime_as_libtorch_does_within_one_level(string which)
     {
-        using var sampler = which == "trained" ? ImageSampler.Load(runs.Vae.CheckpointPath) : UntrainedVae(64, 3);
+        using var sampler = which switch
+        {
+            "trained" => ImageSampler.Load(runs.Vae.CheckpointPath),
+            "conditional" => ImageSampler.Load(runs.ConditionalVae.CheckpointPath),
+            _ => UntrainedVae(64, 3),
+        };
         var spec = sampler.Spec;
-        var checkpoint = new CheckpointHeader { Spec = spec, Options = new TrainOptions() };
+        var checkpoint = new CheckpointHeader { Spec = spec, Options = new TrainOptions(), Classes = sampler.ClassNames };
         var encoder = OnnxExport.EncoderToBytes(checkpoint, sampler.Encoder!);
         using var onnx = OnnxReconstructor.Load(OnnxGenerator.Load(OnnxExport.ToBytes(checkpoint, sampler.Generator, averaged: false), threads: 2), encoder, threads: 2);
         var random = new Random(5);
@@ -175,8 +183,9 @@ public class OnnxTests(TrainedRuns runs)
                 for (int y = 0; y < spec.ImageSize; y++)
                     for (int x = 0; x < spec.ImageSize; x++)
                         pixels[(c * spec.ImageSize + y) * spec.ImageSize + x] = (byte)((x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r ? 200 - 40 * c : 20 + 2 * x);
-            using var fromTorch = SkiaSharp.SKBitmap.Decode(sampler.ReconstructPng(pixels));
-            using var fromOnnx = SkiaSharp.SKBitmap.Decode(onnx.ReconstructPng(pixels));
+            int? imageClass = spec.Classes > 0 ? image % 2 : null; // the conditional VAE: images 0 and 2 as its class 0, 1 and 3 as class 1
+            using var fromTorch = SkiaSharp.SKBitmap.Decode(sampler.ReconstructPng(pixels, imageClass));
+            using var fromOnnx = SkiaSharp.SKBitmap.Decode(onnx.ReconstructPng(pixels, imageClass));
             Assert.Equal((spec.ImageSize, spec.ImageSize), (fromOnnx.Width, fromOnnx.Height));
             for (int y = 0; y < spec.ImageSize; y++)
                 for (int x = 0; x < spec.ImageSize; x++)

@@ -504,6 +504,48 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         Assert.Contains("not a recognised image", (await Json(text)).GetProperty("error").GetString());
     }
 
+    /// <summary>
+    /// A class-conditional VAE, through the backend under test: an image is reconstructed with its class (class=NAME, which
+    /// it needs); the name is checked against the model's classes, and an unconditional VAE takes none.
+    /// </summary>
+    [Fact]
+    public async Task A_conditional_vae_reconstructs_an_image_with_its_class()
+    {
+        const string dataset = "shapes-cvae";
+        await serving.PublishAsync(dataset, "v0001", runs.ConditionalVae.CheckpointPath);
+        // Two held-out shapes, inverted (bright backgrounds): the first is posted, the second is what another image looks like.
+        byte[] Inverted(int index) => [.. runs.HeldOut.Pixels[index].data<byte>().ToArray().Select(p => (byte)(255 - p))];
+        byte[] shape = Inverted(0), another = Inverted(1);
+        var body = PngEncoder.Encode(shape, 32, 32, 1);
+        async Task<HttpResponseMessage> Post(string query) => await http.PostAsync($"/api/datasets/{dataset}/reconstruct{query}", new ByteArrayContent(body));
+        async Task<JsonElement> Refused(string query)
+        {
+            var response = await Post(query);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            return await Json(response);
+        }
+
+        var missing = await Refused("");
+        Assert.Contains("is class-conditional: give the image's class (class=NAME)", missing.GetProperty("error").GetString());
+        Assert.Equal(("class", "plain, inverted"), (missing.GetProperty("parameter").GetString(), missing.GetProperty("allowed").GetString()));
+        Assert.Contains("'round' is not one of version v0001's classes: plain, inverted", (await Refused("?class=round")).GetProperty("error").GetString());
+        Assert.Contains("unknown parameter 'clas'", (await Refused("?clas=inverted")).GetProperty("error").GetString());
+
+        var response = await Post("?class=inverted");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("v0001", response.Headers.GetValues("X-Model-Version").Single());
+        using var image = SKBitmap.Decode(await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal((32, 32), (image.Width, image.Height));
+        double Distance(byte[] pixels) => image.Pixels.Select((p, i) => Math.Abs(p.Red - pixels[i])).Average();
+        double own = Distance(shape), other = Distance(another);
+        Console.WriteLine($"{serving.ExpectedEngine}: the reconstruction is {own:0.0} levels from its input on average, {other:0.0} from another inverted shape");
+        Assert.True(own < 0.5 * other, $"the reconstruction should be its own input's ({own:0.0} levels off), not another's ({other:0.0})");
+
+        var unconditional = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct?class=plain", new ByteArrayContent(body));
+        Assert.Equal(HttpStatusCode.BadRequest, unconditional.StatusCode);
+        Assert.Contains("not class-conditional", (await Json(unconditional)).GetProperty("error").GetString());
+    }
+
     /// <summary>A VAE published before its encoder was exported: served by the backend under test, reconstructed through its checkpoint's encoder.</summary>
     [Fact]
     public async Task A_vae_without_encoder_onnx_reconstructs_through_its_checkpoint()

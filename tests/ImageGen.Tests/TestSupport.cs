@@ -126,6 +126,8 @@ public sealed class TrainedRuns : IDisposable
     public TrainResult Vae { get; }
     /// <summary>A class-conditional DCGAN on <see cref="Labelled"/>: "plain" shapes and "inverted" ones (bright backgrounds).</summary>
     public TrainResult ConditionalGan { get; }
+    /// <summary>A class-conditional VAE on <see cref="Labelled"/>, with the defaults' fitted prior (a scale per class).</summary>
+    public TrainResult ConditionalVae { get; }
     public ImageTensorDataset Labelled { get; }
     public const int GanSteps = 400, VaeSteps = 300;
 
@@ -150,6 +152,11 @@ public sealed class TrainedRuns : IDisposable
         {
             Data = Labelled, Spec = GanSpec, RunFolder = Path.Combine(Folder.Path, "conditional"),
             Options = new TrainOptions { MaxSteps = GanSteps, BatchSize = 32, Seed = 5, EmaImages = 2_000 },
+        });
+        ConditionalVae = Trainer.Run(new TrainRequest
+        {
+            Data = Labelled, Spec = VaeSpec, RunFolder = Path.Combine(Folder.Path, "cvae"),
+            Options = new TrainOptions { MaxSteps = VaeSteps, BatchSize = 32, Seed = 5 },
         });
     }
 

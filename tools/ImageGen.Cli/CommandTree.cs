@@ -112,7 +112,7 @@ public static class CommandTree
         ["--fit-prior"] = "VAE: sample from a Gaussian fitted to the encoder's latents of the training images, per class (default true)",
         ["--variants"] = "name={json options};name={json options}: recipes as imagegen.json holds them",
         ["--conditional"] = "class-conditional on the data's sub-folders: true, false (default: when the data has classes)",
-        ["--class"] = "the class to draw (class-conditional models; default: each seed's own)",
+        ["--class"] = "the class to draw (class-conditional models; default: each seed's own); with --reconstruct, the inputs' class (default: their folders')",
         ["--init-from"] = "start from this checkpoint's networks (a warm start; the spec must match)",
         ["--labels"] = "attach Fashion-MNIST's labels, so variants train class-conditionally unless they say conditional false",
         ["--options"] = "training options as imagegen.json holds them",

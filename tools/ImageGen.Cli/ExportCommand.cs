@@ -24,7 +24,7 @@ public static class ExportCommand
         {
             using var reconstructor = OnnxReconstructor.Load(OnnxGenerator.Load(outPath, threads: 1), File.ReadAllBytes(encoderPath), threads: 1);
             output.WriteLine($"wrote {encoderPath} ({new FileInfo(encoderPath).Length:N0} bytes): the encoder, input images [batch, {spec.Channels}, {spec.ImageSize}, {spec.ImageSize}] " +
-                $"in [-1, 1], output mu [batch, {spec.LatentSize}], for reconstruction");
+                $"in [-1, 1]{(spec.ConditionalEncoder ? " and class [batch]" : "")}, output mu [batch, {spec.LatentSize}], for reconstruction");
         }
         return 0;
     }

@@ -34,7 +34,7 @@ public static class SampleCommand
         {
             using var data = DatasetLoader.Load(inputs, sampler.Spec.ImageSize, sampler.Spec.Channels, limit: MaxImages);
             using var images = data.Batch(torch.arange(data.Count));
-            using var reconstructed = sampler.Reconstruct(images);
+            using var reconstructed = sampler.Reconstruct(images, ReconstructClasses(sampler, data, classIndex));
             using var both = torch.cat([images, reconstructed], 0);
             Save(both, outPath, nrow: Math.Min(data.Count, nrow), padding);
             output.WriteLine($"wrote {outPath}: {data.Count} inputs over their reconstructions");
@@ -97,6 +97,22 @@ public static class SampleCommand
         if (sampler.ClassNames.Count == 0) throw new UsageException($"--class '{name}': this checkpoint is not class-conditional");
         int index = sampler.ClassNames.ToList().IndexOf(name);
         return index >= 0 ? index : throw new UsageException($"--class '{name}' is not one of the checkpoint's classes: {string.Join(", ", sampler.ClassNames)}");
+    }
+
+    /// <summary>
+    /// Each input's class, for a class-conditional VAE: --class for all of them, else the folder each image came from
+    /// where the folders are named after the checkpoint's classes. Null for an unconditional VAE.
+    /// </summary>
+    private static int[]? ReconstructClasses(ImageSampler sampler, ImageTensorDataset data, int? classIndex)
+    {
+        if (sampler.ClassNames.Count == 0) return null;
+        if (classIndex is { } c) return Classes(c, data.Count);
+        if (data.Labels is null)
+            throw new UsageException("a class-conditional VAE reconstructs each image with its class: give --class NAME, or a folder with a subfolder per class");
+        var folderClasses = data.ClassNames.Select(name => sampler.ClassNames.ToList().IndexOf(name)).ToArray();
+        if (folderClasses.Contains(-1))
+            throw new UsageException($"--reconstruct: folder '{data.ClassNames[Array.IndexOf(folderClasses, -1)]}' is not one of the checkpoint's classes: {string.Join(", ", sampler.ClassNames)}");
+        return [.. data.Labels.data<long>().ToArray().Select(label => folderClasses[label])];
     }
 
     private static int[]? Classes(int? classIndex, int count) => classIndex is { } c ? Enumerable.Repeat(c, count).ToArray() : null;

@@ -34,9 +34,9 @@ public static class OnnxExport
 
     public static byte[] ToBytes(CheckpointHeader header, IImageGenerator generator, bool averaged) => Build(header, generator, averaged).ToByteArray();
 
-    /// <summary>The checkpoint's encoder as encoder.onnx, where it reconstructs (a VAE that is not class-conditional); else null.</summary>
+    /// <summary>The checkpoint's encoder as encoder.onnx, where it has one (a VAE); else null.</summary>
     public static byte[]? EncoderToBytes(GeneratorCheckpoint checkpoint) =>
-        checkpoint.Encoder is { } encoder && checkpoint.Header.Spec.Classes == 0 ? EncoderToBytes(checkpoint.Header, encoder) : null;
+        checkpoint.Encoder is { } encoder ? EncoderToBytes(checkpoint.Header, encoder) : null;
 
     /// <summary>
     /// Reads the checkpoint (a file or a run folder) and writes its generator to outPath, and a reconstructing VAE's encoder
@@ -65,16 +65,10 @@ public static class OnnxExport
         var graph = new GraphBuilder($"{spec.Kind.ToString().ToLowerInvariant()}_generator");
         graph.Input(LatentInput, TensorProto.Types.DataType.Float, spec.LatentSize);
         string x = LatentInput;
-        if (spec.Classes > 0)
-        {
-            // The one-hot class as a row of the identity, appended to z: the generator's own input layout.
-            graph.Input(ClassInput, TensorProto.Types.DataType.Int64);
-            var identity = new float[spec.Classes * spec.Classes];
-            for (int c = 0; c < spec.Classes; c++) identity[c * spec.Classes + c] = 1;
-            string oneHot = graph.Node("Gather", [graph.Floats("class_one_hot", identity, spec.Classes, spec.Classes), ClassInput], Attribute("axis", 0));
-            x = graph.Node("Concat", [x, oneHot], Attribute("axis", 1));
-        }
-        x = AppendLayers(graph, x, generator.InferenceLayers());
+        // The one-hot class appended to z: the generator's own input layout.
+        string? oneHot = spec.Classes > 0 ? ClassOneHot(graph, spec.Classes) : null;
+        if (oneHot is not null) x = graph.Node("Concat", [x, oneHot], Attribute("axis", 1));
+        x = AppendLayers(graph, x, generator.InferenceLayers(), oneHot);
         // ONNX Runtime's vectorised tanh can land an ulp past 1 where it saturates; the output's contract is [-1, 1].
         x = graph.Node("Clip", [x, graph.Scalar("min", -1f), graph.Scalar("max", 1f)]);
         graph.Output(x, ImagesOutput, spec.Channels, spec.ImageSize, spec.ImageSize);
@@ -85,18 +79,29 @@ public static class OnnxExport
 
     /// <summary>
     /// A VAE's encoder as encoder.onnx, what reconstruction needs beside model.onnx: input <c>images</c> float [batch, C, H, W]
-    /// in [-1, 1], output <c>mu</c> float [batch, nz] (the posterior's mean, which the decoder then draws from), BatchNorm
-    /// folded into the convolution before it.
+    /// in [-1, 1] (and <c>class</c> int64 [batch], each image's class, where the encoder takes it), output <c>mu</c> float
+    /// [batch, nz] (the posterior's mean, which the decoder then draws from), BatchNorm folded into the convolution before it.
     /// </summary>
     public static byte[] EncoderToBytes(CheckpointHeader header, IImageEncoder encoder)
     {
         var spec = header.Spec;
         var graph = new GraphBuilder($"{spec.Kind.ToString().ToLowerInvariant()}_encoder");
         graph.Input(EncoderInput, TensorProto.Types.DataType.Float, spec.Channels, spec.ImageSize, spec.ImageSize);
-        string x = AppendLayers(graph, EncoderInput, encoder.InferenceLayers());
+        string? oneHot = encoder.TakesClass ? ClassOneHot(graph, spec.Classes) : null;
+        string x = AppendLayers(graph, EncoderInput, encoder.InferenceLayers(), oneHot);
         graph.Output(x, EncoderOutput, spec.LatentSize);
         return Model(graph, header, averaged: false,
-            $"{ModelFamily.For(spec.Kind).Name} encoder, {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} images in [-1, 1] to the latent mean, nz {spec.LatentSize}").ToByteArray();
+            $"{ModelFamily.For(spec.Kind).Name} encoder, {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} images in [-1, 1]" + (oneHot is null ? "" : " and their classes") +
+            $" to the latent mean, nz {spec.LatentSize}").ToByteArray();
+    }
+
+    /// <summary>The graph's class input (int64 [batch]) and its one-hot [batch, classes], as a row of the identity.</summary>
+    private static string ClassOneHot(GraphBuilder graph, int classes)
+    {
+        graph.Input(ClassInput, TensorProto.Types.DataType.Int64);
+        var identity = new float[classes * classes];
+        for (int c = 0; c < classes; c++) identity[c * classes + c] = 1;
+        return graph.Node("Gather", [graph.Floats("class_one_hot", identity, classes, classes), ClassInput], Attribute("axis", 0));
     }
 
     /// <summary>
@@ -115,9 +120,13 @@ public static class OnnxExport
         return graph.Node("Concat", [graph.Node("Reshape", [scaled, graph.Longs("shape", [-1, nz])]), oneHot], Attribute("axis", 1));
     }
 
-    /// <summary>The layers as ONNX nodes after x, each (transposed) convolution with the BatchNorm after it folded in.</summary>
-    private static string AppendLayers(GraphBuilder graph, string x, IReadOnlyList<InferenceLayer> layers)
+    /// <summary>
+    /// The layers as ONNX nodes after x, each (transposed) convolution with the BatchNorm after it folded in. oneHot: the
+    /// graph's one-hot class, which the layers that take the class read; null where the graph has no class input.
+    /// </summary>
+    private static string AppendLayers(GraphBuilder graph, string x, IReadOnlyList<InferenceLayer> layers, string? oneHot)
     {
+        string OneHot(InferenceLayer layer) => oneHot ?? throw new InvalidOperationException($"a {layer.GetType().Name} needs the class, and this graph has no class input");
         for (int i = 0; i < layers.Count; i++)
         {
             var next = i + 1 < layers.Count ? layers[i + 1] : null;
@@ -130,6 +139,10 @@ public static class OnnxExport
             x = layers[i] switch
             {
                 ClassLatentScales scales => ClassScaled(graph, x, scales),
+                ClassShiftLayer shift => graph.Node("Add", [x, graph.Node("Reshape", [graph.Node("MatMul", [OneHot(shift), graph.Floats("class_shift", shift.Table, shift.Classes, shift.Channels)]),
+                    graph.Longs("shape", [-1, shift.Channels, 1, 1])])]),
+                AppendClassLayer append => graph.Node("Concat", [x, OneHot(append)], Attribute("axis", 1)),
+                FirstColumnsLayer first => graph.Node("Slice", [x, graph.Longs("starts", [0]), graph.Longs("ends", [first.Count]), graph.Longs("axes", [1])]),
                 LinearLayer linear => graph.Node("Gemm", [x, graph.Floats("weight", linear.Weight, linear.Out, linear.In), graph.Floats("bias", linear.Bias, linear.Out)],
                     Attribute("transB", 1)),
                 ToFeatureMaps maps => graph.Node("Reshape", [x, graph.Longs("shape", [-1, maps.Channels, maps.Height, maps.Width])]),

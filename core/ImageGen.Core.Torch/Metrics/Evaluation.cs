@@ -32,8 +32,10 @@ public static class Evaluation
             ["sampleDiversity"] = fake.std(0).mean().item<float>(),
             ["dataDiversity"] = real.std(0).mean().item<float>(),
         };
-        if (sampler.CanReconstruct)
-            metrics["reconstructionMse"] = torch.nn.functional.mse_loss(sampler.Reconstruct(real), real).item<float>();
+        // A class-conditional VAE reconstructs each image with its class: the data's labels, where they name the model's classes.
+        int[]? classes = sampler.Spec.Classes > 0 && data.Labels is not null && data.ClassNames.SequenceEqual(sampler.ClassNames) ? [.. data.BatchLabels(torch.arange(n))!.data<long>().ToArray().Select(c => (int)c)] : null;
+        if (sampler.CanReconstruct && (sampler.Spec.Classes == 0 || classes is not null))
+            metrics["reconstructionMse"] = torch.nn.functional.mse_loss(sampler.Reconstruct(real, classes), real).item<float>();
         return metrics;
     }
 

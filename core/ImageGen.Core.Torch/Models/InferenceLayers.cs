@@ -63,6 +63,18 @@ public sealed record ClassLatentScales(int Classes, int LatentSize, float[] Valu
     }
 }
 
+/// <summary>
+/// Feature maps [n, C, H, W] plus a per-channel shift that the class picks: Table [Classes, Channels] row-major, the
+/// row of each image's class added to every position of its maps (a conditional encoder's class after its first convolution).
+/// </summary>
+public sealed record ClassShiftLayer(int Classes, int Channels, float[] Table) : InferenceLayer;
+
+/// <summary>[n, k] to [n, k + Classes]: the one-hot class appended, as a conditional network's heads take it.</summary>
+public sealed record AppendClassLayer(int Classes) : InferenceLayer;
+
+/// <summary>[n, k] to its first Count columns (the latent, once a step that needed the class beside it is done).</summary>
+public sealed record FirstColumnsLayer(int Count) : InferenceLayer;
+
 /// <summary>The layers of the networks' own modules, in order. LeakyReLU keeps its slope private in TorchSharp, so the network that uses one passes it.</summary>
 public static class InferenceLayers
 {

@@ -31,7 +31,10 @@ public static class ModelNetworks
 /// <summary>A network that encodes images [batch, C, H, W] in [-1, 1] to latent means [batch, nz] for reconstruction.</summary>
 public interface IImageEncoder : IDisposable
 {
-    Tensor EncodeMean(Tensor images);
+    /// <param name="labels">Each image's class, int64 [batch], for an encoder that takes it (TakesClass); else ignored.</param>
+    Tensor EncodeMean(Tensor images, Tensor? labels = null);
+    /// <summary>Whether EncodeMean needs each image's class: a class-conditional VAE's encoder, q(z | x, y).</summary>
+    bool TakesClass { get; }
     /// <summary>EncodeMean's pass as plain layers with their weights, for the ONNX export (encoder.onnx).</summary>
     IReadOnlyList<InferenceLayer> InferenceLayers();
     nn.Module AsModule { get; }

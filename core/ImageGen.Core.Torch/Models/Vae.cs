@@ -54,15 +54,20 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
     {
         using var scope = torch.NewDisposeScope();
         var h = Features(images, labels);
-        var mean = mu.forward(h);
-        if (latentInverseScales is not null) mean = latentInverseScales.Apply(mean, torch.nn.functional.one_hot(labels!, classes));
-        return (mean.MoveToOuterDisposeScope(), logvar.forward(h).MoveToOuterDisposeScope());
+        return (Mean(h, labels).MoveToOuterDisposeScope(), logvar.forward(h).MoveToOuterDisposeScope());
     }
 
-    public Tensor EncodeMean(Tensor images)
+    public Tensor EncodeMean(Tensor images, Tensor? labels = null)
     {
         using var scope = torch.NewDisposeScope();
-        return mu.forward(Features(images, null)).MoveToOuterDisposeScope();
+        return Mean(Features(images, labels), labels).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The mean head over the features, then a fitted prior's inverse scale of each image's class where there is one.</summary>
+    private Tensor Mean(Tensor h, Tensor? labels)
+    {
+        var mean = mu.forward(h);
+        return latentInverseScales is null ? mean : latentInverseScales.Apply(mean, torch.nn.functional.one_hot(labels!, classes));
     }
 
     private Tensor Features(Tensor images, Tensor? labels)
@@ -87,9 +92,26 @@ public sealed class VaeEncoder : Module<Tensor, (Tensor mu, Tensor logvar)>, IIm
         latentInverseScales = inverses;
     }
 
-    /// <summary>EncodeMean's pass: the convolution stack, flatten, the mean's head.</summary>
-    public IReadOnlyList<InferenceLayer> InferenceLayers() =>
-        [.. Models.InferenceLayers.Of(features.children(), (float)LeakySlope), new FlattenLayer(), Models.InferenceLayers.Of(mu)];
+    /// <summary>
+    /// EncodeMean's pass: the convolution stack, flatten, the mean's head. A conditional encoder's class enters as in
+    /// Features (its shift after the first convolution, its one-hot beside the features), and a fitted prior's inverse
+    /// scales follow the head: the one-hot appended for them, then the latent alone taken back.
+    /// </summary>
+    public IReadOnlyList<InferenceLayer> InferenceLayers()
+    {
+        var stack = Models.InferenceLayers.Of(features.children(), (float)LeakySlope).ToList();
+        if (classes == 0) return [.. stack, new FlattenLayer(), Models.InferenceLayers.Of(mu)];
+        using var shift = classShift!.weight!.detach().cpu().contiguous();
+        return
+        [
+            stack[0], new ClassShiftLayer(classes, (int)shift.shape[1], shift.data<float>().ToArray()), .. stack.Skip(1),
+            new FlattenLayer(), new AppendClassLayer(classes), Models.InferenceLayers.Of(mu),
+            .. latentInverseScales is null ? Array.Empty<InferenceLayer>() : [new AppendClassLayer(classes), latentInverseScales, new FirstColumnsLayer(Spec.LatentSize)],
+        ];
+    }
+
+    /// <summary>Whether EncodeMean needs each image's class (a conditional encoder).</summary>
+    public bool TakesClass => classes > 0;
 
     public nn.Module AsModule => this;
 }

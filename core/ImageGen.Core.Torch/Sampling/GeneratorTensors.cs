@@ -22,10 +22,16 @@ public static class GeneratorTensors
     public static Tensor Inputs(ModelSpec spec, Tensor z, IReadOnlyList<int> classes)
     {
         if (spec.Classes == 0) return z.alias();
-        if (classes.Count != z.shape[0]) throw new ArgumentException($"{classes.Count} classes for {z.shape[0]} latents");
+        using var labels = Labels(spec, classes, z.shape[0]);
+        return AppendClasses(z, labels, spec.Classes);
+    }
+
+    /// <summary>One class per row of a batch of count, as int64 [count]; ArgumentException where the count or a class does not fit the model.</summary>
+    public static Tensor Labels(ModelSpec spec, IReadOnlyList<int> classes, long count)
+    {
+        if (classes.Count != count) throw new ArgumentException($"{classes.Count} classes for {count} rows");
         if (classes.Any(c => c < 0 || c >= spec.Classes))
             throw new ArgumentOutOfRangeException(nameof(classes), $"classes lie in 0..{spec.Classes - 1}");
-        using var labels = torch.tensor(classes.Select(c => (long)c).ToArray(), ScalarType.Int64);
-        return AppendClasses(z, labels, spec.Classes);
+        return torch.tensor(classes.Select(c => (long)c).ToArray(), ScalarType.Int64);
     }
 }

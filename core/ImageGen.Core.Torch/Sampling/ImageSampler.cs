@@ -93,24 +93,30 @@ public sealed class ImageSampler : IImageReconstructor
         return images.data<float>().ToArray();
     }
 
-    public bool CanReconstruct => loaded.Encoder is not null && Spec.Classes == 0;
+    public bool CanReconstruct => loaded.Encoder is not null;
 
-    /// <summary>VAE: images [n, C, H, W] in [-1, 1] through the encoder's mean and the decoder.</summary>
-    public Tensor Reconstruct(Tensor images)
+    /// <summary>
+    /// VAE: images [n, C, H, W] in [-1, 1] through the encoder's mean and the decoder. A class-conditional VAE needs each
+    /// image's class (classes, one per image): its encoder reads it, where it takes one, and its decoder draws the image
+    /// as that class.
+    /// </summary>
+    public Tensor Reconstruct(Tensor images, IReadOnlyList<int>? classes = null)
     {
         if (loaded.Encoder is not { } encoder) throw new InvalidOperationException($"a {Spec.Kind} checkpoint cannot reconstruct images; only VAEs can");
-        if (Spec.Classes > 0) throw new InvalidOperationException("a class-conditional VAE does not reconstruct: its decoder needs a class the image does not carry");
+        ReconstructionClasses.Check(Spec, classes);
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
-        return Generator.Generate(encoder.EncodeMean(images)).MoveToOuterDisposeScope();
+        var labels = classes is null ? null : GeneratorTensors.Labels(Spec, classes, images.shape[0]);
+        var latents = encoder.EncodeMean(images, labels);
+        return Generator.Generate(GeneratorTensors.Inputs(Spec, latents, classes ?? [])).MoveToOuterDisposeScope();
     }
 
     /// <summary>The serving path's reconstruction: an image's 8-bit pixels [C, H, W] at the model's size (ImageDecoder's) to the PNG of its reconstruction.</summary>
-    public byte[] ReconstructPng(byte[] pixels)
+    public byte[] ReconstructPng(byte[] pixels, int? imageClass = null)
     {
         using var scope = torch.NewDisposeScope();
         var input = ImageTensorDataset.ToUnitRange(torch.tensor(pixels, [1, Spec.Channels, Spec.ImageSize, Spec.ImageSize]));
-        return TensorImages.EncodePng(Reconstruct(input)[0]);
+        return TensorImages.EncodePng(Reconstruct(input, imageClass is { } c ? [c] : null)[0]);
     }
 
     public void Dispose() => loaded.Dispose();

@@ -5,8 +5,9 @@ using Microsoft.ML.OnnxRuntime;
 namespace ImageGen.Core.Sampling;
 
 /// <summary>
-/// A VAE served by ONNX Runtime whole: model.onnx generates (OnnxGenerator), and encoder.onnx maps an image to its latent
-/// mean, which the decoder turns back into the reconstruction, as ImageSampler.Reconstruct does in libtorch.
+/// A VAE served by ONNX Runtime whole: model.onnx generates (OnnxGenerator), and encoder.onnx maps an image (with its
+/// class, where the encoder takes one) to its latent mean, which the decoder turns back into the reconstruction, as
+/// ImageSampler.Reconstruct does in libtorch.
 /// </summary>
 public sealed class OnnxReconstructor : IImageReconstructor
 {
@@ -14,12 +15,15 @@ public sealed class OnnxReconstructor : IImageReconstructor
     public const string ImagesInput = "images", MeanOutput = "mu";
     private readonly OnnxGenerator generator;
     private readonly InferenceSession encoder;
+    /// <summary>Whether encoder.onnx takes each image's class (a class-conditional VAE's encoder, q(z | x, y)).</summary>
+    private readonly bool encoderTakesClass;
     private readonly RunOptions runOptions = new();
 
     private OnnxReconstructor(OnnxGenerator generator, InferenceSession encoder)
     {
         this.generator = generator;
         this.encoder = encoder;
+        encoderTakesClass = encoder.InputMetadata.ContainsKey(OnnxGenerator.ClassInput);
     }
 
     /// <summary>Takes ownership of the generator; refuses an encoder whose input or output does not fit its spec.</summary>
@@ -34,6 +38,10 @@ public sealed class OnnxReconstructor : IImageReconstructor
             if (input is not [_, var c, var h, var w] || (c, h, w) != (spec.Channels, spec.ImageSize, spec.ImageSize) || output is not [_, var nz] || nz != spec.LatentSize)
                 throw new InvalidDataException($"the encoder's {ImagesInput} [{string.Join(", ", input ?? [])}] to {MeanOutput} [{string.Join(", ", output ?? [])}] does not fit " +
                     $"a {spec.ImageSize}x{spec.ImageSize}x{spec.Channels} model of nz {spec.LatentSize}");
+            if (session.InputMetadata.ContainsKey(OnnxGenerator.ClassInput) != spec.ConditionalEncoder)
+                throw new InvalidDataException(spec.ConditionalEncoder
+                    ? $"the model's encoder takes each image's class, and this encoder has no {OnnxGenerator.ClassInput} input"
+                    : $"this encoder takes a {OnnxGenerator.ClassInput} input, and the model's encoder takes none");
             return new OnnxReconstructor(generator, session);
         }
         catch
@@ -48,18 +56,24 @@ public sealed class OnnxReconstructor : IImageReconstructor
     public string Backend => generator.Backend;
     public float[] Generate(float[] latents, int[] classes, int count) => generator.Generate(latents, classes, count);
 
-    public byte[] ReconstructPng(byte[] pixels)
+    public byte[] ReconstructPng(byte[] pixels, int? imageClass = null)
     {
-        if (Spec.Classes > 0) throw new InvalidOperationException("a class-conditional VAE does not reconstruct: its decoder needs a class the image does not carry");
+        ReconstructionClasses.Check(Spec, imageClass is { } c ? [c] : null);
         int size = Spec.Channels * Spec.ImageSize * Spec.ImageSize;
         if (pixels.Length != size) throw new ArgumentException($"{pixels.Length} pixel values for a {Spec.ImageSize}x{Spec.ImageSize}x{Spec.Channels} image");
         var images = new float[size];
         for (int k = 0; k < size; k++) images[k] = pixels[k] / 127.5f - 1f; // libtorch's ToUnitRange, in float
         float[] mean;
-        using (var input = OrtValue.CreateTensorValueFromMemory(images, [1, Spec.Channels, Spec.ImageSize, Spec.ImageSize]))
-        using (var outputs = encoder.Run(runOptions, new Dictionary<string, OrtValue> { [ImagesInput] = input }, [MeanOutput]))
+        var inputs = new Dictionary<string, OrtValue>();
+        try
+        {
+            inputs[ImagesInput] = OrtValue.CreateTensorValueFromMemory(images, [1, Spec.Channels, Spec.ImageSize, Spec.ImageSize]);
+            if (encoderTakesClass) inputs[OnnxGenerator.ClassInput] = OrtValue.CreateTensorValueFromMemory(new[] { (long)imageClass!.Value }, [1]);
+            using var outputs = encoder.Run(runOptions, inputs, [MeanOutput]);
             mean = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        var reconstructed = generator.Generate(mean, [0], 1);
+        }
+        finally { foreach (var value in inputs.Values) value.Dispose(); }
+        var reconstructed = generator.Generate(mean, [imageClass ?? 0], 1);
         return ImageGrid.EncodePng(ImageGrid.ToPixels(reconstructed, Spec.Channels, Spec.ImageSize, Spec.ImageSize, 0, 1), 0);
     }
 

@@ -12,7 +12,7 @@ public static class ServeEndpoints
             context.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } tag ? tag : null, context.RequestAborted));
 
     public static Task ReconstructAsync(HttpContext context, SampleService service, string dataset) =>
-        ApiResultWriter.WriteAsync(context.Response, service.ReconstructAsync(dataset, context.Request.Query["version"].FirstOrDefault(), context.Request.Body,
+        ApiResultWriter.WriteAsync(context.Response, service.ReconstructAsync(dataset, Query(context.Request), context.Request.Body,
             context.Request.ContentLength, context.RequestAborted));
 
     public static Task HealthAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, SampleService.Health());

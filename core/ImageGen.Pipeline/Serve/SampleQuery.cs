@@ -56,9 +56,7 @@ public sealed record SampleQuery
     public static SampleQuery Parse(string dataset, IReadOnlyDictionary<string, string?> query)
     {
         string? version = CheckNames(dataset, Text(query, "version"));
-        foreach (var key in query.Keys)
-            if (!Parameters.Contains(key) && !HostParameters.Contains(key))
-                throw Bad($"unknown parameter '{key}'", key, string.Join(", ", Parameters));
+        CheckKnown(query, Parameters);
 
         var format = Text(query, "format") switch
         {
@@ -106,8 +104,7 @@ public sealed record SampleQuery
         string? oneClass = Text(query, "class"), classList = Text(query, "classes");
         if (oneClass is not null && classList is not null) throw Bad("class excludes classes: give one class for every image, or a list", "classes");
         var classes = (oneClass is not null ? [oneClass] : classList?.Split(',', StringSplitOptions.TrimEntries) ?? []).ToList();
-        if (classes.Any(c => c.Length is 0 or > 200))
-            throw Bad($"class '{classes.First(c => c.Length is 0 or > 200)}' is not a class name", classList is null ? "class" : "classes", "class names of the model, 1-200 characters");
+        foreach (string name in classes) CheckClassName(name, classList is null ? "class" : "classes");
         if (classes.Count > MaxCount) throw Bad($"classes names {classes.Count} classes, over the limit of {MaxCount}", "classes");
         if (format == OutputFormat.Png && images != 1)
             throw Bad($"format png returns one image but {images} were asked for; use grid, zip or json", "format");
@@ -132,16 +129,32 @@ public sealed record SampleQuery
     {
         if (Classes.Count == 0) return null;
         string parameter = ClassParameter;
-        if (modelClasses.Count == 0)
-            throw Bad($"dataset '{Dataset}' version {version} is not class-conditional; leave out {parameter}", parameter, "no class");
-        var indices = new int[Classes.Count];
-        for (int i = 0; i < Classes.Count; i++)
-        {
-            indices[i] = modelClasses.ToList().IndexOf(Classes[i]);
-            if (indices[i] < 0)
-                throw Bad($"class '{Classes[i]}' is not one of version {version}'s classes: {string.Join(", ", modelClasses)}", parameter, string.Join(", ", modelClasses));
-        }
+        var indices = Classes.Select(name => ClassIndex(Dataset, version, modelClasses, name, parameter)).ToArray();
         return [.. Enumerable.Range(0, ImageCount).Select(i => indices[i % indices.Length])];
+    }
+
+    /// <summary>A 400 naming the parameter for any query parameter not in parameters (nor the host's).</summary>
+    internal static void CheckKnown(IReadOnlyDictionary<string, string?> query, string[] parameters)
+    {
+        foreach (var key in query.Keys)
+            if (!parameters.Contains(key) && !HostParameters.Contains(key))
+                throw Bad($"unknown parameter '{key}'", key, string.Join(", ", parameters));
+    }
+
+    /// <summary>A 400 where a class parameter's value cannot be a class name (empty, or over 200 characters).</summary>
+    internal static void CheckClassName(string name, string parameter)
+    {
+        if (name.Length is 0 or > 200) throw Bad($"class '{name}' is not a class name", parameter, "class names of the model, 1-200 characters");
+    }
+
+    /// <summary>The index of a class name among the model's classes, or a 400 naming the parameter and the model's classes.</summary>
+    internal static int ClassIndex(string dataset, string version, IReadOnlyList<string> modelClasses, string name, string parameter)
+    {
+        if (modelClasses.Count == 0)
+            throw Bad($"dataset '{dataset}' version {version} is not class-conditional; leave out {parameter}", parameter, "no class");
+        int index = modelClasses.ToList().IndexOf(name);
+        return index >= 0 ? index
+            : throw Bad($"class '{name}' is not one of version {version}'s classes: {string.Join(", ", modelClasses)}", parameter, string.Join(", ", modelClasses));
     }
 
     /// <summary>Everything that decides the output, in a fixed order: the base of the ETag.</summary>
@@ -149,10 +162,10 @@ public sealed record SampleQuery
         Interpolate is { } p ? $"interp:{p.a},{p.b},{p.steps}" : "seeds:" + string.Join(',', Seeds),
         Nrow, Padding, Truncation.ToString("R", CultureInfo.InvariantCulture), Scale, "classes:" + string.Join(',', Classes));
 
-    private static ApiErrorException Bad(string message, string parameter, string? allowed = null, int status = 400) =>
+    internal static ApiErrorException Bad(string message, string parameter, string? allowed = null, int status = 400) =>
         new(new ApiError(status, message, parameter, allowed));
 
-    private static string? Text(IReadOnlyDictionary<string, string?> query, string name) =>
+    internal static string? Text(IReadOnlyDictionary<string, string?> query, string name) =>
         query.TryGetValue(name, out var value) ? value ?? "" : null;
 
     private static long ParseSeed(string text, string parameter) =>

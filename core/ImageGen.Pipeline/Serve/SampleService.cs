@@ -74,27 +74,26 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         catch (QueueFullException e) { return Busy(dataset, e); }
     }
 
-    public async Task<ApiResult> ReconstructAsync(string dataset, string? version, Stream body, long? contentLength, CancellationToken cancellationToken)
+    public async Task<ApiResult> ReconstructAsync(string dataset, IReadOnlyDictionary<string, string?> parameters, Stream body, long? contentLength, CancellationToken cancellationToken)
     {
         try
         {
-            version = SampleQuery.CheckNames(dataset, version);
+            var query = ReconstructQuery.Parse(dataset, parameters);
             if (contentLength > options.MaxReconstructBytes)
                 return ApiResult.Error(new ApiError(413, $"the image is {contentLength} bytes, over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
             var bytes = await ReadLimitedAsync(body, options.MaxReconstructBytes, cancellationToken);
             if (bytes is null)
                 return ApiResult.Error(new ApiError(413, $"the image is over the {options.MaxReconstructBytes}-byte limit", "body", $"up to {options.MaxReconstructBytes} bytes"));
-            string resolved = await ResolveAsync(dataset, version, cancellationToken);
+            string resolved = await ResolveAsync(dataset, query.Version, cancellationToken);
             using var lease = await cache.AcquireAsync(dataset, resolved, cancellationToken);
             if (lease.Model.Generator.Spec.Kind != ModelKind.Vae)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {lease.Model.Generator.Spec.Kind} model; only VAE models reconstruct"));
-            if (lease.Model.Generator.Spec.Classes > 0)
-                return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a class-conditional VAE; its decoder needs a class an image does not carry, so it does not reconstruct"));
+            int? imageClass = query.ClassIndex(lease.Model.Generator.ClassNames, resolved);
             var model = await lease.Model.ReconstructorAsync();
             var decoded = ImageDecoder.Decode(bytes, model.Spec.ImageSize, model.Spec.Channels);
             if (!decoded.Accepted) return ApiResult.Error(new ApiError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
             // On the model's worker, in its queue, like every other request (tensors never leave that thread).
-            byte[] png = await lease.Model.Queue.RunAsync(() => model.ReconstructPng(decoded.Pixels!), cancellationToken);
+            byte[] png = await lease.Model.Queue.RunAsync(() => model.ReconstructPng(decoded.Pixels!, imageClass), cancellationToken);
             return new ApiResult(200, "image/png", png, new Dictionary<string, string> { ["X-Model-Version"] = resolved });
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
