@@ -568,16 +568,18 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         // client sees a broken pipe; the service is checked directly, with a stream that counts what is read.
         var service = app.Services.GetRequiredService<SampleService>();
         var declared = new CountingStream(50 * 1024 * 1024);
-        var result = await service.ReconstructAsync(ServingFixture.Vae, null, declared, declared.Length, CancellationToken.None);
+        var result = await service.ReconstructAsync(ServingFixture.Vae, NoParameters, declared, declared.Length, CancellationToken.None);
         Assert.Equal(413, result.Status);
         Assert.Equal(0, declared.BytesRead);
         Assert.Contains("limit", JsonDocument.Parse(result.Body).RootElement.GetProperty("error").GetString());
 
         var undeclared = new CountingStream(50 * 1024 * 1024); // chunked upload: no Content-Length
-        result = await service.ReconstructAsync(ServingFixture.Vae, null, undeclared, null, CancellationToken.None);
+        result = await service.ReconstructAsync(ServingFixture.Vae, NoParameters, undeclared, null, CancellationToken.None);
         Assert.Equal(413, result.Status);
         Assert.True(undeclared.BytesRead <= new ServeOptions().MaxReconstructBytes + 81920, $"read {undeclared.BytesRead} bytes");
     }
+
+    private static readonly Dictionary<string, string?> NoParameters = [];
 
     private sealed class CountingStream(long length) : Stream
     {
