@@ -267,6 +267,41 @@ public class HardeningTests
             new TrainOptions { MaxSteps = 100, BatchSize = 16, Seed = 3 }),
     };
 
+    /// <summary>
+    /// A run with clusters on an unlabelled drop trains class-conditionally on them, clustered in the feature space of the
+    /// dataset version's extractor (stored by the first chunk, so its evaluation scores in the same one), and its next
+    /// chunk resumes on the same classes.
+    /// </summary>
+    [Fact]
+    public async Task A_run_with_clusters_trains_on_the_clusters_of_the_dataset_versions_extractor()
+    {
+        using var azurite = new AzuriteFixture();
+        string dataset = "clusters-" + Guid.NewGuid().ToString("N")[..8];
+        var (storage, datasetVersion) = await DatasetAsync(azurite, dataset);
+        var trainer = new RunTrainer(storage);
+        ChunkRequest Clustered(int chunk, long fromStep)
+        {
+            var request = Chunk(dataset, datasetVersion, chunk, fromStep);
+            return request with { Settings = request.Settings with { Options = request.Settings.Options with { Clusters = 2 } }, ExtractorSteps = 20 };
+        }
+        var first = await trainer.TrainChunkAsync(Clustered(0, 0));
+        Assert.Equal(2, first.Step);
+        var datasets = storage.GetBlobContainerClient(StorageLayout.DatasetsContainer);
+        Assert.True(await datasets.GetBlobClient(StorageLayout.QualityExtractor(dataset, datasetVersion)).ExistsAsync());
+        var checkpoint = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer).GetBlobClient(StorageLayout.RunCheckpoint(dataset, "run-a"));
+        async Task<CheckpointHeader> HeaderAsync()
+        {
+            using var bytes = new MemoryStream((await checkpoint.DownloadContentAsync()).Value.Content.ToArray());
+            return Checkpoint.Read(bytes, new HashSet<string>()).header;
+        }
+        var header = await HeaderAsync();
+        Assert.Equal(2, header.Spec.Classes);
+        Assert.Equal(["cluster-01", "cluster-02"], header.Classes);
+        var second = await trainer.TrainChunkAsync(Clustered(1, 2));
+        Assert.Equal(4, second.Step);
+        Assert.Equal(["cluster-01", "cluster-02"], (await HeaderAsync()).Classes);
+    }
+
     [Fact]
     public async Task A_chunk_whose_checkpoint_landed_without_its_record_does_not_train_again_and_a_nan_chunk_reports_divergence()
     {

@@ -1,5 +1,6 @@
 using ImageGen.Core.Data;
 using ImageGen.Core.Metrics;
+using ImageGen.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,6 +13,56 @@ public class MetricsTests
     {
         using var generator = new torch.Generator((ulong)seed);
         return torch.randn([n, d], generator: generator, dtype: ScalarType.Float64) * scale + shift;
+    }
+
+    /// <summary>k-means finds three planted groups of directions (of 20, 60 and 40 rows, interleaved), numbered by size.</summary>
+    [Fact]
+    public void Kmeans_finds_planted_clusters_and_numbers_them_by_size()
+    {
+        TestImages.EnsureRuntime();
+        using var generator = new torch.Generator(7);
+        using var centres = torch.randn([3, 16], generator: generator);
+        int[] sizes = [20, 60, 40];
+        var groups = Enumerable.Range(0, 120).Select(i => i % 6 == 0 ? 0 : i % 2 == 1 ? 1 : 2).ToArray(); // 20, 60 and 40 rows
+        Assert.Equal(sizes, Enumerable.Range(0, 3).Select(g => groups.Count(x => x == g)).ToArray());
+        using var group = torch.tensor(groups.Select(g => (long)g).ToArray());
+        using var features = centres.index_select(0, group) + torch.randn([120, 16], generator: generator) * 0.05;
+        var assigned = ImageClusters.Assign(features, 3, seed: 1);
+        long[] bySize = [2, 0, 1]; // the 60-row group is cluster 0, the 40-row one 1, the 20-row one 2
+        Assert.Equal(groups.Select(g => bySize[g]).ToArray(), assigned);
+        Assert.Equal(assigned, ImageClusters.Assign(features, 3, seed: 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ImageClusters.Assign(features, 121, seed: 1));
+    }
+
+    /// <summary>
+    /// Unlabelled plain and inverted shapes fall into two clusters, one kind each, found again from the same images; data
+    /// with classes of its own keeps them, and options that cannot work are refused by name.
+    /// </summary>
+    [Fact]
+    public void Clusters_of_unlabelled_shapes_separate_plain_from_inverted_and_are_found_again()
+    {
+        TestImages.EnsureRuntime();
+        using var shapes = SyntheticShapes.Generate(128, 32, 1, seed: 21);
+        using var labelled = TrainedRuns.PlainAndInverted(shapes);
+        using var unlabelled = new ImageTensorDataset(labelled.Pixels.clone(), "plain and inverted shapes, unlabelled");
+        var options = new TrainOptions { Clusters = 2 };
+        using var clustered = ImageClusters.Label(unlabelled, options, extractorSteps: 60)!;
+        Assert.Equal(["cluster-01", "cluster-02"], clustered.ClassNames);
+        var assigned = clustered.Labels!.data<long>().ToArray();
+        var kinds = labelled.Labels!.data<long>().ToArray();
+        int same = assigned.Zip(kinds).Count(p => p.First == p.Second);
+        int agree = Math.Max(same, assigned.Length - same);
+        Assert.True(agree >= 0.95 * assigned.Length, $"the clusters should be the two kinds; {agree} of {assigned.Length} images agree");
+        using (var again = ImageClusters.Label(unlabelled, options, extractorSteps: 60)!)
+            Assert.Equal(assigned, again.Labels!.data<long>().ToArray());
+
+        Assert.Null(ImageClusters.Label(labelled, options));
+        Assert.Null(ImageClusters.Label(unlabelled, new TrainOptions()));
+        Assert.Contains("must be 0 (off) or 2..100", Assert.Throws<ArgumentException>(() => new TrainOptions { Clusters = 1 }.Validate(ModelKind.Dcgan)).Message);
+        Assert.Contains("conditional false ignores classes",
+            Assert.Throws<ArgumentException>(() => new TrainOptions { Clusters = 2, Conditional = false }.Validate(ModelKind.Vae)).Message);
+        using var few = unlabelled.Select(torch.arange(3), "three images");
+        Assert.Contains("fewer than the clusters", Assert.Throws<ArgumentException>(() => ImageClusters.Label(few, new TrainOptions { Clusters = 4 })).Message);
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public static class CommandTree
         ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], Positional: "folder | archive");
     public static readonly CommandDefinition Train = new("train", "Trains a DCGAN or VAE on a folder, an IDX file, shards or synthetic shapes, writing checkpoints, grids and metrics",
         ["--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size", "--optimizer", "--lr", "--beta1",
-         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--ada", "--xflip", "--fit-prior", "--conditional", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
+         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--ada", "--xflip", "--fit-prior", "--conditional", "--clusters", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
         ["--resume"]);
     public static readonly CommandDefinition Sample = new("sample", "Generates images from a checkpoint: seeded, as a grid or files, with interpolation, truncation or VAE reconstruction",
         ["--checkpoint", "--count", "--seeds", "--seed", "--class", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"],
@@ -115,6 +115,7 @@ public static class CommandTree
         ["--class"] = "the class to draw (class-conditional models; default: each seed's own); with --reconstruct, the inputs' class (default: their folders')",
         ["--init-from"] = "start from this checkpoint's networks (a warm start; the spec must match)",
         ["--labels"] = "attach Fashion-MNIST's labels, so variants train class-conditionally unless they say conditional false",
+        ["--clusters"] = "unlabelled data: group the images into K clusters (k-means over a self-supervised extractor's features) and train class-conditionally on them (default: off)",
         ["--options"] = "training options as imagegen.json holds them",
         ["--nz"] = "latent size",
         ["--ngf"] = "generator width",

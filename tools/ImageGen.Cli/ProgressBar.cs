@@ -51,3 +51,9 @@ public sealed class ProgressBar(TextWriter output) : IProgress<TrainingProgress>
         drawn = false;
     }
 }
+
+/// <summary>Progress in words, written as it comes, one line each (IProgress on the reporting thread, unlike Progress&lt;T&gt;).</summary>
+public sealed class LineProgress(TextWriter output) : IProgress<string>
+{
+    public void Report(string line) => output.WriteLine(line);
+}

@@ -1,5 +1,6 @@
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
+using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
 using ImageGen.Core.Runtime;
 using ImageGen.Core.Training;
@@ -24,8 +25,11 @@ public static class TrainCommand
         TextWriter output, TextWriter error, string? initFrom = null)
     {
         output.WriteLine(TorchRuntime.Describe());
-        using var data = DatasetLoader.Load(dataSource, spec.ImageSize, spec.Channels, limit, seed: options.Seed ?? 0);
-        output.WriteLine($"data: {data.Description} -> {data.Count} x {data.Channels}x{data.ImageSize}x{data.ImageSize}");
+        using var loaded = DatasetLoader.Load(dataSource, spec.ImageSize, spec.Channels, limit, seed: options.Seed ?? 0);
+        output.WriteLine($"data: {loaded.Description} -> {loaded.Count} x {loaded.Channels}x{loaded.ImageSize}x{loaded.ImageSize}");
+        if (options.Clusters is > 0 && !ImageClusters.Apply(loaded, options)) output.WriteLine($"clusters {options.Clusters}: the data has classes of its own ({string.Join(", ", loaded.ClassNames)}), and keeps them");
+        using var clustered = ImageClusters.Label(loaded, options, progress: new LineProgress(error));
+        var data = clustered ?? loaded;
         output.WriteLine($"model: {spec.Kind} nz={spec.LatentSize} ngf={spec.Ngf} ndf={spec.Ndf}; optimizer {options.Optimizer} lr {options.ResolvedLr(spec.Kind)}; " +
                          $"loss {options.ResolvedLoss(spec.Kind)}; batch {options.BatchSize}; out {outFolder}");
         using var cancel = new CancellationTokenSource();

@@ -59,6 +59,7 @@ public static class VariantsBenchCommand
         }
 
         var runs = new List<VariantRun>();
+        var clustered = new Dictionary<int, ImageTensorDataset>();
         foreach (int seed in seeds)
             foreach (var (name, settings, _) in variants)
             {
@@ -68,7 +69,7 @@ public static class VariantsBenchCommand
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var result = Trainer.Run(new TrainRequest
                 {
-                    Data = train, Spec = spec, RunFolder = runFolder,
+                    Data = settings.Options.Clusters is > 0 ? Clustered(train, settings.Options, clustered, output) : train, Spec = spec, RunFolder = runFolder,
                     Options = settings.Options with { MaxSteps = steps, Seed = seed, SampleEveryEpochs = int.MaxValue / 2 },
                 });
                 double seconds = clock.Elapsed.TotalSeconds;
@@ -80,7 +81,7 @@ public static class VariantsBenchCommand
                     using var rawSampler = ImageSampler.Load(result.CheckpointPath, raw: true);
                     raw = QualityScoring.Of(rawSampler, extractor, reference, samples);
                 }
-                var accuracy = sampler.Spec.Classes > 0 ? ClassAccuracy(sampler, extractor, samples / sampler.Spec.Classes) : null;
+                var accuracy = sampler.ClassNames.SequenceEqual(FashionMnistClasses) ? ClassAccuracy(sampler, extractor, samples / sampler.Spec.Classes) : null;
                 runs.Add(new VariantRun(name, seed, result.Steps, seconds, scores, raw) { ClassAccuracy = accuracy });
                 output.WriteLine($"{name} seed {seed}: {result.Steps} steps in {seconds:0} s: {scores}" + (raw is null ? "" : $"; raw G: FD {raw.Fd:0.00}") +
                                  (accuracy is null ? "" : $"; class accuracy {accuracy["overall"]:P1} ({string.Join(", ", accuracy.Where(a => a.Key != "overall").Select(a => $"{a.Key} {a.Value:P0}"))})"));
@@ -100,6 +101,7 @@ public static class VariantsBenchCommand
                              $"{Median(mine.Select(r => r.Scores.Precision).ToList()),6:0.000} {Median(mine.Select(r => r.Scores.Recall).ToList()),6:0.000} " +
                              $"{Median(mine.Select(r => r.Scores.NearCopyShare).ToList()),7:P2}");
         }
+        foreach (var labelled in clustered.Values) labelled.Dispose();
         File.WriteAllText(Path.Combine(outFolder, "variants.json"), JsonSerializer.Serialize(new
         {
             data, limit, steps, seeds, samples, imageSize, channels, threads, machine = TorchRuntime.Describe(), extractor = extractor.Info,
@@ -107,6 +109,29 @@ public static class VariantsBenchCommand
         }, Json.Options));
         output.WriteLine($"wrote {outFolder}/variants.json");
         return 0;
+    }
+
+    /// <summary>
+    /// The images labelled by a variant's clusters (ImageClusters, as training would find them in unlabelled data), made
+    /// once per cluster count in an invocation. Prints the clusters' sizes, and their purity against the data's own labels
+    /// where it has them (--labels): the share of images whose cluster's most common label is their own.
+    /// </summary>
+    private static ImageTensorDataset Clustered(ImageTensorDataset images, TrainOptions options, Dictionary<int, ImageTensorDataset> made, TextWriter output)
+    {
+        int k = options.Clusters!.Value;
+        if (made.TryGetValue(k, out var done)) return done;
+        using var unlabelled = new ImageTensorDataset(images.Pixels.clone(), images.Description);
+        var clustered = ImageClusters.Label(unlabelled, options)!;
+        var assigned = clustered.Labels!.data<long>().ToArray();
+        string purity = "";
+        if (images.Labels is not null)
+        {
+            var truth = images.Labels.data<long>().ToArray();
+            int agree = assigned.Select((cluster, i) => (cluster, label: truth[i])).GroupBy(p => p.cluster).Sum(g => g.GroupBy(p => p.label).Max(l => l.Count()));
+            purity = $", purity against the labels {(double)agree / images.Count:P1}";
+        }
+        output.WriteLine($"clusters: {k} by k-means over a self-supervised extractor's features; sizes {string.Join(" ", Enumerable.Range(0, k).Select(c => assigned.Count(a => a == c)))}{purity}");
+        return made[k] = clustered;
     }
 
     public static readonly string[] FashionMnistClasses = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"];

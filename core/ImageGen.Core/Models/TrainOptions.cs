@@ -60,6 +60,13 @@ public sealed record TrainOptions
     /// </summary>
     public bool? Conditional { get; init; }
     /// <summary>
+    /// Classes found in unlabelled data: its images grouped by k-means into this many clusters of a self-supervised
+    /// extractor's features (ImageClusters), and the model trained class-conditionally on them, each cluster a class
+    /// ("cluster-01" the largest). Null or 0: off. Data with classes of its own keeps them.
+    /// </summary>
+    public int? Clusters { get; init; }
+    public const int MaxClusters = 100;
+    /// <summary>
     /// A run on a dataset with a published model starts from that model's weights when their specs match (the pipeline
     /// decides; core trains from whatever start it is given). False always starts fresh.
     /// </summary>
@@ -98,6 +105,9 @@ public sealed record TrainOptions
         if (SampleEveryEpochs < 1) throw new ArgumentException($"sample-every {SampleEveryEpochs} must be at least 1");
         if (SampleCount is < 1 or > 256) throw new ArgumentException($"sample count {SampleCount} is outside 1..256");
         if (LogEverySteps < 1) throw new ArgumentException($"log-every {LogEverySteps} must be at least 1");
+        if (Clusters is < 0 or 1 or > MaxClusters) throw new ArgumentException($"clusters {Clusters} must be 0 (off) or 2..{MaxClusters}");
+        if (Clusters is > 0 && Conditional == false)
+            throw new ArgumentException($"clusters {Clusters} trains on the clusters as classes, and conditional false ignores classes: drop one");
         var family = ModelFamily.For(kind);
         if (EmaImages is > 0 && kind != ModelKind.Dcgan)
             throw new ArgumentException($"ema {EmaImages}: a moving average is kept for GAN generators only; a {family.Name} takes 0");

@@ -132,7 +132,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     public static readonly string[] Keys =
     [
         "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
-        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "ada", "xflip", "fitPrior", "conditional", "seed", "sampleEvery",
+        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "ada", "xflip", "fitPrior", "conditional", "clusters", "seed", "sampleEvery",
     ];
 
     /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
@@ -175,6 +175,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             XFlip = values.Bool("xflip") ?? false,
             FitPrior = values.Bool("fitPrior"),
             Conditional = values.Bool("conditional"),
+            Clusters = values.Int("clusters", 0, TrainOptions.MaxClusters),
             WarmStart = values.Bool(WarmStartKey) ?? true,
             Seed = values.Int("seed", 0, int.MaxValue),
             SampleEveryEpochs = values.Int("sampleEvery", 1, 1_000_000) ?? 1,

@@ -1,6 +1,7 @@
 using Azure.Storage.Blobs;
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
+using ImageGen.Core.Metrics;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Storage;
 using ImageGen.Pipeline.Telemetry;
@@ -14,13 +15,26 @@ namespace ImageGen.Pipeline.Train;
 /// chunk finds its record and returns it without training again; a killed one is simply run again from the
 /// last checkpoint. A cancel marker blob stops the chunk within a couple of seconds, checkpoint kept.
 /// The first chunk of a run warm-starts from the dataset's latest published model when the specs match (WarmStart).
+/// A run with clusters (TrainOptions.Clusters) on unlabelled data trains on the clusters of the dataset version's
+/// extractor, the one its evaluation scores with (QualityReferences): made by the first chunk, and the same clusters
+/// found again by every later one.
 /// </summary>
 public sealed class RunTrainer(BlobServiceClient service)
 {
     private readonly PackedDatasets datasets = new(service);
     private readonly ModelRegistry registry = new(service);
+    private readonly QualityReferences references = new(service);
     public static readonly TimeSpan CancelPollInterval = TimeSpan.FromSeconds(1);
     private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+
+    /// <summary>The shards labelled by the run's clusters over the dataset version's extractor; null where clusters do not apply.</summary>
+    private async Task<ImageTensorDataset?> ClusteredAsync(string dataset, ChunkRequest request, ImageTensorDataset shards, Core.Models.TrainOptions options,
+        CancellationToken cancellationToken)
+    {
+        if (!ImageClusters.Apply(shards, options)) return null;
+        using var quality = await references.GetAsync(dataset, request.DatasetVersion, shards, request.ExtractorSteps, cancellationToken: cancellationToken);
+        return ImageClusters.Label(shards, options.Clusters!.Value, quality.Extractor);
+    }
 
     public async Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken = default)
     {
@@ -40,7 +54,9 @@ public sealed class RunTrainer(BlobServiceClient service)
             if (await checkpointBlob.ExistsAsync(cancellationToken)) await checkpointBlob.DownloadToAsync(checkpointPath, cancellationToken);
 
             var (spec, userOptions) = request.Settings;
-            using var data = DatasetLoader.ReadShards(dataFolder);
+            using var shards = DatasetLoader.ReadShards(dataFolder);
+            using var clustered = await ClusteredAsync(dataset, request, shards, userOptions, cancellationToken);
+            var data = clustered ?? shards;
             var plan = TrainingPlan.For(spec, userOptions, data.Count);
             int batch = plan.BatchSize;
             long? totalSteps = plan.TotalSteps;

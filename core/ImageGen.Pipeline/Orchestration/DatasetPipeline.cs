@@ -105,6 +105,7 @@ public static class DatasetPipeline
             {
                 Dataset = input.Dataset, RunId = run.RunId, DatasetVersion = run.DatasetVersion, Settings = run.Settings, Chunk = run.Chunk,
                 FromStep = run.Step, TrainedSeconds = run.TrainedSeconds, ChunkSteps = settings.ChunkSteps, ChunkTime = settings.ChunkTime,
+                ExtractorSteps = settings.ExtractorSteps,
             };
             context.SetCustomStatus(Training(context, input.Dataset, run, last));
             try { last = await context.CallActivityAsync<ChunkResult>(ActivityNames.TrainChunk, request, Retry(settings)); }

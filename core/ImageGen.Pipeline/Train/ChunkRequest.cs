@@ -14,4 +14,6 @@ public sealed record ChunkRequest
     public double TrainedSeconds { get; init; }
     public int ChunkSteps { get; init; }
     public TimeSpan ChunkTime { get; init; }
+    /// <summary>Training steps of the dataset version's self-supervised extractor, when clusters need it before it is made (PipelineSettings).</summary>
+    public int ExtractorSteps { get; init; } = 400;
 }

@@ -3,9 +3,8 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using ImageGen.Core.Data;
 using ImageGen.Core.Metrics;
-using ImageGen.Pipeline.Storage;
 
-namespace ImageGen.Pipeline.Evaluate;
+namespace ImageGen.Pipeline.Storage;
 
 /// <summary>A dataset version's extractor and real-side features, ready to score generators with.</summary>
 public sealed class LoadedQualityReference(FeatureExtractor extractor, QualityReference reference, bool cached) : IDisposable

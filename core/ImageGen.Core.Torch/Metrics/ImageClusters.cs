@@ -1,0 +1,98 @@
+using ImageGen.Core.Data;
+using ImageGen.Core.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ImageGen.Core.Metrics;
+
+/// <summary>
+/// Classes found in unlabelled images (TrainOptions.Clusters): a self-supervised extractor trained on the images
+/// (ContrastiveTraining), then k-means over its features, so a class-conditional model can be trained on data that came
+/// without classes, as self-conditioned GANs do (Liu et al. 2020). Both steps are seeded with fixed seeds, so the same
+/// images always give the same clusters, whatever the run's seed: a resumed run finds its classes again. Clusters are
+/// numbered by size, largest first, so they keep their names as a dataset grows by a little.
+/// </summary>
+public static class ImageClusters
+{
+    public const int Seed = 1;
+
+    /// <summary>Whether a run with these options on this data trains on clusters: asked for, and the data has no classes.</summary>
+    public static bool Apply(ImageTensorDataset data, TrainOptions options) => options.Clusters is > 0 && data.Labels is null;
+
+    /// <summary>
+    /// The data labelled by options.Clusters clusters over the features of a self-supervised extractor trained on it here
+    /// (seeded, as the pipeline's dataset-version extractor is); null where clustering does not apply (see Apply). The
+    /// caller disposes what it gets.
+    /// </summary>
+    public static ImageTensorDataset? Label(ImageTensorDataset data, TrainOptions options, int extractorSteps = ContrastiveTraining.DefaultSteps,
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (!Apply(data, options)) return null;
+        CheckCount(data, options.Clusters!.Value);
+        progress?.Report($"clusters: training a self-supervised extractor on {data.Count} images ({extractorSteps} steps)");
+        using var extractor = FeatureExtractor.TrainSelfSupervised(data, extractorSteps, Seed, progress, cancellationToken);
+        return Label(data, options.Clusters!.Value, extractor, progress);
+    }
+
+    /// <summary>The data labelled by k clusters over the extractor's features, named cluster-01 (the largest), cluster-02, ...</summary>
+    public static ImageTensorDataset Label(ImageTensorDataset data, int k, FeatureExtractor extractor, IProgress<string>? progress = null)
+    {
+        CheckCount(data, k);
+        using var features = extractor.Extract(data);
+        var assigned = Assign(features, k, Seed);
+        var sizes = Enumerable.Range(0, k).Select(c => assigned.Count(a => a == c)).ToArray();
+        progress?.Report($"clusters: {k} by k-means over the extractor's features, of {string.Join(", ", sizes)} images");
+        return new ImageTensorDataset(data.Pixels.clone(), $"{data.Description} in {k} clusters", torch.tensor(assigned),
+            [.. Enumerable.Range(1, k).Select(c => $"cluster-{c:D2}")]);
+    }
+
+    private static void CheckCount(ImageTensorDataset data, int k)
+    {
+        if (k > data.Count) throw new ArgumentException($"clusters {k}: the dataset has {data.Count} images, fewer than the clusters asked for");
+    }
+
+    /// <summary>
+    /// k-means over features [n, d], each row scaled to unit length (so distance is cosine distance): k-means++ seeding
+    /// from a seeded Random, then Lloyd's iterations until no row changes cluster. Returns each row's cluster in 0..k-1,
+    /// the largest cluster 0 (ties by first member). A cluster left empty keeps its centre.
+    /// </summary>
+    public static long[] Assign(Tensor features, int k, int seed, int maxIterations = 100)
+    {
+        long n = features.shape[0];
+        if (k < 1 || k > n) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must lie in 1..{n}, the number of rows");
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var x = torch.nn.functional.normalize(features.to_type(ScalarType.Float32), dim: 1);
+        var random = new Random(seed);
+        var chosen = new List<long> { random.NextInt64(n) };
+        var nearest = (x - x[chosen[0]]).pow(2).sum(1);
+        while (chosen.Count < k)
+        {
+            // The next centre drawn with probability proportional to its squared distance from the nearest centre so far.
+            var cumulative = nearest.to_type(ScalarType.Float64).cumsum(0);
+            double target = random.NextDouble() * cumulative[-1].item<double>();
+            long next = Math.Min(n - 1, cumulative.lt(target).sum().item<long>());
+            chosen.Add(next);
+            nearest = torch.minimum(nearest, (x - x[next]).pow(2).sum(1));
+        }
+        var centres = x.index_select(0, torch.tensor(chosen.ToArray()));
+        Tensor? assigned = null;
+        for (int iteration = 0; iteration < maxIterations; iteration++)
+        {
+            var next = torch.cdist(x, centres).argmin(1);
+            if (assigned is not null && next.eq(assigned).all().item<bool>()) break;
+            assigned = next;
+            for (int c = 0; c < k; c++)
+            {
+                var members = assigned.eq(c);
+                if (members.any().item<bool>()) centres[c] = x[members].mean([0]);
+            }
+        }
+        var raw = assigned!.data<long>().ToArray();
+        // Renumbered by size, largest first; equal sizes by their first member.
+        var order = Enumerable.Range(0, k).OrderByDescending(c => raw.Count(a => a == c)).ThenBy(c => Array.IndexOf(raw, (long)c) is var first && first < 0 ? n : first).ToArray();
+        var rank = new long[k];
+        for (int i = 0; i < k; i++) rank[order[i]] = i;
+        return [.. raw.Select(a => rank[a])];
+    }
+}
