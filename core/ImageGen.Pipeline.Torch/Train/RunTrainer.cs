@@ -29,11 +29,11 @@ public sealed class RunTrainer(BlobServiceClient service)
 
     /// <summary>The shards labelled by the run's clusters over the dataset version's extractor; null where clusters do not apply.</summary>
     private async Task<ImageTensorDataset?> ClusteredAsync(string dataset, ChunkRequest request, ImageTensorDataset shards, Core.Models.TrainOptions options,
-        CancellationToken cancellationToken)
+        IProgress<string> progress, CancellationToken cancellationToken)
     {
         if (!ImageClusters.Apply(shards, options)) return null;
-        using var quality = await references.GetAsync(dataset, request.DatasetVersion, shards, request.ExtractorSteps, cancellationToken: cancellationToken);
-        return ImageClusters.Label(shards, options.Clusters!.Value, quality.Extractor);
+        using var quality = await references.GetAsync(dataset, request.DatasetVersion, shards, request.ExtractorSteps, progress, cancellationToken);
+        return ImageClusters.Label(shards, options.Clusters!.Value, quality.Extractor, progress);
     }
 
     public async Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken = default)
@@ -55,9 +55,7 @@ public sealed class RunTrainer(BlobServiceClient service)
 
             var (spec, userOptions) = request.Settings;
             using var shards = DatasetLoader.ReadShards(dataFolder);
-            using var clustered = await ClusteredAsync(dataset, request, shards, userOptions, cancellationToken);
-            var data = clustered ?? shards;
-            var plan = TrainingPlan.For(spec, userOptions, data.Count);
+            var plan = TrainingPlan.For(spec, userOptions, shards.Count);
             int batch = plan.BatchSize;
             long? totalSteps = plan.TotalSteps;
             var trainedBefore = TimeSpan.FromSeconds(request.TrainedSeconds);
@@ -88,6 +86,9 @@ public sealed class RunTrainer(BlobServiceClient service)
                 stage = "training", epoch = p.Epoch, step = p.Step, totalSteps, losses = p.Losses, imagesPerSecond = p.ImagesPerSecond,
                 etaSeconds = plan.Eta(p.Step, p.ImagesPerSecond / batch, trainedBefore + p.Elapsed)?.TotalSeconds, chunk = request.Chunk,
             }));
+            using var clustered = await ClusteredAsync(dataset, request, shards, userOptions,
+                new Progress<string>(message => progressBlob.Report(new { stage = "clustering", message, chunk = request.Chunk })), cancellationToken);
+            var data = clustered ?? shards;
             var start = resumeFrom is null
                 ? await WarmStartAsync(dataset, spec, userOptions, data, runFolder, cancellationToken)
                 : new WarmStart(null, null, resumeFrom.StartNote);
