@@ -300,6 +300,24 @@ public class HardeningTests
         var second = await trainer.TrainChunkAsync(Clustered(1, 2));
         Assert.Equal(4, second.Step);
         Assert.Equal(["cluster-01", "cluster-02"], (await HeaderAsync()).Classes);
+
+        // A new run warm-starts from a published model trained on this version's clusters, not on another version's.
+        using var folder = new TempFolder();
+        string published = folder.File(Checkpoint.FileName);
+        await checkpoint.DownloadToAsync(published);
+        var registry = new ModelRegistry(storage);
+        async Task<string?> NewRunStartAsync(string version, string parentVersion, string runId)
+        {
+            await using (var file = File.OpenRead(published))
+                await registry.PublishAsync(new ModelCard
+                {
+                    Dataset = dataset, Version = version, Spec = header.Spec, Classes = header.Classes, DatasetVersion = parentVersion, Steps = 4,
+                    PublishedAt = DateTimeOffset.UtcNow,
+                }, file, null);
+            return (await trainer.TrainChunkAsync(Clustered(0, 0) with { RunId = runId })).Start;
+        }
+        Assert.StartsWith("warm start from", await NewRunStartAsync("v0001", datasetVersion, "run-b"));
+        Assert.StartsWith("fresh start: clusters are found anew for each dataset version", await NewRunStartAsync("v0002", "an-older-version", "run-c"));
     }
 
     [Fact]

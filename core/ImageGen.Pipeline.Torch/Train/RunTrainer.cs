@@ -90,7 +90,7 @@ public sealed class RunTrainer(BlobServiceClient service)
                 new Progress<string>(message => progressBlob.Report(new { stage = "clustering", message, chunk = request.Chunk })), cancellationToken);
             var data = clustered ?? shards;
             var start = resumeFrom is null
-                ? await WarmStartAsync(dataset, spec, userOptions, data, runFolder, cancellationToken)
+                ? await WarmStartAsync(dataset, spec, userOptions, data, clustered is null ? null : request.DatasetVersion, runFolder, cancellationToken)
                 : new WarmStart(null, null, resumeFrom.StartNote);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = fromStep > request.FromStep
@@ -138,8 +138,9 @@ public sealed class RunTrainer(BlobServiceClient service)
     /// The latest published model of the dataset, when warmStart is on and it was trained as this run would be (same
     /// spec, classes included); otherwise a fresh start with the reason.
     /// </summary>
+    /// <param name="clusteredVersion">The dataset version whose clusters are the run's classes; null where they are not clusters.</param>
     private async Task<WarmStart> WarmStartAsync(string dataset, Core.Models.ModelSpec spec, Core.Models.TrainOptions options,
-        ImageTensorDataset data, string runFolder, CancellationToken cancellationToken)
+        ImageTensorDataset data, string? clusteredVersion, string runFolder, CancellationToken cancellationToken)
     {
         if (!options.WarmStart) return new WarmStart(null, null, "fresh start: warmStart is off");
         var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
@@ -155,6 +156,9 @@ public sealed class RunTrainer(BlobServiceClient service)
             return new WarmStart(null, null, $"fresh start: the published {pointer.Version} is {Trainer.Describe(parent.Spec)}, this run is {Trainer.Describe(wanted)}");
         if (wanted.Classes > 0 && !parent.Classes.SequenceEqual(data.ClassNames))
             return new WarmStart(null, null, $"fresh start: the published {pointer.Version} has classes {string.Join(", ", parent.Classes)}, the data has {string.Join(", ", data.ClassNames)}");
+        // Each dataset version's clusters come from its own extractor: cluster-03 of one version need not be cluster-03 of another.
+        if (clusteredVersion is not null && parent.DatasetVersion != clusteredVersion)
+            return new WarmStart(null, null, $"fresh start: clusters are found anew for each dataset version, and the published {pointer.Version} was trained on another's ({parent.DatasetVersion ?? "unknown"})");
         string path = Path.Combine(runFolder, "warm-start.ckpt");
         await using (var source = await registry.OpenCheckpointAsync(dataset, pointer.Version, cancellationToken))
         await using (var target = File.Create(path))
