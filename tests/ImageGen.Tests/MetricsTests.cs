@@ -65,6 +65,26 @@ public class MetricsTests
         Assert.Contains("fewer than the clusters", Assert.Throws<ArgumentException>(() => ImageClusters.Label(few, new TrainOptions { Clusters = 4 })).Message);
     }
 
+    /// <summary>
+    /// Images with identical features leave k-means clusters empty: those are dropped, so every class has images, and
+    /// images that all look alike are refused, naming the option.
+    /// </summary>
+    [Fact]
+    public void Clusters_that_come_out_empty_are_dropped_and_alike_images_are_refused()
+    {
+        TestImages.EnsureRuntime();
+        using var shapes = SyntheticShapes.Generate(4, 32, 1, seed: 5);
+        // Two distinct images, each eight times over.
+        using var twoKinds = shapes.Select(torch.tensor(Enumerable.Range(0, 16).Select(i => (long)(i % 2)).ToArray()), "two images, repeated");
+        using var extractor = FeatureExtractor.TrainSelfSupervised(shapes, steps: 5);
+        using var clustered = ImageClusters.Label(twoKinds, 4, extractor);
+        Assert.Equal(["cluster-01", "cluster-02"], clustered.ClassNames);
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => i % 2 == 0 ? clustered.Labels![0].item<long>() : clustered.Labels![1].item<long>()),
+            clustered.Labels!.data<long>().ToArray());
+        using var oneKind = shapes.Select(torch.zeros(8, dtype: ScalarType.Int64), "one image, repeated");
+        Assert.Contains("clusters 3: the 8 images do not make two clusters", Assert.Throws<ArgumentException>(() => ImageClusters.Label(oneKind, 3, extractor)).Message);
+    }
+
     [Fact]
     public void Frechet_distance_is_near_zero_for_two_samples_of_one_gaussian_and_matches_the_closed_form_otherwise()
     {

@@ -10,7 +10,8 @@ namespace ImageGen.Core.Metrics;
 /// (ContrastiveTraining), then k-means over its features, so a class-conditional model can be trained on data that came
 /// without classes, as self-conditioned GANs do (Liu et al. 2020). Both steps are seeded with fixed seeds, so the same
 /// images always give the same clusters, whatever the run's seed: a resumed run finds its classes again. Clusters are
-/// numbered by size, largest first, so they keep their names as a dataset grows by a little.
+/// numbered by size, largest first; a cluster k-means leaves empty (images with identical features) is dropped, so every
+/// class has images.
 /// </summary>
 public static class ImageClusters
 {
@@ -34,16 +35,23 @@ public static class ImageClusters
         return Label(data, options.Clusters!.Value, extractor, progress);
     }
 
-    /// <summary>The data labelled by k clusters over the extractor's features, named cluster-01 (the largest), cluster-02, ...</summary>
+    /// <summary>
+    /// The data labelled by up to k clusters over the extractor's features, named cluster-01 (the largest), cluster-02, ...:
+    /// fewer where k-means leaves some empty. ArgumentException where the images do not make two clusters.
+    /// </summary>
     public static ImageTensorDataset Label(ImageTensorDataset data, int k, FeatureExtractor extractor, IProgress<string>? progress = null)
     {
         CheckCount(data, k);
         using var features = extractor.Extract(data);
         var assigned = Assign(features, k, Seed);
-        var sizes = Enumerable.Range(0, k).Select(c => assigned.Count(a => a == c)).ToArray();
-        progress?.Report($"clusters: {k} by k-means over the extractor's features, of {string.Join(", ", sizes)} images");
-        return new ImageTensorDataset(data.Pixels.clone(), $"{data.Description} in {k} clusters", torch.tensor(assigned),
-            [.. Enumerable.Range(1, k).Select(c => $"cluster-{c:D2}")]);
+        // Numbered by size, so the empty clusters are the last ones.
+        var sizes = Enumerable.Range(0, k).Select(c => assigned.Count(a => a == c)).TakeWhile(size => size > 0).ToArray();
+        if (sizes.Length < 2)
+            throw new ArgumentException($"clusters {k}: the {data.Count} images do not make two clusters (their features are all alike)");
+        progress?.Report($"clusters: {sizes.Length} by k-means over the extractor's features, of {string.Join(", ", sizes)} images" +
+                         (sizes.Length < k ? $" ({k - sizes.Length} of the {k} asked for came out empty)" : ""));
+        return new ImageTensorDataset(data.Pixels.clone(), $"{data.Description} in {sizes.Length} clusters", torch.tensor(assigned),
+            [.. Enumerable.Range(1, sizes.Length).Select(c => $"cluster-{c:D2}")]);
     }
 
     private static void CheckCount(ImageTensorDataset data, int k)
