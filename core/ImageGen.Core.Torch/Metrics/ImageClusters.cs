@@ -97,8 +97,11 @@ public static class ImageClusters
             }
         }
         var raw = assigned!.data<long>().ToArray();
-        // Renumbered by size, largest first; equal sizes by their first member.
-        var order = Enumerable.Range(0, k).OrderByDescending(c => raw.Count(a => a == c)).ThenBy(c => Array.IndexOf(raw, (long)c) is var first && first < 0 ? n : first).ToArray();
+        // Renumbered by size, largest first; equal sizes by their first member (an empty cluster has none: last).
+        var sizes = new int[k];
+        var firstMember = Enumerable.Repeat(n, k).ToArray();
+        for (long i = n - 1; i >= 0; i--) { sizes[raw[i]]++; firstMember[raw[i]] = i; }
+        var order = Enumerable.Range(0, k).OrderByDescending(c => sizes[c]).ThenBy(c => firstMember[c]).ToArray();
         var rank = new long[k];
         for (int i = 0; i < k; i++) rank[order[i]] = i;
         return [.. raw.Select(a => rank[a])];

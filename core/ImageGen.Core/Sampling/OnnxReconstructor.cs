@@ -15,15 +15,12 @@ public sealed class OnnxReconstructor : IImageReconstructor
     public const string ImagesInput = "images", MeanOutput = "mu";
     private readonly OnnxGenerator generator;
     private readonly InferenceSession encoder;
-    /// <summary>Whether encoder.onnx takes each image's class (a class-conditional VAE's encoder, q(z | x, y)).</summary>
-    private readonly bool encoderTakesClass;
     private readonly RunOptions runOptions = new();
 
     private OnnxReconstructor(OnnxGenerator generator, InferenceSession encoder)
     {
         this.generator = generator;
         this.encoder = encoder;
-        encoderTakesClass = encoder.InputMetadata.ContainsKey(OnnxGenerator.ClassInput);
     }
 
     /// <summary>Takes ownership of the generator; refuses an encoder whose input or output does not fit its spec.</summary>
@@ -68,7 +65,8 @@ public sealed class OnnxReconstructor : IImageReconstructor
         try
         {
             inputs[ImagesInput] = OrtValue.CreateTensorValueFromMemory(images, [1, Spec.Channels, Spec.ImageSize, Spec.ImageSize]);
-            if (encoderTakesClass) inputs[OnnxGenerator.ClassInput] = OrtValue.CreateTensorValueFromMemory(new[] { (long)imageClass!.Value }, [1]);
+            // Load refused any encoder whose class input does not match the spec's, so the spec says whether it takes one.
+            if (Spec.ConditionalEncoder) inputs[OnnxGenerator.ClassInput] = OrtValue.CreateTensorValueFromMemory(new[] { (long)imageClass!.Value }, [1]);
             using var outputs = encoder.Run(runOptions, inputs, [MeanOutput]);
             mean = outputs[0].GetTensorDataAsSpan<float>().ToArray();
         }
