@@ -1,5 +1,6 @@
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
+using ImageGen.Core.Export;
 using ImageGen.Core.Models;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
@@ -249,6 +250,56 @@ public class ModelVariantTests(TrainedRuns runs)
         using var unasked = sampler.Generate(seeds);
         using var asked = sampler.Generate(seeds, classes: own);
         Assert.True(unasked.eq(asked).all().item<bool>());
+    }
+
+    [Fact]
+    public void Samples_without_a_class_draw_each_class_as_often_as_the_training_data_holds_it()
+    {
+        using var folder = new TempFolder();
+        // Three classes of 120, 60 and 20 images (what they show does not matter to the draw).
+        using var labels = torch.cat([torch.zeros(120, dtype: ScalarType.Int64), torch.ones(60, dtype: ScalarType.Int64), torch.full(20, 2L, dtype: ScalarType.Int64)]);
+        using var data = new ImageTensorDataset(runs.Data.Pixels[..200].clone(), "three unequal classes", labels.clone(), ["many", "some", "few"]);
+        var spec = ModelSpec.DefaultFor(ModelKind.Dcgan) with { Ngf = 8, Ndf = 8, LatentSize = 8 };
+        var run = Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = spec, RunFolder = folder.File("unequal"), Options = new TrainOptions { MaxSteps = 2, BatchSize = 16, Seed = 1 },
+        });
+        var seeds = Seeds.Range(0, 20_000);
+        static double[] Shares(int[] classes) => [.. Enumerable.Range(0, 3).Select(c => classes.Count(x => x == c) / (double)classes.Length)];
+        using (var sampler = ImageSampler.Load(run.CheckpointPath))
+        {
+            Assert.Equal([120, 60, 20], sampler.Header.ClassSizes);
+            var shares = Shares(sampler.ClassesFor(seeds));
+            Assert.True(Math.Abs(shares[0] - 0.6) < 0.015 && Math.Abs(shares[1] - 0.3) < 0.015 && Math.Abs(shares[2] - 0.1) < 0.015,
+                $"drawn shares {string.Join(" / ", shares.Select(x => x.ToString("0.000")))} for data of 0.6 / 0.3 / 0.1");
+            // The ONNX file carries the sizes, so the lean build draws the same classes; a malformed count is refused by name.
+            using var checkpoint = GeneratorCheckpoint.Load(File.OpenRead(run.CheckpointPath));
+            using var onnx = OnnxGenerator.Load(OnnxExport.ToBytes(checkpoint));
+            Assert.Equal([120, 60, 20], onnx.ClassSizes);
+            Assert.Equal(sampler.ClassesFor(seeds), ClassConditioning.FromSeeds(seeds, 3, onnx.ClassSizes));
+            var malformed = Assert.Throws<InvalidDataException>(() => OnnxGenerator.Load(OnnxExport.ToBytes(checkpoint.Header with { ClassSizes = [120, 60] }, checkpoint.Generator, checkpoint.Averaged)));
+            Assert.Contains(OnnxGenerator.ClassSizesKey, malformed.Message);
+        }
+
+        // A checkpoint saved before sizes were recorded keeps its uniform draw, seed for seed as before (these classes of
+        // seeds 0-11 are what a 3-class model drew then), and keeps it when its run resumes.
+        var (header, sections) = Checkpoint.Read(run.CheckpointPath);
+        string older = folder.File("older");
+        Checkpoint.Write(Path.Combine(older, Checkpoint.FileName), header with { ClassSizes = [] }, [.. sections.Select(s => (s.Key, (Action<BinaryWriter>)(w => w.Write(s.Value))))]);
+        using (var sampler = ImageSampler.Load(older))
+        {
+            Assert.Equal([1, 2, 1, 0, 1, 2, 2, 0, 1, 1, 1, 0], sampler.ClassesFor(Seeds.Range(0, 12)));
+            Assert.All(Shares(sampler.ClassesFor(seeds)), share => Assert.InRange(share, 0.32, 0.35));
+        }
+        Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = spec, RunFolder = older, Resume = true, Options = new TrainOptions { MaxSteps = 4, BatchSize = 16, Seed = 1 },
+        });
+        Assert.Empty(Checkpoint.ReadHeader(Path.Combine(older, Checkpoint.FileName)).ClassSizes);
+
+        Assert.Equal([5, 5, 0, 3, 8, 8, 2, 7, 2, 8, 6, 3], ClassConditioning.FromSeeds(Seeds.Range(0, 12), 10, []));
+        Assert.Throws<ArgumentException>(() => ClassConditioning.FromSeeds(seeds, 3, [120, 60]));
+        Assert.Throws<ArgumentException>(() => ClassConditioning.FromSeeds(seeds, 3, [120, 0, 20]));
     }
 
     [Fact]

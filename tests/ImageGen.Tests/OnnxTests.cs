@@ -62,7 +62,7 @@ public class OnnxTests(TrainedRuns runs)
     {
         var spec = header.Spec;
         var seeds = Seeds.Range(0, 48);
-        int[] classes = spec.Classes > 0 ? ClassConditioning.FromSeeds(seeds, spec.Classes) : new int[seeds.Count];
+        int[] classes = spec.Classes > 0 ? ClassConditioning.FromSeeds(seeds, spec.Classes, header.ClassSizes) : new int[seeds.Count];
         ImagePixels fromTorch;
         using (torch.inference_mode())
         using (var scope = torch.NewDisposeScope())
@@ -73,6 +73,7 @@ public class OnnxTests(TrainedRuns runs)
         using var onnx = OnnxGenerator.Load(OnnxExport.ToBytes(header, generator, averaged), threads: 2);
         Assert.Equal(spec, onnx.Spec);
         Assert.Equal(header.Classes, onnx.ClassNames);
+        Assert.Equal(header.ClassSizes, onnx.ClassSizes);
         var images = onnx.Generate(LatentNoise.Draw(seeds, spec.LatentSize), classes, seeds.Count);
         Assert.True(images.Min() >= -1f && images.Max() <= 1f, $"{family}: ONNX output spans {images.Min():R}..{images.Max():R}, outside [-1, 1]");
         var fromOnnx = ImageGrid.ToPixels(images, spec.Channels, spec.ImageSize, spec.ImageSize, 0, seeds.Count);

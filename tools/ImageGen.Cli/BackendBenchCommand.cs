@@ -43,7 +43,7 @@ public static class BackendBenchCommand
         foreach (int count in counts)
         {
             var seeds = Seeds.Range(0, count);
-            var inputs = new GeneratorInputs(LatentNoise.Draw(seeds, spec.LatentSize), spec.Classes > 0 ? Core.Models.ClassConditioning.FromSeeds(seeds, spec.Classes) : new int[count], count);
+            var inputs = new GeneratorInputs(LatentNoise.Draw(seeds, spec.LatentSize), libtorch.ClassesFor(seeds), count);
             var sides = new (string Name, IServedGenerator Generator, List<double> Ms)[] { ("libtorch", libtorch, []), ("onnxruntime", onnx, []) };
             foreach (var side in sides) for (int i = 0; i < 3; i++) side.Generator.Generate(inputs.Latents, inputs.Classes, count); // warm-up
             for (int round = 0; round < rounds; round++)

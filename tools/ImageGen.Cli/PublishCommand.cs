@@ -31,7 +31,7 @@ public static class PublishCommand
         var latest = await registry.PublishAsync(new ModelCard
         {
             Dataset = dataset, Version = version, Spec = header.Spec, Steps = header.Step, SourceRun = Path.GetFullPath(path),
-            PublishedAt = DateTimeOffset.UtcNow, Classes = header.Classes, Parent = header.WarmStartedFrom,
+            PublishedAt = DateTimeOffset.UtcNow, Classes = header.Classes, ClassSizes = header.ClassSizes, Parent = header.WarmStartedFrom,
         }, file, samples);
         output.WriteLine(latest?.Version == version
             ? $"published {path} as models/{dataset}/{version}; latest.json now names {version}"

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
@@ -9,8 +10,12 @@ using TorchSharp;
 
 namespace ImageGen.Cli;
 
-/// <summary>One trained run of a variant: its scores, and the raw generator's where the run kept a moving average.</summary>
-public sealed record VariantRun(string Variant, int Seed, long Steps, double Seconds, QualityScores Scores, QualityScores? Raw)
+/// <summary>
+/// One trained run of a variant: its scores, the raw generator's where the run kept a moving average, and for a
+/// class-conditional run the scores of the same network with its classes drawn uniformly (as models saved before class
+/// sizes were recorded draw them) instead of as often as the training data holds them.
+/// </summary>
+public sealed record VariantRun(string Variant, int Seed, long Steps, double Seconds, QualityScores Scores, QualityScores? Raw, QualityScores? UniformClasses = null)
 {
     /// <summary>Class-conditional runs: the share of samples of each class that the classifier assigns to that class.</summary>
     public Dictionary<string, double>? ClassAccuracy { get; init; }
@@ -81,14 +86,17 @@ public static class VariantsBenchCommand
                     using var rawSampler = ImageSampler.Load(result.CheckpointPath, raw: true);
                     raw = QualityScoring.Of(rawSampler, extractor, reference, samples);
                 }
+                var uniform = sampler.ClassSizes.Count > 0 ? UniformClassScores(result.CheckpointPath, extractor, reference, samples) : null;
                 var accuracy = sampler.ClassNames.SequenceEqual(FashionMnistClasses) ? ClassAccuracy(sampler, extractor, samples / sampler.Spec.Classes) : null;
-                runs.Add(new VariantRun(name, seed, result.Steps, seconds, scores, raw) { ClassAccuracy = accuracy });
+                runs.Add(new VariantRun(name, seed, result.Steps, seconds, scores, raw, uniform) { ClassAccuracy = accuracy });
                 output.WriteLine($"{name} seed {seed}: {result.Steps} steps in {seconds:0} s: {scores}" + (raw is null ? "" : $"; raw G: FD {raw.Fd:0.00}") +
+                                 (uniform is null ? "" : $"; classes uniform: FD {uniform.Fd:0.00}, precision {uniform.Precision:0.000}, recall {uniform.Recall:0.000} " +
+                                                         $"(class sizes {string.Join(" ", sampler.ClassSizes)})") +
                                  (accuracy is null ? "" : $"; class accuracy {accuracy["overall"]:P1} ({string.Join(", ", accuracy.Where(a => a.Key != "overall").Select(a => $"{a.Key} {a.Value:P0}"))})"));
             }
 
         output.WriteLine();
-        output.WriteLine($"{"variant",-16} {"runs",4} {"FD median",10} {"FD mean ± sd",16} {"vs first",8} {"raw G median",12} {"prec",6} {"recall",6} {"copies",7}");
+        output.WriteLine($"{"variant",-16} {"runs",4} {"FD median",10} {"FD mean ± sd",16} {"vs first",8} {"raw G median",12} {"prec",6} {"recall",6} {"copies",7} {"uniform classes median",22}");
         double? firstMedian = null;
         foreach (var (name, _, _) in variants)
         {
@@ -97,9 +105,10 @@ public static class VariantsBenchCommand
             double median = Median(fd), mean = fd.Average(), sd = Math.Sqrt(fd.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, fd.Count - 1));
             firstMedian ??= median;
             string rawMedian = mine.All(r => r.Raw is not null) ? Median(mine.Select(r => r.Raw!.Fd).ToList()).ToString("0.00") : "-";
+            string uniformMedian = mine.All(r => r.UniformClasses is not null) ? Median(mine.Select(r => r.UniformClasses!.Fd).ToList()).ToString("0.00") : "-";
             output.WriteLine($"{name,-16} {mine.Count,4} {median,10:0.00} {$"{mean:0.00} ± {sd:0.00}",16} {median / firstMedian.Value,8:0.000} {rawMedian,12} " +
                              $"{Median(mine.Select(r => r.Scores.Precision).ToList()),6:0.000} {Median(mine.Select(r => r.Scores.Recall).ToList()),6:0.000} " +
-                             $"{Median(mine.Select(r => r.Scores.NearCopyShare).ToList()),7:P2}");
+                             $"{Median(mine.Select(r => r.Scores.NearCopyShare).ToList()),7:P2} {uniformMedian,22}");
         }
         foreach (var labelled in clustered.Values) labelled.Dispose();
         File.WriteAllText(Path.Combine(outFolder, "variants.json"), JsonSerializer.Serialize(new
@@ -109,6 +118,19 @@ public static class VariantsBenchCommand
         }, Json.Options));
         output.WriteLine($"wrote {outFolder}/variants.json");
         return 0;
+    }
+
+    /// <summary>
+    /// Scores of a class-conditional checkpoint's network with its classes drawn uniformly: a copy of the checkpoint
+    /// without its class sizes, as one saved before they were recorded, sampled at the same seeds.
+    /// </summary>
+    private static QualityScores UniformClassScores(string checkpointPath, FeatureExtractor extractor, QualityReference reference, int samples)
+    {
+        var (header, sections) = Checkpoint.Read(checkpointPath);
+        string copy = Path.Combine(Path.GetDirectoryName(checkpointPath)!, "uniform-classes.ckpt");
+        Checkpoint.Write(copy, header with { ClassSizes = [] }, [.. sections.Select(s => (s.Key, (Action<BinaryWriter>)(w => w.Write(s.Value))))]);
+        using var sampler = ImageSampler.Load(copy);
+        return QualityScoring.Of(sampler, extractor, reference, samples);
     }
 
     /// <summary>

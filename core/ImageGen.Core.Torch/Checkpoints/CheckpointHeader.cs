@@ -15,6 +15,12 @@ public sealed record CheckpointHeader
     public int Seed { get; init; }
     /// <summary>The class names of a class-conditional model, by index (Spec.Classes of them); empty otherwise.</summary>
     public IReadOnlyList<string> Classes { get; init; } = [];
+    /// <summary>
+    /// The training images of each class, by index, which set how often sampling without a class draws each one
+    /// (ClassConditioning.FromSeeds). Empty for an unconditional model and in checkpoints saved before it was recorded,
+    /// which draw their classes uniformly.
+    /// </summary>
+    public IReadOnlyList<int> ClassSizes { get; init; } = [];
     /// <summary>The published version a warm-started run began from (dataset/version), else null.</summary>
     public string? WarmStartedFrom { get; init; }
     /// <summary>How the run started, in words: "warm start from ..." or "fresh start: " and why.</summary>

@@ -36,6 +36,14 @@ public sealed class ImageTensorDataset : IDisposable
         ClassNames = classNames ?? [];
     }
 
+    /// <summary>The images of each class, by index; empty for an unlabelled dataset.</summary>
+    public int[] ClassSizes()
+    {
+        if (Labels is null) return [];
+        using var counts = Labels.bincount(null, ClassNames.Count);
+        return [.. counts.data<long>().ToArray().Select(n => (int)n)];
+    }
+
     /// <summary>Class indices for the given image indices; null for an unlabelled dataset.</summary>
     public Tensor? BatchLabels(Tensor indices) => Labels?.index_select(0, indices);
 

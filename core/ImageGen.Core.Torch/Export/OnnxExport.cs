@@ -23,7 +23,7 @@ public static class OnnxExport
     // The names a served model is read by (OnnxGenerator holds them, since serving has no exporter).
     public const string LatentInput = OnnxGenerator.LatentInput, ClassInput = OnnxGenerator.ClassInput, ImagesOutput = OnnxGenerator.ImagesOutput;
     public const string EncoderInput = OnnxReconstructor.ImagesInput, EncoderOutput = OnnxReconstructor.MeanOutput;
-    public const string SpecKey = OnnxGenerator.SpecKey, ClassesKey = OnnxGenerator.ClassesKey, ProducerKey = OnnxGenerator.ProducerKey;
+    public const string SpecKey = OnnxGenerator.SpecKey, ClassesKey = OnnxGenerator.ClassesKey, ClassSizesKey = OnnxGenerator.ClassSizesKey, ProducerKey = OnnxGenerator.ProducerKey;
     /// <summary>Metadata keys beyond what serving reads: the checkpoint's step, and whether the weights are the average.</summary>
     public const string StepKey = "imagegen.step", AveragedKey = "imagegen.averaged";
 
@@ -170,6 +170,7 @@ public static class OnnxExport
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         model.MetadataProps.Add(new StringStringEntryProto { Key = SpecKey, Value = JsonSerializer.Serialize(header.Spec, Json.Compact) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = ClassesKey, Value = JsonSerializer.Serialize(header.Classes) });
+        if (header.ClassSizes.Count > 0) model.MetadataProps.Add(new StringStringEntryProto { Key = ClassSizesKey, Value = JsonSerializer.Serialize(header.ClassSizes) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = StepKey, Value = header.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         model.MetadataProps.Add(new StringStringEntryProto { Key = AveragedKey, Value = averaged ? "true" : "false" });
         // Also in the protobuf's own fields; repeated here because ONNX Runtime reports the producer's name alone.

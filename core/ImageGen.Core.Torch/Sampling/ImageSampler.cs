@@ -10,7 +10,8 @@ namespace ImageGen.Core.Sampling;
 /// <summary>
 /// Generates images from a checkpoint's generator. A sample is a pure function of (weights, seed, truncation):
 /// each image's z comes from its own seed, and the network runs in eval and inference mode. A class-conditional model
-/// takes a class per image too: the one asked for, else one drawn from the image's seed.
+/// takes a class per image too: the one asked for, else one drawn from the image's seed as often as the training data
+/// holds it.
 /// </summary>
 public sealed class ImageSampler : IImageReconstructor
 {
@@ -42,6 +43,7 @@ public sealed class ImageSampler : IImageReconstructor
 
     /// <summary>The class names of a class-conditional model, by index; empty for an unconditional one.</summary>
     public IReadOnlyList<string> ClassNames => Header.Classes;
+    public IReadOnlyList<int> ClassSizes => Header.ClassSizes;
 
     /// <summary>
     /// One image per seed, [n, C, H, W] in [-1, 1]. truncation scales z (GANs; 1 = off). classes: one per seed, or null
@@ -62,8 +64,8 @@ public sealed class ImageSampler : IImageReconstructor
         return GenerateFrom(path, truncation, Enumerable.Repeat(fixedClass, steps).ToArray());
     }
 
-    /// <summary>Each seed's own class (empty for an unconditional model).</summary>
-    public int[] ClassesFor(IReadOnlyList<long> seeds) => Spec.Classes > 0 ? ClassConditioning.FromSeeds(seeds, Spec.Classes) : new int[seeds.Count];
+    /// <summary>Each seed's own class, drawn as often as the training data holds it (all 0 for an unconditional model).</summary>
+    public int[] ClassesFor(IReadOnlyList<long> seeds) => Spec.Classes > 0 ? ClassConditioning.FromSeeds(seeds, Spec.Classes, ClassSizes) : new int[seeds.Count];
 
     /// <summary>Images from latents z [n, nz] and, for a conditional model, a class per row.</summary>
     public Tensor GenerateFrom(Tensor z, double truncation, IReadOnlyList<int> classes)

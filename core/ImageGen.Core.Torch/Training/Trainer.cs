@@ -159,7 +159,7 @@ public static class Trainer
             startStepInEpoch = resumeFrom.StepInEpoch;
         }
 
-        var run = new RunIdentity(spec, options, seed, spec.Classes > 0 ? data.ClassNames : [], warmStartedFrom, resumeFrom?.StartNote ?? request.StartNote);
+        var run = new RunIdentity(spec, options, seed, spec.Classes > 0 ? data.ClassNames : [], ClassSizesOf(spec, data, resumeFrom), warmStartedFrom, resumeFrom?.StartNote ?? request.StartNote);
         string samplesFolder = Path.Combine(runFolder, "samples");
         Directory.CreateDirectory(samplesFolder);
         Directory.CreateDirectory(Path.Combine(runFolder, "checkpoints"));
@@ -250,7 +250,7 @@ public static class Trainer
     }
 
     /// <summary>What every checkpoint of a run says about it.</summary>
-    private sealed record RunIdentity(ModelSpec Spec, TrainOptions Options, int Seed, IReadOnlyList<string> Classes, string? WarmStartedFrom, string? StartNote);
+    private sealed record RunIdentity(ModelSpec Spec, TrainOptions Options, int Seed, IReadOnlyList<string> Classes, IReadOnlyList<int> ClassSizes, string? WarmStartedFrom, string? StartNote);
 
     /// <summary>
     /// The spec with the data's classes where the run is class-conditional: by default when the data has classes,
@@ -264,6 +264,13 @@ public static class Trainer
         int modelClasses = options.Conditional == false ? 0 : classes;
         return spec with { Classes = modelClasses, ConditionalEncoder = ModelFamily.For(spec.Kind).HasEncoder && modelClasses > 0 };
     }
+
+    /// <summary>
+    /// The training images per class that set how often samples draw each class: the data's, except that a resumed run
+    /// keeps its checkpoint's (none in a checkpoint saved before they were recorded, whose samples keep uniform draws).
+    /// </summary>
+    private static IReadOnlyList<int> ClassSizesOf(ModelSpec spec, ImageTensorDataset data, CheckpointHeader? resumeFrom) =>
+        spec.Classes == 0 ? [] : resumeFrom is not null ? resumeFrom.ClassSizes : data.ClassSizes();
 
     /// <summary>The grids' fixed inputs: the fixed noise, with classes in turn (0, 1, 2, ...) for a conditional model.</summary>
     public static Tensor FixedInputs(ModelSpec spec, int seed, int count)
@@ -356,7 +363,7 @@ public static class Trainer
         var header = new CheckpointHeader
         {
             Spec = run.Spec, Options = run.Options, Step = step, Epoch = epochsCompleted, StepInEpoch = stepInEpoch,
-            Seed = run.Seed, SavedAt = DateTimeOffset.UtcNow, Classes = run.Classes, WarmStartedFrom = run.WarmStartedFrom, StartNote = run.StartNote,
+            Seed = run.Seed, SavedAt = DateTimeOffset.UtcNow, Classes = run.Classes, ClassSizes = run.ClassSizes, WarmStartedFrom = run.WarmStartedFrom, StartNote = run.StartNote,
         };
         var sections = model.Parts.Select(p => (p.Name, p.Write)).Append((CheckpointSections.Rng, Checkpoint.RngSection())).ToList();
         Checkpoint.Write(latestPath, header, sections);

@@ -12,6 +12,11 @@ public interface IServedGenerator : IDisposable
     ModelSpec Spec { get; }
     /// <summary>The class names of a class-conditional model, by index; empty for an unconditional one.</summary>
     IReadOnlyList<string> ClassNames { get; }
+    /// <summary>
+    /// The training images of each class, by index, which set how often a sample without a class draws each one; empty
+    /// for an unconditional model and for models saved before they were recorded (uniform draws).
+    /// </summary>
+    IReadOnlyList<int> ClassSizes { get; }
     /// <summary>"libtorch" or "onnxruntime".</summary>
     string Backend { get; }
     float[] Generate(float[] latents, int[] classes, int count);

@@ -6,26 +6,32 @@ namespace ImageGen.Core.Sampling;
 
 /// <summary>
 /// A generator exported to ONNX (OnnxExport), run by ONNX Runtime on the CPU: latents [n, nz] (and classes [n] where
-/// conditional) to images [n, C, H, W] in [-1, 1]. The spec and class names come from the file's metadata. Loading
+/// conditional) to images [n, C, H, W] in [-1, 1]. The spec, class names and class sizes come from the file's metadata. Loading
 /// builds the session, which checks the graph (types and shapes of every node) and fails on a malformed one.
 /// </summary>
 public sealed class OnnxGenerator : IServedGenerator
 {
-    /// <summary>The graph's inputs and output, and the metadata keys it is read by: the spec (JSON), the class names (JSON array), the producer. The export writes these.</summary>
+    /// <summary>
+    /// The graph's inputs and output, and the metadata keys it is read by: the spec (JSON), the class names (JSON array),
+    /// the training images per class (JSON array; absent in files exported before it was recorded), the producer. The
+    /// export writes these.
+    /// </summary>
     public const string LatentInput = "z", ClassInput = "class", ImagesOutput = "images";
-    public const string SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes", ProducerKey = "imagegen.producer";
+    public const string SpecKey = "imagegen.spec", ClassesKey = "imagegen.classes", ClassSizesKey = "imagegen.class_sizes", ProducerKey = "imagegen.producer";
     private readonly InferenceSession session;
     private readonly RunOptions runOptions = new();
     public ModelSpec Spec { get; }
     public IReadOnlyList<string> ClassNames { get; }
+    public IReadOnlyList<int> ClassSizes { get; }
     /// <summary>The producer and opset the file records, e.g. "ImageGen 1.0.0, opset 17".</summary>
     public string Producer { get; }
 
-    private OnnxGenerator(InferenceSession session, ModelSpec spec, IReadOnlyList<string> classNames, string producer)
+    private OnnxGenerator(InferenceSession session, ModelSpec spec, IReadOnlyList<string> classNames, IReadOnlyList<int> classSizes, string producer)
     {
         this.session = session;
         Spec = spec;
         ClassNames = classNames;
+        ClassSizes = classSizes;
         Producer = producer;
     }
 
@@ -42,11 +48,15 @@ public sealed class OnnxGenerator : IServedGenerator
             var classes = metadata.CustomMetadataMap.TryGetValue(ClassesKey, out string? classJson)
                 ? JsonSerializer.Deserialize<string[]>(classJson) ?? [] : [];
             if (classes.Length != spec.Classes) throw new InvalidDataException($"the ONNX model names {classes.Length} classes for a spec of {spec.Classes}");
+            var classSizes = metadata.CustomMetadataMap.TryGetValue(ClassSizesKey, out string? sizesJson)
+                ? JsonSerializer.Deserialize<int[]>(sizesJson) ?? [] : [];
+            if (classSizes.Length > 0 && (classSizes.Length != spec.Classes || classSizes.Any(n => n < 1)))
+                throw new InvalidDataException($"the ONNX model's '{ClassSizesKey}' ({sizesJson}) does not give each of its {spec.Classes} classes at least one image");
             bool conditional = session.InputMetadata.ContainsKey(ClassInput);
             if (!session.InputMetadata.ContainsKey(LatentInput) || conditional != spec.Classes > 0 || !session.OutputMetadata.ContainsKey(ImagesOutput))
                 throw new InvalidDataException($"the ONNX model's inputs ({string.Join(", ", session.InputMetadata.Keys)}) and outputs " +
                     $"({string.Join(", ", session.OutputMetadata.Keys)}) are not {LatentInput}{(spec.Classes > 0 ? ", " + ClassInput : "")} to {ImagesOutput}");
-            return new OnnxGenerator(session, spec, classes, metadata.CustomMetadataMap.TryGetValue(ProducerKey, out string? producer) ? producer : metadata.ProducerName);
+            return new OnnxGenerator(session, spec, classes, classSizes, metadata.CustomMetadataMap.TryGetValue(ProducerKey, out string? producer) ? producer : metadata.ProducerName);
         }
         catch
         {

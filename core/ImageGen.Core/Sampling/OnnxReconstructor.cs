@@ -50,6 +50,7 @@ public sealed class OnnxReconstructor : IImageReconstructor
 
     public ModelSpec Spec => generator.Spec;
     public IReadOnlyList<string> ClassNames => generator.ClassNames;
+    public IReadOnlyList<int> ClassSizes => generator.ClassSizes;
     public string Backend => generator.Backend;
     public float[] Generate(float[] latents, int[] classes, int count) => generator.Generate(latents, classes, count);
 

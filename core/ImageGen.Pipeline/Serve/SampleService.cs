@@ -37,7 +37,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
             using var lease = await cache.AcquireAsync(dataset, version, cancellationToken);
             var generator = lease.Model.Generator;
             var spec = generator.Spec;
-            int[] classes = request.ClassIndices(generator.ClassNames, version) ?? ImageClasses(request, spec);
+            int[] classes = request.ClassIndices(generator.ClassNames, version) ?? ImageClasses(request, generator);
             if (spec.Classes > 0) headers["X-Classes"] = string.Join(',', classes.Select(c => generator.ClassNames[c]));
             long side = (long)spec.ImageSize * request.Scale, pixels = request.ImageCount * side * side;
             if (pixels > options.MaxRequestPixels)
@@ -184,12 +184,13 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
     }
 
     /// <summary>Each image's own class where none was asked for: the seed's (an interpolation keeps its first seed's); 0 for an unconditional model.</summary>
-    private static int[] ImageClasses(SampleQuery request, ModelSpec spec)
+    private static int[] ImageClasses(SampleQuery request, IServedGenerator generator)
     {
+        var spec = generator.Spec;
         if (spec.Classes == 0) return new int[request.ImageCount];
         return request.Interpolate is { } path
-            ? Enumerable.Repeat(ClassConditioning.FromSeeds([path.a], spec.Classes)[0], path.steps).ToArray()
-            : ClassConditioning.FromSeeds(request.Seeds, spec.Classes);
+            ? Enumerable.Repeat(ClassConditioning.FromSeeds([path.a], spec.Classes, generator.ClassSizes)[0], path.steps).ToArray()
+            : ClassConditioning.FromSeeds(request.Seeds, spec.Classes, generator.ClassSizes);
     }
 
     /// <summary>Reads at most limit bytes; null when the body is longer (nothing past limit+1 is read).</summary>

@@ -52,6 +52,8 @@ public sealed record ModelCard
     public DateTimeOffset PublishedAt { get; init; }
     /// <summary>The class names a class-conditional model takes (samples' class=NAME); empty for an unconditional one.</summary>
     public IReadOnlyList<string> Classes { get; init; } = [];
+    /// <summary>The training images of each class, by index, in the proportions samples without a class draw them; empty where not recorded.</summary>
+    public IReadOnlyList<int> ClassSizes { get; init; } = [];
     /// <summary>The version this one was warm-started from (dataset/v0001), null for a fresh start.</summary>
     public string? Parent { get; init; }
 }
