@@ -171,6 +171,7 @@ public class CliTests(TrainedRuns runs)
         var (code, output, error) = Run("sample", "--checkpoint", cvae, "--reconstruct", folder.File("labelled"), "--out", folder.File("labelled.png"));
         Assert.True(code == 0, error);
         Assert.Contains("4 inputs over their reconstructions", output);
+        Assert.Contains("classes plain 50", output); // each class with its share of the training images (256 of 512)
         using (var grid = SKBitmap.Decode(folder.File("labelled.png"))) Assert.Equal((4 * 34 + 2, 2 * 34 + 2), (grid.Width, grid.Height));
 
         (code, _, error) = Run("sample", "--checkpoint", cvae, "--reconstruct", folder.File("flat"), "--out", folder.File("flat.png"));

@@ -27,7 +27,7 @@ public static class SampleCommand
 
         using var sampler = ImageSampler.Load(checkpoint);
         output.WriteLine($"checkpoint: {sampler.Spec.Kind} {sampler.Spec.ImageSize}x{sampler.Spec.ImageSize}x{sampler.Spec.Channels}, step {sampler.Header.Step}" +
-                         (sampler.ClassNames.Count > 0 ? $", classes {string.Join(", ", sampler.ClassNames)}" : ""));
+                         (sampler.ClassNames.Count > 0 ? $", classes {DescribeClasses(sampler)}" : ""));
         int? classIndex = ClassIndex(sampler, args.String("--class"));
 
         if (args.String("--reconstruct") is { } inputs)
@@ -89,6 +89,11 @@ public static class SampleCommand
         using var images = sampler.Generate(seeds, truncation);
         Save(images, outPath, nrow, padding);
     }
+
+    /// <summary>The class names, each with its share of the training images (how often a seed draws it), where recorded.</summary>
+    private static string DescribeClasses(ImageSampler sampler) => sampler.ClassSizes.Count == 0
+        ? string.Join(", ", sampler.ClassNames) + " (drawn uniformly)"
+        : string.Join(", ", sampler.ClassNames.Select((name, c) => $"{name} {sampler.ClassSizes[c] / (double)sampler.ClassSizes.Sum():P0}"));
 
     /// <summary>--class NAME as the model's class index; an error naming the model's classes when it has no such class.</summary>
     private static int? ClassIndex(ImageSampler sampler, string? name)
