@@ -25,7 +25,8 @@ public sealed record VariantRun(string Variant, int Seed, long Steps, double Sec
 /// imagegen bench variants: training recipes side by side at equal steps on the same images. Each variant is a set of
 /// training options written as in imagegen.json (name={"augment":"all"}); every variant trains once per seed on one
 /// fixed random subset of the data, and every run is scored with one extractor against one reference (Fashion-MNIST:
-/// the classifier against the 10,000 test images; other data: a self-supervised extractor against the data itself).
+/// the classifier against the 10,000 test images; other data: the extractor and held-out images given, else a
+/// self-supervised extractor against the data itself).
 /// Prints each run, then per variant the median and mean ± sd of FD and its ratio to the first variant's median.
 /// </summary>
 public static class VariantsBenchCommand
@@ -48,15 +49,20 @@ public static class VariantsBenchCommand
         output.WriteLine($"bench variants: {string.Join(", ", variants.Select(v => v.Name))}; {limit} images of {(fashion ? "Fashion-MNIST" : data)} at " +
                          $"{imageSize}x{imageSize}x{channels}, {steps} steps, seeds {string.Join(",", seeds)}, {samples} samples per score, threads {threads}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         output.WriteLine($"machine: {TorchRuntime.Describe()}");
-        using var all = WithLabels(DatasetLoader.Load(data, imageSize, channels), fashion && args.Has("--labels"));
+        string? labelsPath = args.Has("--labels") ? fashion ? IdxReader.DebianFashionMnistTrainLabels : args.Required("--data-labels") : null;
+        using var all = WithLabels(DatasetLoader.Load(data, imageSize, channels), labelsPath);
         using var train = Subset(all, limit);
-        using var extractor = fashion
-            ? FeatureExtractor.Load(args.String("--extractor") ?? QualityBenchCommand.DefaultExtractor)
+        string? judgePath = args.String("--extractor") ?? (fashion ? QualityBenchCommand.DefaultExtractor : null);
+        using var extractor = judgePath is not null
+            ? FeatureExtractor.Load(judgePath)
             : FeatureExtractor.TrainSelfSupervised(train, args.Int("--extractor-steps", 10, 100_000) ?? ContrastiveTraining.DefaultSteps);
-        using var test = fashion ? DatasetLoader.Load(IdxReader.DebianFashionMnistTest, imageSize, channels) : null;
+        string? heldOut = fashion ? IdxReader.DebianFashionMnistTest : args.String("--reference");
+        if (!fashion && (judgePath is null) != (heldOut is null))
+            throw new UsageException("--extractor and --reference come together for data other than Fashion-MNIST: a judge and the held-out images it scores against");
+        using var test = heldOut is not null ? DatasetLoader.Load(heldOut, imageSize, channels) : null;
         using var reference = QualityReference.Compute(extractor, train, test, maxReference: 10_000);
         output.WriteLine($"extractor {extractor.Info.Id} ({EvalCommand.Describe(extractor.Info)}); reference: {(test is null ? $"the {train.Count} training images" : $"{test.Count} test images")}");
-        if (test is not null && train.ClassNames.Count > 0)
+        if (fashion && train.ClassNames.Count > 0)
         {
             var judge = RealClassAccuracy(extractor, test);
             output.WriteLine($"the classifier on real test images, per class (the ceiling a perfect conditional generator would reach): {judge["overall"]:P1} " +
@@ -158,12 +164,17 @@ public static class VariantsBenchCommand
 
     public static readonly string[] FashionMnistClasses = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"];
 
-    /// <summary>Fashion-MNIST's training images with their labels, so variants train class-conditionally by default.</summary>
-    private static ImageTensorDataset WithLabels(ImageTensorDataset images, bool labelled)
+    /// <summary>
+    /// The training images with their labels from an IDX labels file (Fashion-MNIST's, named by its classes; others,
+    /// named by their numbers), so variants train class-conditionally by default; the images alone without one.
+    /// </summary>
+    private static ImageTensorDataset WithLabels(ImageTensorDataset images, string? labelsPath)
     {
-        if (!labelled) return images;
-        var labels = IdxReader.ReadLabels(IdxReader.DebianFashionMnistTrainLabels, images.Count);
-        return new ImageTensorDataset(images.Pixels, images.Description + " with labels", labels, FashionMnistClasses);
+        if (labelsPath is null) return images;
+        var labels = IdxReader.ReadLabels(labelsPath, images.Count);
+        int classes = (int)labels.max().item<long>() + 1;
+        string[] names = labelsPath == IdxReader.DebianFashionMnistTrainLabels ? FashionMnistClasses : [.. Enumerable.Range(0, classes).Select(c => c.ToString())];
+        return new ImageTensorDataset(images.Pixels, images.Description + " with labels", labels, names);
     }
 
     /// <summary>
