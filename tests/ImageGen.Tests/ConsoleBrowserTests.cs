@@ -208,20 +208,21 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         const string dataset = "browser-classes";
         var storage = fixture.Pipeline.Azurite.Client();
         await Drops.UploadOptionsAsync(storage, dataset, ", \"maxSteps\": 20");
-        for (int i = 0; i < 16; i++) await Drops.UploadAsync(storage, dataset, $"{(i % 2 == 0 ? "even" : "odd")}/{i:D2}.png", Drops.Png(i));
+        for (int i = 0; i < 16; i++) await Drops.UploadAsync(storage, dataset, $"{(i % 4 == 0 ? "few" : "many")}/{i:D2}.png", Drops.Png(i));
         await Drops.WaitForVersionAsync(storage, dataset, "v0001", RunTimeout);
 
         var (page, errors) = await OpenAsync();
         await SetDatasetAsync(page, dataset);
         await WaitForAsync(page, "() => !document.getElementById('g-class-label').hidden", TimeSpan.FromSeconds(30));
-        Assert.Equal(["each seed's own", "even", "odd"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#g-class option')].map(o => o.textContent)"));
-        await page.SelectAsync("#g-class", "odd");
+        // Each class with its share of the training images (4 of 16 and 12 of 16), which is how often a seed draws it.
+        Assert.Equal(["each seed's own", "few (25%)", "many (75%)"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#g-class option')].map(o => o.textContent)"));
+        await page.SelectAsync("#g-class", "few");
         await TypeIntoAsync(page, "#g-count", "3");
         await page.ClickAsync("#generate button");
         await WaitForAsync(page, "() => document.querySelectorAll('#images img').length === 3", TimeSpan.FromSeconds(30));
         Assert.All(await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#images figcaption')].map(c => c.textContent)"),
-            caption => Assert.EndsWith(" · odd", caption));
-        Assert.EndsWith("classes odd, odd, odd", await TextAsync(page, "#generated"));
+            caption => Assert.EndsWith(" · few", caption));
+        Assert.EndsWith("classes few, few, few", await TextAsync(page, "#generated"));
         await ShotAsync(page, "console-classes");
         Assert.True(errors.Count == 0, string.Join("\n", errors));
         await page.CloseAsync();
