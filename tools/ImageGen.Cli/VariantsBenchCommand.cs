@@ -62,7 +62,7 @@ public static class VariantsBenchCommand
         using var test = heldOut is not null ? DatasetLoader.Load(heldOut, imageSize, channels) : null;
         using var reference = QualityReference.Compute(extractor, train, test, maxReference: 10_000);
         output.WriteLine($"extractor {extractor.Info.Id} ({EvalCommand.Describe(extractor.Info)}); reference: {(test is null ? $"the {train.Count} training images" : $"{test.Count} test images")}");
-        if (fashion && train.ClassNames.Count > 0)
+        if (fashion && test is not null && train.ClassNames.Count > 0)
         {
             var judge = RealClassAccuracy(extractor, test);
             output.WriteLine($"the classifier on real test images, per class (the ceiling a perfect conditional generator would reach): {judge["overall"]:P1} " +
@@ -134,7 +134,7 @@ public static class VariantsBenchCommand
     {
         var (header, sections) = Checkpoint.Read(checkpointPath);
         string copy = Path.Combine(Path.GetDirectoryName(checkpointPath)!, "uniform-classes.ckpt");
-        Checkpoint.Write(copy, header with { ClassSizes = [] }, [.. sections.Select(s => (s.Key, (Action<BinaryWriter>)(w => w.Write(s.Value))))]);
+        Checkpoint.Write(copy, header with { ClassSizes = [] }, Checkpoint.SectionsAsRead(sections));
         using var sampler = ImageSampler.Load(copy);
         return QualityScoring.Of(sampler, extractor, reference, samples);
     }
@@ -158,7 +158,7 @@ public static class VariantsBenchCommand
             int agree = assigned.Select((cluster, i) => (cluster, label: truth[i])).GroupBy(p => p.cluster).Sum(g => g.GroupBy(p => p.label).Max(l => l.Count()));
             purity = $", purity against the labels {(double)agree / images.Count:P1}";
         }
-        output.WriteLine($"clusters: {k} by k-means over a self-supervised extractor's features; sizes {string.Join(" ", Enumerable.Range(0, k).Select(c => assigned.Count(a => a == c)))}{purity}");
+        output.WriteLine($"clusters: {k} by k-means over a self-supervised extractor's features; sizes {string.Join(" ", clustered.ClassSizes())}{purity}");
         return made[k] = clustered;
     }
 

@@ -44,6 +44,10 @@ public static class Checkpoint
         }
     }
 
+    /// <summary>Sections as Read returned them, to write again unchanged (a copy of a checkpoint under another header).</summary>
+    public static IReadOnlyList<(string name, Action<BinaryWriter> write)> SectionsAsRead(IReadOnlyDictionary<string, byte[]> sections) =>
+        [.. sections.Select(s => (s.Key, (Action<BinaryWriter>)(w => w.Write(s.Value))))];
+
     /// <summary>A header is a few hundred bytes of JSON; anything claiming more is not one of ours.</summary>
     public const int MaxHeaderBytes = 64 * 1024;
     public const int MaxSections = 64;

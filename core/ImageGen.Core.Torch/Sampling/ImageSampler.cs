@@ -60,12 +60,12 @@ public sealed class ImageSampler : IImageReconstructor
     {
         float[] ends = LatentNoise.Draw([seedA, seedB], Spec.LatentSize);
         using var path = torch.tensor(Seeds.Slerp(ends.AsSpan(0, Spec.LatentSize), ends.AsSpan(Spec.LatentSize), steps), [steps, Spec.LatentSize]);
-        int fixedClass = @class ?? (Spec.Classes > 0 ? ClassesFor([seedA])[0] : 0);
+        int fixedClass = @class ?? ClassesFor([seedA])[0];
         return GenerateFrom(path, truncation, Enumerable.Repeat(fixedClass, steps).ToArray());
     }
 
     /// <summary>Each seed's own class, drawn as often as the training data holds it (all 0 for an unconditional model).</summary>
-    public int[] ClassesFor(IReadOnlyList<long> seeds) => Spec.Classes > 0 ? ClassConditioning.FromSeeds(seeds, Spec.Classes, ClassSizes) : new int[seeds.Count];
+    public int[] ClassesFor(IReadOnlyList<long> seeds) => GeneratorClasses.ClassesFor(this, seeds);
 
     /// <summary>Images from latents z [n, nz] and, for a conditional model, a class per row.</summary>
     public Tensor GenerateFrom(Tensor z, double truncation, IReadOnlyList<int> classes)

@@ -184,14 +184,10 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
     }
 
     /// <summary>Each image's own class where none was asked for: the seed's (an interpolation keeps its first seed's); 0 for an unconditional model.</summary>
-    private static int[] ImageClasses(SampleQuery request, IServedGenerator generator)
-    {
-        var spec = generator.Spec;
-        if (spec.Classes == 0) return new int[request.ImageCount];
-        return request.Interpolate is { } path
-            ? Enumerable.Repeat(ClassConditioning.FromSeeds([path.a], spec.Classes, generator.ClassSizes)[0], path.steps).ToArray()
-            : ClassConditioning.FromSeeds(request.Seeds, spec.Classes, generator.ClassSizes);
-    }
+    private static int[] ImageClasses(SampleQuery request, IServedGenerator generator) =>
+        request.Interpolate is { } path
+            ? Enumerable.Repeat(generator.ClassesFor([path.a])[0], path.steps).ToArray()
+            : generator.ClassesFor(request.Seeds);
 
     /// <summary>Reads at most limit bytes; null when the body is longer (nothing past limit+1 is read).</summary>
     private static async Task<byte[]?> ReadLimitedAsync(Stream body, int limit, CancellationToken cancellationToken)
