@@ -4,8 +4,10 @@ using Azure.Storage.Blobs;
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Models;
+using ImageGen.Core.Metrics;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Ingest;
+using ImageGen.Pipeline.Publish;
 using ImageGen.Pipeline.Storage;
 using ImageGen.Pipeline.Train;
 using TorchSharp;
@@ -301,23 +303,63 @@ public class HardeningTests
         Assert.Equal(4, second.Step);
         Assert.Equal(["cluster-01", "cluster-02"], (await HeaderAsync()).Classes);
 
-        // A new run warm-starts from a published model trained on this version's clusters, not on another version's.
+        Assert.Equal(datasetVersion, header.ClustersFrom);
+
+        // A new run on the same version warm-starts from a model published from this run, on the same clusters.
+        var registry = new ModelRegistry(storage);
+        var publisher = new RunPublisher(storage, registry);
+        var always = new PublishPolicy { Mode = PublishMode.Always };
+        Assert.Equal("v0001", (await publisher.PublishAsync(new PublishRequest(dataset, "run-a", datasetVersion, [], 4) { Policy = always })).Version);
+        var card = (await registry.ReadCardAsync(dataset, "v0001"))!;
+        Assert.Equal(datasetVersion, card.ClustersFrom);
+        Assert.Equal($"warm start from {dataset}/v0001 (step 4)", (await trainer.TrainChunkAsync(Clustered(0, 0) with { RunId = "run-b" })).Start);
+
+        // A second dataset version goes on with the first version's clusters: its images labelled by the nearest of their
+        // centres, in the first version's feature space, and a resumed chunk finds them again.
+        for (int i = 32; i < 48; i++) await Drops.UploadAsync(storage, dataset, $"batch0/img{i:D3}.png", Drops.Png(i)); // one folder: still unlabelled
+        var grown = await new DatasetIngestor(storage).IngestAsync(new IngestRequest(dataset, "run-c", null));
+        Assert.Null(grown.Error);
+        var packed = new PackedDatasets(storage);
+        using var firstShards = DatasetLoader.ReadShards(await packed.DownloadAsync(dataset, datasetVersion));
+        using var grownShards = DatasetLoader.ReadShards(await packed.DownloadAsync(dataset, grown.DatasetVersion));
+        Assert.Equal(48, grownShards.Count);
+        using var firstReference = await new QualityReferences(storage).GetAsync(dataset, datasetVersion, firstShards, 20);
+        using var firstClusters = ImageClusters.Label(firstShards, 2, firstReference.Extractor);
+        using var carried = ImageClusters.LabelLike(grownShards, firstClusters, firstReference.Extractor, out _)!;
+        ChunkRequest OnGrown(int chunk, long fromStep) => Clustered(chunk, fromStep) with { RunId = "run-c", DatasetVersion = grown.DatasetVersion };
+        string? grownStart = (await trainer.TrainChunkAsync(OnGrown(0, 0))).Start;
+        Assert.True(grownStart == $"warm start from {dataset}/v0001 (step 4), on the clusters of dataset version {datasetVersion}", grownStart);
+        var runC = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer).GetBlobClient(StorageLayout.RunCheckpoint(dataset, "run-c"));
+        async Task<CheckpointHeader> RunCHeaderAsync()
+        {
+            using var bytes = new MemoryStream((await runC.DownloadContentAsync()).Value.Content.ToArray());
+            return Checkpoint.Read(bytes, new HashSet<string>()).header;
+        }
+        var grownHeader = await RunCHeaderAsync();
+        Assert.Equal(datasetVersion, grownHeader.ClustersFrom);
+        Assert.Equal(["cluster-01", "cluster-02"], grownHeader.Classes);
+        Assert.Equal(carried.ClassSizes(), grownHeader.ClassSizes);
+        Assert.Equal($"{dataset}/v0001", grownHeader.WarmStartedFrom);
+        Assert.Equal(4, (await trainer.TrainChunkAsync(OnGrown(1, 2))).Step);
+        Assert.Equal(datasetVersion, (await RunCHeaderAsync()).ClustersFrom);
+        Assert.Equal("v0002", (await publisher.PublishAsync(new PublishRequest(dataset, "run-c", grown.DatasetVersion, [], 4) { Policy = always })).Version);
+        Assert.Equal(datasetVersion, (await registry.ReadCardAsync(dataset, "v0002"))!.ClustersFrom);
+
+        // Fresh starts, each with its reason: another cluster count, and clusters of a version no longer stored.
         using var folder = new TempFolder();
         string published = folder.File(Checkpoint.FileName);
-        await checkpoint.DownloadToAsync(published);
-        var registry = new ModelRegistry(storage);
-        async Task<string?> NewRunStartAsync(string version, string parentVersion, string runId)
+        await runC.DownloadToAsync(published);
+        async Task<string?> StartAfterAsync(string version, string runId, ModelCard changed)
         {
             await using (var file = File.OpenRead(published))
-                await registry.PublishAsync(new ModelCard
-                {
-                    Dataset = dataset, Version = version, Spec = header.Spec, Classes = header.Classes, DatasetVersion = parentVersion, Steps = 4,
-                    PublishedAt = DateTimeOffset.UtcNow,
-                }, file, null);
-            return (await trainer.TrainChunkAsync(Clustered(0, 0) with { RunId = runId })).Start;
+                await registry.PublishAsync(changed with { Version = version, PublishedAt = DateTimeOffset.UtcNow }, file, null);
+            return (await trainer.TrainChunkAsync(OnGrown(0, 0) with { RunId = runId })).Start;
         }
-        Assert.StartsWith("warm start from", await NewRunStartAsync("v0001", datasetVersion, "run-b"));
-        Assert.StartsWith("fresh start: clusters are found anew for each dataset version", await NewRunStartAsync("v0002", "an-older-version", "run-c"));
+        var v2 = (await registry.ReadCardAsync(dataset, "v0002"))!;
+        Assert.Equal($"fresh start: the published v0003 was not trained on this run's clusters (2 of dataset version {grown.DatasetVersion})",
+            await StartAfterAsync("v0003", "run-d", v2 with { Options = v2.Options! with { Clusters = 3 } }));
+        Assert.Equal("fresh start: the published v0004 was trained on the clusters of dataset version a-gone-version, which is no longer stored",
+            await StartAfterAsync("v0004", "run-e", v2 with { ClustersFrom = "a-gone-version" }));
     }
 
     [Fact]

@@ -66,6 +66,47 @@ public class MetricsTests
     }
 
     /// <summary>
+    /// A second set of images labelled by the clusters of the first (a warm start across dataset versions) keeps their names
+    /// and meaning: the first set gets its own clusters back, new plain shapes join the plain shapes' cluster, and images
+    /// that leave a cluster empty are refused with the cluster's name.
+    /// </summary>
+    [Fact]
+    public void Clusters_carry_over_to_new_images_by_their_nearest_centre()
+    {
+        TestImages.EnsureRuntime();
+        using var shapes = SyntheticShapes.Generate(128, 32, 1, seed: 21);
+        using var labelled = TrainedRuns.PlainAndInverted(shapes);
+        using var unlabelled = new ImageTensorDataset(labelled.Pixels.clone(), "the first drop");
+        using var extractor = FeatureExtractor.TrainSelfSupervised(unlabelled, steps: 60);
+        using var clustered = ImageClusters.Label(unlabelled, 2, extractor);
+        var assigned = clustered.Labels!.data<long>().ToArray();
+
+        using (var again = ImageClusters.LabelLike(unlabelled, clustered, extractor, out string? none)!)
+        {
+            Assert.Null(none);
+            Assert.Equal(assigned, again.Labels!.data<long>().ToArray());
+            Assert.Equal(clustered.ClassNames, again.ClassNames);
+        }
+
+        // The cluster most of the first drop's plain shapes (kind 0) fell in.
+        var kinds = labelled.Labels!.data<long>().ToArray();
+        long plainCluster = assigned.Where((_, i) => kinds[i] == 0).GroupBy(c => c).MaxBy(g => g.Count())!.Key;
+        using var newShapes = SyntheticShapes.Generate(64, 32, 1, seed: 22);
+        using var newLabelled = TrainedRuns.PlainAndInverted(newShapes);
+        using var newUnlabelled = new ImageTensorDataset(newLabelled.Pixels.clone(), "the second drop");
+        using var carried = ImageClusters.LabelLike(newUnlabelled, clustered, extractor, out _)!;
+        var newKinds = newLabelled.Labels!.data<long>().ToArray();
+        int agree = carried.Labels!.data<long>().ToArray().Where((c, i) => (c == plainCluster) == (newKinds[i] == 0)).Count();
+        Assert.True(agree >= 0.95 * newKinds.Length, $"new plain shapes should join the plain cluster and inverted the other; {agree} of {newKinds.Length} do");
+
+        using var plainOnly = newLabelled.Select(torch.tensor(Enumerable.Range(0, newKinds.Length).Where(i => newKinds[i] == 0).Select(i => (long)i).ToArray()), "plain shapes only");
+        using var unlabelledPlain = new ImageTensorDataset(plainOnly.Pixels.clone(), "plain shapes only");
+        Assert.Null(ImageClusters.LabelLike(unlabelledPlain, clustered, extractor, out string? whyNot));
+        Assert.Contains($"leave {clustered.ClassNames[1 - (int)plainCluster]} of the 2 clusters", whyNot);
+        Assert.Throws<ArgumentException>(() => ImageClusters.LabelLike(newUnlabelled, unlabelled, extractor, out _));
+    }
+
+    /// <summary>
     /// Images with identical features leave k-means clusters empty: those are dropped, so every class has images, and
     /// images that all look alike are refused, naming the option.
     /// </summary>

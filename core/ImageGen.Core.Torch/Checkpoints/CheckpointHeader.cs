@@ -21,6 +21,12 @@ public sealed record CheckpointHeader
     /// which draw their classes uniformly.
     /// </summary>
     public IReadOnlyList<int> ClassSizes { get; init; } = [];
+    /// <summary>
+    /// Where a model trained on clusters (TrainOptions.Clusters) found them: in the pipeline, the dataset version whose
+    /// images and extractor define the clusters, which a warm start carries on to later versions (ImageClusters.LabelLike).
+    /// Null for classes of the data's own and for runs outside the pipeline.
+    /// </summary>
+    public string? ClustersFrom { get; init; }
     /// <summary>The published version a warm-started run began from (dataset/version), else null.</summary>
     public string? WarmStartedFrom { get; init; }
     /// <summary>How the run started, in words: "warm start from ..." or "fresh start: " and why.</summary>

@@ -54,6 +54,38 @@ public static class ImageClusters
             [.. Enumerable.Range(1, sizes.Length).Select(c => $"cluster-{c:D2}")]);
     }
 
+    /// <summary>
+    /// The data labelled by the clusters of another image set (clustered: what Label made with the same extractor): each
+    /// image joins the cluster whose centre, the mean of its members' unit-length features, is nearest. So the classes keep
+    /// their names and meaning from one image set to the next, and a model trained on one set's clusters can go on
+    /// training on the next's (a warm start across dataset versions). k-means ends with every image in its nearest centre's
+    /// cluster, so the clustered images themselves get their own clusters back. Null, with the reason in
+    /// <paramref name="whyNot"/>, when the data leaves a cluster without images.
+    /// </summary>
+    public static ImageTensorDataset? LabelLike(ImageTensorDataset data, ImageTensorDataset clustered, FeatureExtractor extractor, out string? whyNot)
+    {
+        if (clustered.Labels is null) throw new ArgumentException($"'{clustered.Description}' has no clusters to label other images by", nameof(clustered));
+        int k = clustered.ClassNames.Count;
+        long[] assigned;
+        using (var scope = torch.NewDisposeScope())
+        using (var noGrad = torch.no_grad())
+        {
+            var known = torch.nn.functional.normalize(extractor.Extract(clustered).to_type(ScalarType.Float32), dim: 1);
+            var centres = torch.stack(Enumerable.Range(0, k).Select(c => known[clustered.Labels.eq(c)].mean([0])));
+            var x = torch.nn.functional.normalize(extractor.Extract(data).to_type(ScalarType.Float32), dim: 1);
+            assigned = torch.cdist(x, centres).argmin(1).data<long>().ToArray();
+        }
+        var empty = clustered.ClassNames.Where((_, c) => !assigned.Contains(c)).ToList();
+        if (empty.Count > 0)
+        {
+            whyNot = $"the {data.Count} images leave {string.Join(", ", empty)} of the {k} clusters of {clustered.Description} without images";
+            return null;
+        }
+        whyNot = null;
+        return new ImageTensorDataset(data.Pixels.clone(), $"{data.Description} in the {k} clusters of {clustered.Description}", torch.tensor(assigned),
+            clustered.ClassNames);
+    }
+
     private static void CheckCount(ImageTensorDataset data, int k)
     {
         if (k > data.Count) throw new ArgumentException($"clusters {k}: the dataset has {data.Count} images, fewer than the clusters asked for");

@@ -88,6 +88,8 @@ public sealed record TrainRequest
     public string? InitFromName { get; init; }
     /// <summary>How the run started, in words, kept in its checkpoints ("warm start from ...", "fresh start: ...").</summary>
     public string? StartNote { get; init; }
+    /// <summary>Where the data's classes were found as clusters, for the checkpoint header (CheckpointHeader.ClustersFrom). Ignored when resuming.</summary>
+    public string? ClustersFrom { get; init; }
 }
 
 /// <summary>
@@ -159,7 +161,8 @@ public static class Trainer
             startStepInEpoch = resumeFrom.StepInEpoch;
         }
 
-        var run = new RunIdentity(spec, options, seed, spec.Classes > 0 ? data.ClassNames : [], ClassSizesOf(spec, data, resumeFrom), warmStartedFrom, resumeFrom?.StartNote ?? request.StartNote);
+        var run = new RunIdentity(spec, options, seed, spec.Classes > 0 ? data.ClassNames : [], ClassSizesOf(spec, data, resumeFrom), warmStartedFrom, resumeFrom?.StartNote ?? request.StartNote,
+            resumeFrom is null ? request.ClustersFrom : resumeFrom.ClustersFrom);
         string samplesFolder = Path.Combine(runFolder, "samples");
         Directory.CreateDirectory(samplesFolder);
         Directory.CreateDirectory(Path.Combine(runFolder, "checkpoints"));
@@ -250,7 +253,7 @@ public static class Trainer
     }
 
     /// <summary>What every checkpoint of a run says about it.</summary>
-    private sealed record RunIdentity(ModelSpec Spec, TrainOptions Options, int Seed, IReadOnlyList<string> Classes, IReadOnlyList<int> ClassSizes, string? WarmStartedFrom, string? StartNote);
+    private sealed record RunIdentity(ModelSpec Spec, TrainOptions Options, int Seed, IReadOnlyList<string> Classes, IReadOnlyList<int> ClassSizes, string? WarmStartedFrom, string? StartNote, string? ClustersFrom);
 
     /// <summary>
     /// The spec with the data's classes where the run is class-conditional: by default when the data has classes,
@@ -363,7 +366,7 @@ public static class Trainer
         var header = new CheckpointHeader
         {
             Spec = run.Spec, Options = run.Options, Step = step, Epoch = epochsCompleted, StepInEpoch = stepInEpoch,
-            Seed = run.Seed, SavedAt = DateTimeOffset.UtcNow, Classes = run.Classes, ClassSizes = run.ClassSizes, WarmStartedFrom = run.WarmStartedFrom, StartNote = run.StartNote,
+            Seed = run.Seed, SavedAt = DateTimeOffset.UtcNow, Classes = run.Classes, ClassSizes = run.ClassSizes, WarmStartedFrom = run.WarmStartedFrom, StartNote = run.StartNote, ClustersFrom = run.ClustersFrom,
         };
         var sections = model.Parts.Select(p => (p.Name, p.Write)).Append((CheckpointSections.Rng, Checkpoint.RngSection())).ToList();
         Checkpoint.Write(latestPath, header, sections);

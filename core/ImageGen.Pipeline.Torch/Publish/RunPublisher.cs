@@ -38,7 +38,7 @@ public sealed class RunPublisher(BlobServiceClient service, ModelRegistry regist
             Dataset = dataset, Version = version, Spec = header.Spec, Options = header.Options, Metrics = request.Metrics, Quality = request.Quality,
             Publish = PublishGate.Decide(request.Policy, request.Quality, request.Baseline, request.BaselineNote, version, dataset),
             DatasetVersion = request.DatasetVersion, SourceRun = runId, Steps = header.Step, PublishedAt = DateTimeOffset.UtcNow,
-            Classes = header.Classes, ClassSizes = header.ClassSizes, Parent = header.WarmStartedFrom,
+            Classes = header.Classes, ClassSizes = header.ClassSizes, Parent = header.WarmStartedFrom, ClustersFrom = header.ClustersFrom,
         };
         var decision = card.Publish ?? PublishGate.Decide(new PublishPolicy { Mode = PublishMode.Always }, null, null, null, version, dataset);
         // ifBetter compared against the latest of evaluation time (or against none): latest moves only if that still holds.

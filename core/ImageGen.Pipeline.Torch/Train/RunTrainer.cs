@@ -17,7 +17,9 @@ namespace ImageGen.Pipeline.Train;
 /// The first chunk of a run warm-starts from the dataset's latest published model when the specs match (WarmStart).
 /// A run with clusters (TrainOptions.Clusters) on unlabelled data trains on the clusters of the dataset version's
 /// extractor, the one its evaluation scores with (QualityReferences): made by the first chunk, and the same clusters
-/// found again by every later one.
+/// found again by every later one. A run that warm-starts from a model trained on an earlier version's clusters keeps
+/// those clusters instead, its images labelled by their nearest centre (ImageClusters.LabelLike), so the classes mean what
+/// the model learnt; the checkpoint's ClustersFrom says whose clusters a run trains on.
 /// </summary>
 public sealed class RunTrainer(BlobServiceClient service)
 {
@@ -27,13 +29,30 @@ public sealed class RunTrainer(BlobServiceClient service)
     public static readonly TimeSpan CancelPollInterval = TimeSpan.FromSeconds(1);
     private readonly BlobContainerClient runs = service.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
 
-    /// <summary>The shards labelled by the run's clusters over the dataset version's extractor; null where clusters do not apply.</summary>
-    private async Task<ImageTensorDataset?> ClusteredAsync(string dataset, ChunkRequest request, ImageTensorDataset shards, Core.Models.TrainOptions options,
-        IProgress<string> progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// The shards labelled by the clusters of dataset version clustersFrom in its extractor's feature space: by k-means
+    /// where that is the run's own version, by the nearest of the other version's cluster centres otherwise. Null where
+    /// clusters do not apply, or, with the reason, where the shards leave one of the other version's clusters empty.
+    /// </summary>
+    private async Task<(ImageTensorDataset? Data, string? WhyNot)> ClusteredAsync(string dataset, ChunkRequest request, string clustersFrom,
+        ImageTensorDataset shards, Core.Models.TrainOptions options, IProgress<string> progress, CancellationToken cancellationToken)
     {
-        if (!ImageClusters.Apply(shards, options)) return null;
-        using var quality = await references.GetAsync(dataset, request.DatasetVersion, shards, request.ExtractorSteps, progress, cancellationToken);
-        return ImageClusters.Label(shards, options.Clusters!.Value, quality.Extractor, progress);
+        if (!ImageClusters.Apply(shards, options)) return (null, null);
+        int k = options.Clusters!.Value;
+        if (clustersFrom == request.DatasetVersion)
+        {
+            using var own = await references.GetAsync(dataset, clustersFrom, shards, request.ExtractorSteps, progress, cancellationToken);
+            return (ImageClusters.Label(shards, k, own.Extractor, progress), null);
+        }
+        using var sourceShards = DatasetLoader.ReadShards(await datasets.DownloadAsync(dataset, clustersFrom, cancellationToken));
+        if (!ImageClusters.Apply(sourceShards, options)) return (null, $"dataset version {clustersFrom} has classes of its own, not clusters");
+        using var source = await references.GetAsync(dataset, clustersFrom, sourceShards, request.ExtractorSteps, progress, cancellationToken);
+        using var sourceClusters = ImageClusters.Label(sourceShards, k, source.Extractor, progress);
+        var carried = ImageClusters.LabelLike(shards, sourceClusters, source.Extractor, out string? whyNot);
+        if (carried is not null)
+            progress.Report($"clusters: the {shards.Count} images labelled by the nearest of dataset version {clustersFrom}'s {sourceClusters.ClassNames.Count} clusters, " +
+                            $"of {string.Join(", ", carried.ClassSizes())} images");
+        return (carried, whyNot);
     }
 
     public async Task<ChunkResult> TrainChunkAsync(ChunkRequest request, CancellationToken cancellationToken = default)
@@ -86,19 +105,20 @@ public sealed class RunTrainer(BlobServiceClient service)
                 stage = "training", epoch = p.Epoch, step = p.Step, totalSteps, losses = p.Losses, imagesPerSecond = p.ImagesPerSecond,
                 etaSeconds = plan.Eta(p.Step, p.ImagesPerSecond / batch, trainedBefore + p.Elapsed)?.TotalSeconds, chunk = request.Chunk,
             }));
-            using var clustered = await ClusteredAsync(dataset, request, shards, userOptions,
-                new Progress<string>(message => progressBlob.Report(new { stage = "clustering", message, chunk = request.Chunk })), cancellationToken);
+            var clustering = new Progress<string>(message => progressBlob.Report(new { stage = "clustering", message, chunk = request.Chunk }));
+            var (start, clustered) = resumeFrom is null
+                ? await StartAsync(dataset, request, spec, userOptions, shards, runFolder, clustering, cancellationToken)
+                : (new WarmStart(null, null, resumeFrom.StartNote, resumeFrom.ClustersFrom),
+                   await ResumedClustersAsync(dataset, request, resumeFrom, shards, userOptions, clustering, cancellationToken));
+            using var ownedClusters = clustered;
             var data = clustered ?? shards;
-            var start = resumeFrom is null
-                ? await WarmStartAsync(dataset, spec, userOptions, data, clustered is null ? null : request.DatasetVersion, runFolder, cancellationToken)
-                : new WarmStart(null, null, resumeFrom.StartNote);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = fromStep > request.FromStep
                 ? new TrainResult(runFolder, checkpointPath, fromStep, resumeFrom!.Epoch, fromStep >= chunkEnd ? StopReason.MaxSteps : StopReason.TimeBudget, null, resumeFrom.Seed)
                 : await Task.Factory.StartNew(() => Trainer.Run(new TrainRequest
                 {
                     Data = data, Spec = spec, Options = chunkOptions, RunFolder = runFolder, Resume = true,
-                    InitFrom = start.Path, InitFromName = start.Name, StartNote = start.Note,
+                    InitFrom = start.Path, InitFromName = start.Name, StartNote = start.Note, ClustersFrom = start.ClustersFrom,
                 }, progress, stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             double seconds = clock.Elapsed.TotalSeconds;
             stop.Cancel();
@@ -131,39 +151,96 @@ public sealed class RunTrainer(BlobServiceClient service)
         finally { Directory.Delete(runFolder, recursive: true); }
     }
 
-    /// <summary>Where a fresh run starts: a published checkpoint downloaded to Path, or nothing; Note says which and why.</summary>
-    private sealed record WarmStart(string? Path, string? Name, string? Note);
+    /// <summary>
+    /// Where a run starts: a published checkpoint downloaded to Path, or nothing; Note says which and why. ClustersFrom is
+    /// the dataset version whose clusters the run trains on, null where it does not train on clusters.
+    /// </summary>
+    private sealed record WarmStart(string? Path, string? Name, string? Note, string? ClustersFrom);
 
     /// <summary>
-    /// The latest published model of the dataset, when warmStart is on and it was trained as this run would be (same
-    /// spec, classes included); otherwise a fresh start with the reason.
+    /// A resumed run's clusters: those its checkpoint names (checkpoints saved before ClustersFrom was recorded trained on
+    /// their own version's), found again from the same images and extractor. The sizes recorded in the checkpoint must come
+    /// out again: a run never goes on training on other classes than it began with.
     /// </summary>
-    /// <param name="clusteredVersion">The dataset version whose clusters are the run's classes; null where they are not clusters.</param>
-    private async Task<WarmStart> WarmStartAsync(string dataset, Core.Models.ModelSpec spec, Core.Models.TrainOptions options,
-        ImageTensorDataset data, string? clusteredVersion, string runFolder, CancellationToken cancellationToken)
+    private async Task<ImageTensorDataset?> ResumedClustersAsync(string dataset, ChunkRequest request, CheckpointHeader resumeFrom, ImageTensorDataset shards,
+        Core.Models.TrainOptions options, IProgress<string> progress, CancellationToken cancellationToken)
     {
-        if (!options.WarmStart) return new WarmStart(null, null, "fresh start: warmStart is off");
-        var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
-        if (latest.Pointer is not { } pointer) return new WarmStart(null, null, "fresh start: the dataset has no published model yet");
-        // The card says what the version is, so an incompatible model is never downloaded.
-        if (await registry.ReadCardAsync(dataset, pointer.Version, cancellationToken) is not { } parent)
-            return new WarmStart(null, null, $"fresh start: the published {pointer.Version} has no model card");
-        string name = $"{dataset}/{pointer.Version}";
-        Core.Models.ModelSpec wanted;
-        try { wanted = Trainer.WithClasses(spec, options, data); }
-        catch (ArgumentException) { return new WarmStart(null, null, null); } // the trainer refuses this run with its own message
-        if (parent.Spec != wanted)
-            return new WarmStart(null, null, $"fresh start: the published {pointer.Version} is {Trainer.Describe(parent.Spec)}, this run is {Trainer.Describe(wanted)}");
-        if (wanted.Classes > 0 && !parent.Classes.SequenceEqual(data.ClassNames))
-            return new WarmStart(null, null, $"fresh start: the published {pointer.Version} has classes {string.Join(", ", parent.Classes)}, the data has {string.Join(", ", data.ClassNames)}");
-        // Each dataset version's clusters come from its own extractor: cluster-03 of one version need not be cluster-03 of another.
-        if (clusteredVersion is not null && parent.DatasetVersion != clusteredVersion)
-            return new WarmStart(null, null, $"fresh start: clusters are found anew for each dataset version, and the published {pointer.Version} was trained on another's ({parent.DatasetVersion ?? "unknown"})");
-        string path = Path.Combine(runFolder, "warm-start.ckpt");
-        await using (var source = await registry.OpenCheckpointAsync(dataset, pointer.Version, cancellationToken))
-        await using (var target = File.Create(path))
-            await source.CopyToAsync(target, cancellationToken);
-        return new WarmStart(path, name, $"warm start from {name} (step {parent.Steps})");
+        string clustersFrom = resumeFrom.ClustersFrom ?? request.DatasetVersion;
+        var (clustered, whyNot) = await ClusteredAsync(dataset, request, clustersFrom, shards, options, progress, cancellationToken);
+        if (whyNot is not null) throw new InvalidOperationException($"run {request.RunId} trains on the clusters of dataset version {clustersFrom}, but {whyNot}");
+        if (clustered is not null && resumeFrom.ClassSizes.Count > 0 && !clustered.ClassSizes().SequenceEqual(resumeFrom.ClassSizes))
+        {
+            string found = string.Join(", ", clustered.ClassSizes());
+            clustered.Dispose();
+            throw new InvalidOperationException($"run {request.RunId} trained on clusters of {string.Join(", ", resumeFrom.ClassSizes)} images " +
+                                                $"(dataset version {clustersFrom}'s), and the same images now fall into clusters of {found}");
+        }
+        return clustered;
+    }
+
+    /// <summary>
+    /// How a fresh run starts, and the clusters it trains on (null where it does not; the caller disposes them). It
+    /// warm-starts from the latest published model of the dataset when warmStart is on and that model was trained as this
+    /// run would be (same spec, same classes); otherwise it starts fresh, with the reason. A run on clusters warm-starts
+    /// from a model trained on an earlier version's clusters by labelling its images with those clusters, when they fill
+    /// every one; else it starts fresh on its own version's clusters.
+    /// </summary>
+    private async Task<(WarmStart Start, ImageTensorDataset? Clustered)> StartAsync(string dataset, ChunkRequest request, Core.Models.ModelSpec spec,
+        Core.Models.TrainOptions options, ImageTensorDataset shards, string runFolder, IProgress<string> progress, CancellationToken cancellationToken)
+    {
+        var (own, _) = await ClusteredAsync(dataset, request, request.DatasetVersion, shards, options, progress, cancellationToken);
+        ImageTensorDataset? carried = null;
+        (WarmStart, ImageTensorDataset?) Fresh(string? note)
+        {
+            carried?.Dispose();
+            return (new WarmStart(null, null, note, own is null ? null : request.DatasetVersion), own);
+        }
+        try
+        {
+            if (!options.WarmStart) return Fresh("fresh start: warmStart is off");
+            var latest = await registry.GetLatestAsync(dataset, null, cancellationToken);
+            if (latest.Pointer is not { } pointer) return Fresh("fresh start: the dataset has no published model yet");
+            // The card says what the version is, so an incompatible model is never downloaded.
+            if (await registry.ReadCardAsync(dataset, pointer.Version, cancellationToken) is not { } parent)
+                return Fresh($"fresh start: the published {pointer.Version} has no model card");
+            string name = $"{dataset}/{pointer.Version}";
+            // Cards written before ClustersFrom was recorded trained on their own version's clusters.
+            string? parentClusters = parent.Options?.Clusters is > 0 && parent.Classes.Count > 0 ? parent.ClustersFrom ?? parent.DatasetVersion : null;
+            string? clustersFrom = own is null ? null : request.DatasetVersion;
+            if (own is not null && parentClusters is not null && parentClusters != clustersFrom && parent.Options!.Clusters == options.Clusters)
+            {
+                if (!await datasets.ExistsAsync(dataset, parentClusters, cancellationToken))
+                    return Fresh($"fresh start: the published {pointer.Version} was trained on the clusters of dataset version {parentClusters}, which is no longer stored");
+                (carried, string? whyNot) = await ClusteredAsync(dataset, request, parentClusters, shards, options, progress, cancellationToken);
+                if (carried is null)
+                    return Fresh($"fresh start: the published {pointer.Version} was trained on the clusters of dataset version {parentClusters}, and {whyNot}");
+                clustersFrom = parentClusters;
+            }
+            var data = carried ?? own ?? shards;
+            Core.Models.ModelSpec wanted;
+            try { wanted = Trainer.WithClasses(spec, options, data); }
+            catch (ArgumentException) { return Fresh(null); } // the trainer refuses this run with its own message
+            if (parent.Spec != wanted)
+                return Fresh($"fresh start: the published {pointer.Version} is {Trainer.Describe(parent.Spec)}, this run is {Trainer.Describe(wanted)}");
+            if (wanted.Classes > 0 && !parent.Classes.SequenceEqual(data.ClassNames))
+                return Fresh($"fresh start: the published {pointer.Version} has classes {string.Join(", ", parent.Classes)}, the data has {string.Join(", ", data.ClassNames)}");
+            // Clusters of the same names are other clusters when another version or another count made them.
+            if (clustersFrom is not null && (parentClusters != clustersFrom || parent.Options!.Clusters != options.Clusters))
+                return Fresh($"fresh start: the published {pointer.Version} was not trained on this run's clusters ({options.Clusters} of dataset version {clustersFrom})");
+            string path = Path.Combine(runFolder, "warm-start.ckpt");
+            await using (var source = await registry.OpenCheckpointAsync(dataset, pointer.Version, cancellationToken))
+            await using (var target = File.Create(path))
+                await source.CopyToAsync(target, cancellationToken);
+            string note = $"warm start from {name} (step {parent.Steps})" + (carried is null ? "" : $", on the clusters of dataset version {clustersFrom}");
+            if (carried is not null) own?.Dispose();
+            return (new WarmStart(path, name, note, clustersFrom), carried ?? own);
+        }
+        catch
+        {
+            own?.Dispose();
+            carried?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Polls the cancel marker; cancels the chunk when it appears. True when it did.</summary>

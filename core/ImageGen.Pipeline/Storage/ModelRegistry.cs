@@ -54,6 +54,11 @@ public sealed record ModelCard
     public IReadOnlyList<string> Classes { get; init; } = [];
     /// <summary>The training images of each class, by index, in the proportions samples without a class draw them; empty where not recorded.</summary>
     public IReadOnlyList<int> ClassSizes { get; init; } = [];
+    /// <summary>
+    /// For a model trained on clusters, the dataset version whose images and extractor define them (this version's own,
+    /// or one a warm start carried them from); null for classes of the data's own, and on cards written before it was recorded.
+    /// </summary>
+    public string? ClustersFrom { get; init; }
     /// <summary>The version this one was warm-started from (dataset/v0001), null for a fresh start.</summary>
     public string? Parent { get; init; }
 }

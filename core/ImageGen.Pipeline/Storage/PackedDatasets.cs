@@ -8,6 +8,10 @@ public sealed class PackedDatasets(BlobServiceClient service)
 {
     private readonly BlobContainerClient packed = service.GetBlobContainerClient(StorageLayout.DatasetsContainer);
 
+    /// <summary>Whether the dataset version is in storage (its manifest, which ingest writes after the shards).</summary>
+    public async Task<bool> ExistsAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
+        await packed.GetBlobClient(StorageLayout.PackedFolder(dataset, version) + DatasetManifest.FileName).ExistsAsync(cancellationToken);
+
     /// <summary>Downloads a packed dataset version into a local cache folder once per machine, and returns the folder.</summary>
     public async Task<string> DownloadAsync(string dataset, string version, CancellationToken cancellationToken = default)
     {
