@@ -1,4 +1,5 @@
 using ImageGen.Cli;
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Training;
 using SkiaSharp;
 
@@ -182,6 +183,47 @@ public class CliTests(TrainedRuns runs)
         (code, _, error) = Run("sample", "--checkpoint", cvae, "--reconstruct", folder.File("other"), "--out", folder.File("other.png"));
         Assert.Equal(2, code);
         Assert.Contains("folder 'round' is not one of the checkpoint's classes: plain, inverted", error);
+    }
+
+    /// <summary>
+    /// A VAE on an unlabelled drop with enough images per cluster trains on the family's default clusters, says so, and
+    /// records them in its checkpoint; clusters 0 and a drop one image short train without; and a run saved before clusters
+    /// had a default (its options leave them unset) resumes as it was trained, without them.
+    /// </summary>
+    [Fact]
+    public void A_vae_on_an_unlabelled_drop_trains_on_its_default_clusters_and_an_older_run_resumes_without()
+    {
+        using var folder = new TempFolder();
+        int enough = ImageGen.Core.Models.ModelFamily.For(ImageGen.Core.Models.ModelKind.Vae).DefaultClusters * ImageGen.Core.Models.TrainOptions.MinImagesPerDefaultCluster;
+        string[] Train(int images, string run, int steps, params string[] extra) =>
+            ["train", "--data", $"synthetic:{images}", "--model", "vae", "--max-steps", $"{steps}", "--batch-size", "16", "--ngf", "8", "--ndf", "8", "--nz", "4",
+             "--seed", "9", "--extractor-steps", "20", "--out", folder.File(run), .. extra];
+        CheckpointHeader Header(string run) => Checkpoint.ReadHeader(folder.File($"{run}/{Checkpoint.FileName}"));
+
+        var (code, output, error) = Run(Train(enough, "default", 2));
+        Assert.True(code == 0, error);
+        Assert.Contains("clusters 10: the VAE's default for unlabelled data ('--clusters 0' trains without)", output);
+        var clustered = Header("default");
+        Assert.Equal(10, clustered.Options.Clusters);
+        Assert.InRange(clustered.Spec.Classes, 2, 10);
+        Assert.Equal("cluster-01", clustered.Classes[0]);
+
+        foreach (var (images, run, extra) in new[] { (enough, "off", new[] { "--clusters", "0" }), (enough - 1, "short", Array.Empty<string>()) })
+        {
+            (code, output, error) = Run(Train(images, run, 2, extra));
+            Assert.True(code == 0, error);
+            Assert.DoesNotContain("clusters", output);
+            Assert.Equal(0, Header(run).Spec.Classes);
+            Assert.Equal(0, Header(run).Options.Clusters);
+        }
+
+        var (off, sections) = Checkpoint.Read(folder.File($"off/{Checkpoint.FileName}"));
+        Checkpoint.Write(folder.File($"older/{Checkpoint.FileName}"), off with { Options = off.Options with { Clusters = null } }, Checkpoint.SectionsAsRead(sections));
+        (code, output, error) = Run(Train(enough, "older", 4, "--resume"));
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("clusters", output);
+        Assert.Equal(4, Header("older").Step);
+        Assert.Equal(0, Header("older").Spec.Classes);
     }
 
     [Fact]

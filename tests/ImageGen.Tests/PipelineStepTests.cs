@@ -72,6 +72,20 @@ public class PipelineStepTests
     }
 
     [Fact]
+    public void A_vae_finds_clusters_by_default_only_in_unlabelled_data_with_enough_images_per_cluster()
+    {
+        int enough = 10 * TrainOptions.MinImagesPerDefaultCluster;
+        var defaults = new TrainOptions();
+        Assert.Equal(10, defaults.ResolvedClusters(ModelKind.Vae, enough, labelled: false));
+        Assert.Equal(0, defaults.ResolvedClusters(ModelKind.Vae, enough - 1, labelled: false));
+        Assert.Equal(0, defaults.ResolvedClusters(ModelKind.Vae, enough, labelled: true));
+        Assert.Equal(0, (defaults with { Conditional = false }).ResolvedClusters(ModelKind.Vae, enough, labelled: false));
+        Assert.Equal(0, defaults.ResolvedClusters(ModelKind.Dcgan, 100 * enough, labelled: false));
+        Assert.Equal(0, (defaults with { Clusters = 0 }).ResolvedClusters(ModelKind.Vae, enough, labelled: false));
+        Assert.Equal(4, (defaults with { Clusters = 4 }).ResolvedClusters(ModelKind.Dcgan, 50, labelled: false));
+    }
+
+    [Fact]
     public void A_vaes_beta_defaults_below_1_only_where_it_samples_from_a_fitted_prior_and_more_so_without_classes()
     {
         var vae = ModelFamily.For(ModelKind.Vae).DefaultSpec(32, 1);

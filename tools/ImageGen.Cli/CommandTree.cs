@@ -26,7 +26,7 @@ public static class CommandTree
         ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], Positional: "folder | archive");
     public static readonly CommandDefinition Train = new("train", "Trains a DCGAN or VAE on a folder, an IDX file, shards or synthetic shapes, writing checkpoints, grids and metrics",
         ["--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size", "--optimizer", "--lr", "--beta1",
-         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--ada", "--xflip", "--fit-prior", "--conditional", "--clusters", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
+         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--ada", "--xflip", "--fit-prior", "--conditional", "--clusters", "--extractor-steps", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
         ["--resume"]);
     public static readonly CommandDefinition Sample = new("sample", "Generates images from a checkpoint: seeded, as a grid or files, with interpolation, truncation or VAE reconstruction",
         ["--checkpoint", "--count", "--seeds", "--seed", "--class", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"],
@@ -68,8 +68,8 @@ public static class CommandTree
                 ["--variants", "--data", "--data-labels", "--reference", "--limit", "--steps", "--seeds", "--samples", "--image-size", "--channels", "--extractor", "--extractor-steps", "--threads", "--out"], ["--labels"]),
             new("backends", "ONNX Runtime against libtorch on one checkpoint in one process: load time, latency per pass by batch size (alternating blocks), agreement",
                 ["--checkpoint", "--counts", "--rounds", "--block", "--threads"], []),
-            new("warmstart", "A follow-up run on 5% more images, warm-started from its parent: steps to reach the parent's FD",
-                ["--options", "--limit", "--steps", "--samples", "--seed", "--marks", "--extractor", "--threads", "--out"], []),
+            new("warmstart", "A follow-up run on 5% more images, warm-started from its parent: steps to reach the parent's FD (clusters carried over where the options ask for them)",
+                ["--options", "--limit", "--steps", "--samples", "--seed", "--marks", "--extractor", "--threads", "--out"], ["--fresh"]),
         ],
     };
     public static readonly CommandDefinition Completion = new("completion", "Prints a shell's tab-completion script: eval \"$(tools/imagegen completion bash)\"", [], [], Positional: "bash");
@@ -115,7 +115,7 @@ public static class CommandTree
         ["--class"] = "the class to draw (class-conditional models; default: each seed's own); with --reconstruct, the inputs' class (default: their folders')",
         ["--init-from"] = "start from this checkpoint's networks (a warm start; the spec must match)",
         ["--data-labels"] = "IDX labels of --data where it is not Fashion-MNIST (for --labels)",
-        ["--clusters"] = "unlabelled data: group the images into K clusters (k-means over a self-supervised extractor's features) and train class-conditionally on them (default: off)",
+        ["--clusters"] = "unlabelled data: group the images into K clusters (k-means over a self-supervised extractor's features) and train class-conditionally on them (0: off; default: 10 for a VAE on 300 images or more, off otherwise)",
         ["--options"] = "training options as imagegen.json holds them",
         ["--nz"] = "latent size",
         ["--ngf"] = "generator width",
@@ -162,7 +162,7 @@ public static class CommandTree
         ["--retry-interval"] = "first retry delay of a failed activity",
         ["--activity-lock"] = "how long a started activity stays locked",
         ["--eval-samples"] = "images generated to score a run",
-        ["--extractor-steps"] = "training steps of the dataset's feature extractor",
+        ["--extractor-steps"] = "training steps of the dataset's self-supervised feature extractor (train: the one that finds the clusters)",
         ["--verbose"] = "log at information level",
         ["--version"] = "version name: v0001, v0002, ...",
         ["--labels"] = "extractor: IDX labels of --data; bench variants: attach the data's labels (Fashion-MNIST's, or --data-labels), so variants train class-conditionally unless they say conditional false",
@@ -191,6 +191,7 @@ public static class CommandTree
         ["--settle"] = "time allowed after the move",
         ["--samples"] = "images generated for scoring",
         ["--marks"] = "points on the quality-over-time curve",
+        ["--fresh"] = "also train a follow-up from scratch (on clusters of its own where the options ask for clusters), scored at the same marks up to the parent's steps",
         ["--budget"] = "training time for each side",
         ["--python"] = "the Python with PyTorch for the reference",
         ["--ours-only"] = "skip the PyTorch reference",

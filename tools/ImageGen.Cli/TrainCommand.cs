@@ -18,17 +18,24 @@ public static class TrainCommand
         string dataSource = args.String("--data") ?? DefaultDataSource();
         string? initFrom = args.String("--init-from") is { } init ? Checkpoint.Resolve(init) : null;
         if (initFrom is not null && args.Has("--resume")) throw new UsageException("--init-from starts a new run from a checkpoint; --resume carries on the run in --out: pick one");
-        return Train(dataSource, spec, options, outFolder, args.Has("--resume"), args.Int("--limit", 1, int.MaxValue), output, error, initFrom);
+        return Train(dataSource, spec, options, outFolder, args.Has("--resume"), args.Int("--limit", 1, int.MaxValue), output, error, initFrom,
+            args.Int("--extractor-steps", 1, 100_000) ?? ContrastiveTraining.DefaultSteps);
     }
 
     public static int Train(string dataSource, ModelSpec spec, TrainOptions options, string outFolder, bool resume, int? limit,
-        TextWriter output, TextWriter error, string? initFrom = null)
+        TextWriter output, TextWriter error, string? initFrom = null, int extractorSteps = ContrastiveTraining.DefaultSteps)
     {
         output.WriteLine(TorchRuntime.Describe());
         using var loaded = DatasetLoader.Load(dataSource, spec.ImageSize, spec.Channels, limit, seed: options.Seed ?? 0);
         output.WriteLine($"data: {loaded.Description} -> {loaded.Count} x {loaded.Channels}x{loaded.ImageSize}x{loaded.ImageSize}");
+        string checkpointPath = Path.Combine(outFolder, Checkpoint.FileName);
+        var resumeFrom = resume && File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath) : null;
+        bool defaultClusters = options.Clusters is null && resumeFrom is null;
+        options = ImageClusters.Resolve(options, spec.Kind, loaded, resumeFrom);
         if (options.Clusters is > 0 && !ImageClusters.Apply(loaded, options)) output.WriteLine($"clusters {options.Clusters}: the data has classes of its own ({string.Join(", ", loaded.ClassNames)}), and keeps them");
-        using var clustered = ImageClusters.Label(loaded, options, progress: new LineProgress(error));
+        if (defaultClusters && options.Clusters is > 0)
+            output.WriteLine($"clusters {options.Clusters}: the {ModelFamily.For(spec.Kind).Name}'s default for unlabelled data ('--clusters 0' trains without)");
+        using var clustered = ImageClusters.Label(loaded, options, extractorSteps, new LineProgress(error));
         var data = clustered ?? loaded;
         output.WriteLine($"model: {spec.Kind} nz={spec.LatentSize} ngf={spec.Ngf} ndf={spec.Ndf}; optimizer {options.Optimizer} lr {options.ResolvedLr(spec.Kind)}; " +
                          $"loss {options.ResolvedLoss(spec.Kind)}; batch {options.BatchSize}; out {outFolder}");

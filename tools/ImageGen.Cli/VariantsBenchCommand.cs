@@ -77,11 +77,12 @@ public static class VariantsBenchCommand
                 string runFolder = Path.Combine(outFolder, $"{name}-seed{seed}");
                 if (Directory.Exists(runFolder)) Directory.Delete(runFolder, recursive: true);
                 var spec = settings.Spec with { ImageSize = imageSize, Channels = channels };
+                var options = ImageClusters.Resolve(settings.Options, spec.Kind, train);
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 var result = Trainer.Run(new TrainRequest
                 {
-                    Data = settings.Options.Clusters is > 0 ? Clustered(train, settings.Options, clustered, output) : train, Spec = spec, RunFolder = runFolder,
-                    Options = settings.Options with { MaxSteps = steps, Seed = seed, SampleEveryEpochs = int.MaxValue / 2 },
+                    Data = options.Clusters is > 0 ? Clustered(train, options, clustered, output) : train, Spec = spec, RunFolder = runFolder,
+                    Options = options with { MaxSteps = steps, Seed = seed, SampleEveryEpochs = int.MaxValue / 2 },
                 });
                 double seconds = clock.Elapsed.TotalSeconds;
                 using var sampler = ImageSampler.Load(result.CheckpointPath);
@@ -219,8 +220,11 @@ public static class VariantsBenchCommand
     }
 
     /// <summary>
-    /// imagegen bench warmstart: a parent trains on N images; 5% more images arrive; the follow-up warm-starts from the
-    /// parent and is scored every few steps until it reaches the parent's FD. Prints the steps it took against the parent's.
+    /// bench warmstart: a parent run on --limit Fashion-MNIST images, then a follow-up on 5% more, warm-started from the
+    /// parent and scored at marks until it reaches the parent's FD; with --fresh also a fresh follow-up, scored at the same
+    /// marks up to the parent's steps. Options with clusters train the parent on its images' clusters (a self-supervised
+    /// extractor trained on them, as the pipeline's dataset version extractor is), the warm follow-up on the same clusters
+    /// carried to the new images by nearest centre (ImageClusters.LabelLike), and the fresh one on clusters of its own.
     /// </summary>
     public static int RunWarmStart(Args args, TextWriter output)
     {
@@ -231,48 +235,88 @@ public static class VariantsBenchCommand
         int samples = args.Int("--samples", 100, 50_000) ?? 5000;
         int seed = args.Int("--seed", 0, int.MaxValue) ?? 1;
         int marks = args.Int("--marks", 1, 100) ?? 10;
+        bool fresh = args.Has("--fresh");
         string outFolder = args.String("--out") ?? "bench-runs/warmstart";
         var settings = ParseVariants($"parent={args.String("--options") ?? "{}"}")[0].Settings;
         int more = Math.Max(1, limit / 20);
-        output.WriteLine($"bench warmstart: parent {steps} steps on {limit} Fashion-MNIST images; follow-up on {limit + more} (5% more), scored every {steps / 4 / marks} steps " +
-                         $"up to {steps / 4}; {samples} samples per score, seed {seed}, threads {threads}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        output.WriteLine($"machine: {TorchRuntime.Describe()}");
         using var all = DatasetLoader.Load(IdxReader.DebianFashionMnistTrain, 32, 1);
         using var grown = Subset(all, limit + more);
         using var firstIndices = torch.arange(limit);
-        using var parentData = grown.Select(firstIndices, $"{limit} of the {limit + more}");
+        using var parentImages = grown.Select(firstIndices, $"{limit} of the {limit + more}");
+        var options = ImageClusters.Resolve(settings.Options, settings.Spec.Kind, parentImages);
+        int? clusters = options.Clusters is > 0 ? options.Clusters : null;
+        long every = Math.Max(1, steps / 4 / marks);
+        output.WriteLine($"bench warmstart: parent {steps} steps on {limit} Fashion-MNIST images; follow-up on {limit + more} (5% more), scored every {every} steps " +
+                         $"up to {steps / 4}{(fresh ? $", and a fresh follow-up up to {steps}" : "")}; {(clusters is { } c ? $"{c} clusters; " : "")}{samples} samples per score, " +
+                         $"seed {seed}, threads {threads}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        output.WriteLine($"machine: {TorchRuntime.Describe()}");
         using var extractor = FeatureExtractor.Load(args.String("--extractor") ?? QualityBenchCommand.DefaultExtractor);
         using var test = DatasetLoader.Load(IdxReader.DebianFashionMnistTest, 32, 1);
         using var reference = QualityReference.Compute(extractor, grown, test, maxReference: 10_000);
         if (Directory.Exists(outFolder)) Directory.Delete(outFolder, recursive: true);
 
-        var parent = Trainer.Run(new TrainRequest
+        // The training data of each run: the images themselves, or labelled by clusters as the pipeline would label them.
+        ImageTensorDataset? parentData = null, warmData = null, freshData = null;
+        try
         {
-            Data = parentData, Spec = settings.Spec, RunFolder = Path.Combine(outFolder, "parent"),
-            Options = settings.Options with { MaxSteps = steps, Seed = seed, SampleEveryEpochs = int.MaxValue / 2 },
-        });
-        double parentFd;
-        using (var sampler = ImageSampler.Load(parent.CheckpointPath)) parentFd = QualityScoring.Of(sampler, extractor, reference, samples).Fd;
-        output.WriteLine($"parent: {parent.Steps} steps, FD {parentFd:0.00}");
-        long every = Math.Max(1, steps / 4 / marks);
-        long? reached = null;
-        string child = Path.Combine(outFolder, "follow-up");
-        for (long at = every; at <= steps / 4; at += every)
-        {
-            Trainer.Run(new TrainRequest
+            if (clusters is { } k)
             {
-                Data = grown, Spec = settings.Spec, RunFolder = child, Resume = at > every, InitFrom = at > every ? null : parent.CheckpointPath,
-                Options = settings.Options with { MaxSteps = at, Seed = seed + 1, SampleEveryEpochs = int.MaxValue / 2 },
+                using (var parentExtractor = FeatureExtractor.TrainSelfSupervised(parentImages, ContrastiveTraining.DefaultSteps, ImageClusters.Seed))
+                {
+                    parentData = ImageClusters.Label(parentImages, k, parentExtractor);
+                    warmData = ImageClusters.LabelLike(grown, parentData, parentExtractor, out string? whyNot)
+                               ?? throw new UsageException($"the parent's clusters cannot be carried to the follow-up's images: {whyNot}");
+                }
+                output.WriteLine($"clusters: parent {string.Join(" ", parentData.ClassSizes())}; carried to the follow-up {string.Join(" ", warmData.ClassSizes())}");
+                if (fresh)
+                {
+                    freshData = ImageClusters.Label(grown, options)!;
+                    output.WriteLine($"clusters: the fresh follow-up's own {string.Join(" ", freshData.ClassSizes())}");
+                }
+            }
+
+            var parent = Trainer.Run(new TrainRequest
+            {
+                Data = parentData ?? parentImages, Spec = settings.Spec, RunFolder = Path.Combine(outFolder, "parent"),
+                Options = options with { MaxSteps = steps, Seed = seed, SampleEveryEpochs = int.MaxValue / 2 },
             });
-            using var sampler = ImageSampler.Load(child);
-            double fd = QualityScoring.Of(sampler, extractor, reference, samples).Fd;
-            output.WriteLine($"follow-up after {at} steps: FD {fd:0.00}");
-            if (fd <= parentFd) { reached = at; break; }
+            double parentFd;
+            using (var sampler = ImageSampler.Load(parent.CheckpointPath)) parentFd = QualityScoring.Of(sampler, extractor, reference, samples).Fd;
+            output.WriteLine($"parent: {parent.Steps} steps, FD {parentFd:0.00}");
+
+            // Trains a follow-up mark by mark and scores it at each; the step at which it first reached the parent's FD.
+            long? FollowUp(string name, ImageTensorDataset data, string? initFrom, long upTo)
+            {
+                string folder = Path.Combine(outFolder, name);
+                for (long at = every; at <= upTo; at += every)
+                {
+                    Trainer.Run(new TrainRequest
+                    {
+                        Data = data, Spec = settings.Spec, RunFolder = folder, Resume = at > every, InitFrom = at > every ? null : initFrom,
+                        Options = options with { MaxSteps = at, Seed = seed + 1, SampleEveryEpochs = int.MaxValue / 2 },
+                    });
+                    using var sampler = ImageSampler.Load(folder);
+                    double fd = QualityScoring.Of(sampler, extractor, reference, samples).Fd;
+                    output.WriteLine($"{name} after {at} steps: FD {fd:0.00}");
+                    if (fd <= parentFd) return at;
+                }
+                return null;
+            }
+            void Report(string name, long? reached, long upTo) => output.WriteLine(reached is { } r
+                ? $"the {name} reached the parent's FD {parentFd:0.00} after {r} steps: {(double)r / steps:P1} of the parent's {steps}"
+                : $"the {name} did not reach the parent's FD {parentFd:0.00} within {upTo} steps ({(double)upTo / steps:P0} of the parent's)");
+            var warm = FollowUp("follow-up", warmData ?? grown, parent.CheckpointPath, steps / 4);
+            var fromScratch = fresh ? FollowUp("fresh follow-up", freshData ?? grown, null, steps) : null;
+            Report("follow-up", warm, steps / 4);
+            if (fresh) Report("fresh follow-up", fromScratch, steps);
+            return 0;
         }
-        output.WriteLine(reached is { } r
-            ? $"the follow-up reached the parent's FD {parentFd:0.00} after {r} steps: {(double)r / steps:P1} of the parent's {steps}"
-            : $"the follow-up did not reach the parent's FD {parentFd:0.00} within {steps / 4} steps (a quarter of the parent's)");
-        return 0;
+        finally
+        {
+            parentData?.Dispose();
+            warmData?.Dispose();
+            freshData?.Dispose();
+        }
     }
 
     /// <summary>name={json};name={json}: each variant's options as imagegen.json would hold them, read by the one options table.</summary>

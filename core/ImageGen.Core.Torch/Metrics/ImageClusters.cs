@@ -1,3 +1,4 @@
+using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Models;
 using TorchSharp;
@@ -17,7 +18,15 @@ public static class ImageClusters
 {
     public const int Seed = 1;
 
-    /// <summary>Whether a run with these options on this data trains on clusters: asked for, and the data has no classes.</summary>
+    /// <summary>
+    /// The options with Clusters resolved for this data (TrainOptions.ResolvedClusters: a family's default where unset), so
+    /// the checkpoint records what the run trains on. A resumed run keeps its checkpoint's, and one saved before clusters
+    /// had a default trained without them.
+    /// </summary>
+    public static TrainOptions Resolve(TrainOptions options, ModelKind kind, ImageTensorDataset data, CheckpointHeader? resumeFrom = null) =>
+        options with { Clusters = resumeFrom is not null ? resumeFrom.Options.Clusters ?? 0 : options.ResolvedClusters(kind, data.Count, data.Labels is not null) };
+
+    /// <summary>Whether a run with these options (resolved) on this data trains on clusters: asked for, and the data has no classes.</summary>
     public static bool Apply(ImageTensorDataset data, TrainOptions options) => options.Clusters is > 0 && data.Labels is null;
 
     /// <summary>

@@ -62,10 +62,13 @@ public sealed record TrainOptions
     /// <summary>
     /// Classes found in unlabelled data: its images grouped by k-means into this many clusters of a self-supervised
     /// extractor's features (ImageClusters), and the model trained class-conditionally on them, each cluster a class
-    /// ("cluster-01" the largest). Null or 0: off. Data with classes of its own keeps them.
+    /// ("cluster-01" the largest). 0: off. Null: the family's default (ResolvedClusters). Data with classes of its own
+    /// keeps them.
     /// </summary>
     public int? Clusters { get; init; }
     public const int MaxClusters = 100;
+    /// <summary>The images per cluster unlabelled data must hold for a family's default clusters to apply.</summary>
+    public const int MinImagesPerDefaultCluster = 30;
     /// <summary>
     /// A run on a dataset with a published model starts from that model's weights when their specs match (the pipeline
     /// decides; core trains from whatever start it is given). False always starts fresh.
@@ -86,6 +89,17 @@ public sealed record TrainOptions
     public double ResolvedKlWeight(ModelSpec spec) =>
         KlWeight ?? ModelFamily.For(spec.Kind).DefaultKlWeight(conditional: spec.Classes > 0, fittedPrior: ResolvedFitPrior(spec.Kind));
     public int ResolvedEmaImages(ModelKind kind) => EmaImages ?? ModelFamily.For(kind).DefaultEmaImages;
+    /// <summary>
+    /// The clusters a new run on imageCount images trains on: Clusters where set; else, where the data is unlabelled and
+    /// conditional is not false, the family's default (ModelFamily.DefaultClusters) if the images make at least
+    /// MinImagesPerDefaultCluster per cluster; else 0. A resumed run keeps its checkpoint's (ImageClusters.Resolve).
+    /// </summary>
+    public int ResolvedClusters(ModelKind kind, int imageCount, bool labelled)
+    {
+        if (Clusters is { } set) return set;
+        int k = ModelFamily.For(kind).DefaultClusters;
+        return k > 0 && !labelled && Conditional != false && imageCount >= k * MinImagesPerDefaultCluster ? k : 0;
+    }
     public bool ResolvedFitPrior(ModelKind kind) => FitPrior ?? ModelFamily.For(kind).DefaultFitPrior;
     public Augmentations ResolvedAugment(ModelKind kind) =>
         Augment ?? (Ada ? Augmentations.Color | Augmentations.Translation | Augmentations.Cutout : ModelFamily.For(kind).DefaultAugment);

@@ -79,6 +79,7 @@ public sealed class RunTrainer(BlobServiceClient service)
             long? totalSteps = plan.TotalSteps;
             var trainedBefore = TimeSpan.FromSeconds(request.TrainedSeconds);
             var resumeFrom = File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath) : null;
+            userOptions = ImageClusters.Resolve(userOptions, spec.Kind, shards, resumeFrom);
             long fromStep = resumeFrom?.Step ?? 0;
             // The orchestration says where the run stands (the last chunk record's step). A checkpoint past it was
             // uploaded by an attempt of this chunk that died before writing its record: that attempt's training
