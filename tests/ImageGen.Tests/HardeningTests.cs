@@ -290,18 +290,19 @@ public class HardeningTests
         Assert.Equal(2, first.Step);
         var datasets = storage.GetBlobContainerClient(StorageLayout.DatasetsContainer);
         Assert.True(await datasets.GetBlobClient(StorageLayout.QualityExtractor(dataset, datasetVersion)).ExistsAsync());
-        var checkpoint = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer).GetBlobClient(StorageLayout.RunCheckpoint(dataset, "run-a"));
-        async Task<CheckpointHeader> HeaderAsync()
+        var checkpoints = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
+        async Task<CheckpointHeader> HeaderAsync(string runId)
         {
-            using var bytes = new MemoryStream((await checkpoint.DownloadContentAsync()).Value.Content.ToArray());
+            var blob = checkpoints.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId));
+            using var bytes = new MemoryStream((await blob.DownloadContentAsync()).Value.Content.ToArray());
             return Checkpoint.Read(bytes, new HashSet<string>()).header;
         }
-        var header = await HeaderAsync();
+        var header = await HeaderAsync("run-a");
         Assert.Equal(2, header.Spec.Classes);
         Assert.Equal(["cluster-01", "cluster-02"], header.Classes);
         var second = await trainer.TrainChunkAsync(Clustered(1, 2));
         Assert.Equal(4, second.Step);
-        Assert.Equal(["cluster-01", "cluster-02"], (await HeaderAsync()).Classes);
+        Assert.Equal(["cluster-01", "cluster-02"], (await HeaderAsync("run-a")).Classes);
 
         Assert.Equal(datasetVersion, header.ClustersFrom);
 
@@ -329,26 +330,20 @@ public class HardeningTests
         ChunkRequest OnGrown(int chunk, long fromStep) => Clustered(chunk, fromStep) with { RunId = "run-c", DatasetVersion = grown.DatasetVersion };
         string? grownStart = (await trainer.TrainChunkAsync(OnGrown(0, 0))).Start;
         Assert.True(grownStart == $"warm start from {dataset}/v0001 (step 4), on the clusters of dataset version {datasetVersion}", grownStart);
-        var runC = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer).GetBlobClient(StorageLayout.RunCheckpoint(dataset, "run-c"));
-        async Task<CheckpointHeader> RunCHeaderAsync()
-        {
-            using var bytes = new MemoryStream((await runC.DownloadContentAsync()).Value.Content.ToArray());
-            return Checkpoint.Read(bytes, new HashSet<string>()).header;
-        }
-        var grownHeader = await RunCHeaderAsync();
+        var grownHeader = await HeaderAsync("run-c");
         Assert.Equal(datasetVersion, grownHeader.ClustersFrom);
         Assert.Equal(["cluster-01", "cluster-02"], grownHeader.Classes);
         Assert.Equal(carried.ClassSizes(), grownHeader.ClassSizes);
         Assert.Equal($"{dataset}/v0001", grownHeader.WarmStartedFrom);
         Assert.Equal(4, (await trainer.TrainChunkAsync(OnGrown(1, 2))).Step);
-        Assert.Equal(datasetVersion, (await RunCHeaderAsync()).ClustersFrom);
+        Assert.Equal(datasetVersion, (await HeaderAsync("run-c")).ClustersFrom);
         Assert.Equal("v0002", (await publisher.PublishAsync(new PublishRequest(dataset, "run-c", grown.DatasetVersion, [], 4) { Policy = always })).Version);
         Assert.Equal(datasetVersion, (await registry.ReadCardAsync(dataset, "v0002"))!.ClustersFrom);
 
         // Fresh starts, each with its reason: another cluster count, and clusters of a version no longer stored.
         using var folder = new TempFolder();
         string published = folder.File(Checkpoint.FileName);
-        await runC.DownloadToAsync(published);
+        await checkpoints.GetBlobClient(StorageLayout.RunCheckpoint(dataset, "run-c")).DownloadToAsync(published);
         async Task<string?> StartAfterAsync(string version, string runId, ModelCard changed)
         {
             await using (var file = File.OpenRead(published))

@@ -44,7 +44,7 @@ public class MetricsTests
         TestImages.EnsureRuntime();
         using var shapes = SyntheticShapes.Generate(128, 32, 1, seed: 21);
         using var labelled = TrainedRuns.PlainAndInverted(shapes);
-        using var unlabelled = new ImageTensorDataset(labelled.Pixels.clone(), "plain and inverted shapes, unlabelled");
+        using var unlabelled = labelled.WithoutLabels("plain and inverted shapes, unlabelled");
         var options = new TrainOptions { Clusters = 2 };
         using var clustered = ImageClusters.Label(unlabelled, options, extractorSteps: 60)!;
         Assert.Equal(["cluster-01", "cluster-02"], clustered.ClassNames);
@@ -76,7 +76,7 @@ public class MetricsTests
         TestImages.EnsureRuntime();
         using var shapes = SyntheticShapes.Generate(128, 32, 1, seed: 21);
         using var labelled = TrainedRuns.PlainAndInverted(shapes);
-        using var unlabelled = new ImageTensorDataset(labelled.Pixels.clone(), "the first drop");
+        using var unlabelled = labelled.WithoutLabels("the first drop");
         using var extractor = FeatureExtractor.TrainSelfSupervised(unlabelled, steps: 60);
         using var clustered = ImageClusters.Label(unlabelled, 2, extractor);
         var assigned = clustered.Labels!.data<long>().ToArray();
@@ -93,15 +93,14 @@ public class MetricsTests
         long plainCluster = assigned.Where((_, i) => kinds[i] == 0).GroupBy(c => c).MaxBy(g => g.Count())!.Key;
         using var newShapes = SyntheticShapes.Generate(64, 32, 1, seed: 22);
         using var newLabelled = TrainedRuns.PlainAndInverted(newShapes);
-        using var newUnlabelled = new ImageTensorDataset(newLabelled.Pixels.clone(), "the second drop");
+        using var newUnlabelled = newLabelled.WithoutLabels("the second drop");
         using var carried = ImageClusters.LabelLike(newUnlabelled, clustered, extractor, out _)!;
         var newKinds = newLabelled.Labels!.data<long>().ToArray();
         int agree = carried.Labels!.data<long>().ToArray().Where((c, i) => (c == plainCluster) == (newKinds[i] == 0)).Count();
         Assert.True(agree >= 0.95 * newKinds.Length, $"new plain shapes should join the plain cluster and inverted the other; {agree} of {newKinds.Length} do");
 
-        using var plainOnly = newLabelled.Select(torch.tensor(Enumerable.Range(0, newKinds.Length).Where(i => newKinds[i] == 0).Select(i => (long)i).ToArray()), "plain shapes only");
-        using var unlabelledPlain = new ImageTensorDataset(plainOnly.Pixels.clone(), "plain shapes only");
-        Assert.Null(ImageClusters.LabelLike(unlabelledPlain, clustered, extractor, out string? whyNot));
+        using var plainOnly = newUnlabelled.Select(torch.tensor(Enumerable.Range(0, newKinds.Length).Where(i => newKinds[i] == 0).Select(i => (long)i).ToArray()), "plain shapes only");
+        Assert.Null(ImageClusters.LabelLike(plainOnly, clustered, extractor, out string? whyNot));
         Assert.Contains($"leave {clustered.ClassNames[1 - (int)plainCluster]} of the 2 clusters", whyNot);
         Assert.Throws<ArgumentException>(() => ImageClusters.LabelLike(newUnlabelled, unlabelled, extractor, out _));
     }

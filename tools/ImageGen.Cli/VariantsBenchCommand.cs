@@ -149,7 +149,7 @@ public static class VariantsBenchCommand
     {
         int k = options.Clusters!.Value;
         if (made.TryGetValue(k, out var done)) return done;
-        using var unlabelled = new ImageTensorDataset(images.Pixels.clone(), images.Description);
+        using var unlabelled = images.WithoutLabels();
         var clustered = ImageClusters.Label(unlabelled, options)!;
         var assigned = clustered.Labels!.data<long>().ToArray();
         string purity = "";

@@ -84,5 +84,8 @@ public sealed class ImageTensorDataset : IDisposable
     public ImageTensorDataset Select(Tensor indices, string description) =>
         new(Pixels.index_select(0, indices), description, Labels?.index_select(0, indices), Labels is null ? null : ClassNames);
 
+    /// <summary>The same images (a copy) without classes, as an unlabelled drop of them would load.</summary>
+    public ImageTensorDataset WithoutLabels(string? description = null) => new(Pixels.clone(), description ?? Description);
+
     public void Dispose() { Pixels.Dispose(); Labels?.Dispose(); }
 }
