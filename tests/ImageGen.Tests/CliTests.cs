@@ -186,23 +186,26 @@ public class CliTests(TrainedRuns runs)
     }
 
     /// <summary>
-    /// A VAE on an unlabelled drop with enough images per cluster trains on the family's default clusters, says so, and
-    /// records them in its checkpoint; clusters 0 and a drop one image short train without; and a run saved before clusters
-    /// had a default (its options leave them unset) resumes as it was trained, without them.
+    /// A VAE or a DCGAN on an unlabelled drop with enough images per cluster trains on the family's default clusters, says
+    /// so, and records them in its checkpoint; clusters 0 and a drop one image short train without; and a run saved before
+    /// clusters had a default (its options leave them unset) resumes as it was trained, without them.
     /// </summary>
-    [Fact]
-    public void A_vae_on_an_unlabelled_drop_trains_on_its_default_clusters_and_an_older_run_resumes_without()
+    [Theory]
+    [InlineData("vae", "VAE")]
+    [InlineData("dcgan", "DCGAN")]
+    public void A_model_on_an_unlabelled_drop_trains_on_its_default_clusters_and_an_older_run_resumes_without(string model, string family)
     {
         using var folder = new TempFolder();
-        int enough = ImageGen.Core.Models.ModelFamily.For(ImageGen.Core.Models.ModelKind.Vae).DefaultClusters * ImageGen.Core.Models.TrainOptions.MinImagesPerDefaultCluster;
+        int enough = ImageGen.Core.Models.ModelFamily.For(Enum.Parse<ImageGen.Core.Models.ModelKind>(model, ignoreCase: true)).DefaultClusters
+                     * ImageGen.Core.Models.TrainOptions.MinImagesPerDefaultCluster;
         string[] Train(int images, string run, int steps, params string[] extra) =>
-            ["train", "--data", $"synthetic:{images}", "--model", "vae", "--max-steps", $"{steps}", "--batch-size", "16", "--ngf", "8", "--ndf", "8", "--nz", "4",
+            ["train", "--data", $"synthetic:{images}", "--model", model, "--max-steps", $"{steps}", "--batch-size", "16", "--ngf", "8", "--ndf", "8", "--nz", "4",
              "--seed", "9", "--extractor-steps", "20", "--out", folder.File(run), .. extra];
         CheckpointHeader Header(string run) => Checkpoint.ReadHeader(folder.File($"{run}/{Checkpoint.FileName}"));
 
         var (code, output, error) = Run(Train(enough, "default", 2));
         Assert.True(code == 0, error);
-        Assert.Contains("clusters 10: the VAE's default for unlabelled data ('--clusters 0' trains without)", output);
+        Assert.Contains($"clusters 10: the {family}'s default for unlabelled data ('--clusters 0' trains without)", output);
         var clustered = Header("default");
         Assert.Equal(10, clustered.Options.Clusters);
         Assert.InRange(clustered.Spec.Classes, 2, 10);

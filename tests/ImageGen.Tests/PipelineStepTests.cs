@@ -38,6 +38,8 @@ public class PipelineStepTests
     [InlineData("{\"model\": \"vae\", \"ada\": true}", "imagegen.json: ada true: the adaptive augmentation feeds a GAN's discriminator; a VAE takes false")]
     [InlineData("{\"fitPrior\": true}", "imagegen.json: fitPrior true: the prior is fitted to an encoder's latents; a DCGAN has none and takes false")]
     [InlineData("{\"ada\": true, \"augment\": \"off\"}", "imagegen.json: ada true adapts how often augment's transformations apply, and augment 'off' names none")]
+    [InlineData("{\"model\": \"vae\", \"modeSeeking\": 1}", "imagegen.json: modeSeeking 1: the mode-seeking term is part of a GAN generator's loss; a VAE takes 0")]
+    [InlineData("{\"modeSeeking\": -1}", "imagegen.json: modeSeeking '-1' is not a number in [0, 100]")]
     [InlineData("{\"xflip\": \"sometimes\"}", "imagegen.json: xflip 'sometimes' is not true or false")]
     [InlineData("{\"conditional\": 2}", "imagegen.json: conditional '2' is not true or false")]
     [InlineData("{\"warmStart\": []}", "imagegen.json: 'warmStart' must be a number, a string or true/false, not array")]

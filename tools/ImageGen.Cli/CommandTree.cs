@@ -26,7 +26,7 @@ public static class CommandTree
         ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], Positional: "folder | archive");
     public static readonly CommandDefinition Train = new("train", "Trains a DCGAN or VAE on a folder, an IDX file, shards or synthetic shapes, writing checkpoints, grids and metrics",
         ["--data", "--model", "--image-size", "--channels", "--epochs", "--max-steps", "--time-budget", "--batch-size", "--optimizer", "--lr", "--beta1",
-         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--ada", "--xflip", "--fit-prior", "--conditional", "--clusters", "--extractor-steps", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
+         "--beta2", "--momentum", "--loss", "--kl-weight", "--ema", "--augment", "--ada", "--mode-seeking", "--xflip", "--fit-prior", "--conditional", "--clusters", "--extractor-steps", "--nz", "--ngf", "--ndf", "--seed", "--sample-every", "--limit", "--init-from", "--threads", "--out"],
         ["--resume"]);
     public static readonly CommandDefinition Sample = new("sample", "Generates images from a checkpoint: seeded, as a grid or files, with interpolation, truncation or VAE reconstruction",
         ["--checkpoint", "--count", "--seeds", "--seed", "--class", "--interpolate", "--truncation", "--nrow", "--padding", "--reconstruct", "--threads", "--out"],
@@ -108,6 +108,7 @@ public static class CommandTree
         ["--ema"] = "half-life in images of the generator's moving average (0: off)",
         ["--augment"] = "DiffAugment before the discriminator: off, all, or a set of color, translation, cutout",
         ["--ada"] = "true: apply the augmentations to each image with a probability that follows D's overfitting (ADA), from 0",
+        ["--mode-seeking"] = "GANs: weight of the mode-seeking term (MSGAN) that keeps fakes of one class apart for different z (0: off)",
         ["--xflip"] = "true: mirror real images at random (for data whose mirror image is as likely)",
         ["--fit-prior"] = "VAE: sample from a Gaussian fitted to the encoder's latents of the training images, per class (default true)",
         ["--variants"] = "name={json options};name={json options}: recipes as imagegen.json holds them",

@@ -11,7 +11,9 @@ namespace ImageGen.Core.Training;
 /// <summary>
 /// DCGAN training step as in pytorch/examples: D on real and detached fake, then G through D. With augmentations on,
 /// every image D sees (real or fake, in either step) goes through DiffAugment first, each transformation with ADA's
-/// adaptive probability where ada is on; with xflip, the real batch is mirrored at random before that.
+/// adaptive probability where ada is on; with xflip, the real batch is mirrored at random before that. With the
+/// mode-seeking term on, the fakes' second half repeats the first half's classes with new z, and G's loss gains
+/// weight / (mean |G(z1) - G(z2)| / mean |z1 - z2|) over those pairs (MSGAN, Mao et al. 2019).
 /// </summary>
 public sealed class GanTrainable : ITrainable
 {
@@ -25,6 +27,7 @@ public sealed class GanTrainable : ITrainable
     private readonly ModelSpec spec;
     private readonly Augmentations augment;
     private readonly bool xflip;
+    private readonly double modeSeeking;
     /// <summary>ADA's probability (null unless ada is on: then augmentations apply with probability 1).</summary>
     private readonly AdaptiveAugment? adaptive;
 
@@ -38,6 +41,7 @@ public sealed class GanTrainable : ITrainable
         loss = options.ResolvedLoss(spec.Kind);
         augment = options.ResolvedAugment(spec.Kind);
         xflip = options.XFlip;
+        modeSeeking = options.ResolvedModeSeeking(spec);
         if (options.Ada) adaptive = new AdaptiveAugment();
         if (options.ResolvedEmaImages(spec.Kind) is > 0 and var halfLife)
         {
@@ -56,13 +60,21 @@ public sealed class GanTrainable : ITrainable
         // (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the hinge equivalent).
         optD.zero_grad();
         if (spec.Classes > 0 && labels is null) throw new ArgumentException("a class-conditional GAN trains on labelled images");
-        var z = torch.randn(batch, spec.LatentSize);
-        if (spec.Classes > 0) z = GeneratorTensors.AppendClasses(z, labels!, spec.Classes); // fakes of the real batch's classes
+        long pairs = modeSeeking > 0 ? batch / 2 : 0;
+        var noise = torch.randn(batch, spec.LatentSize);
+        var z = noise;
+        Tensor? fakeLabels = null;
+        if (spec.Classes > 0)
+        {
+            // Fakes of the real batch's classes; with mode seeking, the second half's pairs take the first half's.
+            fakeLabels = pairs > 0 ? torch.cat([labels![..(int)pairs], labels[..(int)pairs], labels[(int)(2 * pairs)..]]) : labels!;
+            z = GeneratorTensors.AppendClasses(noise, fakeLabels, spec.Classes);
+        }
         else labels = null;
         var fake = generator.forward(z);
         double p = adaptive?.Probability ?? 1;
         var realLogits = discriminator.Logits(DiffAugment.Apply(real, augment, p), labels);
-        var fakeLogits = discriminator.Logits(DiffAugment.Apply(fake.detach(), augment, p), labels);
+        var fakeLogits = discriminator.Logits(DiffAugment.Apply(fake.detach(), augment, p), fakeLabels);
         adaptive?.Observe(realLogits);
         Tensor lossD = loss == LossKind.Hinge
             ? F.relu(1.0 - realLogits).mean() + F.relu(1.0 + fakeLogits).mean()
@@ -72,10 +84,17 @@ public sealed class GanTrainable : ITrainable
         optD.step();
         // (2) Update G: non-saturating loss, maximise log D(G(z)).
         optG.zero_grad();
-        var fakeLogitsForG = discriminator.Logits(DiffAugment.Apply(fake, augment, p), labels);
+        var fakeLogitsForG = discriminator.Logits(DiffAugment.Apply(fake, augment, p), fakeLabels);
         Tensor lossG = loss == LossKind.Hinge
             ? -fakeLogitsForG.mean()
             : F.binary_cross_entropy_with_logits(fakeLogitsForG, torch.ones_like(fakeLogitsForG));
+        Tensor? spread = null;
+        if (pairs > 0)
+        {
+            int n = (int)pairs;
+            spread = (fake[..n] - fake[n..(2 * n)]).abs().mean() / (noise[..n] - noise[n..(2 * n)]).abs().mean();
+            lossG = lossG + modeSeeking / (spread + 1e-5);
+        }
         lossG.backward();
         optG.step();
         average?.Update(batch);
@@ -88,6 +107,7 @@ public sealed class GanTrainable : ITrainable
             ["d_g_z"] = fakeLogits.sigmoid().mean().item<float>(),
         };
         if (adaptive is not null) scalars["augment_p"] = p;
+        if (spread is not null) scalars["mode_spread"] = spread.item<float>();
         return scalars;
     }
 

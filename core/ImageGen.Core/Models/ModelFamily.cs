@@ -38,6 +38,8 @@ public abstract class ModelFamily
     /// images"), 10 clusters made the DCGAN worse on one of them, so it trains without.
     /// </summary>
     public virtual int DefaultClusters => 0;
+    /// <summary>The mode-seeking term's weight by default for runs on clusters (TrainOptions.ResolvedModeSeeking); 0: off.</summary>
+    public virtual double DefaultModeSeeking => 0;
     /// <summary>Whether the family has an encoder (a VAE's q(z | x)); a class-conditional model's encoder then takes the class too.</summary>
     public virtual bool HasEncoder => false;
     /// <summary>
@@ -69,6 +71,15 @@ public sealed class DcganFamily : ModelFamily
     public override double DefaultBeta1 => 0.5;
     public override IReadOnlyList<LossKind> Losses { get; } = [LossKind.Bce, LossKind.Hinge];
     public override int DefaultEmaImages => 10_000;
+    /// <summary>
+    /// 10 clusters for an unlabelled drop, trained with the mode-seeking term (DefaultModeSeeking) that keeps each
+    /// cluster's samples apart (docs/benchmarks.md, "The mode-seeking term"). MEASURED_CLUSTERS
+    /// </summary>
+    public override int DefaultClusters => 10;
+    /// <summary>
+    /// Weight 1 (MSGAN's) for runs on clusters. MEASURED_MODE_SEEKING
+    /// </summary>
+    public override double DefaultModeSeeking => 1;
 }
 
 public sealed class VaeFamily : ModelFamily

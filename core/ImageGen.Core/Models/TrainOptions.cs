@@ -52,6 +52,13 @@ public sealed record TrainOptions
     /// refitted at every checkpoint. Unset: the family's default (ModelFamily.DefaultFitPrior says what was measured).
     /// </summary>
     public bool? FitPrior { get; init; }
+    /// <summary>
+    /// Weight of the mode-seeking term (MSGAN, Mao et al. 2019) in a GAN generator's loss: the inverse of how far apart
+    /// two fakes of the same classes lie for how far apart their z lie, so a generator that ignores z pays for it. GANs
+    /// only; 0: off. Unset: the family's default where the run trains on clusters (ModelFamily.DefaultModeSeeking says
+    /// what was measured), else off.
+    /// </summary>
+    public double? ModeSeeking { get; init; }
     /// <summary>Mirror a random half of each real batch left to right: for data whose mirror image is as likely.</summary>
     public bool XFlip { get; init; }
     /// <summary>
@@ -100,6 +107,8 @@ public sealed record TrainOptions
         int k = ModelFamily.For(kind).DefaultClusters;
         return k > 0 && !labelled && Conditional != false && imageCount >= k * MinImagesPerDefaultCluster ? k : 0;
     }
+    /// <summary>ModeSeeking where set; else the family's default for a run on clusters (Clusters above 0 and classes in the spec), else 0.</summary>
+    public double ResolvedModeSeeking(ModelSpec spec) => ModeSeeking ?? (Clusters > 0 && spec.Classes > 0 ? ModelFamily.For(spec.Kind).DefaultModeSeeking : 0);
     public bool ResolvedFitPrior(ModelKind kind) => FitPrior ?? ModelFamily.For(kind).DefaultFitPrior;
     public Augmentations ResolvedAugment(ModelKind kind) =>
         Augment ?? (Ada ? Augmentations.Color | Augmentations.Translation | Augmentations.Cutout : ModelFamily.For(kind).DefaultAugment);
@@ -127,6 +136,9 @@ public sealed record TrainOptions
             throw new ArgumentException($"ema {EmaImages}: a moving average is kept for GAN generators only; a {family.Name} takes 0");
         if (Augment is { } augment && augment != Augmentations.None && kind != ModelKind.Dcgan)
             throw new ArgumentException($"augment {augment.ToString().ToLowerInvariant()}: augmentation feeds a GAN's discriminator; a {family.Name} takes 'off'");
+        if (ModeSeeking is < 0) throw new ArgumentException($"mode seeking {ModeSeeking} must be 0 (off) or a positive weight");
+        if (ModeSeeking is > 0 && kind != ModelKind.Dcgan)
+            throw new ArgumentException($"modeSeeking {ModeSeeking}: the mode-seeking term is part of a GAN generator's loss; a {family.Name} takes 0");
         if (Ada && kind != ModelKind.Dcgan)
             throw new ArgumentException($"ada true: the adaptive augmentation feeds a GAN's discriminator; a {family.Name} takes false");
         if (Ada && Augment == Augmentations.None)

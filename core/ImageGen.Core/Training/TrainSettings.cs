@@ -132,7 +132,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     public static readonly string[] Keys =
     [
         "model", "imageSize", "channels", "nz", "ngf", "ndf", "epochs", "maxSteps", "timeBudget", "batchSize",
-        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "ada", "xflip", "fitPrior", "conditional", "clusters", "seed", "sampleEvery",
+        "optimizer", "lr", "beta1", "beta2", "momentum", "loss", "klWeight", "ema", "augment", "ada", "modeSeeking", "xflip", "fitPrior", "conditional", "clusters", "seed", "sampleEvery",
     ];
 
     /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
@@ -172,6 +172,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             EmaImages = values.Int("ema", 0, 100_000_000),
             Augment = values.Flags<Augmentations>("augment"),
             Ada = values.Bool("ada") ?? false,
+            ModeSeeking = values.Double("modeSeeking", 0, 100),
             XFlip = values.Bool("xflip") ?? false,
             FitPrior = values.Bool("fitPrior"),
             Conditional = values.Bool("conditional"),
