@@ -74,15 +74,17 @@ public class PipelineStepTests
     }
 
     [Fact]
-    public void A_vae_finds_clusters_by_default_only_in_unlabelled_data_with_enough_images_per_cluster()
+    public void Models_find_clusters_by_default_only_in_unlabelled_data_with_enough_images_per_cluster()
     {
         int enough = 10 * TrainOptions.MinImagesPerDefaultCluster;
         var defaults = new TrainOptions();
-        Assert.Equal(10, defaults.ResolvedClusters(ModelKind.Vae, enough, labelled: false));
-        Assert.Equal(0, defaults.ResolvedClusters(ModelKind.Vae, enough - 1, labelled: false));
-        Assert.Equal(0, defaults.ResolvedClusters(ModelKind.Vae, enough, labelled: true));
-        Assert.Equal(0, (defaults with { Conditional = false }).ResolvedClusters(ModelKind.Vae, enough, labelled: false));
-        Assert.Equal(0, defaults.ResolvedClusters(ModelKind.Dcgan, 100 * enough, labelled: false));
+        foreach (var kind in new[] { ModelKind.Vae, ModelKind.Dcgan })
+        {
+            Assert.Equal(10, defaults.ResolvedClusters(kind, enough, labelled: false));
+            Assert.Equal(0, defaults.ResolvedClusters(kind, enough - 1, labelled: false));
+            Assert.Equal(0, defaults.ResolvedClusters(kind, enough, labelled: true));
+            Assert.Equal(0, (defaults with { Conditional = false }).ResolvedClusters(kind, enough, labelled: false));
+        }
         Assert.Equal(0, (defaults with { Clusters = 0 }).ResolvedClusters(ModelKind.Vae, enough, labelled: false));
         Assert.Equal(4, (defaults with { Clusters = 4 }).ResolvedClusters(ModelKind.Dcgan, 50, labelled: false));
     }
