@@ -210,6 +210,7 @@ public class CliTests(TrainedRuns runs)
         Assert.Equal(10, clustered.Options.Clusters);
         Assert.InRange(clustered.Spec.Classes, 2, 10);
         Assert.Equal("cluster-01", clustered.Classes[0]);
+        Assert.Equal(model == "dcgan" ? 1 : 0, clustered.Options.ModeSeeking); // the DCGAN seeks modes on clusters
 
         foreach (var (images, run, extra) in new[] { (enough, "off", new[] { "--clusters", "0" }), (enough - 1, "short", Array.Empty<string>()) })
         {

@@ -1,6 +1,7 @@
 using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Export;
+using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
@@ -339,6 +340,15 @@ public class ModelVariantTests(TrainedRuns runs)
         Assert.Equal(0, new TrainOptions().ResolvedModeSeeking(runs.GanSpec with { Classes = 9 }));
         Assert.Equal(0, (clustered with { ModeSeeking = 0 }).ResolvedModeSeeking(runs.GanSpec with { Classes = 9 }));
         Assert.Equal(0, clustered.ResolvedModeSeeking(runs.VaeSpec with { Classes = 9 }));
+        // Where runs begin it is resolved and recorded: on for clusters of unlabelled data, off on the data's own classes,
+        // and a resumed run keeps its checkpoint's (off for one saved before the term existed).
+        Assert.Equal(1, ImageClusters.Resolve(clustered, ModelKind.Dcgan, runs.Data).ModeSeeking);
+        Assert.Equal(0, ImageClusters.Resolve(clustered, ModelKind.Dcgan, runs.Labelled).ModeSeeking);
+        Assert.Equal(0, ImageClusters.Resolve(clustered, ModelKind.Vae, runs.Data).ModeSeeking);
+        var older = Checkpoint.ReadHeader(without.CheckpointPath);
+        older = older with { Options = older.Options with { Clusters = 10, ModeSeeking = null } };
+        Assert.Equal(0, ImageClusters.Resolve(clustered, ModelKind.Dcgan, runs.Data, resumeFrom: older).ModeSeeking);
+        Assert.Equal(2, ImageClusters.Resolve(clustered, ModelKind.Dcgan, runs.Data, resumeFrom: older with { Options = older.Options with { ModeSeeking = 2 } }).ModeSeeking);
     }
 
     [Fact]

@@ -19,12 +19,18 @@ public static class ImageClusters
     public const int Seed = 1;
 
     /// <summary>
-    /// The options with Clusters resolved for this data (TrainOptions.ResolvedClusters: a family's default where unset), so
-    /// the checkpoint records what the run trains on. A resumed run keeps its checkpoint's, and one saved before clusters
-    /// had a default trained without them.
+    /// The options with Clusters resolved for this data (TrainOptions.ResolvedClusters: a family's default where unset), and
+    /// ModeSeeking with them (the family's default where the run trains on clusters, not on the data's own classes), so the
+    /// checkpoint records what the run trains with. A resumed run keeps its checkpoint's, and one saved before these had
+    /// defaults trained without them.
     /// </summary>
-    public static TrainOptions Resolve(TrainOptions options, ModelKind kind, ImageTensorDataset data, CheckpointHeader? resumeFrom = null) =>
-        options with { Clusters = resumeFrom is not null ? resumeFrom.Options.Clusters ?? 0 : options.ResolvedClusters(kind, data.Count, data.Labels is not null) };
+    public static TrainOptions Resolve(TrainOptions options, ModelKind kind, ImageTensorDataset data, CheckpointHeader? resumeFrom = null)
+    {
+        if (resumeFrom is not null)
+            return options with { Clusters = resumeFrom.Options.Clusters ?? 0, ModeSeeking = resumeFrom.Options.ModeSeeking ?? 0 };
+        var resolved = options with { Clusters = options.ResolvedClusters(kind, data.Count, data.Labels is not null) };
+        return resolved with { ModeSeeking = options.ModeSeeking ?? (Apply(data, resolved) ? ModelFamily.For(kind).DefaultModeSeeking : 0) };
+    }
 
     /// <summary>Whether a run with these options (resolved) on this data trains on clusters: asked for, and the data has no classes.</summary>
     public static bool Apply(ImageTensorDataset data, TrainOptions options) => options.Clusters is > 0 && data.Labels is null;

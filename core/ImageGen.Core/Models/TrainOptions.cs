@@ -107,7 +107,10 @@ public sealed record TrainOptions
         int k = ModelFamily.For(kind).DefaultClusters;
         return k > 0 && !labelled && Conditional != false && imageCount >= k * MinImagesPerDefaultCluster ? k : 0;
     }
-    /// <summary>ModeSeeking where set; else the family's default for a run on clusters (Clusters above 0 and classes in the spec), else 0.</summary>
+    /// <summary>
+    /// ModeSeeking where set; else the family's default for a run on clusters (Clusters above 0 and classes in the spec),
+    /// else 0. Where runs begin, ImageClusters.Resolve sets it, knowing whether the classes are clusters or the data's own.
+    /// </summary>
     public double ResolvedModeSeeking(ModelSpec spec) => ModeSeeking ?? (Clusters > 0 && spec.Classes > 0 ? ModelFamily.For(spec.Kind).DefaultModeSeeking : 0);
     public bool ResolvedFitPrior(ModelKind kind) => FitPrior ?? ModelFamily.For(kind).DefaultFitPrior;
     public Augmentations ResolvedAugment(ModelKind kind) =>
@@ -136,7 +139,7 @@ public sealed record TrainOptions
             throw new ArgumentException($"ema {EmaImages}: a moving average is kept for GAN generators only; a {family.Name} takes 0");
         if (Augment is { } augment && augment != Augmentations.None && kind != ModelKind.Dcgan)
             throw new ArgumentException($"augment {augment.ToString().ToLowerInvariant()}: augmentation feeds a GAN's discriminator; a {family.Name} takes 'off'");
-        if (ModeSeeking is < 0) throw new ArgumentException($"mode seeking {ModeSeeking} must be 0 (off) or a positive weight");
+        if (ModeSeeking is < 0) throw new ArgumentException($"modeSeeking {ModeSeeking} must be 0 (off) or a positive weight");
         if (ModeSeeking is > 0 && kind != ModelKind.Dcgan)
             throw new ArgumentException($"modeSeeking {ModeSeeking}: the mode-seeking term is part of a GAN generator's loss; a {family.Name} takes 0");
         if (Ada && kind != ModelKind.Dcgan)
