@@ -330,6 +330,7 @@ public class ModelVariantTests(TrainedRuns runs)
             double plain = Spread(without, cls), spread = Spread(with, cls);
             Assert.True(spread > 1.5 * plain, $"class {cls}: samples differ by {spread:0.000} per pixel with the term, {plain:0.000} without");
         }
+        Assert.Equal(8, StepMetrics.Read(with.RunFolder).Count);
         Assert.All(StepMetrics.Read(with.RunFolder), line => Assert.True(line.Losses["mode_spread"] > 0));
         Assert.All(StepMetrics.Read(without.RunFolder), line => Assert.False(line.Losses.ContainsKey("mode_spread")));
 
