@@ -80,7 +80,7 @@ public class CliTests(TrainedRuns runs)
         // What bash completion asks for: the words that can follow the text before the cursor.
         var (suggestCode, suggestions, _) = Run("[suggest:9]", "train --m");
         Assert.Equal(0, suggestCode);
-        Assert.Equal(["--max-steps", "--model", "--momentum"], suggestions.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Equal(["--max-steps", "--mode-seeking", "--model", "--momentum"], suggestions.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains("drop", Run("[suggest:2]", "dr").output);
         Assert.Equal(["dcgan", "vae"], Run("[suggest:14]", "train --model ").output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains("--optimizer <adam|rmsprop|sgd>", Run("train", "--help").output);
