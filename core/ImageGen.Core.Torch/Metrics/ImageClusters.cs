@@ -29,7 +29,7 @@ public static class ImageClusters
         if (resumeFrom is not null)
             return options with { Clusters = resumeFrom.Options.Clusters ?? 0, ModeSeeking = resumeFrom.Options.ModeSeeking ?? 0 };
         var resolved = options with { Clusters = options.ResolvedClusters(kind, data.Count, data.Labels is not null) };
-        return resolved with { ModeSeeking = options.ModeSeeking ?? (Apply(data, resolved) ? ModelFamily.For(kind).DefaultModeSeeking : 0) };
+        return resolved with { ModeSeeking = resolved.ResolvedModeSeeking(kind, onClusters: Apply(data, resolved)) };
     }
 
     /// <summary>Whether a run with these options (resolved) on this data trains on clusters: asked for, and the data has no classes.</summary>

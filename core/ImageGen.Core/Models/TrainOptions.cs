@@ -107,11 +107,13 @@ public sealed record TrainOptions
         int k = ModelFamily.For(kind).DefaultClusters;
         return k > 0 && !labelled && Conditional != false && imageCount >= k * MinImagesPerDefaultCluster ? k : 0;
     }
+    /// <summary>ModeSeeking where set; else the family's default for a run on clusters, else 0.</summary>
+    public double ResolvedModeSeeking(ModelKind kind, bool onClusters) => ModeSeeking ?? (onClusters ? ModelFamily.For(kind).DefaultModeSeeking : 0);
     /// <summary>
-    /// ModeSeeking where set; else the family's default for a run on clusters (Clusters above 0 and classes in the spec),
-    /// else 0. Where runs begin, ImageClusters.Resolve sets it, knowing whether the classes are clusters or the data's own.
+    /// The same, taking a run on clusters to be one with Clusters above 0 and classes in the spec. Where runs begin,
+    /// ImageClusters.Resolve records the weight, knowing whether the classes are clusters or the data's own.
     /// </summary>
-    public double ResolvedModeSeeking(ModelSpec spec) => ModeSeeking ?? (Clusters > 0 && spec.Classes > 0 ? ModelFamily.For(spec.Kind).DefaultModeSeeking : 0);
+    public double ResolvedModeSeeking(ModelSpec spec) => ResolvedModeSeeking(spec.Kind, onClusters: Clusters > 0 && spec.Classes > 0);
     public bool ResolvedFitPrior(ModelKind kind) => FitPrior ?? ModelFamily.For(kind).DefaultFitPrior;
     public Augmentations ResolvedAugment(ModelKind kind) =>
         Augment ?? (Ada ? Augmentations.Color | Augmentations.Translation | Augmentations.Cutout : ModelFamily.For(kind).DefaultAugment);
