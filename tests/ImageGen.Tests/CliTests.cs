@@ -296,6 +296,35 @@ public class RunViewTests
     }
 
     [Fact]
+    public void Before_the_first_step_the_view_shows_what_the_stage_reports_ingest_counts_then_the_clusters_messages()
+    {
+        static System.Text.Json.JsonElement Live(string state, object live) =>
+            System.Text.Json.JsonSerializer.SerializeToElement(new { running = true, status = new { state }, live });
+        var view = new ImageGen.Cli.RunView("demo");
+        view.Update(Live("ingesting", new { stage = "ingest", seen = 1200, accepted = 1190, rejected = 10 }));
+        Assert.Equal("ingest: 1200 seen, 1190 accepted, 10 rejected", view.Activity);
+
+        // Training has begun, and the progress blob still holds ingest's last report: not this stage's, so not shown.
+        Assert.True(view.Update(Live("training", new { stage = "ingest", seen = 2000, accepted = 2000, rejected = 0 })));
+        Assert.Null(view.Activity);
+        const string message = "clusters: training a self-supervised extractor on 2000 images (600 steps)";
+        view.Update(Live("training", new { stage = "clustering", message, chunk = 0 }));
+        Assert.Equal(message, view.Activity);
+        Assert.Equal(0, view.Step);
+
+        var console = Spectre.Console.Testing.TestConsoleExtensions.Width(new Spectre.Console.Testing.TestConsole(), 120);
+        console.Write(view.Render());
+        Assert.Contains(message, console.Output);
+
+        view.Update(Status("training", running: true, step: 10, lossG: 1.0));
+        Assert.Null(view.Activity); // steps have come: the step line takes its place
+        var after = Spectre.Console.Testing.TestConsoleExtensions.Width(new Spectre.Console.Testing.TestConsole(), 120);
+        after.Write(view.Render());
+        Assert.DoesNotContain("self-supervised", after.Output);
+        Assert.Contains("step 10/400", after.Output);
+    }
+
+    [Fact]
     public void A_sparkline_spans_the_values_own_range_and_keeps_the_last_values_that_fit()
     {
         Assert.Equal("▁▂▃▄▅▆▇█", ImageGen.Cli.RunView.Sparkline([1, 2, 3, 4, 5, 6, 7, 8], 60));

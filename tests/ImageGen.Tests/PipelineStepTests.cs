@@ -248,13 +248,25 @@ public class PipelineStepTests
         Assert.Equal(2, members.Count);
     }
 
-    /// <summary>A tar whose first header is a PAX extended header declaring 8 GB of metadata: the tar reader itself throws InvalidOperationException on it.</summary>
-    public static byte[] TarWithAnOversizedHeader()
+    [Fact]
+    public void A_tar_metadata_size_in_base_256_is_read_whole_and_refused_by_its_size()
+    {
+        // 0x80 marks base-256; the remaining bytes are the size, big-endian: 0xC8 0x00 0x00 0x00 0x01 is 858,993,459,201.
+        var members = ArchiveReader.Read("drop.tar", new MemoryStream(TarWithAnOversizedHeader(base256Size: [0x80, 0, 0, 0, 0, 0, 0, 0xC8, 0, 0, 0, 1]))).ToList();
+        Assert.Contains("PAX extended header of 858993459201 bytes", Assert.Single(members).Rejection);
+    }
+
+    /// <summary>
+    /// A tar whose first header is a PAX extended header declaring 8 GB of metadata (or the size given in base-256): the
+    /// tar reader itself throws InvalidOperationException on it.
+    /// </summary>
+    public static byte[] TarWithAnOversizedHeader(byte[]? base256Size = null)
     {
         var header = new byte[512];
         void Put(int at, string text) => System.Text.Encoding.ASCII.GetBytes(text).CopyTo(header, at);
         Put(0, "PaxHeaders/huge"); Put(100, "0000644\0"); Put(108, "0000000\0"); Put(116, "0000000\0");
         Put(124, "77777777777\0"); Put(136, "00000000000\0"); Put(156, "x"); Put(257, "ustar\0"); Put(263, "00");
+        base256Size?.CopyTo(header, 124);
         Put(148, "        ");
         Put(148, Convert.ToString(header.Sum(b => b), 8).PadLeft(6, '0') + "\0 ");
         return [.. header, .. new byte[4096]];

@@ -6,7 +6,8 @@ namespace ImageGen.Cli;
 
 /// <summary>
 /// A training run as up follows it, from the status endpoint's answers: its stage, step and total, losses, images/s,
-/// ETA, and the generator's (or the VAE's) loss over the steps seen. Drawn in a terminal as Spectre.Console's live
+/// ETA, and the generator's (or the VAE's) loss over the steps seen; before the first step, what the stage is doing
+/// (ingest's counts, the clusters' messages). Drawn in a terminal as Spectre.Console's live
 /// display (<see cref="Render"/>), and elsewhere (CI logs, tests) as plain lines (<see cref="Line"/>).
 /// </summary>
 public sealed class RunView(string dataset)
@@ -22,6 +23,11 @@ public sealed class RunView(string dataset)
     public List<double> LossHistory { get; } = [];
     public string? SparklineLoss { get; private set; }
     public TimeSpan Elapsed { get; set; }
+    /// <summary>
+    /// What the stage reports before training steps come: ingest's counts while ingesting, the clusters' messages while
+    /// the training stage finds them (a minute or more on a large unlabelled drop); null once steps come or the stage ends.
+    /// </summary>
+    public string? Activity { get; private set; }
 
     /// <summary>Takes one status answer; true when the stage changed.</summary>
     public bool Update(JsonElement body)
@@ -31,18 +37,26 @@ public sealed class RunView(string dataset)
         Running = body.GetProperty("running").GetBoolean();
         bool changed = state != State;
         State = state;
+        if (changed) Activity = null;
+        var report = body.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object ? live : default;
+        // The progress blob can still hold the previous stage's last report, so each state takes only its own stages.
+        string? reported = report.ValueKind == JsonValueKind.Object && report.TryGetProperty("stage", out var stage) ? stage.GetString() : null;
+        if (state == "ingesting" && reported == "ingest")
+            Activity = $"ingest: {Number(report, "seen"):0} seen, {Number(report, "accepted"):0} accepted, {Number(report, "rejected"):0} rejected";
+        if (state == "training" && reported == "clustering" && report.TryGetProperty("message", out var message))
+            Activity = message.GetString();
         // Past training (evaluating, publishing, ended) the run's own record is newer than the last live report.
         if (state != "training" && Number(status, "step") is { } recorded && recorded > Step) Step = (long)recorded;
         if (state != "training" && Number(status, "totalSteps") is { } recordedTotal) TotalSteps = (long)recordedTotal;
-        if (state == "training" && body.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
-            && live.TryGetProperty("step", out var step) && step.GetInt64() > 0)
+        if (state == "training" && reported == "training" && report.TryGetProperty("step", out var step) && step.GetInt64() > 0)
         {
+            Activity = null;
             bool moved = step.GetInt64() != Step;
             Step = step.GetInt64();
-            TotalSteps = Number(live, "totalSteps") is { } t ? (long)t : null;
-            ImagesPerSecond = Number(live, "imagesPerSecond");
-            EtaSeconds = Number(live, "etaSeconds");
-            if (live.TryGetProperty("losses", out var losses) && losses.ValueKind == JsonValueKind.Object)
+            TotalSteps = Number(report, "totalSteps") is { } t ? (long)t : null;
+            ImagesPerSecond = Number(report, "imagesPerSecond");
+            EtaSeconds = Number(report, "etaSeconds");
+            if (report.TryGetProperty("losses", out var losses) && losses.ValueKind == JsonValueKind.Object)
             {
                 Losses = losses.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
                 SparklineLoss ??= new[] { "loss_g", "loss" }.FirstOrDefault(Losses.ContainsKey) ?? Losses.Keys.FirstOrDefault();
@@ -86,6 +100,7 @@ public sealed class RunView(string dataset)
         {
             new Markup($"[bold]{Markup.Escape(dataset)}[/]  stage [yellow]{Markup.Escape(State ?? "waiting")}[/]  [grey]{Elapsed:mm\\:ss}[/]"),
         };
+        if (Activity is not null) rows.Add(new Markup($"[grey]{Markup.Escape(Activity)}[/]"));
         if (Step > 0)
         {
             double done = TotalSteps is { } total and > 0 ? Math.Min(1, (double)Step / total) : 0;

@@ -192,11 +192,13 @@ public static class UpCommand
             while (!view.Ended)
             {
                 long before = view.Step;
+                string? activityBefore = view.Activity;
                 if (view.Update(last = await StatusAsync(http, cancellationToken)))
                 {
                     bar.Finish();
                     output.WriteLine($"[{clock.Elapsed:mm\\:ss}] {view.State}");
                 }
+                if (view.Activity is { } activity && activity != activityBefore) bar.Line(activity, force: true);
                 if (view.State == "training" && view.Step > 0 && view.Step != before) bar.Line(view.Line());
                 if (!view.Ended) await Task.Delay(500, cancellationToken);
             }

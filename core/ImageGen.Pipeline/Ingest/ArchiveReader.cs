@@ -296,7 +296,7 @@ public static class ArchiveReader
                 for (int i = 0; i < field.Length; i++)
                 {
                     if (value > long.MaxValue >> 8) return long.MaxValue;
-                    value = (value << 8) | (i == 0 ? field[0] & 0x7F : field[i]);
+                    value = (value << 8) | (uint)(i == 0 ? field[0] & 0x7F : field[i]); // unsigned: a byte, never sign-extended
                 }
                 return value;
             }
