@@ -336,6 +336,7 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         var card = models.GetProperty("models")[0];
         Assert.Equal(["even", "odd"], card.GetProperty("classes").EnumerateArray().Select(c => c.GetString()));
         Assert.Equal(2, card.GetProperty("spec").GetProperty("classes").GetInt32());
+        Assert.Equal(0.5, card.GetProperty("options").GetProperty("modeSeeking").GetDouble()); // the DCGAN's default on a drop's own classes
         var manifest = await Drops.ManifestAsync(Storage, dataset, card.GetProperty("datasetVersion").GetString()!);
         Assert.Equal(["even", "odd"], manifest.Classes);
         var sample = await fixture.Http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1-3&class=odd");

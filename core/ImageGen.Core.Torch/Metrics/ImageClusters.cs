@@ -20,8 +20,8 @@ public static class ImageClusters
 
     /// <summary>
     /// The options with Clusters resolved for this data (TrainOptions.ResolvedClusters: a family's default where unset), and
-    /// ModeSeeking with them (the family's default where the run trains on clusters, not on the data's own classes), so the
-    /// checkpoint records what the run trains with. A resumed run keeps its checkpoint's, and one saved before these had
+    /// ModeSeeking with them (the family's default for where the run's classes come from: the data's own, clusters or
+    /// none), so the checkpoint records what the run trains with. A resumed run keeps its checkpoint's, and one saved before these had
     /// defaults trained without them.
     /// </summary>
     public static TrainOptions Resolve(TrainOptions options, ModelKind kind, ImageTensorDataset data, CheckpointHeader? resumeFrom = null)
@@ -29,7 +29,9 @@ public static class ImageClusters
         if (resumeFrom is not null)
             return options with { Clusters = resumeFrom.Options.Clusters ?? 0, ModeSeeking = resumeFrom.Options.ModeSeeking ?? 0 };
         var resolved = options with { Clusters = options.ResolvedClusters(kind, data.Count, data.Labels is not null) };
-        return resolved with { ModeSeeking = resolved.ResolvedModeSeeking(kind, onClusters: Apply(data, resolved)) };
+        var classes = resolved.Conditional == false ? ClassOrigin.None
+            : Apply(data, resolved) ? ClassOrigin.Clusters : data.ClassNames.Count > 0 ? ClassOrigin.Data : ClassOrigin.None;
+        return resolved with { ModeSeeking = resolved.ResolvedModeSeeking(kind, classes) };
     }
 
     /// <summary>Whether a run with these options (resolved) on this data trains on clusters: asked for, and the data has no classes.</summary>

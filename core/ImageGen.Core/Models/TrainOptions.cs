@@ -10,6 +10,8 @@ public enum OptimizerKind { Adam, Rmsprop, Sgd }
 
 /// <summary>GAN: Bce (non-saturating, with logits) or Hinge. VAE reconstruction: Bce or Mse.</summary>
 public enum LossKind { Bce, Hinge, Mse }
+/// <summary>Where a run's classes come from: none, the data's own (folders or a labels file), or clusters found in unlabelled data.</summary>
+public enum ClassOrigin { None, Data, Clusters }
 
 /// <summary>
 /// Training options, named after the CLI's flags (camelCase in JSON). Unset values take the classic
@@ -55,8 +57,8 @@ public sealed record TrainOptions
     /// <summary>
     /// Weight of the mode-seeking term (MSGAN, Mao et al. 2019) in a GAN generator's loss: the inverse of how far apart
     /// two fakes of the same classes lie for how far apart their z lie, so a generator that ignores z pays for it. GANs
-    /// only; 0: off. Unset: the family's default where the run trains on clusters (ModelFamily.DefaultModeSeeking says
-    /// what was measured), else off.
+    /// only; 0: off. Unset: the family's default for a run with classes, which may differ between the data's own classes
+    /// and clusters (ModelFamily.DefaultModeSeeking says what was measured); off without classes.
     /// </summary>
     public double? ModeSeeking { get; init; }
     /// <summary>Mirror a random half of each real batch left to right: for data whose mirror image is as likely.</summary>
@@ -107,13 +109,14 @@ public sealed record TrainOptions
         int k = ModelFamily.For(kind).DefaultClusters;
         return k > 0 && !labelled && Conditional != false && imageCount >= k * MinImagesPerDefaultCluster ? k : 0;
     }
-    /// <summary>ModeSeeking where set; else the family's default for a run on clusters, else 0.</summary>
-    public double ResolvedModeSeeking(ModelKind kind, bool onClusters) => ModeSeeking ?? (onClusters ? ModelFamily.For(kind).DefaultModeSeeking : 0);
+    /// <summary>ModeSeeking where set; else the family's default for a run whose classes come from there.</summary>
+    public double ResolvedModeSeeking(ModelKind kind, ClassOrigin classes) => ModeSeeking ?? ModelFamily.For(kind).DefaultModeSeeking(classes);
     /// <summary>
-    /// The same, taking a run on clusters to be one with Clusters above 0 and classes in the spec. Where runs begin,
-    /// ImageClusters.Resolve records the weight, knowing whether the classes are clusters or the data's own.
+    /// The same for a spec whose classes are known, taking them to be clusters where Clusters is above 0. Where runs
+    /// begin, ImageClusters.Resolve records the weight, knowing whether the data's own classes or clusters are used.
     /// </summary>
-    public double ResolvedModeSeeking(ModelSpec spec) => ResolvedModeSeeking(spec.Kind, onClusters: Clusters > 0 && spec.Classes > 0);
+    public double ResolvedModeSeeking(ModelSpec spec) =>
+        ResolvedModeSeeking(spec.Kind, spec.Classes == 0 ? ClassOrigin.None : Clusters > 0 ? ClassOrigin.Clusters : ClassOrigin.Data);
     public bool ResolvedFitPrior(ModelKind kind) => FitPrior ?? ModelFamily.For(kind).DefaultFitPrior;
     public Augmentations ResolvedAugment(ModelKind kind) =>
         Augment ?? (Ada ? Augmentations.Color | Augmentations.Translation | Augmentations.Cutout : ModelFamily.For(kind).DefaultAugment);
