@@ -211,12 +211,14 @@ public class CliTests(TrainedRuns runs)
         Assert.InRange(clustered.Spec.Classes, 2, 10);
         Assert.Equal("cluster-01", clustered.Classes[0]);
         Assert.Equal(model == "dcgan" ? 1 : 0, clustered.Options.ModeSeeking); // the DCGAN seeks modes on clusters
+        Assert.Equal(model == "dcgan", output.Contains("mode seeking 1: the DCGAN's default on clusters ('--mode-seeking 0' trains without)"));
 
         foreach (var (images, run, extra) in new[] { (enough, "off", new[] { "--clusters", "0" }), (enough - 1, "short", Array.Empty<string>()) })
         {
             (code, output, error) = Run(Train(images, run, 2, extra));
             Assert.True(code == 0, error);
             Assert.DoesNotContain("clusters", output);
+            Assert.DoesNotContain("mode seeking", output); // no classes: no term
             Assert.Equal(0, Header(run).Spec.Classes);
             Assert.Equal(0, Header(run).Options.Clusters);
         }

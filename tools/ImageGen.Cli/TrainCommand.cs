@@ -30,11 +30,14 @@ public static class TrainCommand
         output.WriteLine($"data: {loaded.Description} -> {loaded.Count} x {loaded.Channels}x{loaded.ImageSize}x{loaded.ImageSize}");
         string checkpointPath = Path.Combine(outFolder, Checkpoint.FileName);
         var resumeFrom = resume && File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath) : null;
-        bool defaultClusters = options.Clusters is null && resumeFrom is null;
+        bool defaultClusters = options.Clusters is null && resumeFrom is null, defaultModeSeeking = options.ModeSeeking is null && resumeFrom is null;
         options = ImageClusters.Resolve(options, spec.Kind, loaded, resumeFrom);
         if (options.Clusters is > 0 && !ImageClusters.Apply(loaded, options)) output.WriteLine($"clusters {options.Clusters}: the data has classes of its own ({string.Join(", ", loaded.ClassNames)}), and keeps them");
         if (defaultClusters && options.Clusters is > 0)
             output.WriteLine($"clusters {options.Clusters}: the {ModelFamily.For(spec.Kind).Name}'s default for unlabelled data ('--clusters 0' trains without)");
+        if (defaultModeSeeking && options.ModeSeeking is > 0)
+            output.WriteLine($"mode seeking {options.ModeSeeking}: the {ModelFamily.For(spec.Kind).Name}'s default on " +
+                             $"{(ImageClusters.Apply(loaded, options) ? "clusters" : "the data's own classes")} ('--mode-seeking 0' trains without)");
         using var clustered = ImageClusters.Label(loaded, options, extractorSteps, new LineProgress(error));
         var data = clustered ?? loaded;
         output.WriteLine($"model: {spec.Kind} nz={spec.LatentSize} ngf={spec.Ngf} ndf={spec.Ndf}; optimizer {options.Optimizer} lr {options.ResolvedLr(spec.Kind)}; " +
