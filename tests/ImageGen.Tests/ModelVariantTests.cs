@@ -173,6 +173,11 @@ public class ModelVariantTests(TrainedRuns runs)
         using var data = DatasetLoader.ReadShards(folder.File("shards"));
         Assert.Equal(["cats", "dogs"], data.ClassNames);
         Assert.Equal([0L, 0L, 1L], data.Labels!.data<long>().ToArray());
+        Assert.Equal("shards shards: 3 images in 2 classes", data.Description);
+        // A folder decoded on the fly is described by its own name, not by the temporary shards it was packed into.
+        using var decoded = DatasetLoader.Load(folder.File("in"), 32, 1);
+        Assert.Equal(["cats", "dogs"], decoded.ClassNames);
+        Assert.Equal($"folder {folder.File("in")}: 3 images in 2 classes", decoded.Description);
     }
 
     [Fact]

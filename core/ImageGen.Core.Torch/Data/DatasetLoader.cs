@@ -34,7 +34,11 @@ public static class DatasetLoader
         throw new FileNotFoundException($"--data '{source}' does not exist (expected a folder of images, a shard folder, an IDX file or 'synthetic[:N]')");
     }
 
-    public static ImageTensorDataset ReadShards(string folder, int? limit = null)
+    public static ImageTensorDataset ReadShards(string folder, int? limit = null) =>
+        ReadShards(folder, limit, $"shards {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}");
+
+    /// <summary>The shards, described as <paramref name="source"/> (a folder decoded into temporary shards names the folder, not them).</summary>
+    private static ImageTensorDataset ReadShards(string folder, int? limit, string source)
     {
         var manifest = DatasetManifest.Read(folder);
         int total = limit is { } l ? Math.Min(l, manifest.Count) : manifest.Count;
@@ -53,7 +57,7 @@ public static class DatasetLoader
         var tensor = torch.tensor(pixels, [total, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte);
         bool labelled = manifest.Classes.Count > 0 && manifest.Labels.Count == manifest.Count;
         var labels = labelled ? torch.tensor(manifest.Labels.Take(total).Select(l => (long)l).ToArray(), ScalarType.Int64) : null;
-        return new ImageTensorDataset(tensor, $"shards {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}: {total} images" +
+        return new ImageTensorDataset(tensor, $"{source}: {total} images" +
             (labelled ? $" in {manifest.Classes.Count} classes" : ""), labels, labelled ? manifest.Classes : null);
     }
 
@@ -70,7 +74,7 @@ public static class DatasetLoader
                     throw new InvalidDataException($"folder '{folder}' has no usable images ({manifest.Rejected.Count} rejected" +
                         (manifest.Rejected.Count > 0 ? $", first: '{manifest.Rejected[0].Name}': {manifest.Rejected[0].Reason})" : ")"));
             }
-            return ReadShards(temp, limit);
+            return ReadShards(temp, limit, $"folder {folder}");
         }
         finally { Directory.Delete(temp, recursive: true); }
     }
