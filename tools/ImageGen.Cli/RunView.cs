@@ -7,8 +7,8 @@ namespace ImageGen.Cli;
 /// <summary>
 /// A training run as up follows it, from the status endpoint's answers: its stage, step and total, losses, images/s,
 /// ETA, and the generator's (or the VAE's) loss over the steps seen; before the first step, what the stage is doing
-/// (ingest's counts, the clusters' messages). Drawn in a terminal as Spectre.Console's live
-/// display (<see cref="Render"/>), and elsewhere (CI logs, tests) as plain lines (<see cref="Line"/>).
+/// (ingest's counts, the clusters' messages). Drawn in a terminal as Spectre.Console's live display (<see cref="Render"/>),
+/// and elsewhere (CI logs, tests) as plain lines (<see cref="Line"/>).
 /// </summary>
 public sealed class RunView(string dataset)
 {

@@ -21,8 +21,8 @@ public static class ImageClusters
     /// <summary>
     /// The options with Clusters resolved for this data (TrainOptions.ResolvedClusters: a family's default where unset), and
     /// ModeSeeking with them (the family's default for where the run's classes come from: the data's own, clusters or
-    /// none), so the checkpoint records what the run trains with. A resumed run keeps its checkpoint's, and one saved before these had
-    /// defaults trained without them.
+    /// none), so the checkpoint records what the run trains with. A resumed run keeps its checkpoint's, and one saved
+    /// before these had defaults trained without them.
     /// </summary>
     public static TrainOptions Resolve(TrainOptions options, ModelKind kind, ImageTensorDataset data, CheckpointHeader? resumeFrom = null)
     {

@@ -83,9 +83,9 @@ public sealed class DcganFamily : ModelFamily
     /// recall was 0.58-0.66. On Fashion-MNIST, where clusters already helped, it kept their gain (20.48 against 21.30).
     /// On the data's own classes (1,000 images, seeds 1-3, docs/benchmarks.md "The term on a drop's own classes") the
     /// conditional DCGAN collapsed the same way on the digits (median FD 300.42, recall 0.13-0.16): weight 1 gave 165.88,
-    /// 0.5 gave 215.81 (recall 0.35-0.39). On Fashion-MNIST 0.5 gave the lowest FD (16.36, against 17.34 without and 16.98 at 1) and kept
-    /// the judge's class accuracy at 81.9-83.8% (85.3-86.7% without, 78.9-80.8% at 1): a class asked for by name must stay
-    /// that class, which weight 1 traded away for spread.
+    /// 0.5 gave 215.81 (recall 0.35-0.39). On Fashion-MNIST 0.5 gave the lowest FD (16.36, against 17.34 without and
+    /// 16.98 at 1) and kept the judge's class accuracy at 81.9-83.8% (85.3-86.7% without, 78.9-80.8% at 1): a class asked
+    /// for by name must stay that class, which weight 1 traded away for spread.
     /// </summary>
     public override double DefaultModeSeeking(ClassOrigin classes) => classes switch { ClassOrigin.Clusters => 1, ClassOrigin.Data => 0.5, _ => 0 };
 }
