@@ -339,21 +339,21 @@ public class ModelVariantTests(TrainedRuns runs)
         Assert.All(StepMetrics.Read(with.RunFolder), line => Assert.True(line.Losses["mode_spread"] > 0));
         Assert.All(StepMetrics.Read(without.RunFolder), line => Assert.False(line.Losses.ContainsKey("mode_spread")));
 
-        // By default a DCGAN seeks modes at weight 1 on clusters and 0.5 on the data's own classes; not without classes, nor a VAE.
+        // By default a DCGAN seeks modes at weight 0.5 on the data's own classes and 1 otherwise; a VAE never.
         var clustered = new TrainOptions { Clusters = 10 };
         Assert.Equal(1, clustered.ResolvedModeSeeking(runs.GanSpec with { Classes = 9 }));
-        Assert.Equal(0, clustered.ResolvedModeSeeking(runs.GanSpec));
+        Assert.Equal(1, clustered.ResolvedModeSeeking(runs.GanSpec));
         Assert.Equal(0.5, new TrainOptions().ResolvedModeSeeking(runs.GanSpec with { Classes = 9 }));
         Assert.Equal(0, (clustered with { ModeSeeking = 0 }).ResolvedModeSeeking(runs.GanSpec with { Classes = 9 }));
         Assert.Equal(0, clustered.ResolvedModeSeeking(runs.VaeSpec with { Classes = 9 }));
         // Where runs begin it is resolved and recorded by where the classes come from (clusters set on labelled data
-        // leave it the data's own classes), off where the run has none, and a resumed run keeps its checkpoint's (off for
-        // one saved before the term existed).
+        // leave it the data's own classes), and a resumed run keeps its checkpoint's (off for one saved before the term
+        // existed).
         Assert.Equal(1, ImageClusters.Resolve(clustered, ModelKind.Dcgan, runs.Data).ModeSeeking);
         Assert.Equal(0.5, ImageClusters.Resolve(new TrainOptions(), ModelKind.Dcgan, runs.Labelled).ModeSeeking);
         Assert.Equal(0.5, ImageClusters.Resolve(clustered, ModelKind.Dcgan, runs.Labelled).ModeSeeking);
-        Assert.Equal(0, ImageClusters.Resolve(new TrainOptions { Conditional = false }, ModelKind.Dcgan, runs.Labelled).ModeSeeking);
-        Assert.Equal(0, ImageClusters.Resolve(new TrainOptions { Clusters = 0 }, ModelKind.Dcgan, runs.Data).ModeSeeking);
+        Assert.Equal(1, ImageClusters.Resolve(new TrainOptions { Conditional = false }, ModelKind.Dcgan, runs.Labelled).ModeSeeking);
+        Assert.Equal(1, ImageClusters.Resolve(new TrainOptions { Clusters = 0 }, ModelKind.Dcgan, runs.Data).ModeSeeking);
         Assert.Equal(0, ImageClusters.Resolve(clustered, ModelKind.Vae, runs.Data).ModeSeeking);
         var older = Checkpoint.ReadHeader(without.CheckpointPath);
         older = older with { Options = older.Options with { Clusters = 10, ModeSeeking = null } };

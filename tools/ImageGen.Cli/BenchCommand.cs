@@ -46,7 +46,8 @@ public static class BenchCommand
 
         torch.manual_seed(1);
         using var data = SyntheticShapes.Generate(Math.Max(batch * 8, 512), spec.ImageSize, spec.Channels, seed: 1);
-        using var model = Trainables.Create(spec, new TrainOptions { BatchSize = batch });
+        // The reference's recipe (bench/reference/train_step.py): no mode-seeking term, whatever the family's default.
+        using var model = Trainables.Create(spec, new TrainOptions { BatchSize = batch, ModeSeeking = 0 });
         var times = new List<double>(steps);
         long rssAt200 = 0, rssAt2000 = 0;
         var clock = new Stopwatch();

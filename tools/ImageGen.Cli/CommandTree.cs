@@ -108,7 +108,7 @@ public static class CommandTree
         ["--ema"] = "half-life in images of the generator's moving average (0: off)",
         ["--augment"] = "DiffAugment before the discriminator: off, all, or a set of color, translation, cutout",
         ["--ada"] = "true: apply the augmentations to each image with a probability that follows D's overfitting (ADA), from 0",
-        ["--mode-seeking"] = "GANs: weight of the mode-seeking term (MSGAN) that keeps fakes of one class apart for different z (0: off; a DCGAN's default: 1 on clusters, 0.5 on the data's own classes, 0 without classes)",
+        ["--mode-seeking"] = "GANs: weight of the mode-seeking term (MSGAN) that keeps fakes of one class apart for different z (0: off; a DCGAN's default: 0.5 on the data's own classes, else 1)",
         ["--xflip"] = "true: mirror real images at random (for data whose mirror image is as likely)",
         ["--fit-prior"] = "VAE: sample from a Gaussian fitted to the encoder's latents of the training images, per class (default true)",
         ["--variants"] = "name={json options};name={json options}: recipes as imagegen.json holds them",

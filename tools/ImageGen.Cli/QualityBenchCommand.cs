@@ -156,7 +156,8 @@ public static class QualityBenchCommand
             var result = Trainer.Run(new TrainRequest
             {
                 Data = train, Spec = spec, RunFolder = runFolder, Resume = mark > 1,
-                Options = new TrainOptions { TimeBudget = TimeSpan.FromSeconds(budget.TotalSeconds * mark / marks - trained), BatchSize = batch, Seed = seed },
+                // The reference's recipe: no mode-seeking term, whatever the family's default.
+                Options = new TrainOptions { TimeBudget = TimeSpan.FromSeconds(budget.TotalSeconds * mark / marks - trained), BatchSize = batch, Seed = seed, ModeSeeking = 0 },
             });
             trained += clock.Elapsed.TotalSeconds;
             using var sampler = ImageSampler.Load(result.CheckpointPath);

@@ -57,8 +57,8 @@ public sealed record TrainOptions
     /// <summary>
     /// Weight of the mode-seeking term (MSGAN, Mao et al. 2019) in a GAN generator's loss: the inverse of how far apart
     /// two fakes of the same classes lie for how far apart their z lie, so a generator that ignores z pays for it. GANs
-    /// only; 0: off. Unset: the family's default for a run with classes, which may differ between the data's own classes
-    /// and clusters (ModelFamily.DefaultModeSeeking says what was measured); off without classes.
+    /// only; 0: off. Unset: the family's default, which may differ between the data's own classes, clusters and no
+    /// classes (ModelFamily.DefaultModeSeeking says what was measured).
     /// </summary>
     public double? ModeSeeking { get; init; }
     /// <summary>Mirror a random half of each real batch left to right: for data whose mirror image is as likely.</summary>
