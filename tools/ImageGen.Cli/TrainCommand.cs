@@ -37,7 +37,7 @@ public static class TrainCommand
             output.WriteLine($"clusters {options.Clusters}: the {ModelFamily.For(spec.Kind).Name}'s default for unlabelled data ('--clusters 0' trains without)");
         if (defaultModeSeeking && options.ModeSeeking is > 0)
             output.WriteLine($"mode seeking {options.ModeSeeking}: the {ModelFamily.For(spec.Kind).Name}'s default on " +
-                             $"{(ImageClusters.Apply(loaded, options) ? "clusters" : loaded.ClassNames.Count > 0 && options.Conditional != false ? "the data's own classes" : "data without classes")}" +
+                             ImageClusters.Origin(loaded, options) switch { ClassOrigin.Clusters => "clusters", ClassOrigin.Data => "the data's own classes", _ => "data without classes" } +
                              " ('--mode-seeking 0' trains without)");
         using var clustered = ImageClusters.Label(loaded, options, extractorSteps, new LineProgress(error));
         var data = clustered ?? loaded;

@@ -29,10 +29,13 @@ public static class ImageClusters
         if (resumeFrom is not null)
             return options with { Clusters = resumeFrom.Options.Clusters ?? 0, ModeSeeking = resumeFrom.Options.ModeSeeking ?? 0 };
         var resolved = options with { Clusters = options.ResolvedClusters(kind, data.Count, data.Labels is not null) };
-        var classes = resolved.Conditional == false ? ClassOrigin.None
-            : Apply(data, resolved) ? ClassOrigin.Clusters : data.ClassNames.Count > 0 ? ClassOrigin.Data : ClassOrigin.None;
-        return resolved with { ModeSeeking = resolved.ResolvedModeSeeking(kind, classes) };
+        return resolved with { ModeSeeking = resolved.ResolvedModeSeeking(kind, Origin(data, resolved)) };
     }
+
+    /// <summary>Where a run with these options (resolved) on this data gets its classes: clusters, the data's own, or none.</summary>
+    public static ClassOrigin Origin(ImageTensorDataset data, TrainOptions options) =>
+        options.Conditional == false ? ClassOrigin.None
+        : Apply(data, options) ? ClassOrigin.Clusters : data.ClassNames.Count > 0 ? ClassOrigin.Data : ClassOrigin.None;
 
     /// <summary>Whether a run with these options (resolved) on this data trains on clusters: asked for, and the data has no classes.</summary>
     public static bool Apply(ImageTensorDataset data, TrainOptions options) => options.Clusters is > 0 && data.Labels is null;
