@@ -60,6 +60,82 @@ public class DataTests
         Assert.Equal(expected, data.Pixels[2].data<byte>().ToArray()); // good.png is third in ordinal order
     }
 
+    /// <summary>Distinct packed pixels for image i (the same i, the same pixels).</summary>
+    private static byte[] Pixels(int i)
+    {
+        var pixels = new byte[32 * 32];
+        new Random(i).NextBytes(pixels);
+        return pixels;
+    }
+
+    private static DatasetManifest PackClasses(string folder, int big, int small, double holdOut, bool twins = false)
+    {
+        using var packer = new DatasetPacker(folder, 32, 1);
+        for (int i = 0; i < big; i++) packer.AddPixels($"big/{i:D4}.png", Pixels(i));
+        for (int i = 0; i < small; i++) packer.AddPixels($"small/{i:D4}.png", Pixels(10_000 + i));
+        if (twins)
+            foreach (int i in Enumerable.Range(0, 20))
+                packer.AddPixels($"big/twin-{i:D2}.png", Pixels(i)); // the same pixels as big/{i}
+        return packer.Finish(holdOut);
+    }
+
+    [Fact]
+    public void Ingest_holds_out_a_share_of_each_class_by_content_so_the_choice_stays_put_as_the_drop_grows()
+    {
+        using var first = new TempFolder();
+        var manifest = PackClasses(first.Path, big: 250, small: 9, holdOut: 0.1, twins: true);
+        var heldNames = manifest.HeldOut.Select(i => manifest.Sources[i]).ToList();
+        // About a tenth of the big class, at most twice that; the 9-image class keeps every image to learn from.
+        Assert.InRange(heldNames.Count, 10, 54);
+        Assert.All(heldNames, name => Assert.StartsWith("big/", name));
+        Assert.Equal(manifest.HeldOut.Order(), manifest.HeldOut);
+        // Identical images share their fate: a twin in training would make the other a near-copy of it.
+        foreach (int i in Enumerable.Range(0, 20))
+            Assert.Equal(heldNames.Contains($"big/{i:D4}.png"), heldNames.Contains($"big/twin-{i:D2}.png"));
+
+        // Training reads every other image, with its label; the held-out images read back on their own.
+        using (var training = DatasetLoader.ReadShards(first.Path))
+        using (var heldOut = DatasetLoader.ReadHeldOut(first.Path))
+        {
+            Assert.Equal(manifest.Count - heldNames.Count, training.Count);
+            Assert.Contains($"({heldNames.Count} more held out)", training.Description);
+            Assert.Equal(9, training.ClassSizes()[manifest.Classes.IndexOf("small")]);
+            Assert.NotNull(heldOut);
+            Assert.Equal(heldNames.Count, heldOut.Count);
+            int firstHeld = int.Parse(Path.GetFileNameWithoutExtension(heldNames[0]).Replace("twin-", ""));
+            Assert.Equal(Pixels(firstHeld), heldOut.Pixels[0].data<byte>().ToArray());
+            var trainingPixels = Enumerable.Range(0, training.Count).Select(i => Convert.ToHexString(training.Pixels[i].data<byte>().ToArray())).ToHashSet();
+            Assert.DoesNotContain(Convert.ToHexString(Pixels(firstHeld)), trainingPixels);
+            using var limited = DatasetLoader.ReadShards(first.Path, limit: 30);
+            Assert.Equal(30, limited.Count);
+        }
+
+        // More images later: every image held out before is held out again.
+        using var grown = new TempFolder();
+        var more = PackClasses(grown.Path, big: 400, small: 9, holdOut: 0.1);
+        var heldAgain = more.HeldOut.Select(i => more.Sources[i]).ToHashSet();
+        Assert.All(heldNames.Where(n => !n.Contains("twin")), name => Assert.Contains(name, heldAgain));
+        Assert.True(heldAgain.Count > heldNames.Count(n => !n.Contains("twin")));
+
+        // Nothing is held out from a drop under the minimum, nor where the share is 0 (the CLI's packing).
+        using var small = new TempFolder();
+        Assert.Empty(PackClasses(small.Path, big: DatasetHoldOut.MinImages - 10, small: 9, holdOut: 0.1).HeldOut);
+        using var none = new TempFolder();
+        Assert.Empty(PackClasses(none.Path, big: 250, small: 9, holdOut: 0).HeldOut);
+        Assert.Null(DatasetLoader.ReadHeldOut(none.Path));
+        Assert.Throws<ArgumentOutOfRangeException>(() => DatasetHoldOut.Choose([1, 2], [], 0.6));
+    }
+
+    [Fact]
+    public void At_most_a_thousand_images_are_held_out_however_large_the_drop()
+    {
+        var keys = Enumerable.Range(0, 30_000).Select(i => DatasetHoldOut.Key(BitConverter.GetBytes(i))).ToList();
+        var chosen = DatasetHoldOut.Choose(keys, [], 0.1);
+        Assert.Equal(DatasetHoldOut.MaxImages, chosen.Count);
+        ulong highestChosen = chosen.Max(i => keys[i]);
+        Assert.All(Enumerable.Range(0, keys.Count).Except(chosen), i => Assert.True(keys[i] > highestChosen)); // the lowest keys
+    }
+
     [Fact]
     public void Image_bomb_is_refused_from_its_header_without_decoding_pixels()
     {

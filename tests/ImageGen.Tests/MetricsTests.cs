@@ -296,6 +296,31 @@ public class MetricsTests
             Assert.True(loaded.Training.allclose(reference.Training) && loaded.Reference.allclose(reference.Reference));
             Assert.Equal(reference.ReferenceFit.Mean, loaded.ReferenceFit.Mean);
 
+            Assert.Null(loaded.Unseen);
+
+            // Unseen images give the near-copy baseline: the memorization test on them, kept in the file.
+            var (unseen, unseenLabels) = Quadrants(30, 4);
+            using (unseen) using (unseenLabels)
+            {
+                using var withBaseline = QualityReference.Compute(loadedExtractor, train, maxReference: 40, unseen: unseen);
+                using var trainFeatures = loadedExtractor.Extract(train);
+                using var unseenFeatures = loadedExtractor.Extract(unseen);
+                var byHand = Memorization.Of(trainFeatures, unseenFeatures);
+                Assert.Equal(new UnseenBaseline(30, byHand.NearCopyShare, byHand.MedianRatio), withBaseline.Unseen);
+                withBaseline.Save(folder.File("baseline.bin"));
+                using var loadedBaseline = QualityReference.Load(folder.File("baseline.bin"), loadedExtractor.Info.Id);
+                Assert.Equal(withBaseline.Unseen, loadedBaseline.Unseen);
+                var scores = QualityScoring.From(loadedExtractor.Info, loadedBaseline, unseenFeatures);
+                Assert.Equal((30, byHand.NearCopyShare), (scores.UnseenImages, scores.UnseenNearCopyShare));
+            }
+            // A file from before the baseline was kept (its magic ends in 1, nothing after the features) still loads.
+            var bytes = File.ReadAllBytes(path);
+            int magicEnd = 1 + "imagegen-quality-reference-2".Length;
+            bytes[magicEnd - 1] = (byte)'1';
+            File.WriteAllBytes(folder.File("v1.bin"), bytes[..^20]);
+            using (var old = QualityReference.Load(folder.File("v1.bin"), loadedExtractor.Info.Id))
+                Assert.True(old.Unseen is null && old.Training.allclose(reference.Training));
+
             var other = Assert.Throws<InvalidDataException>(() => QualityReference.Load(path, "0123456789abcdef"));
             Assert.Contains("0123456789abcdef", other.Message);
             File.WriteAllBytes(folder.File("cut.bin"), File.ReadAllBytes(path)[..200]);

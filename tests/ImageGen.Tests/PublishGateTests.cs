@@ -103,6 +103,38 @@ public class PublishGateTests(GateFixture fixture) : IClassFixture<GateFixture>
     }
 
     [Fact]
+    public async Task Evaluation_scores_the_held_out_images_as_the_near_copy_baseline_and_neither_extractor_nor_model_sees_them()
+    {
+        string dataset = "gate-unseen-" + Guid.NewGuid().ToString("N")[..8];
+        for (int i = 0; i < 120; i++) await Drops.UploadAsync(Storage, dataset, $"img{i:D3}.png", Drops.Png(i));
+        var ingest = await new DatasetIngestor(Storage).IngestAsync(new IngestRequest(dataset, "run-u", null));
+        Assert.Null(ingest.Error);
+        Assert.InRange(ingest.HeldOut, 1, 24); // about a tenth of 120 (the default share), at most twice that
+        await UploadRunAsync(dataset, "run-u", fixture.Later);
+
+        var result = await new RunEvaluator(Storage).EvaluateAsync(new EvaluateRequest(dataset, "run-u", ingest.DatasetVersion, Samples: 200, ExtractorSteps: 5));
+        Assert.Equal(ingest.HeldOut, result.Quality!.UnseenImages);
+        Assert.NotNull(result.Quality.UnseenNearCopyShare);
+
+        // The same baseline by hand: the stored extractor, trained on the training images alone, and the memorization
+        // test of the held-out images against them.
+        string folder = await new PackedDatasets(Storage).DownloadAsync(dataset, ingest.DatasetVersion);
+        using var training = DatasetLoader.ReadShards(folder);
+        using var heldOut = DatasetLoader.ReadHeldOut(folder)!;
+        Assert.Equal(120 - ingest.HeldOut, training.Count);
+        using var temp = new TempFolder();
+        await Storage.GetBlobContainerClient(StorageLayout.DatasetsContainer).GetBlobClient(StorageLayout.QualityExtractor(dataset, ingest.DatasetVersion))
+            .DownloadToAsync(temp.File("extractor.bin"));
+        using var extractor = FeatureExtractor.Load(temp.File("extractor.bin"));
+        Assert.Equal(training.Count, extractor.Info.TrainImages);
+        using var trainingFeatures = extractor.Extract(training);
+        using var heldOutFeatures = extractor.Extract(heldOut);
+        var byHand = Memorization.Of(trainingFeatures, heldOutFeatures);
+        Assert.Equal(byHand.NearCopyShare, result.Quality.UnseenNearCopyShare!.Value, precision: 9);
+        Assert.Equal(byHand.MedianRatio, result.Quality.UnseenMedianCopyRatio!.Value, precision: 5);
+    }
+
+    [Fact]
     public async Task A_worse_run_is_a_candidate_versions_stay_as_published_and_promote_and_rollback_move_latest()
     {
         const string dataset = "gate-moves";
@@ -279,6 +311,38 @@ public class PublishGateDecisionTests
         var other = PublishGate.Decide(new PublishPolicy(), new QualityScores { ExtractorId = "x", Fd = 99 }, null, "latest v0001 makes 64x64x3 images", "v0002", "d");
         Assert.True(other.Passed);
         Assert.StartsWith("latest v0001 makes 64x64x3 images", other.Reason);
+    }
+
+    [Fact]
+    public void IfBetter_holds_a_run_whose_samples_copy_its_training_images_more_often_than_unseen_real_images_land_near_them()
+    {
+        static QualityScores Scores(double share, double? unseenShare, int unseenImages) => new()
+        {
+            ExtractorId = "x", Fd = 1, GeneratedImages = 2000, NearCopyShare = share, UnseenNearCopyShare = unseenShare, UnseenImages = unseenImages,
+        };
+        var copier = Scores(0.40, 0.10, 120);
+        var held = PublishGate.Decide(new PublishPolicy(), copier, null, null, "v0001", "d");
+        Assert.False(held.Passed); // even as the dataset's first model, and with the better FD
+        Assert.StartsWith("near-copies 40.0% of 2000 samples against 10.0% of 120 real images training never saw", held.Reason);
+        Assert.Contains("it copies its training images, so kept as a candidate; promote it with POST /api/datasets/d/models/v0001/promote", held.Reason);
+        Assert.False(PublishGate.Decide(new PublishPolicy(), copier, new BaselineScore("v0000", 50), null, "v0001", "d").Passed);
+        Assert.True(PublishGate.Decide(new PublishPolicy { Mode = PublishMode.Always }, copier, null, null, "v0001", "d").Passed);
+
+        // Samples landing near training images no more often than new real images do pass; so does a share above the
+        // baseline that a few dozen unseen images cannot tell from noise; so does a model scored without a baseline.
+        Assert.True(PublishGate.Decide(new PublishPolicy(), Scores(0.05, 0.16, 12), null, null, "v0001", "d").Passed);
+        Assert.True(PublishGate.Decide(new PublishPolicy(), Scores(0.20, 0.12, 25), null, null, "v0001", "d").Passed);
+        Assert.True(PublishGate.Decide(new PublishPolicy(), Scores(0.40, null, 0), null, null, "v0001", "d").Passed);
+        // A thousand unseen images make the baseline tight: 3% against 0.4% is copying.
+        var tight = NearCopyCheck.Of(Scores(0.03, 0.004, 1000))!;
+        Assert.True(tight.CopiesMore, tight.Comparison);
+        Assert.InRange(tight.UnseenHigh, 0.004, 0.02);
+
+        var settings = TrainSettings.FromValues(TrainSettings.ParseJsonObject("{\"holdOut\": 0.2}", "imagegen.json"), "imagegen.json");
+        Assert.Equal(0.2, settings.HoldOut);
+        Assert.Equal(DatasetHoldOut.DefaultShare, TrainSettings.Default.HoldOut);
+        var error = Assert.Throws<OptionException>(() => TrainSettings.FromValues(TrainSettings.ParseJsonObject("{\"holdOut\": 0.9}", "imagegen.json"), "imagegen.json"));
+        Assert.Contains("holdOut", error.Message);
     }
 
     [Fact]

@@ -34,17 +34,35 @@ public static class DatasetLoader
         throw new FileNotFoundException($"--data '{source}' does not exist (expected a folder of images, a shard folder, an IDX file or 'synthetic[:N]')");
     }
 
+    /// <summary>The images training uses: every accepted image but those the manifest holds out (the first limit of them).</summary>
     public static ImageTensorDataset ReadShards(string folder, int? limit = null) =>
         ReadShards(folder, limit, $"shards {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}");
+
+    /// <summary>The images the manifest holds out of training (DatasetHoldOut); null when it holds none out.</summary>
+    public static ImageTensorDataset? ReadHeldOut(string folder)
+    {
+        var manifest = DatasetManifest.Read(folder);
+        if (manifest.HeldOut.Count == 0) return null;
+        string source = $"shards {Path.GetFileName(Path.TrimEndingDirectorySeparator(folder))}";
+        return Read(folder, manifest, manifest.HeldOut, $"{source}: {manifest.HeldOut.Count} held-out images");
+    }
 
     /// <summary>The shards, described as <paramref name="source"/> (a folder decoded into temporary shards names the folder, not them).</summary>
     private static ImageTensorDataset ReadShards(string folder, int? limit, string source)
     {
         var manifest = DatasetManifest.Read(folder);
-        int total = limit is { } l ? Math.Min(l, manifest.Count) : manifest.Count;
-        if (total == 0) throw new InvalidDataException($"shard folder '{folder}' holds no accepted images ({manifest.Rejected.Count} rejected)");
+        var heldOut = manifest.HeldOut.ToHashSet();
+        var training = Enumerable.Range(0, manifest.Count).Where(i => !heldOut.Contains(i)).Take(limit ?? int.MaxValue).ToList();
+        if (training.Count == 0) throw new InvalidDataException($"shard folder '{folder}' holds no accepted images ({manifest.Rejected.Count} rejected)");
+        return Read(folder, manifest, training, $"{source}: {training.Count} images" + (heldOut.Count > 0 ? $" ({heldOut.Count} more held out)" : ""));
+    }
+
+    /// <summary>The accepted images at <paramref name="indices"/> (ascending, in Sources' order), with their labels where the dataset has classes.</summary>
+    private static ImageTensorDataset Read(string folder, DatasetManifest manifest, IReadOnlyList<int> indices, string description)
+    {
+        int count = indices[^1] + 1; // the shards are read up to the last image wanted
         int imageBytes = manifest.Channels * manifest.ImageSize * manifest.ImageSize;
-        var pixels = new byte[checked((long)total * imageBytes)];
+        var pixels = new byte[checked((long)count * imageBytes)];
         int offset = 0;
         foreach (var shard in manifest.Shards)
         {
@@ -54,11 +72,16 @@ public static class DatasetLoader
             file.ReadExactly(pixels, offset, wanted);
             offset += wanted;
         }
-        var tensor = torch.tensor(pixels, [total, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte);
+        var tensor = torch.tensor(pixels, [count, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte);
         bool labelled = manifest.Classes.Count > 0 && manifest.Labels.Count == manifest.Count;
-        var labels = labelled ? torch.tensor(manifest.Labels.Take(total).Select(l => (long)l).ToArray(), ScalarType.Int64) : null;
-        return new ImageTensorDataset(tensor, $"{source}: {total} images" +
-            (labelled ? $" in {manifest.Classes.Count} classes" : ""), labels, labelled ? manifest.Classes : null);
+        var labels = labelled ? torch.tensor(indices.Select(i => (long)manifest.Labels[i]).ToArray(), ScalarType.Int64) : null;
+        if (indices.Count < count)
+        {
+            using var all = tensor;
+            using var picked = torch.tensor(indices.Select(i => (long)i).ToArray());
+            tensor = all.index_select(0, picked);
+        }
+        return new ImageTensorDataset(tensor, description + (labelled ? $" in {manifest.Classes.Count} classes" : ""), labels, labelled ? manifest.Classes : null);
     }
 
     private static ImageTensorDataset DecodeFolder(string folder, int imageSize, int channels, int? limit, IProgress<PackProgress>? progress)

@@ -8,39 +8,53 @@ namespace ImageGen.Core.Metrics;
 /// The real side of the quality metrics in one extractor's feature space: features of the training images (what
 /// memorization compares against) and of the reference images (what FD, KID and precision/recall compare against),
 /// with the reference's Gaussian fit. Computing it runs the extractor over every real image, so it is kept per
-/// dataset version and extractor: a repeat evaluation then costs only the generated side.
+/// dataset version and extractor: a repeat evaluation then costs only the generated side. It also holds the near-copy
+/// baseline: how the memorization test scores real images that training never saw (Unseen).
 /// </summary>
 public sealed class QualityReference : IDisposable
 {
     public const int DefaultMaxReference = 10_000;
-    private const string Magic = "imagegen-quality-reference-1";
+    private const string Magic = "imagegen-quality-reference-2";
+    /// <summary>Files written before the near-copy baseline was kept: the same features, no baseline.</summary>
+    private const string MagicWithoutBaseline = "imagegen-quality-reference-1";
 
     public string ExtractorId { get; }
     public Tensor Training { get; }
     public Tensor Reference { get; }
     public GaussianFit ReferenceFit { get; }
+    /// <summary>The memorization test on real images that training never saw, against the training images; null when there were none.</summary>
+    public UnseenBaseline? Unseen { get; }
 
-    private QualityReference(string extractorId, Tensor training, Tensor reference)
+    private QualityReference(string extractorId, Tensor training, Tensor reference, UnseenBaseline? unseen)
     {
         ExtractorId = extractorId;
         Training = training;
         Reference = reference;
         ReferenceFit = GaussianFit.Of(reference);
+        Unseen = unseen;
     }
 
     /// <summary>
     /// Features of the training images and of the reference: the held-out images when there are some (at most
-    /// maxReference of them), else a seeded random subset of at most maxReference training images.
+    /// maxReference of them), else a seeded random subset of at most maxReference training images. The near-copy
+    /// baseline comes from <paramref name="unseen"/>, else from the held-out reference images, else there is none.
     /// </summary>
     public static QualityReference Compute(FeatureExtractor extractor, ImageTensorDataset training, ImageTensorDataset? heldOut = null,
-        int maxReference = DefaultMaxReference, int seed = 0)
+        int maxReference = DefaultMaxReference, int seed = 0, ImageTensorDataset? unseen = null)
     {
         var trainingFeatures = extractor.Extract(training);
         Tensor reference;
+        UnseenBaseline? baseline = null;
+        if (unseen is not null)
+        {
+            using var unseenFeatures = extractor.Extract(unseen);
+            baseline = UnseenBaseline.Of(trainingFeatures, unseenFeatures);
+        }
         if (heldOut is not null)
         {
             using var all = extractor.Extract(heldOut);
             reference = all[..Math.Min(maxReference, heldOut.Count)].clone();
+            baseline ??= UnseenBaseline.Of(trainingFeatures, reference);
         }
         else
         {
@@ -49,7 +63,7 @@ public sealed class QualityReference : IDisposable
             using var picked = order[..Math.Min(maxReference, training.Count)];
             reference = trainingFeatures.index_select(0, picked);
         }
-        return new QualityReference(extractor.Info.Id, trainingFeatures, reference);
+        return new QualityReference(extractor.Info.Id, trainingFeatures, reference, baseline);
     }
 
     public void Save(string path)
@@ -60,18 +74,29 @@ public sealed class QualityReference : IDisposable
         writer.Write(ExtractorId);
         Write(writer, Training);
         Write(writer, Reference);
+        writer.Write(Unseen?.Images ?? 0);
+        writer.Write(Unseen?.NearCopyShare ?? 0);
+        writer.Write(Unseen?.MedianRatio ?? 0);
     }
 
     /// <summary>Reads a saved reference; refuses one made with another extractor or whose sizes do not fit the file.</summary>
     public static QualityReference Load(string path, string extractorId)
     {
         using var reader = new BinaryReader(File.OpenRead(path));
-        if (reader.ReadString() != Magic) throw new InvalidDataException($"'{path}' is not a quality reference file");
+        string magic = reader.ReadString();
+        if (magic != Magic && magic != MagicWithoutBaseline) throw new InvalidDataException($"'{path}' is not a quality reference file");
         string id = reader.ReadString();
         if (id != extractorId) throw new InvalidDataException($"'{path}' was computed with extractor {id}, not {extractorId}");
         var training = Read(reader, path);
         var reference = Read(reader, path);
-        return new QualityReference(id, training, reference);
+        UnseenBaseline? unseen = null;
+        if (magic == Magic)
+        {
+            int images = reader.ReadInt32();
+            double share = reader.ReadDouble(), median = reader.ReadDouble();
+            if (images > 0) unseen = new UnseenBaseline(images, share, median);
+        }
+        return new QualityReference(id, training, reference, unseen);
     }
 
     private static void Write(BinaryWriter writer, Tensor features)
@@ -97,5 +122,20 @@ public sealed class QualityReference : IDisposable
     {
         Training.Dispose();
         Reference.Dispose();
+    }
+}
+
+/// <summary>
+/// How the memorization test (Memorization) scores real images that training never saw: the near-copy share that
+/// genuinely new images of this data reach against these training images. It grows as the training set shrinks (its
+/// images lie far apart, so new images often land within half of one's nearest-neighbour distance), which is why a
+/// model's share is read against it and not against a fixed limit.
+/// </summary>
+public sealed record UnseenBaseline(int Images, double NearCopyShare, double MedianRatio)
+{
+    public static UnseenBaseline Of(Tensor trainingFeatures, Tensor unseenFeatures)
+    {
+        var result = Memorization.Of(trainingFeatures, unseenFeatures);
+        return new UnseenBaseline((int)unseenFeatures.shape[0], result.NearCopyShare, result.MedianRatio);
     }
 }

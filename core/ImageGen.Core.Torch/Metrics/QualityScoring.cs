@@ -21,6 +21,8 @@ public static class QualityScoring
             ReferenceImages = (int)reference.Reference.shape[0], GeneratedImages = (int)generated.shape[0],
             Fd = FrechetDistance.Between(reference.ReferenceFit, GaussianFit.Of(generated)), KidMean = kid.Mean, KidStd = kid.StandardDeviation,
             Precision = pr.Precision, Recall = pr.Recall, NearCopyShare = copies.NearCopyShare, MedianCopyRatio = copies.MedianRatio,
+            UnseenImages = reference.Unseen?.Images ?? 0, UnseenNearCopyShare = reference.Unseen?.NearCopyShare,
+            UnseenMedianCopyRatio = reference.Unseen?.MedianRatio,
         };
     }
 

@@ -23,6 +23,11 @@ public sealed record DatasetManifest
     public List<int> Labels { get; init; } = [];
     /// <summary>The labels file the classes came from (labels.json or labels.csv); null when they came from folders or there are none.</summary>
     public string? LabelsFile { get; init; }
+    /// <summary>
+    /// The accepted images kept out of training (indices in Sources' order, ascending; DatasetHoldOut chose them):
+    /// training never reads them, the evaluation measures the near-copy baseline with them. Empty: none.
+    /// </summary>
+    public List<int> HeldOut { get; init; } = [];
     public DateTimeOffset CreatedAt { get; init; }
 
     public static DatasetManifest Read(string folder)
@@ -49,6 +54,7 @@ public sealed class DatasetPacker : IDisposable
     private readonly IProgress<PackProgress>? progress;
     private readonly List<ShardInfo> shards = [];
     private readonly List<string> sources = [];
+    private readonly List<ulong> holdOutKeys = [];
     private readonly List<Rejection> rejected = [];
     private FileStream? currentShard;
     private int inCurrentShard;
@@ -121,6 +127,7 @@ public sealed class DatasetPacker : IDisposable
         currentShard!.Write(planar);
         inCurrentShard++;
         sources.Add(name);
+        holdOutKeys.Add(DatasetHoldOut.Key(planar));
         Report(name);
     }
 
@@ -156,7 +163,8 @@ public sealed class DatasetPacker : IDisposable
         }
     }
 
-    public DatasetManifest Finish()
+    /// <summary>Closes the last shard and writes the manifest, holding out about <paramref name="holdOut"/> of the images (DatasetHoldOut).</summary>
+    public DatasetManifest Finish(double holdOut = 0)
     {
         CloseShard();
         var classes = labelsFile is { } file ? DatasetClasses.FromLabels(sources, file.Labels) : DatasetClasses.FromPaths(sources);
@@ -165,6 +173,7 @@ public sealed class DatasetPacker : IDisposable
             Count = sources.Count, ImageSize = imageSize, Channels = channels,
             Shards = [.. shards], Sources = [.. sources], Rejected = [.. rejected], CreatedAt = DateTimeOffset.UtcNow,
             Classes = classes?.Names ?? [], Labels = classes?.Labels ?? [], LabelsFile = classes is null ? null : labelsFile?.File,
+            HeldOut = DatasetHoldOut.Choose(holdOutKeys, classes?.Labels ?? [], holdOut),
         };
         string path = Path.Combine(folder, DatasetManifest.FileName);
         File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(manifest, Json.Options));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ImageGen.Core.Data;
 using ImageGen.Core.Models;
 
 namespace ImageGen.Core.Training;
@@ -127,6 +128,8 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
 {
     /// <summary>The publish gate, read from the same JSON (not a training flag: the CLI trains without publishing).</summary>
     public PublishPolicy Publish { get; init; } = new();
+    /// <summary>The share of a drop's images ingest keeps out of training for the near-copy baseline (DatasetHoldOut).</summary>
+    public double HoldOut { get; init; } = DatasetHoldOut.DefaultShare;
 
     /// <summary>Every training option by its camelCase name; the CLI flag is the kebab-case of the same name.</summary>
     public static readonly string[] Keys =
@@ -136,10 +139,12 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     ];
 
     /// <summary>Every key a JSON object of options may hold: the training options and the publish gate's.</summary>
-    public static readonly string[] JsonKeys = [.. Keys, WarmStartKey, .. PublishPolicy.Keys];
+    public static readonly string[] JsonKeys = [.. Keys, WarmStartKey, HoldOutKey, .. PublishPolicy.Keys];
 
     /// <summary>A pipeline choice (start from the published model), so it is a JSON key and no CLI flag: the CLI says --init-from.</summary>
     public const string WarmStartKey = "warmStart";
+    /// <summary>An ingest choice, so a JSON key and no CLI flag: the CLI trains on every image it is given.</summary>
+    public const string HoldOutKey = "holdOut";
 
     public static TrainSettings Default { get; } = new(ModelSpec.DefaultFor(ModelKind.Dcgan), new TrainOptions());
 
@@ -188,7 +193,10 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             options.Validate(kind);
         }
         catch (ArgumentException e) when (e is not OptionException) { throw new OptionException(e.Message); }
-        return new TrainSettings(spec, options) { Publish = PublishPolicy.Read(values) };
+        return new TrainSettings(spec, options)
+        {
+            Publish = PublishPolicy.Read(values), HoldOut = values.Double(HoldOutKey, 0, DatasetHoldOut.MaxShare) ?? DatasetHoldOut.DefaultShare,
+        };
     }
 
     /// <summary>--max-steps for maxSteps.</summary>

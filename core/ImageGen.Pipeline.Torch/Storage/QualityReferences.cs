@@ -25,12 +25,15 @@ public sealed class LoadedQualityReference(FeatureExtractor extractor, QualityRe
 /// Each dataset version's self-supervised feature extractor and real-side features, made once and kept beside its
 /// shards (datasets/{dataset}/{version}/quality/) and in a local folder. Later evaluations on that version, and the
 /// re-scoring of latest that the publish gate needs, then cost only the generated side. The first extractor stored
-/// wins (a create-only write), so every score of a version is made in one feature space.
+/// wins (a create-only write), so every score of a version is made in one feature space. The version's held-out images
+/// (DatasetHoldOut) give the near-copy baseline; the extractor never sees them, as no model does.
 /// </summary>
 public sealed class QualityReferences(BlobServiceClient service)
 {
     private readonly BlobContainerClient packed = service.GetBlobContainerClient(StorageLayout.DatasetsContainer);
+    private readonly PackedDatasets datasets = new(service);
 
+    /// <summary>The version's extractor and reference; data: the version's training images (DatasetLoader.ReadShards).</summary>
     public async Task<LoadedQualityReference> GetAsync(string dataset, string datasetVersion, ImageTensorDataset data, int extractorSteps,
         IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -62,7 +65,8 @@ public sealed class QualityReferences(BlobServiceClient service)
                 && TryLoad(referencePath, extractor.Info.Id) is { } stored)
                 return new LoadedQualityReference(extractor, stored, cached);
 
-            var reference = QualityReference.Compute(extractor, data);
+            using var heldOut = DatasetLoader.ReadHeldOut(await datasets.DownloadAsync(dataset, datasetVersion, cancellationToken));
+            var reference = QualityReference.Compute(extractor, data, unseen: heldOut);
             string computedPath = Unique(referencePath);
             reference.Save(computedPath);
             await TryCreateAsync(referenceBlob, computedPath, cancellationToken); // same extractor, same features: either copy will do

@@ -107,12 +107,12 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
                         await AddImagesAsync(packer, dataset, batch, cancellationToken);
                 }
                 await AddImagesAsync(packer, dataset, batch, cancellationToken);
-                manifest = packer.Finish();
+                manifest = packer.Finish(settings.HoldOut);
             }
             await UploadPackedAsync(dataset, version, local, manifest, cancellationToken);
             var result = new IngestResult
             {
-                DatasetVersion = version, Accepted = manifest.Count, Rejected = manifest.Rejected.Count,
+                DatasetVersion = version, Accepted = manifest.Count, HeldOut = manifest.HeldOut.Count, Rejected = manifest.Rejected.Count,
                 FirstRejections = StatusRejections(manifest.Rejected), Settings = settings, NewestBlobAt = newestListed,
             };
             if (manifest.Count == 0)

@@ -7,6 +7,8 @@ public sealed record IngestResult
 {
     public required string DatasetVersion { get; init; }
     public int Accepted { get; init; }
+    /// <summary>Of the accepted images, those kept out of training for the near-copy baseline (DatasetHoldOut).</summary>
+    public int HeldOut { get; init; }
     public int Rejected { get; init; }
     /// <summary>The first few rejections with reasons; all of them are in the manifest.</summary>
     public List<Rejection> FirstRejections { get; init; } = [];

@@ -13,6 +13,8 @@ public sealed record TrainingStatus
     public string? RunId { get; init; }
     public string? DatasetVersion { get; init; }
     public int? Accepted { get; init; }
+    /// <summary>Of the accepted images, those kept out of training for the near-copy baseline (DatasetHoldOut).</summary>
+    public int? HeldOut { get; init; }
     public int? Rejected { get; init; }
     public List<Rejection>? FirstRejections { get; init; }
     public int? Epoch { get; init; }

@@ -6,9 +6,11 @@ using ImageGen.Pipeline.Storage;
 namespace ImageGen.Pipeline.Publish;
 
 /// <summary>
-/// Whether a finished run becomes latest. always: yes. manual: never by itself. ifBetter: when there is no latest to
-/// beat, when the two cannot be compared, or when the run's FD is at most (1 + tolerance) times latest's FD measured in
-/// the same feature space; otherwise the run is published as a candidate.
+/// Whether a finished run becomes latest. always: yes. manual: never by itself. ifBetter: when its samples are not
+/// near-copies of its training images more often than real images training never saw (NearCopyCheck; FD against the
+/// training images would reward a model that copies them), and then when there is no latest to beat, when the two
+/// cannot be compared, or when the run's FD is at most (1 + tolerance) times latest's FD measured in the same feature
+/// space; otherwise the run is published as a candidate.
 /// </summary>
 public static class PublishGate
 {
@@ -21,6 +23,8 @@ public static class PublishGate
         };
         if (policy.Mode == PublishMode.Always) return decision with { Reason = "publish: always" };
         if (policy.Mode == PublishMode.Manual) return decision with { Passed = false, Reason = $"publish: manual; kept as a candidate: {promote}" };
+        if (quality is not null && NearCopyCheck.Of(quality) is { CopiesMore: true } copies)
+            return decision with { Passed = false, Reason = $"{copies.Comparison}: it copies its training images, so kept as a candidate; {promote}" };
         if (baseline is null)
             return decision with { Reason = baselineNote is null ? "the dataset's first model" : $"{baselineNote}; published as latest" };
         if (quality is null) return decision with { Reason = "the run has no quality score to compare; published as latest" };
