@@ -360,26 +360,34 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
             return response.Headers.TryGetValues("X-Model-Version", out var v) && v.Single() == version ? response : null;
         }, TimeSpan.FromSeconds(30), $"{dataset} to be served from {version}");
 
-    [Fact]
-    public async Task Cancel_stops_training_keeps_the_checkpoint_and_publishes_nothing()
+    /// <summary>
+    /// Waits until the dataset's running run (not <paramref name="notRun"/>, one that ended) reports a training step,
+    /// then cancels it; returns its status once cancelled.
+    /// </summary>
+    private async Task<JsonElement> CancelOnceTrainingAsync(string dataset, string? notRun = null)
     {
-        const string dataset = "endless";
-        await Drops.UploadOptionsAsync(Storage, dataset, ", \"maxSteps\": 1000000");
-        await Drops.UploadImagesAsync(Storage, dataset, 0, 32);
-        var start = await fixture.Http.PostAsync($"/api/datasets/{dataset}/train", JsonContent());
-        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
-        Assert.EndsWith($"/api/datasets/{dataset}/training", start.Headers.Location!.ToString());
-
         await Drops.WaitForAsync<object>(async () =>
         {
             var status = await GetJsonAsync($"/api/datasets/{dataset}/training");
-            return status.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
+            return status.GetProperty("running").GetBoolean()
+                && status.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object && s.TryGetProperty("runId", out var run) && run.GetString() != notRun
+                && status.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
                 && live.GetProperty("stage").GetString() == "training" && live.GetProperty("step").GetInt64() > 0 ? status : null;
         }, RunTimeout, "training progress");
         var cancel = await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", JsonContent());
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        return (await WaitForStateAsync(dataset, "cancelled")).GetProperty("status");
+    }
 
-        var ended = (await WaitForStateAsync(dataset, "cancelled")).GetProperty("status");
+    [Fact]
+    public async Task Cancel_stops_training_keeps_the_checkpoint_and_publishes_nothing()
+    {
+        // The drop starts the run. A train request sent now could land after its ingest began and be queued after it
+        // (as the API answers), which would start a new run the moment this one is cancelled; so it comes later.
+        const string dataset = "endless";
+        await Drops.UploadOptionsAsync(Storage, dataset, ", \"maxSteps\": 1000000");
+        await Drops.UploadImagesAsync(Storage, dataset, 0, 32);
+        var ended = await CancelOnceTrainingAsync(dataset);
         long step = ended.GetProperty("step").GetInt64();
         Assert.InRange(step, 1, 999_999);
         var checkpoint = Storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer)
@@ -387,6 +395,15 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.Equal(step, Core.Checkpoints.Checkpoint.Read((await checkpoint.DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header.Step);
         Assert.Null(await Drops.LatestAsync(Storage, dataset));
         Assert.Equal(HttpStatusCode.Conflict, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/training/cancel", JsonContent())).StatusCode);
+
+        // With nothing running, a train request starts a new run at once, and cancelling it stops that one too.
+        var start = await fixture.Http.PostAsync($"/api/datasets/{dataset}/train", JsonContent());
+        Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+        Assert.EndsWith($"/api/datasets/{dataset}/training", start.Headers.Location!.ToString());
+        Assert.Equal("started", JsonDocument.Parse(await start.Content.ReadAsStringAsync()).RootElement.GetProperty("accepted").GetString());
+        var second = await CancelOnceTrainingAsync(dataset, notRun: ended.GetProperty("runId").GetString());
+        Assert.NotEqual(ended.GetProperty("runId").GetString(), second.GetProperty("runId").GetString());
+        Assert.Null(await Drops.LatestAsync(Storage, dataset));
     }
 
     [Fact]
