@@ -309,6 +309,11 @@ public class RunViewTests
         // Training has begun, and the progress blob still holds ingest's last report: not this stage's, so not shown.
         Assert.True(view.Update(Live("training", new { stage = "ingest", seen = 2000, accepted = 2000, rejected = 0 })));
         Assert.Null(view.Activity);
+        // What ingest held out, from the run's status, when training begins.
+        view.Update(Live("waiting", new { }));
+        Assert.True(view.Update(System.Text.Json.JsonSerializer.SerializeToElement(
+            new { running = true, status = new { state = "training", accepted = 2000, heldOut = 210 }, live = new { stage = "ingest" } })));
+        Assert.Equal("ingest: 210 of the 2000 accepted images held out of training, for the near-copy check", view.Activity);
         const string message = "clusters: training a self-supervised extractor on 2000 images (600 steps)";
         view.Update(Live("training", new { stage = "clustering", message, chunk = 0 }));
         Assert.Equal(message, view.Activity);

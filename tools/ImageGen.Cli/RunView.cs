@@ -24,8 +24,9 @@ public sealed class RunView(string dataset)
     public string? SparklineLoss { get; private set; }
     public TimeSpan Elapsed { get; set; }
     /// <summary>
-    /// What the stage reports before training steps come: ingest's counts while ingesting, the clusters' messages while
-    /// the training stage finds them (a minute or more on a large unlabelled drop); null once steps come or the stage ends.
+    /// What the stage reports before training steps come: ingest's counts while ingesting; then, as training begins, the
+    /// images ingest held out, and the clusters' messages while the training stage finds them (a minute or more on a
+    /// large unlabelled drop); null once steps come or the stage ends.
     /// </summary>
     public string? Activity { get; private set; }
 
@@ -38,6 +39,8 @@ public sealed class RunView(string dataset)
         bool changed = state != State;
         State = state;
         if (changed) Activity = null;
+        if (changed && state == "training" && Number(status, "heldOut") is > 0 and var heldOut)
+            Activity = $"ingest: {heldOut:0} of the {Number(status, "accepted"):0} accepted images held out of training, for the near-copy check";
         var report = body.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object ? live : default;
         // The progress blob can still hold the previous stage's last report, so each state takes only its own stages.
         string? reported = report.ValueKind == JsonValueKind.Object && report.TryGetProperty("stage", out var stage) ? stage.GetString() : null;
