@@ -370,7 +370,8 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         {
             var status = await GetJsonAsync($"/api/datasets/{dataset}/training");
             return status.GetProperty("running").GetBoolean()
-                && status.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object && s.TryGetProperty("runId", out var run) && run.GetString() != notRun
+                && status.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.Object
+                && s.TryGetProperty("runId", out var run) && run.GetString() != notRun
                 && status.TryGetProperty("live", out var live) && live.ValueKind == JsonValueKind.Object
                 && live.GetProperty("stage").GetString() == "training" && live.GetProperty("step").GetInt64() > 0 ? status : null;
         }, RunTimeout, "training progress");

@@ -202,15 +202,17 @@ public static class DatasetPipeline
 
     private static TrainingStatus Failed(TaskOrchestrationContext context, string runId, IngestResult? ingest, string error) => new()
     {
-        State = "failed", RunId = runId, DatasetVersion = ingest?.DatasetVersion, Accepted = ingest?.Accepted, HeldOut = ingest?.HeldOut, Rejected = ingest?.Rejected,
-        FirstRejections = ingest?.FirstRejections, Error = error.Length > 2000 ? error[..2000] + "..." : error, UpdatedAt = context.CurrentUtcDateTime,
+        State = "failed", RunId = runId, DatasetVersion = ingest?.DatasetVersion, Accepted = ingest?.Accepted, HeldOut = ingest?.HeldOut,
+        Rejected = ingest?.Rejected, FirstRejections = ingest?.FirstRejections, Error = error.Length > 2000 ? error[..2000] + "..." : error,
+        UpdatedAt = context.CurrentUtcDateTime,
     };
 
     private static TrainingStatus Training(TaskOrchestrationContext context, string dataset, RunState run, ChunkResult? last) => new()
     {
-        State = "training", RunId = run.RunId, DatasetVersion = run.DatasetVersion, Accepted = run.Ingest.Accepted, HeldOut = run.Ingest.HeldOut, Rejected = run.Ingest.Rejected,
-        FirstRejections = run.Ingest.FirstRejections, Step = run.Step, Epoch = last?.Epoch, TotalSteps = last?.TotalSteps, Losses = last?.Losses, Start = last?.Start,
-        ImagesPerSecond = last?.ImagesPerSecond, EtaSeconds = last?.EtaSeconds, UpdatedAt = context.CurrentUtcDateTime,
+        State = "training", RunId = run.RunId, DatasetVersion = run.DatasetVersion, Accepted = run.Ingest.Accepted, HeldOut = run.Ingest.HeldOut,
+        Rejected = run.Ingest.Rejected, FirstRejections = run.Ingest.FirstRejections, Step = run.Step, Epoch = last?.Epoch,
+        TotalSteps = last?.TotalSteps, Losses = last?.Losses, Start = last?.Start, ImagesPerSecond = last?.ImagesPerSecond,
+        EtaSeconds = last?.EtaSeconds, UpdatedAt = context.CurrentUtcDateTime,
         SampleGrid = last is null ? null : $"{StorageLayout.CheckpointsContainer}/{StorageLayout.RunSamples(dataset, run.RunId)}",
     };
 }
