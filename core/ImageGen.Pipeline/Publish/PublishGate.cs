@@ -23,15 +23,18 @@ public static class PublishGate
         };
         if (policy.Mode == PublishMode.Always) return decision with { Reason = "publish: always" };
         if (policy.Mode == PublishMode.Manual) return decision with { Passed = false, Reason = $"publish: manual; kept as a candidate: {promote}" };
-        if (quality is not null && NearCopyCheck.Of(quality) is { CopiesMore: true } copies)
+        var copies = quality is null ? null : NearCopyCheck.Of(quality);
+        if (copies is { CopiesMore: true })
             return decision with { Passed = false, Reason = $"{copies.Comparison}: it copies its training images, so kept as a candidate; {promote}" };
+        // A run that passes says so for the copy check too, where there was one.
+        string notCopying = copies is null ? "" : $"; {copies.Comparison}: not copying";
         if (baseline is null)
-            return decision with { Reason = baselineNote is null ? "the dataset's first model" : $"{baselineNote}; published as latest" };
+            return decision with { Reason = (baselineNote is null ? "the dataset's first model" : $"{baselineNote}; published as latest") + notCopying };
         if (quality is null) return decision with { Reason = "the run has no quality score to compare; published as latest" };
         double limit = baseline.Fd * (1 + policy.Tolerance);
         string comparison = $"FD {quality.Fd:0.00} against latest {baseline.Version}'s {baseline.Fd:0.00} (same extractor, tolerance {policy.Tolerance:P0})";
         return quality.Fd <= limit
-            ? decision with { Reason = $"{comparison}: not worse" }
+            ? decision with { Reason = $"{comparison}: not worse{notCopying}" }
             : decision with { Passed = false, Reason = $"{comparison}: worse, so kept as a candidate; {promote}" };
     }
 }
