@@ -326,6 +326,9 @@ public class HardeningTests
         Assert.Equal(48, grownShards.Count);
         using var firstReference = await new QualityReferences(storage).GetAsync(dataset, datasetVersion, firstShards, 20);
         using var firstClusters = ImageClusters.Label(firstShards, 2, firstReference.Extractor);
+        // Chunks cluster from the version's stored training features, without a feature pass: the same clusters.
+        using (var fromStored = ImageClusters.Label(firstShards, 2, firstReference.Reference.Training))
+            Assert.Equal(firstClusters.Labels!.data<long>().ToArray(), fromStored.Labels!.data<long>().ToArray());
         using var carried = ImageClusters.LabelLike(grownShards, firstClusters, firstReference.Extractor, out _)!;
         ChunkRequest OnGrown(int chunk, long fromStep) => Clustered(chunk, fromStep) with { RunId = "run-c", DatasetVersion = grown.DatasetVersion };
         string? grownStart = (await trainer.TrainChunkAsync(OnGrown(0, 0))).Start;

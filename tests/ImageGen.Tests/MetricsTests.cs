@@ -103,6 +103,16 @@ public class MetricsTests
         Assert.Null(ImageClusters.LabelLike(plainOnly, clustered, extractor, out string? whyNot));
         Assert.Contains($"leave {clustered.ClassNames[1 - (int)plainCluster]} of the 2 clusters", whyNot);
         Assert.Throws<ArgumentException>(() => ImageClusters.LabelLike(newUnlabelled, unlabelled, extractor, out _));
+
+        // Features already made give the same labels, and features of other images are refused.
+        using var features = extractor.Extract(unlabelled);
+        using (var fromFeatures = ImageClusters.Label(unlabelled, 2, features))
+            Assert.Equal(assigned, fromFeatures.Labels!.data<long>().ToArray());
+        using (var carriedFromFeatures = ImageClusters.LabelLike(newUnlabelled, clustered, extractor, out _, features)!)
+            Assert.Equal(carried.Labels!.data<long>().ToArray(), carriedFromFeatures.Labels!.data<long>().ToArray());
+        using var newFeatures = extractor.Extract(newUnlabelled);
+        Assert.Contains("but the features given are [64, ", Assert.Throws<ArgumentException>(() => ImageClusters.Label(unlabelled, 2, newFeatures)).Message);
+        Assert.Throws<ArgumentException>(() => ImageClusters.LabelLike(newUnlabelled, clustered, extractor, out _, newFeatures));
     }
 
     /// <summary>

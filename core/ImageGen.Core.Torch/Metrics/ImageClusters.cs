@@ -63,6 +63,18 @@ public static class ImageClusters
     {
         CheckCount(data, k);
         using var features = extractor.Extract(data);
+        return Label(data, k, features, progress);
+    }
+
+    /// <summary>
+    /// As Label with an extractor, from the data's features in it already made ([data.Count, d], row i image i's), such as a
+    /// dataset version's stored training features (QualityReference.Training): the same clusters without a feature pass.
+    /// </summary>
+    public static ImageTensorDataset Label(ImageTensorDataset data, int k, Tensor features, IProgress<string>? progress = null)
+    {
+        CheckCount(data, k);
+        if (features.dim() != 2 || features.shape[0] != data.Count)
+            throw new ArgumentException($"'{data.Description}' has {data.Count} images, but the features given are [{string.Join(", ", features.shape)}]", nameof(features));
         var assigned = Assign(features, k, Seed);
         // Numbered by size, so the empty clusters are the last ones.
         var sizes = Enumerable.Range(0, k).Select(c => assigned.Count(a => a == c)).TakeWhile(size => size > 0).ToArray();
@@ -80,17 +92,22 @@ public static class ImageClusters
     /// their names and meaning from one image set to the next, and a model trained on one set's clusters can go on
     /// training on the next's (a warm start across dataset versions). k-means ends with every image in its nearest centre's
     /// cluster, so the clustered images themselves get their own clusters back. Null, with the reason in
-    /// <paramref name="whyNot"/>, when the data leaves a cluster without images.
+    /// <paramref name="whyNot"/>, when the data leaves a cluster without images. clusteredFeatures: the clustered images'
+    /// features in the extractor where already made (as for Label), else they are extracted here.
     /// </summary>
-    public static ImageTensorDataset? LabelLike(ImageTensorDataset data, ImageTensorDataset clustered, FeatureExtractor extractor, out string? whyNot)
+    public static ImageTensorDataset? LabelLike(ImageTensorDataset data, ImageTensorDataset clustered, FeatureExtractor extractor, out string? whyNot,
+        Tensor? clusteredFeatures = null)
     {
         if (clustered.Labels is null) throw new ArgumentException($"'{clustered.Description}' has no clusters to label other images by", nameof(clustered));
+        if (clusteredFeatures is not null && (clusteredFeatures.dim() != 2 || clusteredFeatures.shape[0] != clustered.Count))
+            throw new ArgumentException($"'{clustered.Description}' has {clustered.Count} images, but the features given are [{string.Join(", ", clusteredFeatures.shape)}]",
+                nameof(clusteredFeatures));
         int k = clustered.ClassNames.Count;
         long[] assigned;
         using (var scope = torch.NewDisposeScope())
         using (var noGrad = torch.no_grad())
         {
-            var known = torch.nn.functional.normalize(extractor.Extract(clustered).to_type(ScalarType.Float32), dim: 1);
+            var known = torch.nn.functional.normalize((clusteredFeatures ?? extractor.Extract(clustered)).to_type(ScalarType.Float32), dim: 1);
             var centres = torch.stack(Enumerable.Range(0, k).Select(c => known[clustered.Labels.eq(c)].mean([0])));
             var x = torch.nn.functional.normalize(extractor.Extract(data).to_type(ScalarType.Float32), dim: 1);
             assigned = torch.cdist(x, centres).argmin(1).data<long>().ToArray();

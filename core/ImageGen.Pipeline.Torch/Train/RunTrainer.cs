@@ -42,13 +42,13 @@ public sealed class RunTrainer(BlobServiceClient service)
         if (clustersFrom == request.DatasetVersion)
         {
             using var own = await references.GetAsync(dataset, clustersFrom, shards, request.ExtractorSteps, progress, cancellationToken);
-            return (ImageClusters.Label(shards, k, own.Extractor, progress), null);
+            return (ImageClusters.Label(shards, k, own.Reference.Training, progress), null); // the stored features: no feature pass
         }
         using var sourceShards = DatasetLoader.ReadShards(await datasets.DownloadAsync(dataset, clustersFrom, cancellationToken));
         if (!ImageClusters.Apply(sourceShards, options)) return (null, $"dataset version {clustersFrom} has classes of its own, not clusters");
         using var source = await references.GetAsync(dataset, clustersFrom, sourceShards, request.ExtractorSteps, progress, cancellationToken);
-        using var sourceClusters = ImageClusters.Label(sourceShards, k, source.Extractor, progress);
-        var carried = ImageClusters.LabelLike(shards, sourceClusters, source.Extractor, out string? whyNot);
+        using var sourceClusters = ImageClusters.Label(sourceShards, k, source.Reference.Training, progress);
+        var carried = ImageClusters.LabelLike(shards, sourceClusters, source.Extractor, out string? whyNot, source.Reference.Training);
         if (carried is not null)
             progress.Report($"clusters: the {shards.Count} images labelled by the nearest of dataset version {clustersFrom}'s {sourceClusters.ClassNames.Count} clusters, " +
                             $"of {string.Join(", ", carried.ClassSizes())} images");
