@@ -178,6 +178,28 @@ public class ModelVariantTests(TrainedRuns runs)
         using var decoded = DatasetLoader.Load(folder.File("in"), 32, 1);
         Assert.Equal(["cats", "dogs"], decoded.ClassNames);
         Assert.Equal($"folder {folder.File("in")}: 3 images in 2 classes", decoded.Description);
+
+        // A folder whose name could not be a class (served in an ASCII header, requested comma-separated) is refused by
+        // name, image by image, and the other folders' images are kept with their classes.
+        foreach (var (name, seed) in new[] { ("café/4.png", 4), ("a,b/5.png", 5) })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(folder.File(Path.Combine("in", name)))!);
+            File.WriteAllBytes(folder.File(Path.Combine("in", name)), TestImages.Encode(TestImages.Shape(seed), SkiaSharp.SKEncodedImageFormat.Png));
+        }
+        using (var packer = new DatasetPacker(folder.File("renamed"), 32, 1))
+        {
+            packer.AddFolder(folder.File("in"));
+            var manifest = packer.Finish();
+            Assert.Equal(["cats/1.png", "cats/2.png", "dogs/3.png"], manifest.Sources);
+            Assert.Equal(["cats", "dogs"], manifest.Classes);
+            Assert.Equal(["a,b/5.png", "café/4.png"], manifest.Rejected.Select(r => r.Name).Order(StringComparer.Ordinal));
+            Assert.All(manifest.Rejected, r => Assert.Contains("would be its class, and a class name must be 1-64 letters", r.Reason));
+            Assert.Contains("its folder 'café'", manifest.Rejected.Single(r => r.Name == "café/4.png").Reason);
+        }
+        Assert.Null(DatasetClasses.FolderClassRejection("top.png"));
+        Assert.Null(DatasetClasses.FolderClassRejection("Shirts (2024)/a.png"));
+        Assert.NotNull(DatasetClasses.FolderClassRejection("archive.zip:日本/6.png"));
+        Assert.NotNull(DatasetClasses.FolderClassRejection(new string('x', 65) + "/a.png"));
     }
 
     [Fact]

@@ -190,6 +190,30 @@ public class PipelineStepTests
         Assert.Contains("declares 5000000000 members, over the 200000-member limit", only.Rejection);
     }
 
+    /// <summary>
+    /// A 42-byte zip (a zip64 locator and an end record, nothing else) whose locator points past 2^63: refused by name as
+    /// one broken archive, not an exception that would fail the whole ingest.
+    /// </summary>
+    [Theory]
+    [InlineData(ulong.MaxValue)]
+    [InlineData(1UL << 63)]
+    [InlineData(0UL)]
+    public void A_tiny_zip_whose_zip64_locator_points_anywhere_is_refused_by_name(ulong recordAt)
+    {
+        using var output = new MemoryStream();
+        using (var w = new BinaryWriter(output, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(0x07064b50u); w.Write(0u); w.Write(recordAt); w.Write(1u);
+            w.Write(0x06054b50u); w.Write((ushort)0); w.Write((ushort)0); w.Write(ushort.MaxValue); w.Write(ushort.MaxValue);
+            w.Write(uint.MaxValue); w.Write(uint.MaxValue); w.Write((ushort)0);
+        }
+        Assert.Equal(42, output.Length);
+        var members = ArchiveReader.Read("tiny.zip", new MemoryStream(output.ToArray())).ToList();
+        var only = Assert.Single(members);
+        Assert.Equal("tiny.zip", only.Name);
+        Assert.Contains("zip64 end-of-central-directory record is said to start at byte", only.Rejection);
+    }
+
     /// <summary>The zip's end record rewritten as zip64: a zip64 record declaring <paramref name="entries"/>, its locator, and a saturated classic record.</summary>
     private static byte[] Zip64Claiming(ulong entries, byte[] zip)
     {

@@ -79,6 +79,8 @@ public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) :
     {
         await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
         await serving.PublishAsync(ServingFixture.Vae, "v0001", runs.Vae.CheckpointPath);
+        const string conditionalVae = "lean-cvae";
+        await serving.PublishAsync(conditionalVae, "v0001", runs.ConditionalVae.CheckpointPath);
         const string old = "lean-no-onnx"; // as published before export existed
         await serving.PublishAsync(old, "v0001", runs.Gan.CheckpointPath);
         await serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer).DeleteBlobIfExistsAsync(StorageLayout.ModelOnnx(old, "v0001"));
@@ -106,6 +108,10 @@ public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) :
             var reconstructed = await http.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(body));
             Assert.Equal(HttpStatusCode.OK, reconstructed.StatusCode);
             using (var image = SKBitmap.Decode(await reconstructed.Content.ReadAsByteArrayAsync())) Assert.Equal(32, image.Width);
+            // A class-conditional VAE too: its encoder.onnx takes the image's class.
+            var conditional = await http.PostAsync($"/api/datasets/{conditionalVae}/reconstruct?class=inverted", new ByteArrayContent(body));
+            Assert.True(conditional.StatusCode == HttpStatusCode.OK, $"{conditional.StatusCode}: {await conditional.Content.ReadAsStringAsync()}");
+            using (var image = SKBitmap.Decode(await conditional.Content.ReadAsByteArrayAsync())) Assert.Equal(32, image.Width);
             var refused = await http.PostAsync($"/api/datasets/{oldVae}/reconstruct", new ByteArrayContent(body));
             Assert.Equal(HttpStatusCode.NotImplemented, refused.StatusCode);
             Assert.Contains("encoder.onnx", await refused.Content.ReadAsStringAsync());
@@ -680,6 +686,31 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         Assert.False(response.Headers.Contains("X-Model-Version"));
     }
 
+    /// <summary>
+    /// A version whose publish has written its files but not yet its card (written last) is not served by name: it is not
+    /// complete, and a model loaded or refused from half its files would be kept for the version's life.
+    /// </summary>
+    [Fact]
+    public async Task A_version_is_served_by_name_only_once_its_card_is_written()
+    {
+        const string dataset = "half-published";
+        await serving.PublishAsync(dataset, "v0001", runs.Gan.CheckpointPath);
+        var models = serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer);
+        foreach (string blob in new[] { StorageLayout.ModelCheckpoint(dataset, "v0001"), StorageLayout.ModelOnnx(dataset, "v0001") })
+        {
+            var content = (await models.GetBlobClient(blob).DownloadContentAsync()).Value.Content;
+            await models.GetBlobClient(blob.Replace("v0001", "v0002")).UploadAsync(content, overwrite: true);
+        }
+        var early = await http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1&version=v0002");
+        Assert.Equal(HttpStatusCode.NotFound, early.StatusCode);
+        Assert.Contains("v0002", (await Json(early)).GetProperty("error").GetString());
+        var card = (await new ModelRegistry(serving.Azurite.Client()).ReadCardAsync(dataset, "v0001"))! with { Version = "v0002" };
+        await models.GetBlobClient(StorageLayout.ModelCard(dataset, "v0002")).UploadAsync(BinaryData.FromObjectAsJson(card, Core.Models.Json.Options));
+        var complete = await http.GetAsync($"/api/datasets/{dataset}/samples?seeds=1&version=v0002");
+        Assert.Equal(HttpStatusCode.OK, complete.StatusCode);
+        Assert.Equal("v0002", complete.Headers.GetValues("X-Model-Version").Single());
+    }
+
     [Fact]
     public async Task A_failed_load_is_remembered_for_a_while_instead_of_downloaded_by_every_request()
     {
@@ -687,6 +718,8 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var models = serving.Azurite.Client().GetBlobContainerClient(StorageLayout.ModelsContainer);
         var checkpoint = models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, "v0001"));
         await checkpoint.UploadAsync(BinaryData.FromBytes(new byte[4096]), overwrite: true);
+        var card = new ModelCard { Dataset = dataset, Version = "v0001", Spec = Checkpoint.ReadHeader(runs.Gan.CheckpointPath).Spec, PublishedAt = DateTimeOffset.UtcNow };
+        await models.GetBlobClient(StorageLayout.ModelCard(dataset, "v0001")).UploadAsync(BinaryData.FromObjectAsJson(card, Core.Models.Json.Options), overwrite: true);
         var (app, client) = await serving.StartHostAsync(new ServeOptions { FailedLoadRetryAfter = TimeSpan.FromHours(1) });
         await using var _ = app;
         var (eagerApp, eager) = await serving.StartHostAsync(new ServeOptions { FailedLoadRetryAfter = TimeSpan.Zero });

@@ -97,6 +97,17 @@ public static partial class DatasetClasses
 
     private static string Cut(string text) => text.Length <= 80 ? text : text[..77] + "...";
 
+    /// <summary>
+    /// Why an image cannot be packed where its first folder (FirstFolder) would name its class, or null: the folder's name
+    /// breaks the rule a class name keeps (a labels file's, and the upload's for names). A class name travels in a
+    /// response header (X-Classes, ASCII only) and in comma-separated requests, so "café" or "a,b" could not be served.
+    /// </summary>
+    public static string? FolderClassRejection(string imageName) =>
+        FirstFolder(imageName) is { } folder && (!SafeClassName().IsMatch(folder) || folder.Length > MaxClassNameLength)
+            ? $"its folder '{Cut(folder)}' would be its class, and a class name must be 1-{MaxClassNameLength} letters, digits, spaces or . _ - ( ) +: " +
+              $"rename the folder, or name the classes in {LabelsJson}"
+            : null;
+
     [GeneratedRegex(@"^[A-Za-z0-9 ._\-()+]+\z")]
     private static partial Regex SafeClassName();
 

@@ -114,6 +114,7 @@ public sealed class DatasetPacker : IDisposable
             Reject(name, $"{file.File} gives it no class; with a labels file every image needs one");
             return false;
         }
+        if (labelsFile is null && DatasetClasses.FolderClassRejection(name) is { } badFolder) { Reject(name, badFolder); return false; }
         if (!decoded.Accepted) { Reject(name, decoded.Rejection!); return false; }
         AddPixels(name, decoded.Pixels!);
         return true;

@@ -210,7 +210,8 @@ public static class ArchiveReader
             var locator = ReadAt(stream, locatorAt, Zip64LocatorLength);
             if (BinaryPrimitives.ReadUInt32LittleEndian(locator) != Zip64LocatorSignature) return classic;
             ulong recordAt = BinaryPrimitives.ReadUInt64LittleEndian(locator.AsSpan(8));
-            if (recordAt > (ulong)(stream.Length - Zip64EndLength))
+            // Checked in ulong without subtracting from the length: an archive shorter than the record has no room for it.
+            if (stream.Length < Zip64EndLength || recordAt > (ulong)stream.Length - Zip64EndLength)
                 throw new InvalidDataException($"its zip64 end-of-central-directory record is said to start at byte {recordAt}, past the end of the file");
             var record = ReadAt(stream, (long)recordAt, Zip64EndLength);
             if (BinaryPrimitives.ReadUInt32LittleEndian(record) != Zip64EndSignature)

@@ -284,7 +284,7 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options,
         var generator = await Task.Run(() => OnnxGenerator.Load(onnx, options.OnnxThreads));
         try
         {
-            if (generator.Spec.Kind != Core.Models.ModelKind.Vae || generator.Spec.Classes > 0) return generator;
+            if (generator.Spec.Kind != Core.Models.ModelKind.Vae) return generator;
             if (await registry.TryReadEncoderOnnxAsync(dataset, version) is not { } encoder) return generator; // published before the encoder was exported
             return await Task.Run(() => OnnxReconstructor.Load(generator, encoder, options.OnnxThreads));
         }

@@ -287,8 +287,9 @@ public sealed class ModelRegistry(BlobServiceClient service)
         return false;
     }
 
+    /// <summary>Whether the version is published whole: its card, written last, is there (a version without one is still being written, or its publish died).</summary>
     public async Task<bool> VersionExistsAsync(string dataset, string version, CancellationToken cancellationToken = default) =>
-        await models.GetBlobClient(StorageLayout.ModelCheckpoint(dataset, version)).ExistsAsync(cancellationToken);
+        await models.GetBlobClient(StorageLayout.ModelCard(dataset, version)).ExistsAsync(cancellationToken);
 
     /// <summary>The versions published for a dataset (v0001, v0002, ...), in order.</summary>
     public async Task<List<string>> ListVersionsAsync(string dataset, CancellationToken cancellationToken = default)
