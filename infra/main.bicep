@@ -4,8 +4,10 @@
 // (serving on ONNX Runtime, no libtorch, no orchestration or activities); the GPU app runs the full build,
 // functions/ImageGen.Functions, with app settings disabling the HTTP functions it leaves to the Flex app
 // (AzureWebJobs.{name}.Disabled). Each app has its own identity
-// with the least it needs (blobGrants): the internet-facing app reads models and checkpoints and can only move
-// latest.json and drop cancel markers; the training app alone writes datasets, checkpoints and versions; neither deletes.
+// with the least it needs (blobGrants): the internet-facing app reads models and checkpoints, writes drops (uploads)
+// and can only move latest.json and drop cancel markers; the training app alone writes datasets, checkpoints and
+// versions; neither deletes. No app may create containers: they are all made here, and the code takes the storage
+// service's 403 to a create as "already made" (core/ImageGen.Pipeline/Storage/BlobContainers.cs).
 //
 // The training image lives in a registry made here (the training identity pulls it with AcrPull). With
 // usePrivateNetworking the storage account is reachable only through private endpoints in a virtual network that
@@ -118,7 +120,9 @@ var accountGrants = [
 // latest.json pointer that promote and rollback move, and a run's cancel marker; nothing else, never delete).
 var blobGrants = [
   { app: 'front', container: 'training-images', role: 'blobReader' } // drops: the Event Grid trigger and dataset lookups
-  { app: 'front', container: 'training-images', role: 'requester', pathLike: '*' } // POST .../uploads: create only (the code never overwrites), no delete
+  // POST .../uploads. The code only creates (If-None-Match: *), but the role could overwrite a drop: the create-only data
+  // action alone is not relied on for block uploads. No delete.
+  { app: 'front', container: 'training-images', role: 'requester', pathLike: '*' }
   { app: 'front', container: 'checkpoints', role: 'blobReader' } // training status, progress and sample grids
   { app: 'front', container: 'checkpoints', role: 'requester', pathLike: '*/cancel' } // POST .../training/cancel
   { app: 'front', container: 'models', role: 'blobReader' } // serving and the model list
@@ -130,6 +134,10 @@ var blobGrants = [
   { app: 'front', container: '${toLower(frontHub)}-applease', role: 'blobContributor' }
   { app: 'front', container: '${toLower(frontHub)}-largemessages', role: 'blobContributor' }
   { app: 'front', container: '${toLower(pipelineHub)}-largemessages', role: 'blobReader' } // large statuses of the training hub
+  // Starting a run in the training hub: the durable client makes sure the hub exists before every start (it creates the
+  // hub's lease and app-lease containers where missing, and a lease blob per control queue), which a reader may not do.
+  { app: 'front', container: '${toLower(pipelineHub)}-leases', role: 'blobContributor' }
+  { app: 'front', container: '${toLower(pipelineHub)}-applease', role: 'blobContributor' }
   { app: 'training', container: 'training-images', role: 'blobReader' } // ingest reads the drops
   { app: 'training', container: 'datasets', role: 'writer' } // packed shards, quality references
   { app: 'training', container: 'checkpoints', role: 'writer' } // run checkpoints, progress, evaluation
@@ -211,6 +219,7 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
   name: 'default'
   properties: {
     policy: {
+      // Two rules: a rule matches at most 10 prefixes.
       rules: [
         {
           name: 'old-versions-outside-models'
@@ -219,7 +228,19 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
           definition: {
             filters: {
               blobTypes: ['blockBlob']
-              prefixMatch: concat(['training-images/', 'datasets/', 'checkpoints/', 'app-package/'], map(hostContainers, c => '${c}/'))
+              prefixMatch: ['training-images/', 'datasets/', 'checkpoints/', 'app-package/']
+            }
+            actions: { version: { delete: { daysAfterCreationGreaterThan: 1 } } }
+          }
+        }
+        {
+          name: 'old-versions-of-host-containers'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: map(hostContainers, c => '${c}/')
             }
             actions: { version: { delete: { daysAfterCreationGreaterThan: 1 } } }
           }

@@ -321,6 +321,19 @@ public class FunctionsAppTests
         Assert.Contains(("front", "training-images", "requester", "*"), grants); // the upload endpoint (DatasetUpload)
         foreach (var container in new[] { StorageLayout.DatasetsContainer, StorageLayout.CheckpointsContainer, StorageLayout.ModelsContainer })
             Assert.Equal(["training"], grants.Where(g => g.Container == container && g.Role == "writer").Select(g => g.App));
+        // The front app starts runs in the training app's hub, and a durable client makes sure the hub exists before each
+        // start (its lease and app-lease containers and lease blobs): it needs to write there, not only read.
+        foreach (string hubContainer in new[] { "-leases", "-applease" }) // the compiled names: format('{0}-leases', toLower(variables('pipelineHub')))
+            Assert.Contains(grants, g => g is { App: "front", Role: "blobContributor" } && g.Container.Contains($"{hubContainer}', toLower(variables('pipelineHub'))"));
+        // No role lets an app create containers (all are made by the template; the code takes the 403 as made).
+        foreach (var definition in resources.Where(r => r.GetProperty("type").GetString() == "Microsoft.Authorization/roleDefinitions"))
+            Assert.Empty(definition.GetProperty("properties").GetProperty("permissions")[0].GetProperty("actions").EnumerateArray());
+        // Lifecycle rules: at most 10 prefixes each (Azure's limit).
+        var rules = Resource("Microsoft.Storage/storageAccounts/managementPolicies").GetProperty("properties").GetProperty("policy").GetProperty("rules").EnumerateArray().ToList();
+        Assert.Equal(2, rules.Count);
+        Assert.InRange(rules[0].GetProperty("definition").GetProperty("filters").GetProperty("prefixMatch").GetArrayLength(), 1, 10);
+        Assert.InRange(variables.GetProperty("hostContainers").GetArrayLength(), 1, 10);
+        Assert.Contains("variables('hostContainers')", rules[1].GetProperty("definition").GetProperty("filters").GetProperty("prefixMatch").GetString());
         foreach (var definition in resources.Where(r => r.GetProperty("type").GetString() == "Microsoft.Authorization/roleDefinitions"))
         {
             var actions = definition.GetProperty("properties").GetProperty("permissions")[0].GetProperty("dataActions").EnumerateArray().Select(a => a.GetString()!).ToList();

@@ -312,6 +312,30 @@ public class IngestHardeningTests(AzuriteFixture azurite) : IClassFixture<Azurit
     private BlobServiceClient Storage => azurite.Client();
     private static string FreshDataset(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 
+    /// <summary>
+    /// An identity that may use a container but not create one (every app identity in Azure: the template makes the
+    /// containers) is answered 403 by a create even where the container exists; the steps' EnsureExistsAsync goes on, and a
+    /// container that is truly missing fails at its first use with 404. Azurite checks a container SAS as Azure checks roles.
+    /// </summary>
+    [Fact]
+    public async Task Steps_that_may_not_create_containers_use_the_ones_the_deployment_made()
+    {
+        var existing = Storage.GetBlobContainerClient("made-by-template-" + Guid.NewGuid().ToString("N")[..8]);
+        await existing.CreateAsync();
+        var permissions = Azure.Storage.Sas.BlobContainerSasPermissions.All;
+        var asApp = new BlobContainerClient(existing.GenerateSasUri(permissions, DateTimeOffset.UtcNow.AddHours(1)));
+        var denied = await Assert.ThrowsAsync<Azure.RequestFailedException>(() => asApp.CreateIfNotExistsAsync());
+        Assert.Equal(403, denied.Status);
+        await asApp.EnsureExistsAsync();
+        await asApp.GetBlobClient("a/checkpoint.ckpt").UploadAsync(BinaryData.FromString("written"), overwrite: true);
+        Assert.Equal("written", (await existing.GetBlobClient("a/checkpoint.ckpt").DownloadContentAsync()).Value.Content.ToString());
+
+        var missing = new BlobContainerClient(Storage.GetBlobContainerClient("never-made-" + Guid.NewGuid().ToString("N")[..8])
+            .GenerateSasUri(permissions, DateTimeOffset.UtcNow.AddHours(1)));
+        await missing.EnsureExistsAsync();
+        Assert.Equal(404, (await Assert.ThrowsAsync<Azure.RequestFailedException>(() => missing.GetBlobClient("x").UploadAsync(BinaryData.FromString("x")))).Status);
+    }
+
     [Fact]
     public async Task A_blob_overwritten_with_a_bigger_one_after_listing_is_skipped_not_read()
     {

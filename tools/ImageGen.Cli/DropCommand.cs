@@ -25,7 +25,7 @@ public static class DropCommand
         if (files.Count == 0) throw new UsageException($"'{source}' holds no files");
 
         var container = Storage(args).GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
-        await container.CreateIfNotExistsAsync();
+        await container.EnsureExistsAsync();
         var conditions = args.Has("--overwrite") ? null : new BlobRequestConditions { IfNoneMatch = ETag.All };
         var bar = new ProgressBar(output);
         int stored = 0, refused = 0;

@@ -138,7 +138,7 @@ public static class UpCommand
         bool fashion = File.Exists(IdxReader.DebianFashionMnistTrain);
         int channels = fashion ? 1 : 3;
         var container = storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer);
-        await container.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await container.EnsureExistsAsync(cancellationToken);
         // The options first: the drop's first image signals the pipeline, which reads them once uploads go quiet.
         await container.GetBlobClient(StorageLayout.DatasetOptions(Dataset)).UploadAsync(BinaryData.FromString(JsonSerializer.Serialize(new
         {

@@ -59,7 +59,7 @@ public sealed class RunTrainer(BlobServiceClient service)
     {
         string dataset = StorageLayout.ValidateName(request.Dataset, "dataset");
         string runId = StorageLayout.ValidateName(request.RunId, "run id");
-        await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await runs.EnsureExistsAsync(cancellationToken);
         var record = runs.GetBlobClient(StorageLayout.RunChunk(dataset, runId, request.Chunk));
         if (await record.TryReadJsonAsync<ChunkResult>(cancellationToken) is { } done) return done; // redelivered after it finished
 

@@ -72,8 +72,8 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         try { settings = await ReadSettingsAsync(dataset, request.OptionsJson, request.Limits, cancellationToken); }
         catch (OptionException e) { return new IngestResult { DatasetVersion = version, Error = e.Message }; }
 
-        await packed.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await packed.EnsureExistsAsync(cancellationToken);
+        await runs.EnsureExistsAsync(cancellationToken);
         string local = Path.Combine(Path.GetTempPath(), "imagegen-ingest", LocalDisk.OwnedName($"{dataset}-{version}-{Guid.NewGuid():N}"));
         try
         {

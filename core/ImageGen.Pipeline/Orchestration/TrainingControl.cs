@@ -174,7 +174,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
         var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
         if (instance is not { IsRunning: true } || status is not { State: "ingesting" or "training", RunId: { } runId })
             return ApiResult.Error(new ApiError(409, $"dataset '{dataset}' has no run ingesting or training to cancel (state: {status?.State ?? "none"})", "dataset", null));
-        await runs.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await runs.EnsureExistsAsync(cancellationToken);
         await runs.GetBlobClient(StorageLayout.RunCancel(dataset, runId)).UploadAsync(BinaryData.FromString(clock.GetUtcNow().ToString("O")), overwrite: true, cancellationToken);
         return ApiResult.JsonBody(new { dataset, runId, cancelling = true, note = "training stops within seconds; the last checkpoint is kept and nothing is published" }, 202);
     }

@@ -94,7 +94,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
     public async Task EnsureContainersAsync(CancellationToken cancellationToken = default)
     {
         foreach (var name in StorageLayout.Containers)
-            await service.GetBlobContainerClient(name).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            await service.GetBlobContainerClient(name).EnsureExistsAsync(cancellationToken);
     }
 
     /// <summary>
@@ -128,7 +128,7 @@ public sealed class ModelRegistry(BlobServiceClient service)
     {
         string dataset = StorageLayout.ValidateName(card.Dataset, "dataset");
         string version = StorageLayout.ValidateVersion(card.Version, "version");
-        await models.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+        await models.EnsureExistsAsync(cancellationToken);
         // The card is written last, so a version with a card is complete; a redelivery of the same run keeps it as stored.
         if (await ReadCardAsync(dataset, version, cancellationToken) is { } stored)
         {
