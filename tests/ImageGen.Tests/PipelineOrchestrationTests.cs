@@ -173,6 +173,25 @@ public class PipelineOrchestrationTests
         Assert.Equal(["StartAsync()", "StopAsync(True)"], recorder.Lifecycle);
     }
 
+    /// <summary>
+    /// A drop whose signal fails (the start failed and no instance exists) throws, so the blob trigger retries; the retry,
+    /// inside the throttle window, signals again instead of being taken for a repeat of a signal that never went out.
+    /// </summary>
+    [Fact]
+    public async Task A_drop_whose_signal_failed_is_signalled_again_by_the_triggers_retry()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 1 };
+        var host = await InMemoryTaskHub.StartAsync(steps);
+        await using var _ = host;
+        var control = new TrainingControl(new FailingStartsClient(host.Client, failures: 1),
+            new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"), Fast, new StoppedClock(DateTimeOffset.UtcNow))); // all three calls at one instant
+        Assert.Contains("could not be reached", (await Assert.ThrowsAsync<InvalidOperationException>(() => control.OnImageDroppedAsync("cats/a.png"))).Message);
+        Assert.Equal("'cats/a.png': started the pipeline of cats", await control.OnImageDroppedAsync("cats/a.png"));
+        Assert.Contains("was signalled", await control.OnImageDroppedAsync("cats/b.png")); // a real repeat is still throttled
+        await FinishedAsync(host, "cats");
+        Assert.Equal(1, steps.Count("Publish"));
+    }
+
     [Fact]
     public async Task Many_drop_signals_within_the_quiet_period_make_one_run()
     {
@@ -322,4 +341,37 @@ public class PipelineOrchestrationTests
         Assert.Equal("no images under training-images/cats/", status.Error);
         Assert.Equal(0, steps.Count("TrainChunk"));
     }
+}
+
+/// <summary>A clock that does not move: calls made with it fall in one throttle window however slow the machine.</summary>
+public sealed class StoppedClock(DateTimeOffset now) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => now;
+}
+
+/// <summary>The task hub's client, but its first starts fail (the hub unreachable, say) before any instance exists.</summary>
+public sealed class FailingStartsClient(DurableTaskClient inner, int failures) : DurableTaskClient("failing-starts")
+{
+    private int left = failures;
+
+    public override Task<string> ScheduleNewOrchestrationInstanceAsync(Microsoft.DurableTask.TaskName orchestratorName, object? input = null,
+        Microsoft.DurableTask.StartOrchestrationOptions? options = null, CancellationToken cancellation = default) =>
+        Interlocked.Decrement(ref left) >= 0
+            ? throw new InvalidOperationException("the task hub could not be reached")
+            : inner.ScheduleNewOrchestrationInstanceAsync(orchestratorName, input, options, cancellation);
+
+    public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default) =>
+        inner.RaiseEventAsync(instanceId, eventName, eventPayload, cancellation);
+    public override Task<OrchestrationMetadata?> GetInstancesAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+        inner.GetInstancesAsync(instanceId, getInputsAndOutputs, cancellation);
+    public override Microsoft.DurableTask.AsyncPageable<OrchestrationMetadata> GetAllInstancesAsync(OrchestrationQuery? filter = null) => inner.GetAllInstancesAsync(filter);
+    public override Task<OrchestrationMetadata> WaitForInstanceStartAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+        inner.WaitForInstanceStartAsync(instanceId, getInputsAndOutputs, cancellation);
+    public override Task<OrchestrationMetadata> WaitForInstanceCompletionAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
+        inner.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs, cancellation);
+    public override Task SuspendInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) =>
+        inner.SuspendInstanceAsync(instanceId, reason, cancellation);
+    public override Task ResumeInstanceAsync(string instanceId, string? reason = null, CancellationToken cancellation = default) =>
+        inner.ResumeInstanceAsync(instanceId, reason, cancellation);
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask; // the hub owns the inner client
 }

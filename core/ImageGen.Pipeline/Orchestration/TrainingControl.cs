@@ -65,7 +65,14 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
         var window = TimeSpan.FromTicks(Math.Min(settings.QuietPeriod.Ticks / 3, TimeSpan.FromSeconds(5).Ticks));
         if (pipeline.LastSignal.TryGetValue(dataset, out var last) && now - last < window) return $"'{blobName}': {dataset} was signalled {(now - last).TotalSeconds:0.0}s ago";
         pipeline.LastSignal[dataset] = now;
-        bool started = await SignalAsync(dataset, new RunSignal($"dropped {blobName}"), waitForQuiet: true, cancellationToken);
+        bool started;
+        try { started = await SignalAsync(dataset, new RunSignal($"dropped {blobName}"), waitForQuiet: true, cancellationToken); }
+        catch
+        {
+            // Not signalled: the trigger's retry (or the next drop) must not be taken for a repeat of this one.
+            pipeline.LastSignal.TryRemove(new KeyValuePair<string, DateTimeOffset>(dataset, now));
+            throw;
+        }
         return $"'{blobName}': {(started ? "started" : "signalled")} the pipeline of {dataset}";
     }
 
