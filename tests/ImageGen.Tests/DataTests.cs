@@ -136,6 +136,33 @@ public class DataTests
         Assert.All(Enumerable.Range(0, keys.Count).Except(chosen), i => Assert.True(keys[i] > highestChosen)); // the lowest keys
     }
 
+    /// <summary>
+    /// Identical images are never parted, even where a cap cuts between them or a class too small to give any holds a
+    /// twin; and at the largest share a class still trains on at least half its images.
+    /// </summary>
+    [Fact]
+    public void Held_out_images_never_leave_a_twin_in_training_and_a_class_keeps_half()
+    {
+        const ulong step = ulong.MaxValue / 1000;
+        // 100 images of one class at share 0.1: 25 keys under the share (cap 20), the 20th and 21st lowest identical.
+        var keys = Enumerable.Range(0, 100).Select(i => i < 25 ? (ulong)(i + 1) * step : ulong.MaxValue - (ulong)i).ToList();
+        keys[20] = keys[19];
+        var chosen = DatasetHoldOut.Choose(keys, [], 0.1);
+        Assert.Equal(Enumerable.Range(0, 19), chosen); // the cap took image 19, its twin 20 trains: both train
+        keys[20] = 21 * step;
+        Assert.Equal(Enumerable.Range(0, 20), DatasetHoldOut.Choose(keys, [], 0.1));
+
+        // A twin in a class of 5 (too small to give any) keeps the other class's copy in training.
+        var labels = Enumerable.Range(0, 105).Select(i => i < 100 ? 0 : 1).ToList();
+        var withSmallClass = keys.Concat(Enumerable.Range(0, 5).Select(i => ulong.MaxValue - 1000 - (ulong)i)).ToList();
+        withSmallClass[104] = keys[3];
+        Assert.Equal(Enumerable.Range(0, 20).Where(i => i != 3), DatasetHoldOut.Choose(withSmallClass, labels, 0.1));
+
+        // Share 0.5 with every key under it: half the class, not all of it.
+        var allUnder = Enumerable.Range(0, 100).Select(i => (ulong)(i + 1)).ToList();
+        Assert.Equal(50, DatasetHoldOut.Choose(allUnder, [], 0.5).Count);
+    }
+
     [Fact]
     public void Image_bomb_is_refused_from_its_header_without_decoding_pixels()
     {

@@ -11,8 +11,9 @@ namespace ImageGen.Core.Data;
 /// An image is held out when the hash of its packed pixels falls under the share, so the choice depends on the image
 /// alone: it does not move when other images are added or removed, and identical images share their fate (a copy in
 /// training would make its twin a near-copy of it). A drop under <see cref="MinImages"/> holds nothing out, and
-/// neither does a class under <see cref="MinClassImages"/> images, so every class keeps images to learn from; a class
-/// gives up at most twice the share, and the drop at most <see cref="MaxImages"/> (the lowest hashes).
+/// neither does a class under <see cref="MinClassImages"/> images; a class gives up at most twice the share and never
+/// more than half its images, so every class keeps images to learn from, and the drop at most <see cref="MaxImages"/>
+/// (the lowest hashes). Where a cap or a small class would part identical images, the held-out twin trains too.
 /// </summary>
 public static class DatasetHoldOut
 {
@@ -45,8 +46,11 @@ public static class DatasetHoldOut
         {
             int size = members.Count();
             if (size < MinClassImages) continue;
-            chosen.AddRange(members.Where(i => keys[i] < under).OrderBy(i => keys[i]).Take((int)(2 * share * size)));
+            chosen.AddRange(members.Where(i => keys[i] < under).OrderBy(i => keys[i]).Take(Math.Min((int)(2 * share * size), size / 2)));
         }
-        return [.. chosen.OrderBy(i => keys[i]).Take(MaxImages).Order()];
+        var heldOut = chosen.OrderBy(i => keys[i]).Take(MaxImages).ToHashSet();
+        // Identical images share their fate: one whose twin trains (past a cap, or in a class too small to give any) trains too.
+        var trainedKeys = Enumerable.Range(0, keys.Count).Where(i => !heldOut.Contains(i)).Select(i => keys[i]).ToHashSet();
+        return [.. heldOut.Where(i => !trainedKeys.Contains(keys[i])).Order()];
     }
 }
