@@ -619,6 +619,27 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         Assert.Contains(status.GetProperty("models").EnumerateArray(), m => m.GetProperty("dataset").GetString() == ServingFixture.Gan);
     }
 
+    /// <summary>
+    /// An uploaded image to reconstruct is decoded within the serving pixel budget, as outputs are: a few kilobytes of flat
+    /// PNG can decode to millions of pixels, so a burst of them waits instead of piling up in memory.
+    /// </summary>
+    [Fact]
+    public async Task A_reconstruct_upload_is_decoded_within_the_pixel_budget()
+    {
+        await serving.PublishAsync(ServingFixture.Vae, "v0001", runs.Vae.CheckpointPath);
+        var (app, client) = await serving.StartHostAsync(new ServeOptions());
+        await using var _ = app;
+        using var large = new SKBitmap(2000, 1500);
+        large.Erase(SKColors.Gray);
+        var body = TestImages.Encode(large, SKEncodedImageFormat.Png);
+        Assert.True(body.Length < 100_000, $"{body.Length} bytes");
+        var response = await client.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(body));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var status = await Json(await client.GetAsync("/api/serve/status"));
+        Assert.Equal(2000 * 1500, status.GetProperty("peakPixelsInFlight").GetInt64());
+        Assert.Equal(0, status.GetProperty("pixelsInFlight").GetInt64());
+    }
+
     [Fact]
     public async Task A_request_past_the_pixel_budget_is_refused_naming_the_limit_before_any_image_is_made()
     {

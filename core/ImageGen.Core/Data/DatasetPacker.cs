@@ -83,16 +83,9 @@ public sealed class DatasetPacker : IDisposable
     /// <summary>Decodes to this packer's size and channels. Thread-safe, so callers may decode in parallel and Add in order.</summary>
     public DecodeResult Decode(byte[] data) => ImageDecoder.Decode(data, imageSize, channels, limits);
 
-    /// <summary>
-    /// Decodes once the image's pixels, read from its header, fit in <see cref="PixelsInFlight"/>: parallel callers
-    /// are bounded by the memory their decodes take, not only by how many run.
-    /// </summary>
-    public async Task<DecodeResult> DecodeAsync(byte[] data, CancellationToken cancellationToken = default)
-    {
-        var header = ImageDecoder.Identify(data, limits);
-        if (header.Rejection is { } reason) return DecodeResult.Reject(reason);
-        using (await PixelsInFlight.AcquireAsync(header.Pixels, cancellationToken)) return Decode(data);
-    }
+    /// <summary>Decodes within <see cref="PixelsInFlight"/> (ImageDecoder.DecodeWithinAsync), so parallel callers are bounded by memory.</summary>
+    public Task<DecodeResult> DecodeAsync(byte[] data, CancellationToken cancellationToken = default) =>
+        ImageDecoder.DecodeWithinAsync(PixelsInFlight, data, imageSize, channels, limits, cancellationToken);
 
     /// <summary>
     /// Reads the dataset's labels file (DatasetClasses.ParseLabelsFile) before any image is added: its classes replace

@@ -47,6 +47,18 @@ public static class ImageDecoder
         return header;
     }
 
+    /// <summary>
+    /// Decodes once the image's pixels, read from its header, fit in <paramref name="budget"/>: parallel callers are bounded
+    /// by the memory their decodes take (about 8 bytes a pixel while decoding), not only by how many run.
+    /// </summary>
+    public static async Task<DecodeResult> DecodeWithinAsync(PixelBudget budget, byte[] data, int imageSize, int channels, DecodeLimits? limits = null,
+        CancellationToken cancellationToken = default)
+    {
+        var header = Identify(data, limits);
+        if (header.Rejection is { } reason) return DecodeResult.Reject(reason);
+        using (await budget.AcquireAsync(header.Pixels, cancellationToken)) return Decode(data, imageSize, channels, limits);
+    }
+
     public static DecodeResult Decode(byte[] data, int imageSize, int channels, DecodeLimits? limits = null)
     {
         var (opened, header) = Open(data, limits ?? DecodeLimits.Default);

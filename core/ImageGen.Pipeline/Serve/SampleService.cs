@@ -90,7 +90,8 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
                 return ApiResult.Error(new ApiError(400, $"dataset '{dataset}' version {resolved} is a {lease.Model.Generator.Spec.Kind} model; only VAE models reconstruct"));
             int? imageClass = query.ClassIndex(lease.Model.Generator.ClassNames, resolved);
             var model = await lease.Model.ReconstructorAsync();
-            var decoded = ImageDecoder.Decode(bytes, model.Spec.ImageSize, model.Spec.Channels);
+            // Within the serving pixel budget, as every request's output is: a burst of large uploads waits, not piles up.
+            var decoded = await ImageDecoder.DecodeWithinAsync(PixelsInFlight, bytes, model.Spec.ImageSize, model.Spec.Channels, cancellationToken: cancellationToken);
             if (!decoded.Accepted) return ApiResult.Error(new ApiError(400, $"the uploaded image was rejected: {decoded.Rejection}", "body"));
             // On the model's worker, in its queue, like every other request (tensors never leave that thread).
             byte[] png = await lease.Model.Queue.RunAsync(() => model.ReconstructPng(decoded.Pixels!, imageClass), cancellationToken);
