@@ -39,9 +39,10 @@ public class ServingFixture : IAsyncLifetime
     }
 
     /// <param name="libtorch">False: composed as the lean serving build is, with ONNX Runtime alone.</param>
-    public async Task<(WebApplication app, HttpClient client)> StartHostAsync(ServeOptions options, bool libtorch = true)
+    /// <param name="connectionString">The storage to serve from; Azurite's own (full rights) unless given.</param>
+    public async Task<(WebApplication app, HttpClient client)> StartHostAsync(ServeOptions options, bool libtorch = true, string? connectionString = null)
     {
-        var app = LocalServeHost.Build(Azurite.ConnectionString, options.Backend == ServeBackend.Auto ? options with { Backend = Backend } : options, "http://127.0.0.1:0",
+        var app = LocalServeHost.Build(connectionString ?? Azurite.ConnectionString, options.Backend == ServeBackend.Auto ? options with { Backend = Backend } : options, "http://127.0.0.1:0",
             libtorch: libtorch);
         await app.StartAsync();
         return (app, new HttpClient { BaseAddress = new Uri(app.Urls.First()) });
@@ -638,6 +639,27 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var status = await Json(await client.GetAsync("/api/serve/status"));
         Assert.Equal(2000 * 1500, status.GetProperty("peakPixelsInFlight").GetInt64());
         Assert.Equal(0, status.GetProperty("pixelsInFlight").GetInt64());
+    }
+
+    /// <summary>A model store that refuses the app (here: a SAS that may only write) is a JSON 503 naming its answer, not a bare 500.</summary>
+    [Fact]
+    public async Task A_model_store_that_refuses_the_app_is_a_json_503_naming_its_answer()
+    {
+        var writeOnly = serving.Azurite.Client().GenerateAccountSasUri(Azure.Storage.Sas.AccountSasPermissions.Write, DateTimeOffset.UtcNow.AddHours(1),
+            Azure.Storage.Sas.AccountSasResourceTypes.All);
+        string connection = $"BlobEndpoint=http://127.0.0.1:{serving.Azurite.BlobPort}/devstoreaccount1;SharedAccessSignature={writeOnly.Query.TrimStart('?')}";
+        var (app, client) = await serving.StartHostAsync(new ServeOptions(), connectionString: connection);
+        await using var _ = app;
+        foreach (var response in new[]
+                 {
+                     await client.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seeds=1"),
+                     await client.PostAsync($"/api/datasets/{ServingFixture.Vae}/reconstruct", new ByteArrayContent(TestImages.Encode(TestImages.Shape(3, 32), SKEncodedImageFormat.Png))),
+                 })
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("5", response.Headers.GetValues("Retry-After").Single());
+            Assert.Contains("the model store could not be read (HTTP 403", (await Json(response)).GetProperty("error").GetString());
+        }
     }
 
     [Fact]

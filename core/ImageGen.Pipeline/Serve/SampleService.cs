@@ -1,3 +1,4 @@
+using Azure;
 using System.Diagnostics;
 using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
@@ -72,6 +73,7 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
         catch (QueueFullException e) { return Busy(dataset, e); }
+        catch (RequestFailedException e) { return StoreUnavailable(dataset, e); }
     }
 
     public async Task<ApiResult> ReconstructAsync(string dataset, IReadOnlyDictionary<string, string?> parameters, Stream body, long? contentLength, CancellationToken cancellationToken)
@@ -99,7 +101,16 @@ public sealed class SampleService(GeneratorCache cache, ServeOptions options)
         }
         catch (ApiErrorException e) { return ApiResult.Error(e.Error, e.Headers); }
         catch (QueueFullException e) { return Busy(dataset, e); }
+        catch (RequestFailedException e) { return StoreUnavailable(dataset, e); }
     }
+
+    /// <summary>
+    /// The model store failed a lookup (down, throttling, or refusing this identity): a JSON error like any other, 503 with
+    /// Retry-After, naming the store's answer so an operator can tell a missing role (403) from an outage.
+    /// </summary>
+    private static ApiResult StoreUnavailable(string dataset, RequestFailedException e) =>
+        ApiResult.Error(new ApiError(503, $"dataset '{dataset}': the model store could not be read ({(e.Status > 0 ? $"HTTP {e.Status}" : "no answer")}" +
+                                          $"{(e.ErrorCode is { } code ? $" {code}" : "")}); retry shortly"), new Dictionary<string, string> { ["Retry-After"] = "5" });
 
     /// <summary>The Server-Timing parts as attributes of the request's span.</summary>
     private static void TagPhases(Activity? activity, GeneratedImages generated, TimeSpan encode)
