@@ -336,6 +336,19 @@ public class IngestHardeningTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Equal(404, (await Assert.ThrowsAsync<Azure.RequestFailedException>(() => missing.GetBlobClient("x").UploadAsync(BinaryData.FromString("x")))).Status);
     }
 
+    /// <summary>A dataset download that fails (here: the version was never packed) leaves no partial folder for retries to pile up.</summary>
+    [Fact]
+    public async Task A_failed_dataset_download_leaves_no_partial_folder()
+    {
+        string dataset = FreshDataset("never-packed");
+        await Storage.GetBlobContainerClient(StorageLayout.DatasetsContainer).CreateIfNotExistsAsync();
+        string folder = StorageLayout.LocalCacheFolder(Storage.Uri, "datasets", dataset, "v-missing");
+        for (int attempt = 0; attempt < 2; attempt++)
+            Assert.Equal(404, (await Assert.ThrowsAsync<Azure.RequestFailedException>(() => new PackedDatasets(Storage).DownloadAsync(dataset, "v-missing"))).Status);
+        string parent = Path.GetDirectoryName(folder)!;
+        Assert.Empty(Directory.Exists(parent) ? Directory.GetDirectories(parent, Path.GetFileName(folder) + "*") : []);
+    }
+
     [Fact]
     public async Task A_blob_overwritten_with_a_bigger_one_after_listing_is_skipped_not_read()
     {

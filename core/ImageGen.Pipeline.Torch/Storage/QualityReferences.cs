@@ -67,10 +67,18 @@ public sealed class QualityReferences(BlobServiceClient service)
 
             using var heldOut = DatasetLoader.ReadHeldOut(await datasets.DownloadAsync(dataset, datasetVersion, cancellationToken));
             var reference = QualityReference.Compute(extractor, data, unseen: heldOut);
-            string computedPath = Unique(referencePath);
-            reference.Save(computedPath);
-            await TryCreateAsync(referenceBlob, computedPath, cancellationToken); // same extractor, same features: either copy will do
-            File.Move(computedPath, referencePath, overwrite: true);
+            try
+            {
+                string computedPath = Unique(referencePath);
+                reference.Save(computedPath);
+                await TryCreateAsync(referenceBlob, computedPath, cancellationToken); // same extractor, same features: either copy will do
+                File.Move(computedPath, referencePath, overwrite: true);
+            }
+            catch
+            {
+                reference.Dispose();
+                throw;
+            }
             return new LoadedQualityReference(extractor, reference, cached: false);
         }
         catch

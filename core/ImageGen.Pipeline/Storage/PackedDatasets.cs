@@ -24,9 +24,17 @@ public sealed class PackedDatasets(BlobServiceClient service)
         string partial = folder + ".partial-" + LocalDisk.OwnedName(Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(partial);
         string prefix = StorageLayout.PackedFolder(dataset, version);
-        await packed.GetBlobClient(prefix + DatasetManifest.FileName).DownloadToAsync(Path.Combine(partial, DatasetManifest.FileName), cancellationToken);
-        foreach (var shard in DatasetManifest.Read(partial).Shards)
-            await packed.GetBlobClient(prefix + shard.File).DownloadToAsync(Path.Combine(partial, shard.File), cancellationToken);
+        try
+        {
+            await packed.GetBlobClient(prefix + DatasetManifest.FileName).DownloadToAsync(Path.Combine(partial, DatasetManifest.FileName), cancellationToken);
+            foreach (var shard in DatasetManifest.Read(partial).Shards)
+                await packed.GetBlobClient(prefix + shard.File).DownloadToAsync(Path.Combine(partial, shard.File), cancellationToken);
+        }
+        catch
+        {
+            Directory.Delete(partial, true); // a failed download leaves nothing behind for the retry to pile onto
+            throw;
+        }
         try { Directory.Move(partial, folder); }
         catch (IOException) when (File.Exists(Path.Combine(folder, DatasetManifest.FileName))) { Directory.Delete(partial, true); } // another worker won
         LocalDisk.MarkUsed(folder);
