@@ -75,11 +75,18 @@ public static class ApiRoutes
             app.MapMethods("/api/" + route.Route, [route.Method.ToUpperInvariant()], route.Handler).AddEndpointFilter(async (context, next) =>
             {
                 long started = Stopwatch.GetTimestamp();
+                int? failed = null; // a handler that throws is answered 500 by the server, after this filter
                 try { return await next(context); }
+                catch
+                {
+                    failed = 500;
+                    throw;
+                }
                 finally
                 {
                     var http = context.HttpContext;
-                    ImageGenTelemetry.RecordRequest(route.Function, http.Request.RouteValues["dataset"] as string, http.Response.StatusCode, Stopwatch.GetElapsedTime(started));
+                    ImageGenTelemetry.RecordRequest(route.Function, http.Request.RouteValues["dataset"] as string, failed ?? http.Response.StatusCode,
+                        Stopwatch.GetElapsedTime(started));
                 }
             });
     }
