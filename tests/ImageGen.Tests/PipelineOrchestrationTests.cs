@@ -34,6 +34,8 @@ public sealed class ScriptedActivities : IPipelineActivities
     public Func<DateTimeOffset?> Newest { get; init; } = () => DateTimeOffset.UtcNow.AddHours(-1);
     /// <summary>Ingest reports the newest blob it listed (as the real ingest does); off, it reports none.</summary>
     public bool ReportNewestBlob { get; init; }
+    /// <summary>When ingest began listing, as the real ingest reports it (storage's clock); null: not reported (older runs).</summary>
+    public Func<DateTimeOffset?> ListingStarted { get; init; } = () => null;
 
     public Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken)
     {
@@ -51,7 +53,7 @@ public sealed class ScriptedActivities : IPipelineActivities
         {
             DatasetVersion = request.DatasetVersion, Accepted = IngestError is null ? 10 : 0, Rejected = 1,
             FirstRejections = [new("bad.png", "not an image")], Settings = TrainSettings.Default, Error = IngestError,
-            NewestBlobAt = ReportNewestBlob ? Newest() : null,
+            NewestBlobAt = ReportNewestBlob ? Newest() : null, ListingStartedAt = ListingStarted(),
         });
     }
 
@@ -272,6 +274,33 @@ public class PipelineOrchestrationTests
         gate.Release(100);
         await FinishedAsync(host, "cats");
         Assert.Equal(1, steps.Count("Ingest"));
+    }
+
+    /// <summary>
+    /// A blob written while ingest listed, behind the listing (its folder already passed), is not read, though a newer blob
+    /// elsewhere was: its late signal trains again, because storage's newest blob is newer than the listing's start. Blobs
+    /// written before the listing began still start nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 2)] // the newest blob (read) came 2 s after the listing began: the one behind it may be unread
+    [InlineData(-3, 1)] // every blob is older than the listing: all were read
+    public async Task Late_signals_train_again_for_blobs_written_since_ingest_began_listing(int newestAfterListingSeconds, int runs)
+    {
+        var gate = new SemaphoreSlim(0);
+        var listingStarted = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var newest = listingStarted.AddSeconds(newestAfterListingSeconds);
+        var steps = new ScriptedActivities
+        {
+            ChunksToDone = 1, ChunkGate = gate, Newest = () => newest, ReportNewestBlob = true, ListingStarted = () => listingStarted,
+        };
+        var (host, control) = await StartAsync(steps);
+        await using var _ = host;
+        await control.SignalAsync("cats", new RunSignal("http"), waitForQuiet: false);
+        await steps.FirstChunkStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await control.SignalAsync("cats", new RunSignal("dropped cats/a/late.png"), waitForQuiet: true);
+        gate.Release(100);
+        await FinishedAsync(host, "cats");
+        Assert.Equal(runs, steps.Count("Ingest"));
     }
 
     [Fact]

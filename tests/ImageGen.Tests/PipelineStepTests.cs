@@ -373,6 +373,25 @@ public class IngestHardeningTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Equal(ListedBlobs.Deleted, (await drops.DownloadAsListedAsync(listed["same.png"])).Skipped);
     }
 
+    /// <summary>
+    /// Ingest reports when it began listing on storage's clock: no earlier than the blobs already written (so the follow-up
+    /// check does not take them for new), and a blob written after ingest is newer than it (so the check trains again).
+    /// </summary>
+    [Fact]
+    public async Task Ingest_reports_when_it_began_listing_on_storages_clock()
+    {
+        string dataset = FreshDataset("listing");
+        await Drops.UploadAsync(Storage, dataset, "a/1.png", Drops.Png(1));
+        await Drops.UploadAsync(Storage, dataset, "b/2.png", Drops.Png(2));
+        var ingestor = new DatasetIngestor(Storage);
+        var result = await ingestor.IngestAsync(new IngestRequest(dataset, "v1", null));
+        Assert.NotNull(result.ListingStartedAt);
+        Assert.True(result.ListingStartedAt >= result.NewestBlobAt, $"listing began {result.ListingStartedAt:O}, newest blob {result.NewestBlobAt:O}");
+        await Task.Delay(TimeSpan.FromSeconds(1.1)); // storage's times are whole seconds
+        await Drops.UploadAsync(Storage, dataset, "a/0-late.png", Drops.Png(3));
+        Assert.True(await ingestor.NewestDropAsync(dataset) > result.ListingStartedAt);
+    }
+
     [Fact]
     public async Task An_oversized_imagegen_json_is_an_error_naming_the_file_and_the_limit()
     {

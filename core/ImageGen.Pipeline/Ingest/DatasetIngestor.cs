@@ -79,7 +79,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
         {
             await using var progress = new ProgressBlob(runs.GetBlobClient(StorageLayout.RunProgress(dataset, version)), TimeSpan.FromSeconds(2));
             DatasetManifest manifest;
-            DateTimeOffset? newestListed = null;
+            DateTimeOffset? newestListed = null, listingStartedAt = null;
             using (var packer = new DatasetPacker(local, settings.Spec.ImageSize, settings.Spec.Channels, limits,
                        new Progress<PackProgress>(p => progress.Report(new { stage = "ingest", seen = p.Seen, accepted = p.Accepted, rejected = p.Rejected }))))
             {
@@ -91,8 +91,10 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
                     if (text is not null) packer.UseLabelsFile(labels, text);
                 }
                 var batch = new List<BlobItem>();
-                await foreach (var blob in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), cancellationToken))
+                await foreach (var page in drops.GetBlobsAsync(BlobTraits.None, BlobStates.None, StorageLayout.TrainingImagesPrefix(dataset), cancellationToken).AsPages())
+                foreach (var blob in page.Values)
                 {
+                    listingStartedAt ??= page.GetRawResponse().Headers.Date;
                     if (blob.Properties.LastModified is { } modified && (newestListed is null || modified > newestListed)) newestListed = modified;
                     string relative = Relative(dataset, blob);
                     if (relative == StorageLayout.OptionsFile || DatasetClasses.IsLabelsFile(relative)) continue;
@@ -114,6 +116,7 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             {
                 DatasetVersion = version, Accepted = manifest.Count, HeldOut = manifest.HeldOut.Count, Rejected = manifest.Rejected.Count,
                 FirstRejections = StatusRejections(manifest.Rejected), Settings = settings, NewestBlobAt = newestListed,
+                ListingStartedAt = listingStartedAt,
             };
             if (manifest.Count == 0)
                 return result with

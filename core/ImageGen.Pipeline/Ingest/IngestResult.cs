@@ -15,6 +15,12 @@ public sealed record IngestResult
     public TrainSettings? Settings { get; init; }
     /// <summary>The newest Last-Modified among the blobs ingest listed, on storage's own clock.</summary>
     public DateTimeOffset? NewestBlobAt { get; init; }
+    /// <summary>
+    /// When ingest began listing the drop, on storage's own clock (the first listing page's Date): every blob written
+    /// before it was listed, and a blob written after it may have been passed by the listing (newer blobs elsewhere do
+    /// not prove it was read). The follow-up check trains again for any blob newer than this.
+    /// </summary>
+    public DateTimeOffset? ListingStartedAt { get; init; }
     /// <summary>Why nothing can be trained (bad options, no usable images), or null.</summary>
     public string? Error { get; init; }
 }

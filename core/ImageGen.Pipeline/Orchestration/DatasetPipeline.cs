@@ -172,11 +172,14 @@ public static class DatasetPipeline
         }
         if (followUp && !asked && run is not null)
         {
-            // A late trigger may signal blobs this run already read: train again only for blobs newer than the newest one
-            // ingest listed. Both times come from storage, so no clock skew enters; a run without that time (no blobs
-            // listed) falls back to the orchestration clock with a margin.
+            // A late trigger may signal blobs this run already read: train again only for blobs written since ingest began
+            // listing (a listing passes blobs written behind it, so a newer blob read elsewhere proves nothing). Both times
+            // come from storage, so no clock skew enters; both are whole seconds, so the listing's own second counts as
+            // after it (the quiet period before ingest leaves no upload there). A run ingested before that time was kept
+            // compares with the newest blob it listed; one without either (no blobs listed) with the orchestration clock.
             var newest = await context.CallActivityAsync<DateTimeOffset?>(ActivityNames.NewestDrop, input.Dataset, Retry(input.Settings));
-            followUp = newest is { } n && (run.Ingest.NewestBlobAt is { } seen ? n > seen : n.UtcDateTime >= run.IngestStartedAt - ClockSkew);
+            followUp = newest is { } n && (run.Ingest.ListingStartedAt is { } listed ? n >= listed
+                : run.Ingest.NewestBlobAt is { } seen ? n > seen : n.UtcDateTime >= run.IngestStartedAt - ClockSkew);
         }
         if (followUp)
         {
