@@ -97,11 +97,37 @@ public class CliTests(TrainedRuns runs)
     [InlineData(new[] { "train", "--data", "synthetic" }, "needs --out")]
     [InlineData(new[] { "sample", "--checkpoint", "nowhere", "--out", "x.png" }, "no checkpoint at 'nowhere'")]
     [InlineData(new[] { "fly" }, "unknown command 'fly'")]
+    [InlineData(new[] { "train", "--data", "synthetic", "--out", "x", "--resume=maybe" }, "--resume is a flag: give it alone (or --resume=true / --resume=false), not 'maybe'")]
     public void Bad_arguments_name_the_argument_and_the_accepted_values_and_exit_non_zero(string[] args, string expected)
     {
         var (code, _, error) = Run(args);
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
+    }
+
+    /// <summary>A port already taken is one error line naming the address (exit 1), not a stack trace.</summary>
+    [Fact]
+    public void Serving_on_a_port_already_taken_is_an_error_naming_the_address()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var (code, _, error) = Run("serve", "--urls", $"http://127.0.0.1:{port}", "--threads", "1");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", error);
+        Assert.Contains($"127.0.0.1:{port}", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
+    /// <summary>"--flag=false" turns a flag off (it used to turn it on: --overwrite=false overwrote), "=true" or alone on.</summary>
+    [Fact]
+    public void A_flag_given_a_value_is_on_only_for_true()
+    {
+        Assert.False(Args.Parse(CommandTree.Drop, ["photos", "--dataset", "x", "--overwrite=false"]).Has("--overwrite"));
+        Assert.False(Args.Parse(CommandTree.Drop, ["photos", "--overwrite", "--dataset", "x", "--overwrite=False"]).Has("--overwrite"));
+        Assert.True(Args.Parse(CommandTree.Drop, ["photos", "--dataset", "x", "--overwrite=TRUE"]).Has("--overwrite"));
+        Assert.True(Args.Parse(CommandTree.Drop, ["photos", "--dataset", "x", "--overwrite"]).Has("--overwrite"));
+        Assert.Equal("x", Args.Parse(CommandTree.Drop, ["photos", "--dataset=x"]).String("--dataset"));
     }
 
     [Fact]

@@ -32,7 +32,19 @@ public sealed class Args
             string? inline = null;
             int eq = arg.IndexOf('=');
             if (arg.StartsWith("--") && eq > 0) { inline = arg[(eq + 1)..]; arg = arg[..eq]; }
-            if (flags.Contains(arg)) { values[arg] = "true"; continue; }
+            if (flags.Contains(arg))
+            {
+                // A flag is on when given; "--flag=false" turns it off rather than on, and anything else is refused.
+                bool on = inline?.ToLowerInvariant() switch
+                {
+                    null or "true" => true,
+                    "false" => false,
+                    _ => throw new UsageException($"{arg} is a flag: give it alone (or {arg}=true / {arg}=false), not '{inline}'"),
+                };
+                if (on) values[arg] = "true";
+                else values.Remove(arg);
+                continue;
+            }
             if (!valueOptions.Contains(arg))
                 throw new UsageException($"'{command}' does not take '{arg}'; it takes {string.Join(", ", valueOptions.Concat(flags).Order())}");
             string? value = inline ?? (i + 1 < args.Count ? args[++i] : null);

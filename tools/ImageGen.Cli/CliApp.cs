@@ -48,8 +48,27 @@ public static class CliApp
             error.WriteLine($"error: {e.Message}");
             return 2;
         }
+        // What the machine around the command refused: a port already taken, storage that does not answer or refuses.
+        // The message names what failed; a stack trace would only hide it.
+        catch (Exception e) when (EnvironmentFailure(e) is { } message)
+        {
+            error.WriteLine($"error: {message}");
+            return 1;
+        }
         finally { await error.FlushAsync(); }
     }
+
+    /// <summary>The one-line message of a failure outside the command (network, disk, storage), or null for anything else.</summary>
+    private static string? EnvironmentFailure(Exception e) => e switch
+    {
+        AggregateException { InnerExceptions.Count: > 0 } all when all.InnerExceptions.All(i => EnvironmentFailure(i) is not null) =>
+            $"{FirstLine(all.Message)}: {EnvironmentFailure(all.InnerExceptions[^1])}",
+        Azure.RequestFailedException storage => $"storage answered {(storage.Status > 0 ? $"HTTP {storage.Status}" : "nothing")}: {FirstLine(storage.Message)}",
+        HttpRequestException or IOException or System.Net.Sockets.SocketException => FirstLine(e.Message),
+        _ => null,
+    };
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].TrimEnd();
 
     /// <summary>Threads and allocator settings, applied before the first tensor is made.</summary>
     public static void ConfigureRuntime(Args args, bool serving = false)
