@@ -137,6 +137,46 @@ public class DataTests
     }
 
     /// <summary>
+    /// Shards are read block by block into one tensor: past a shard's end and across blocks every image keeps its pixels,
+    /// its label and its place, and held-out images are left out of the training set.
+    /// </summary>
+    [Fact]
+    public void Images_read_back_across_shards_and_read_blocks_in_their_order()
+    {
+        TestImages.EnsureRuntime();
+        using var folder = new TempFolder();
+        int count = DatasetPacker.ImagesPerShard + 1500;
+        static byte[] Image(int i) => [.. Enumerable.Range(0, 3 * 8 * 8).Select(p => (byte)((i * 7 + p * 13 + (i >> 8)) & 0xFF))];
+        DatasetManifest manifest;
+        using (var packer = new DatasetPacker(folder.Path, 32, 1))
+        {
+            // 32x32 grey images, each with a pattern of its own index.
+            for (int i = 0; i < count; i++)
+            {
+                var planar = new byte[32 * 32];
+                Image(i).CopyTo(planar, 0);
+                BitConverter.GetBytes(i).CopyTo(planar, 1020);
+                packer.AddPixels($"{(i % 2 == 0 ? "even" : "odd")}/{i:D5}.png", planar);
+            }
+            manifest = packer.Finish(holdOut: 0.1);
+        }
+        Assert.Equal(2, manifest.Shards.Count);
+        Assert.NotEmpty(manifest.HeldOut);
+        using var data = DatasetLoader.ReadShards(folder.Path);
+        Assert.Equal(count - manifest.HeldOut.Count, data.Count);
+        var expected = Enumerable.Range(0, count).Except(manifest.HeldOut).ToList();
+        var pixels = data.Pixels.reshape(data.Count, 32 * 32).data<byte>().ToArray();
+        var labels = data.Labels!.data<long>().ToArray();
+        for (int row = 0; row < data.Count; row++)
+        {
+            int index = BitConverter.ToInt32(pixels, row * 1024 + 1020);
+            Assert.Equal(expected[row], index);
+            Assert.Equal(Image(index), pixels.AsSpan(row * 1024, 3 * 8 * 8).ToArray());
+            Assert.Equal(index % 2 == 0 ? 0 : 1, labels[row]); // "even" sorts before "odd"
+        }
+    }
+
+    /// <summary>
     /// Identical images are never parted, even where a cap cuts between them or a class too small to give any holds a
     /// twin; and at the largest share a class still trains on at least half its images.
     /// </summary>

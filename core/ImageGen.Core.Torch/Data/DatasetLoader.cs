@@ -57,22 +57,37 @@ public static class DatasetLoader
         return Read(folder, manifest, training, $"{source}: {training.Count} images" + (heldOut.Count > 0 ? $" ({heldOut.Count} more held out)" : ""));
     }
 
-    /// <summary>The accepted images at <paramref name="indices"/> (ascending, in Sources' order), with their labels where the dataset has classes.</summary>
+    /// <summary>Images read from a shard file at a time: bounded managed memory whatever the image size.</summary>
+    private const int ReadBlockImages = 1024;
+
+    /// <summary>
+    /// The accepted images at <paramref name="indices"/> (ascending, in Sources' order), with their labels where the dataset
+    /// has classes. Read block by block straight into one native tensor, so a dataset may pass the 2 GiB a managed array
+    /// can hold (44,000 images at 128x128 RGB).
+    /// </summary>
     private static ImageTensorDataset Read(string folder, DatasetManifest manifest, IReadOnlyList<int> indices, string description)
     {
         int count = indices[^1] + 1; // the shards are read up to the last image wanted
         int imageBytes = manifest.Channels * manifest.ImageSize * manifest.ImageSize;
-        var pixels = new byte[checked((long)count * imageBytes)];
-        int offset = 0;
+        var tensor = torch.empty([count, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte);
+        var block = new byte[Math.Min(count, ReadBlockImages) * imageBytes];
+        int read = 0;
         foreach (var shard in manifest.Shards)
         {
-            if (offset >= pixels.Length) break;
-            int wanted = Math.Min(shard.Count * imageBytes, pixels.Length - offset);
+            if (read >= count) break;
             using var file = File.OpenRead(Path.Combine(folder, shard.File));
-            file.ReadExactly(pixels, offset, wanted);
-            offset += wanted;
+            for (int inShard = 0; inShard < shard.Count && read < count;)
+            {
+                int images = Math.Min(Math.Min(ReadBlockImages, shard.Count - inShard), count - read);
+                var buffer = images * imageBytes == block.Length ? block : new byte[images * imageBytes]; // a shard's last, shorter block
+                file.ReadExactly(buffer);
+                using (var part = torch.tensor(buffer, [images, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte))
+                using (var target = tensor.narrow(0, read, images))
+                    target.copy_(part);
+                read += images;
+                inShard += images;
+            }
         }
-        var tensor = torch.tensor(pixels, [count, manifest.Channels, manifest.ImageSize, manifest.ImageSize], ScalarType.Byte);
         bool labelled = manifest.Classes.Count > 0 && manifest.Labels.Count == manifest.Count;
         var labels = labelled ? torch.tensor(indices.Select(i => (long)manifest.Labels[i]).ToArray(), ScalarType.Int64) : null;
         if (indices.Count < count)
