@@ -170,6 +170,23 @@ public class HardeningTests
         Assert.Contains("over the limit of 100,000,000", Assert.Throws<InvalidDataException>(() => GeneratorCheckpoint.Load(new MemoryStream(large))).Message);
         var negative = Write(header with { Step = -5 }, sections);
         Assert.Contains("must not be negative", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(negative))).Message);
+
+        // Nulls the types rule out, class lists that do not fit the spec, and a file that ends between sections: each an
+        // InvalidDataException naming the fault (a NullReferenceException, an index out of range on a later request, or
+        // an EndOfStreamException the callers do not expect, before).
+        var json = System.Text.Json.Nodes.JsonNode.Parse(HeaderJson(header))!.AsObject();
+        json["spec"] = null;
+        Assert.Contains("must not be null", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(Forged(json.ToJsonString(), w => w.Write(0))))).Message);
+        var oneName = Write(header with { Spec = header.Spec with { Classes = 2 }, Classes = ["a"] }, sections);
+        Assert.Contains("1 class names and 0 class sizes for a model of 2 classes", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(oneName))).Message);
+        var threeSizes = Write(header with { Spec = header.Spec with { Classes = 2 }, Classes = ["a", "b"], ClassSizes = [1, 2, 3] }, sections);
+        Assert.Contains("3 class sizes", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(threeSizes))).Message);
+        var headerOnly = Forged(HeaderJson(header), _ => { });
+        Assert.Contains("ends early (truncated)", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(headerOnly))).Message);
+        var cutAtSection = Write(header, sections);
+        // Cut inside the second section's 8-byte length, after its name (a one-byte length prefix and the name).
+        int cutAt = Write(header, sections.Take(1)).Length + 1 + Encoding.UTF8.GetByteCount(sections.ElementAt(1).Key) + 3;
+        Assert.Contains("ends early", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(cutAtSection[..cutAt]))).Message);
     }
 
     [Fact]

@@ -56,7 +56,14 @@ public static class Checkpoint
     public static CheckpointHeader ReadHeader(string path)
     {
         using var file = File.OpenRead(path);
-        return ReadHeader(new BinaryReader(file));
+        return Truncated(() => ReadHeader(new BinaryReader(file)));
+    }
+
+    /// <summary>A file that ends between the checked parts (inside the magic, a count, a section's length) is refused as truncated.</summary>
+    private static T Truncated<T>(Func<T> read)
+    {
+        try { return read(); }
+        catch (EndOfStreamException e) { throw new InvalidDataException("checkpoint: the file ends early (truncated)", e); }
     }
 
     /// <summary>
@@ -77,6 +84,12 @@ public static class Checkpoint
                 ?? throw new InvalidDataException("checkpoint header is empty");
         }
         catch (JsonException e) { throw new InvalidDataException($"checkpoint header is not valid JSON: {e.Message}", e); }
+        // JSON may say null where the types say never: refused here, not met later as a NullReferenceException.
+        if (header.Spec is null || header.Options is null || header.Classes is null || header.ClassSizes is null)
+            throw new InvalidDataException("checkpoint header: spec, options, classes and classSizes must not be null");
+        if (header.Classes.Count != header.Spec.Classes || (header.ClassSizes.Count != 0 && header.ClassSizes.Count != header.Spec.Classes))
+            throw new InvalidDataException($"checkpoint header: {header.Classes.Count} class names and {header.ClassSizes.Count} class sizes " +
+                                           $"for a model of {header.Spec.Classes} classes");
         try
         {
             header.Spec.Validate();
@@ -111,7 +124,10 @@ public static class Checkpoint
     /// checked against the bytes that remain before it is read, and sections past 2 GiB are refused (the option table
     /// keeps every model's sections well under that: ModelSpec.MaxParameters).
     /// </summary>
-    public static (CheckpointHeader header, Dictionary<string, byte[]> sections) Read(Stream stream, ISet<string>? wanted = null)
+    public static (CheckpointHeader header, Dictionary<string, byte[]> sections) Read(Stream stream, ISet<string>? wanted = null) =>
+        Truncated(() => ReadSections(stream, wanted));
+
+    private static (CheckpointHeader header, Dictionary<string, byte[]> sections) ReadSections(Stream stream, ISet<string>? wanted)
     {
         using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
         var header = ReadHeader(reader);
