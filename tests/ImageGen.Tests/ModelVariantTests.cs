@@ -308,6 +308,18 @@ public class ModelVariantTests(TrainedRuns runs)
             Assert.Equal(sampler.ClassesFor(seeds), ClassConditioning.FromSeeds(seeds, 3, onnx.ClassSizes));
             var malformed = Assert.Throws<InvalidDataException>(() => OnnxGenerator.Load(OnnxExport.ToBytes(checkpoint.Header with { ClassSizes = [120, 60] }, checkpoint.Generator, checkpoint.Averaged)));
             Assert.Contains(OnnxGenerator.ClassSizesKey, malformed.Message);
+            // Metadata that is not the JSON we write, or a spec out of range, is refused naming the key, not a JsonException.
+            byte[] Forged(string key, string value)
+            {
+                var model = Onnx.ModelProto.Parser.ParseFrom(OnnxExport.ToBytes(checkpoint));
+                model.MetadataProps.Single(p => p.Key == key).Value = value;
+                return Google.Protobuf.MessageExtensions.ToByteArray(model);
+            }
+            Assert.Contains($"'{OnnxGenerator.ClassesKey}' metadata is not the JSON", Assert.Throws<InvalidDataException>(() => OnnxGenerator.Load(Forged(OnnxGenerator.ClassesKey, "x"))).Message);
+            Assert.Contains($"'{OnnxGenerator.SpecKey}' metadata is not the JSON", Assert.Throws<InvalidDataException>(() => OnnxGenerator.Load(Forged(OnnxGenerator.SpecKey, "{"))).Message);
+            var wide = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(checkpoint.Header.Spec, Core.Models.Json.Compact))!.AsObject();
+            wide["ngf"] = 5000;
+            Assert.Contains("ngf 5000 is outside", Assert.Throws<InvalidDataException>(() => OnnxGenerator.Load(Forged(OnnxGenerator.SpecKey, wide.ToJsonString()))).Message);
         }
 
         // A checkpoint saved before sizes were recorded keeps its uniform draw, seed for seed as before (these classes of

@@ -35,6 +35,13 @@ public sealed class OnnxGenerator : IServedGenerator
         Producer = producer;
     }
 
+    /// <summary>A metadata value read as JSON; one that is not is refused naming its key, as any other fault of the model is.</summary>
+    private static T? Metadata<T>(string key, string json)
+    {
+        try { return JsonSerializer.Deserialize<T>(json, Json.Options); }
+        catch (JsonException e) { throw new InvalidDataException($"the ONNX model's '{key}' metadata is not the JSON ImageGen writes: {e.Message}", e); }
+    }
+
     /// <param name="threads">ONNX Runtime's intra-op threads (0: its default, one per core).</param>
     public static OnnxGenerator Load(byte[] model, int threads = 0)
     {
@@ -44,12 +51,14 @@ public sealed class OnnxGenerator : IServedGenerator
             var metadata = session.ModelMetadata;
             if (!metadata.CustomMetadataMap.TryGetValue(SpecKey, out string? specJson))
                 throw new InvalidDataException($"the ONNX model has no '{SpecKey}' metadata: it was not exported by ImageGen");
-            var spec = JsonSerializer.Deserialize<ModelSpec>(specJson, Json.Options) ?? throw new InvalidDataException($"'{SpecKey}' is empty");
+            var spec = Metadata<ModelSpec>(SpecKey, specJson) ?? throw new InvalidDataException($"'{SpecKey}' is empty");
+            try { spec.Validate(); }
+            catch (ArgumentException e) { throw new InvalidDataException($"the ONNX model's '{SpecKey}': {e.Message}", e); }
             var classes = metadata.CustomMetadataMap.TryGetValue(ClassesKey, out string? classJson)
-                ? JsonSerializer.Deserialize<string[]>(classJson) ?? [] : [];
+                ? Metadata<string[]>(ClassesKey, classJson) ?? [] : [];
             if (classes.Length != spec.Classes) throw new InvalidDataException($"the ONNX model names {classes.Length} classes for a spec of {spec.Classes}");
             var classSizes = metadata.CustomMetadataMap.TryGetValue(ClassSizesKey, out string? sizesJson)
-                ? JsonSerializer.Deserialize<int[]>(sizesJson) ?? [] : [];
+                ? Metadata<int[]>(ClassSizesKey, sizesJson) ?? [] : [];
             if (classSizes.Length > 0 && (classSizes.Length != spec.Classes || classSizes.Any(n => n < 1)))
                 throw new InvalidDataException($"the ONNX model's '{ClassSizesKey}' ({sizesJson}) does not give each of its {spec.Classes} classes at least one image");
             bool conditional = session.InputMetadata.ContainsKey(ClassInput);
