@@ -202,6 +202,51 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         await page.CloseAsync();
     }
 
+    /// <summary>
+    /// Switching datasets while the first one's answer is still on its way shows the second alone: its versions, its
+    /// classes and its grid, however late the first answer lands. The API is answered in the browser (request
+    /// interception), the first dataset's models a second late. A key given as ?code= is kept and leaves the address.
+    /// </summary>
+    [Fact]
+    public async Task A_late_answer_for_the_dataset_switched_away_from_is_not_shown()
+    {
+        var page = await fixture.Browser.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, e) => errors.Add(e.Message);
+        await page.SetRequestInterceptionAsync(true);
+        byte[] png = Drops.Png(1);
+        page.Request += async (_, e) =>
+        {
+            string path = new Uri(e.Request.Url).AbsolutePath;
+            string? json = path switch
+            {
+                "/api/datasets" => """{"datasets":[{"name":"race-a","latestVersion":"v0001"},{"name":"race-b","latestVersion":"v0002"}]}""",
+                "/api/datasets/race-a/models" => """{"latestVersion":"v0001","models":[{"version":"v0001","latest":true,"steps":10,"classes":["cat","dog"]}]}""",
+                "/api/datasets/race-b/models" => """{"latestVersion":"v0002","models":[{"version":"v0002","latest":true,"steps":20}]}""",
+                _ when path.EndsWith("/training", StringComparison.Ordinal) => """{"running":false,"status":{"state":"published"}}""",
+                _ => null,
+            };
+            if (path == "/api/datasets/race-a/models") await Task.Delay(1000);
+            if (json is not null) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "application/json", Body = json });
+            else if (path.EndsWith("/samples", StringComparison.Ordinal)) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "image/png", BodyData = png });
+            else await e.Request.ContinueAsync();
+        };
+        await page.GoToAsync(Url + "?code=secret-key", WaitUntilNavigation.Networkidle0);
+        Assert.Equal(Url, page.Url);
+        Assert.Equal("secret-key", await page.EvaluateExpressionAsync<string>("sessionStorage.getItem('imagegen-key')"));
+
+        await SetDatasetAsync(page, "race-a");
+        await SetDatasetAsync(page, "race-b");
+        await WaitForAsync(page, "() => !document.getElementById('latest-grid').hidden", TimeSpan.FromSeconds(10));
+        await Task.Delay(2000); // race-a's answer lands meanwhile
+        Assert.Equal(["v0002"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#versions tr')].map(r => r.cells[0].textContent)"));
+        Assert.StartsWith("race-b v0002", await page.EvaluateExpressionAsync<string>("document.getElementById('latest-grid').alt"));
+        Assert.True(await page.EvaluateExpressionAsync<bool>("document.getElementById('g-class-label').hidden"), "race-a's classes are offered for race-b");
+        Assert.StartsWith("race-b:", await TextAsync(page, "#stage"));
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+        await page.CloseAsync();
+    }
+
     [Fact]
     public async Task A_class_conditional_dataset_offers_its_classes_and_captions_each_image_with_its_class()
     {

@@ -12,6 +12,8 @@ public static class SamplerPage
     {
         ["Cache-Control"] = "no-cache",
         ["Content-Security-Policy"] = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob: data:",
+        // The page may be opened as /api/ui?code=KEY: no request it makes may carry that address as its Referer.
+        ["Referrer-Policy"] = "no-referrer",
     });
 
     private static readonly Lazy<byte[]> SamplerPageHtml = new(() =>
