@@ -119,6 +119,18 @@ public class CliTests(TrainedRuns runs)
         Assert.DoesNotContain("   at ", error);
     }
 
+    /// <summary>The commands that listen take the flags their wider-address refusal tells the user to add.</summary>
+    [Fact]
+    public void Every_command_that_listens_takes_the_flags_its_address_refusal_suggests()
+    {
+        string refusal = Assert.Throws<ArgumentException>(() => new ImageGen.Cli.Hosting.LocalAccess().CheckAddresses(["http://0.0.0.0:7071"], "--urls")).Message;
+        var suggested = System.Text.RegularExpressions.Regex.Matches(refusal, "--[a-z-]+").Select(m => m.Value).Where(f => f != "--urls").Distinct().ToList();
+        Assert.NotEmpty(suggested);
+        foreach (var command in new[] { CommandTree.Up, CommandTree.Host, CommandTree.Serve })
+            foreach (string flag in suggested)
+                Assert.True(Args.Parse(command, ["--urls", "http://0.0.0.0:7071", flag]).Has(flag), $"{command.Name} does not take {flag}");
+    }
+
     /// <summary>"--flag=false" turns a flag off (it used to turn it on: --overwrite=false overwrote), "=true" or alone on.</summary>
     [Fact]
     public void A_flag_given_a_value_is_on_only_for_true()

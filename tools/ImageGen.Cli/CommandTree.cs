@@ -20,7 +20,7 @@ public static class CommandTree
 {
     public static readonly CommandDefinition Up = new("up",
         "The whole system locally: Azurite, the pipeline host, a demo drop followed live to a published model, a sample grid and the URLs to try; serves until Ctrl+C; a second up resumes",
-        ["--data", "--urls", "--azurite-ports", "--steps", "--images", "--threads"], ["--once"]);
+        ["--data", "--urls", "--azurite-ports", "--steps", "--images", "--threads", "--allowed-hosts"], ["--once", "--allow-remote"]);
     public static readonly CommandDefinition Drop = new("drop",
         "Uploads a folder (sub-folders too), a .zip or a .tar.gz into training-images/NAME/, each file checked as ingest would; a run starts once uploads go quiet",
         ["--dataset", "--storage", "--account", "--prefix"], ["--overwrite"], Positional: "folder | archive");

@@ -45,7 +45,7 @@ public static class UpCommand
         output.WriteLine($"Azurite: blob {azurite.BlobPort}, queue {azurite.QueuePort}, table {azurite.TablePort}; data in {dataFolder}");
         await using var host = await LocalPipelineHost.StartAsync(new LocalPipelineOptions
         {
-            StorageConnection = azurite.ConnectionString, Urls = urls, TaskHub = "ImageGen",
+            StorageConnection = azurite.ConnectionString, Urls = urls, TaskHub = "ImageGen", Access = LocalAccess.FromArgs(args),
             // A demo's pace: a short quiet period, short chunks, a small evaluation. A chunk cut short by a stop is
             // handed out again once its lock expires, so the lock is short too: a restarted up resumes within 90 s.
             Pipeline = new PipelineSettings
