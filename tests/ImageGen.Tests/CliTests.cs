@@ -287,10 +287,16 @@ public class CliTests(TrainedRuns runs)
         Assert.Contains("rejected 'zero.png': empty file (0 bytes)", output);
 
         (code, output, error) = Run("train", "--data", folder.File("shards"), "--model", "vae", "--max-steps", "3", "--batch-size", "8",
-            "--ngf", "8", "--ndf", "8", "--nz", "4", "--seed", "9", "--out", folder.File("run"));
+            "--ngf", "8", "--ndf", "8", "--nz", "4", "--seed", "9", "--out", folder.File("run"), "--resume");
         Assert.True(code == 0, error);
+        Assert.Contains($"--resume: no checkpoint in {folder.File("run")} yet, so a new run starts there", output); // a typo in --out is told, not hidden
         Assert.Contains("stopped by max-steps after 3 steps", output);
         Assert.True(File.Exists(folder.File("run/checkpoint.ckpt")));
+        (code, output, error) = Run("train", "--data", folder.File("shards"), "--model", "vae", "--max-steps", "5", "--batch-size", "8",
+            "--ngf", "8", "--ndf", "8", "--nz", "4", "--seed", "9", "--out", folder.File("run"), "--resume");
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("no checkpoint", output);
+        Assert.Contains("stopped by max-steps after 5 steps", output);
     }
 }
 

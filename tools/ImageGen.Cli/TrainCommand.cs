@@ -30,6 +30,7 @@ public static class TrainCommand
         output.WriteLine($"data: {loaded.Description} -> {loaded.Count} x {loaded.Channels}x{loaded.ImageSize}x{loaded.ImageSize}");
         string checkpointPath = Path.Combine(outFolder, Checkpoint.FileName);
         var resumeFrom = resume && File.Exists(checkpointPath) ? Checkpoint.ReadHeader(checkpointPath) : null;
+        if (resume && resumeFrom is null) output.WriteLine($"--resume: no checkpoint in {outFolder} yet, so a new run starts there");
         bool defaultClusters = options.Clusters is null && resumeFrom is null, defaultModeSeeking = options.ModeSeeking is null && resumeFrom is null;
         options = ImageClusters.Resolve(options, spec.Kind, loaded, resumeFrom);
         if (options.Clusters is > 0 && !ImageClusters.Apply(loaded, options)) output.WriteLine($"clusters {options.Clusters}: the data has classes of its own ({string.Join(", ", loaded.ClassNames)}), and keeps them");
