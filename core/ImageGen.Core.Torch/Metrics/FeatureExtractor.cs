@@ -132,7 +132,8 @@ public sealed class FeatureExtractor : IDisposable
         var parts = new List<Tensor>();
         for (long start = 0; start < images.Count; start += BatchSize)
         {
-            using var batch = images.Batch(torch.arange(start, Math.Min(images.Count, start + BatchSize)));
+            using var indices = torch.arange(start, Math.Min(images.Count, start + BatchSize));
+            using var batch = images.Batch(indices);
             parts.Add(Extract(batch));
         }
         var all = torch.cat(parts, 0);

@@ -174,7 +174,8 @@ public static class Trainer
         int batchSize = plan.BatchSize, stepsPerEpoch = plan.StepsPerEpoch, epochs = plan.Epochs;
 
         using var fixedNoise = FixedInputs(spec, seed, options.SampleCount);
-        using var previewInputs = data.Batch(torch.arange(Math.Min(options.SampleCount, data.Count)));
+        using var previewIndices = torch.arange(Math.Min(options.SampleCount, data.Count));
+        using var previewInputs = data.Batch(previewIndices);
         if (resumeFrom is null) TensorImages.SaveGridPng(previewInputs, Path.Combine(samplesFolder, "real_samples.png"));
 
         var tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(runFolder, "tb"));
