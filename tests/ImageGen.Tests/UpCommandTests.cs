@@ -44,9 +44,10 @@ public class UpCommandTests
 
         // The same folder again: the published demo is served as it is, not trained again.
         File.Delete(grid);
-        var (again, secondOutput) = Up(data.Path);
+        var (again, secondOutput) = Up(data.Path, "--steps", "80");
         Assert.True(again == 0, secondOutput);
         Assert.Contains("demo: v0001 is published already; not training again", secondOutput);
+        Assert.Contains($"--steps and --images shape a new demo drop; {data.Path} holds one already", secondOutput); // not silently ignored
         Assert.DoesNotContain("dropping", secondOutput);
         Assert.True(File.Exists(grid));
     }

@@ -68,10 +68,13 @@ public static class UpCommand
         try
         {
             string? version = await PublishedVersionAsync(http, stop.Token);
+            bool dropped = version is not null || await new ModelRegistry(storage).HasTrainingImagesAsync(Dataset, stop.Token);
+            if (dropped && (args.Has("--steps") || args.Has("--images")))
+                output.WriteLine($"--steps and --images shape a new demo drop; {dataFolder} holds one already (give another --data folder for a new demo)");
             if (version is not null) output.WriteLine($"{Dataset}: {version} is published already; not training again");
             else
             {
-                if (!await new ModelRegistry(storage).HasTrainingImagesAsync(Dataset, stop.Token))
+                if (!dropped)
                     await DropDemoAsync(storage, images, steps, output, stop.Token);
                 else if (!await RunningAsync(http, stop.Token))
                 {
