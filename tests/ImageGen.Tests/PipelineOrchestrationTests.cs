@@ -185,13 +185,36 @@ public class PipelineOrchestrationTests
         var steps = new ScriptedActivities { ChunksToDone = 1 };
         var host = await InMemoryTaskHub.StartAsync(steps);
         await using var _ = host;
-        var control = new TrainingControl(new FailingStartsClient(host.Client, failures: 1),
+        var control = new TrainingControl(new FaultyClient(host.Client, startFailures: 1),
             new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"), Fast, new StoppedClock(DateTimeOffset.UtcNow))); // all three calls at one instant
         Assert.Contains("could not be reached", (await Assert.ThrowsAsync<InvalidOperationException>(() => control.OnImageDroppedAsync("cats/a.png"))).Message);
         Assert.Equal("'cats/a.png': started the pipeline of cats", await control.OnImageDroppedAsync("cats/a.png"));
         Assert.Contains("was signalled", await control.OnImageDroppedAsync("cats/b.png")); // a real repeat is still throttled
         await FinishedAsync(host, "cats");
         Assert.Equal(1, steps.Count("Publish"));
+    }
+
+    /// <summary>
+    /// A train request raised to a run in its last moments, whose event the completing instance never sees (lost here by
+    /// the client), is not answered "queued" and forgotten: the instance completes without training again, so the request
+    /// starts a run of its own. (If the page polls too late to catch the run finishing, the request starts a run anyway.)
+    /// </summary>
+    [Fact]
+    public async Task A_train_request_lost_to_a_run_completing_starts_a_run_of_its_own()
+    {
+        var steps = new ScriptedActivities { ChunksToDone = 1 };
+        var host = await InMemoryTaskHub.StartAsync(steps);
+        await using var _ = host;
+        var control = new TrainingControl(new FaultyClient(host.Client, eventsLost: 1), new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"), Fast));
+        Assert.True(await control.SignalAsync("cats", new RunSignal(RunSignal.HttpReason), waitForQuiet: false));
+        // The run's status is final while it waits its last second for signals (or, on a slow machine, it has completed).
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            while (await host.Client.GetInstanceAsync(TrainingControl.InstanceId("cats"), getInputsAndOutputs: true, timeout.Token) is { } instance
+                   && !instance.IsCompleted && instance.ReadCustomStatusAs<TrainingStatus>()?.State != "published")
+                await Task.Delay(20, timeout.Token);
+        Assert.True(await control.SignalAsync("cats", new RunSignal(RunSignal.HttpReason), waitForQuiet: false), "the lost request should start a run");
+        await FinishedAsync(host, "cats");
+        Assert.Equal(2, steps.Count("Ingest"));
     }
 
     [Fact]
@@ -378,19 +401,22 @@ public sealed class StoppedClock(DateTimeOffset now) : TimeProvider
     public override DateTimeOffset GetUtcNow() => now;
 }
 
-/// <summary>The task hub's client, but its first starts fail (the hub unreachable, say) before any instance exists.</summary>
-public sealed class FailingStartsClient(DurableTaskClient inner, int failures) : DurableTaskClient("failing-starts")
+/// <summary>
+/// The task hub's client with faults the real one meets now and then: its first starts fail (the hub unreachable) before
+/// any instance exists, or the events it raises are lost (as one raised to an instance completing at that moment is).
+/// </summary>
+public sealed class FaultyClient(DurableTaskClient inner, int startFailures = 0, int eventsLost = 0) : DurableTaskClient("faulty")
 {
-    private int left = failures;
+    private int startsToFail = startFailures, eventsToLose = eventsLost;
 
     public override Task<string> ScheduleNewOrchestrationInstanceAsync(Microsoft.DurableTask.TaskName orchestratorName, object? input = null,
         Microsoft.DurableTask.StartOrchestrationOptions? options = null, CancellationToken cancellation = default) =>
-        Interlocked.Decrement(ref left) >= 0
+        Interlocked.Decrement(ref startsToFail) >= 0
             ? throw new InvalidOperationException("the task hub could not be reached")
             : inner.ScheduleNewOrchestrationInstanceAsync(orchestratorName, input, options, cancellation);
 
     public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default) =>
-        inner.RaiseEventAsync(instanceId, eventName, eventPayload, cancellation);
+        Interlocked.Decrement(ref eventsToLose) >= 0 ? Task.CompletedTask : inner.RaiseEventAsync(instanceId, eventName, eventPayload, cancellation);
     public override Task<OrchestrationMetadata?> GetInstancesAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default) =>
         inner.GetInstancesAsync(instanceId, getInputsAndOutputs, cancellation);
     public override Microsoft.DurableTask.AsyncPageable<OrchestrationMetadata> GetAllInstancesAsync(OrchestrationQuery? filter = null) => inner.GetAllInstancesAsync(filter);

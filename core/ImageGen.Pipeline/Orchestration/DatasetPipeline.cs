@@ -167,7 +167,7 @@ public static class DatasetPipeline
         while (await NextSignalAsync(context, followUp ? TimeSpan.Zero : FollowUpWait) is { } signal)
         {
             followUp = true;
-            asked |= signal.OptionsJson is not null || signal.Reason == RunSignal.HttpReason;
+            asked |= signal.Asked;
             optionsJson = signal.OptionsJson ?? optionsJson;
         }
         if (followUp && !asked && run is not null)

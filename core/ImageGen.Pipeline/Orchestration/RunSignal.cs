@@ -4,4 +4,7 @@ namespace ImageGen.Pipeline.Orchestration;
 public sealed record RunSignal(string Reason, string? OptionsJson = null)
 {
     public const string HttpReason = "http";
+
+    /// <summary>Someone asked for a run (over HTTP, or with options): a run that consumes it always trains again.</summary>
+    public bool Asked => OptionsJson is not null || Reason == HttpReason;
 }

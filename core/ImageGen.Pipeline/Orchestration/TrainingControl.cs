@@ -50,7 +50,30 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
             }
         }
         await client.RaiseEventAsync(id, DatasetPipeline.RunRequested, signal, cancellationToken);
+        // An event that lands after the finishing run's last wait for signals reaches a completed instance, which drops it.
+        // A run that consumes an asked-for signal always trains again (it continues as new), so an instance that completes
+        // instead never saw it: then this start begins a run of its own.
+        if (signal.Asked && await CompletedWithoutAsync(dataset, cancellationToken))
+            return await SignalAsync(dataset, signal, waitForQuiet, cancellationToken);
         return false;
+    }
+
+    /// <summary>
+    /// Whether the instance, finishing its run when the signal was raised (its status already final), completed rather
+    /// than continued as new: watched for a few times the orchestration's last wait. A run still ingesting or training
+    /// keeps the signal buffered until it finishes, so nothing is watched then.
+    /// </summary>
+    private async Task<bool> CompletedWithoutAsync(string dataset, CancellationToken cancellationToken)
+    {
+        var watchUntil = DateTimeOffset.UtcNow + 3 * DatasetPipeline.FollowUpWait;
+        while (true)
+        {
+            var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
+            if (instance is null || instance.IsCompleted) return true;
+            if (status?.State is null or "waiting" or "ingesting" or "training" or "evaluating" or "publishing") return false; // buffered, or consumed
+            if (DateTimeOffset.UtcNow > watchUntil) return false;
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
     }
 
     /// <summary>
