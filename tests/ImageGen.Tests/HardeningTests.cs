@@ -189,6 +189,38 @@ public class HardeningTests
         Assert.Contains("ends early", Assert.Throws<InvalidDataException>(() => Checkpoint.Read(new MemoryStream(cutAtSection[..cutAt]))).Message);
     }
 
+    /// <summary>
+    /// Resuming reads the run's own sections, checked as loading is: a random state of another length (a 4-byte one
+    /// claiming 2 GiB), a moving-average count cut short, or a section missing is InvalidDataException naming it.
+    /// </summary>
+    [Fact]
+    public void A_resume_from_sections_that_do_not_fit_is_refused_naming_the_section()
+    {
+        using var folder = new TempFolder();
+        var (header, sections) = TinyCheckpoint(folder);
+        using var data = SyntheticShapes.Generate(32, 32, 1, seed: 2);
+        string checkpointPath = folder.File("run/" + Checkpoint.FileName);
+        string Resume(IEnumerable<KeyValuePair<string, byte[]>> changed)
+        {
+            File.WriteAllBytes(checkpointPath, Write(header, changed));
+            return Assert.Throws<InvalidDataException>(() => Trainer.Run(new TrainRequest
+            {
+                Data = data, Spec = header.Spec, RunFolder = folder.File("run"), Resume = true,
+                Options = new TrainOptions { MaxSteps = 4, BatchSize = 16, Seed = 3 },
+            })).Message;
+        }
+        IEnumerable<KeyValuePair<string, byte[]>> With(string name, byte[] bytes) => sections.Select(kv => kv.Key == name ? new(name, bytes) : kv);
+        Assert.Contains("section 'rng' holds 4 bytes", Resume(With(CheckpointSections.Rng, [0xC0, 0xFF, 0xFF, 0x7F])));
+        Assert.Contains($"no '{CheckpointSections.Rng}' section", Resume(sections.Where(kv => kv.Key != CheckpointSections.Rng)));
+        Assert.Contains($"section '{CheckpointSections.GeneratorAverageImages}'", Resume(With(CheckpointSections.GeneratorAverageImages, sections[CheckpointSections.GeneratorAverageImages][..3])));
+        Assert.Contains($"no '{CheckpointSections.Discriminator}' section", Resume(sections.Where(kv => kv.Key != CheckpointSections.Discriminator)));
+        File.WriteAllBytes(checkpointPath, Write(header, sections)); // the untouched sections resume
+        Assert.Equal(4, Trainer.Run(new TrainRequest
+        {
+            Data = data, Spec = header.Spec, RunFolder = folder.File("run"), Resume = true, Options = new TrainOptions { MaxSteps = 4, BatchSize = 16, Seed = 3 },
+        }).Steps);
+    }
+
     [Fact]
     public void Weights_that_do_not_fit_the_headers_spec_are_refused_naming_the_section()
     {

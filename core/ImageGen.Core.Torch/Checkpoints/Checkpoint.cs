@@ -202,11 +202,14 @@ public static class Checkpoint
         w.Write(bytes);
     };
 
+    /// <summary>Restores the generator state RngSection saved; a section of another length is refused before libtorch reads it.</summary>
     public static void RestoreRng(byte[] section)
     {
-        using var reader = new BinaryReader(new MemoryStream(section));
-        var bytes = reader.ReadBytes(reader.ReadInt32());
-        using var state = torch.tensor(bytes, dtype: ScalarType.Byte);
+        using var current = torch.random.get_rng_state();
+        long expected = current.shape[0];
+        if (section.Length != sizeof(int) + expected || BitConverter.ToInt32(section) != expected)
+            throw new InvalidDataException($"checkpoint section '{CheckpointSections.Rng}' holds {section.Length} bytes, not the {expected}-byte random state and its length");
+        using var state = torch.tensor(section[sizeof(int)..], dtype: ScalarType.Byte);
         torch.random.set_rng_state(state);
     }
 }

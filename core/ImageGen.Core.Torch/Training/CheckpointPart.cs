@@ -19,6 +19,14 @@ public static class TrainableCheckpoints
     /// <summary>Loads every part of the model from a checkpoint's sections (a resume, or a test's trained copy).</summary>
     public static void Load(this ITrainable model, IReadOnlyDictionary<string, byte[]> sections)
     {
-        foreach (var part in model.Parts) part.Load(sections[part.Name]);
+        foreach (var part in model.Parts)
+        {
+            if (!sections.TryGetValue(part.Name, out var bytes)) throw new InvalidDataException($"checkpoint has no '{part.Name}' section to resume from");
+            try { part.Load(bytes); }
+            catch (Exception e) when (e is ArgumentException or EndOfStreamException or FormatException or IOException or InvalidOperationException)
+            {
+                throw new InvalidDataException($"checkpoint section '{part.Name}' cannot be resumed from: {e.Message}", e);
+            }
+        }
     }
 }

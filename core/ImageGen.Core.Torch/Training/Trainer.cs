@@ -155,7 +155,8 @@ public static class Trainer
         if (resumeFrom is not null)
         {
             model.Load(resumeSections!);
-            Checkpoint.RestoreRng(resumeSections![CheckpointSections.Rng]);
+            Checkpoint.RestoreRng(resumeSections!.TryGetValue(CheckpointSections.Rng, out var rng) ? rng
+                : throw new InvalidDataException($"checkpoint has no '{CheckpointSections.Rng}' section to resume from"));
             step = resumeFrom.Step;
             epochsDone = resumeFrom.Epoch;
             startStepInEpoch = resumeFrom.StepInEpoch;
