@@ -112,7 +112,8 @@ public class CliTests(TrainedRuns runs)
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
         int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
-        var (code, _, error) = Run("serve", "--urls", $"http://127.0.0.1:{port}", "--threads", "1");
+        // --threads as the suite runs (TestImages): the command sets libtorch's threads for the whole test process.
+        var (code, _, error) = Run("serve", "--urls", $"http://127.0.0.1:{port}", "--threads", "2");
         Assert.Equal(1, code);
         Assert.StartsWith("error: ", error);
         Assert.Contains($"127.0.0.1:{port}", error);

@@ -73,8 +73,7 @@ public static class ImageClusters
     public static ImageTensorDataset Label(ImageTensorDataset data, int k, Tensor features, IProgress<string>? progress = null)
     {
         CheckCount(data, k);
-        if (features.dim() != 2 || features.shape[0] != data.Count)
-            throw new ArgumentException($"'{data.Description}' has {data.Count} images, but the features given are [{string.Join(", ", features.shape)}]", nameof(features));
+        CheckFeatures(data, features, nameof(features));
         var assigned = Assign(features, k, Seed);
         // Numbered by size, so the empty clusters are the last ones.
         var sizes = Enumerable.Range(0, k).Select(c => assigned.Count(a => a == c)).TakeWhile(size => size > 0).ToArray();
@@ -99,9 +98,7 @@ public static class ImageClusters
         Tensor? clusteredFeatures = null)
     {
         if (clustered.Labels is null) throw new ArgumentException($"'{clustered.Description}' has no clusters to label other images by", nameof(clustered));
-        if (clusteredFeatures is not null && (clusteredFeatures.dim() != 2 || clusteredFeatures.shape[0] != clustered.Count))
-            throw new ArgumentException($"'{clustered.Description}' has {clustered.Count} images, but the features given are [{string.Join(", ", clusteredFeatures.shape)}]",
-                nameof(clusteredFeatures));
+        if (clusteredFeatures is not null) CheckFeatures(clustered, clusteredFeatures, nameof(clusteredFeatures));
         int k = clustered.ClassNames.Count;
         long[] assigned;
         using (var scope = torch.NewDisposeScope())
@@ -121,6 +118,13 @@ public static class ImageClusters
         whyNot = null;
         return new ImageTensorDataset(data.Pixels.clone(), $"{data.Description} in the {k} clusters of {clustered.Description}", torch.tensor(assigned),
             clustered.ClassNames);
+    }
+
+    /// <summary>Features given for the data must be one row per image, in order.</summary>
+    private static void CheckFeatures(ImageTensorDataset data, Tensor features, string parameter)
+    {
+        if (features.dim() != 2 || features.shape[0] != data.Count)
+            throw new ArgumentException($"'{data.Description}' has {data.Count} images, but the features given are [{string.Join(", ", features.shape)}]", parameter);
     }
 
     private static void CheckCount(ImageTensorDataset data, int k)

@@ -60,18 +60,19 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
 
     /// <summary>
     /// Whether the instance, finishing its run when the signal was raised (its status already final), completed rather
-    /// than continued as new: watched for a few times the orchestration's last wait. A run still ingesting or training
-    /// keeps the signal buffered until it finishes, so nothing is watched then.
+    /// than continued as new. It does one or the other within the orchestration's last wait (FollowUpWait), so it is
+    /// watched until it has; the cap only bounds a stalled task hub. A run not yet finished (ingesting, training, or a
+    /// new run waiting) keeps the signal buffered, so nothing is watched then.
     /// </summary>
     private async Task<bool> CompletedWithoutAsync(string dataset, CancellationToken cancellationToken)
     {
-        var watchUntil = DateTimeOffset.UtcNow + 3 * DatasetPipeline.FollowUpWait;
+        var stalledAfter = DateTimeOffset.UtcNow + 30 * DatasetPipeline.FollowUpWait;
         while (true)
         {
             var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
             if (instance is null || instance.IsCompleted) return true;
-            if (status?.State is null or "waiting" or "ingesting" or "training" or "evaluating" or "publishing") return false; // buffered, or consumed
-            if (DateTimeOffset.UtcNow > watchUntil) return false;
+            if (status?.State is not ("published" or "failed" or "cancelled" or "diverged")) return false; // buffered, or consumed
+            if (DateTimeOffset.UtcNow > stalledAfter) return false;
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
     }
