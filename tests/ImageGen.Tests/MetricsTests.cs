@@ -199,6 +199,25 @@ public class MetricsTests
         Assert.True(model.MedianRatio > 5 * copier.MedianRatio, $"ratios {model.MedianRatio} vs {copier.MedianRatio}");
     }
 
+    [Fact]
+    public void Memorization_flags_copies_of_an_image_the_training_set_holds_twice()
+    {
+        TestImages.EnsureRuntime();
+        using var distinct = Gaussian(1000, 8, 1);
+        // The first 100 images appear twice (a re-upload): each one's nearest training row is its repeat, at distance 0.
+        using var training = torch.cat([distinct, distinct[..100]], 0);
+        using var noise = Gaussian(100, 8, 3, scale: 0.01);
+        using var copies = distinct[..100] + noise;
+        using var fresh = Gaussian(500, 8, 2);
+
+        var copier = Memorization.Of(training, copies);
+        Assert.True(copier.NearCopyShare > 0.99, $"copies of repeated images: {copier}");
+        Assert.True(Memorization.Of(training, fresh).NearCopyShare < 0.2, "fresh samples stay fresh when the training set has repeats");
+        // An image with no distinct neighbour at all: anything near it is a copy.
+        using var one = distinct[..1].repeat(5, 1);
+        Assert.Equal(1.0, Memorization.Of(one, copies[..1]).NearCopyShare);
+    }
+
     /// <summary>Labelled toy images: class c lights quadrant c of a dark 32x32 image, with pixel noise.</summary>
     private static (ImageTensorDataset images, Tensor labels) Quadrants(int count, int seed)
     {
@@ -322,14 +341,25 @@ public class MetricsTests
                 Assert.Equal(withBaseline.Unseen, loadedBaseline.Unseen);
                 var scores = QualityScoring.From(loadedExtractor.Info, loadedBaseline, unseenFeatures);
                 Assert.Equal((30, byHand.NearCopyShare), (scores.UnseenImages, scores.UnseenNearCopyShare));
+                // Generated images whose features are not finite have no score, so no gate compares one.
+                using var broken = unseenFeatures.clone();
+                broken[3, 2] = torch.tensor(float.NaN);
+                var refused = Assert.Throws<NonFiniteSamplesException>(() => QualityScoring.From(loadedExtractor.Info, loadedBaseline, broken));
+                Assert.StartsWith("1 of 30 generated images have features that are not finite numbers", refused.Message);
             }
-            // A file from before the baseline was kept (its magic ends in 1, nothing after the features) still loads.
+            // A file of an older format (its magic ends in 2: a baseline from the copy test before repeats were told apart)
+            // is not read, so it is computed again; the stored name carries the format.
             var bytes = File.ReadAllBytes(path);
-            int magicEnd = 1 + "imagegen-quality-reference-2".Length;
-            bytes[magicEnd - 1] = (byte)'1';
-            File.WriteAllBytes(folder.File("v1.bin"), bytes[..^20]);
-            using (var old = QualityReference.Load(folder.File("v1.bin"), loadedExtractor.Info.Id))
-                Assert.True(old.Unseen is null && old.Training.allclose(reference.Training));
+            int magicEnd = 1 + "imagegen-quality-reference-3".Length;
+            bytes[magicEnd - 1] = (byte)'2';
+            File.WriteAllBytes(folder.File("v2.bin"), bytes);
+            var older = Assert.Throws<InvalidDataException>(() => QualityReference.Load(folder.File("v2.bin"), loadedExtractor.Info.Id));
+            Assert.Contains("not a quality reference file of format 3", older.Message);
+            Assert.Equal(QualityReference.Format, ImageGen.Pipeline.Storage.StorageLayout.QualityReferenceFormat);
+            Assert.EndsWith($"/quality/reference-{QualityReference.Format}.bin", ImageGen.Pipeline.Storage.StorageLayout.QualityReference("d", "v0001"));
+            File.WriteAllBytes(folder.File("nobaseline.bin"), File.ReadAllBytes(path)[..^20]);
+            var short_ = Assert.Throws<InvalidDataException>(() => QualityReference.Load(folder.File("nobaseline.bin"), loadedExtractor.Info.Id));
+            Assert.Contains("is cut short", short_.Message);
 
             var other = Assert.Throws<InvalidDataException>(() => QualityReference.Load(path, "0123456789abcdef"));
             Assert.Contains("0123456789abcdef", other.Message);

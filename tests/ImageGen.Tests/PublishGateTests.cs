@@ -303,6 +303,57 @@ public class PublishGateDecisionTests
     }
 
     [Fact]
+    public void Runs_each_within_the_tolerance_of_the_last_cannot_walk_latest_down()
+    {
+        var policy = new PublishPolicy { Tolerance = 0.05 };
+        static QualityScores Fd(double fd) => new() { ExtractorId = "x", Fd = fd };
+        var v2 = PublishGate.Decide(policy, Fd(104), new BaselineScore("v0001", 100), null, "v0002", "d");
+        Assert.True(v2.Passed);
+        Assert.Equal(1.04, v2.FdAboveBest!.Value, precision: 9);
+
+        // 4% worse again passes against v0002 alone, but that is 8.2% below the best of the line.
+        var v3 = PublishGate.Decide(policy, Fd(108.16), new BaselineScore("v0002", 104) { FdAboveBest = v2.FdAboveBest.Value }, null, "v0003", "d");
+        Assert.False(v3.Passed);
+        Assert.Contains("FD 108.16 against latest v0002's 104.00 (same extractor, tolerance 5%, latest already 4.0% above the best of its line): worse", v3.Reason);
+        Assert.Equal(1.0816, v3.FdAboveBest!.Value, precision: 9);
+        // What is left of the tolerance still passes; a better run starts the line again from itself.
+        Assert.True(PublishGate.Decide(policy, Fd(104.9), new BaselineScore("v0002", 104) { FdAboveBest = 1.04 }, null, "v0003", "d").Passed);
+        var better = PublishGate.Decide(policy, Fd(95), new BaselineScore("v0002", 104) { FdAboveBest = 1.04 }, null, "v0003", "d");
+        Assert.Equal((true, 1.0), (better.Passed, better.FdAboveBest));
+        // An FD exactly at the tolerance passes, whatever the rounding.
+        Assert.True(PublishGate.Decide(policy, Fd(10.5), new BaselineScore("v0001", 10), null, "v0002", "d").Passed);
+    }
+
+    [Fact]
+    public void Only_a_latest_the_gate_passed_carries_its_distance_from_the_best()
+    {
+        var card = new ModelCard
+        {
+            Dataset = "d", Version = "v0002", Spec = new ModelSpec(),
+            Publish = new PublishDecision { Policy = PublishMode.IfBetter, Passed = true, Reason = "", FdAboveBest = 1.03 },
+        };
+        var published = new LatestPointer("v0002", DateTimeOffset.UtcNow) { Reason = LatestPointer.Published };
+        Assert.Equal(1.03, PublishGate.CarriedFdAboveBest(published, card));
+        Assert.Equal(1, PublishGate.CarriedFdAboveBest(published.MoveTo("v0002", DateTimeOffset.UtcNow, "promoted"), card));
+        Assert.Equal(1, PublishGate.CarriedFdAboveBest(published, card with { Publish = card.Publish with { FdAboveBest = null } }));
+        Assert.Equal(1, PublishGate.CarriedFdAboveBest(published, null));
+    }
+
+    [Fact]
+    public void A_score_that_is_not_a_number_never_passes_and_a_latest_without_one_is_not_compared()
+    {
+        var nan = PublishGate.Decide(new PublishPolicy(), new QualityScores { ExtractorId = "x", Fd = double.NaN }, new BaselineScore("v0001", 10), null, "v0002", "d");
+        Assert.False(nan.Passed);
+        Assert.StartsWith("the run's FD is NaN, not a number to compare", nan.Reason);
+        Assert.False(PublishGate.Decide(new PublishPolicy(), new QualityScores { ExtractorId = "x", Fd = double.PositiveInfinity },
+            new BaselineScore("v0001", 10), null, "v0002", "d").Passed);
+        var brokenLatest = PublishGate.Decide(new PublishPolicy(), new QualityScores { ExtractorId = "x", Fd = 10 },
+            new BaselineScore("v0001", double.NaN), null, "v0002", "d");
+        Assert.True(brokenLatest.Passed);
+        Assert.StartsWith("latest v0001's FD is NaN, so the two cannot be compared", brokenLatest.Reason);
+    }
+
+    [Fact]
     public void Without_a_comparable_latest_ifBetter_publishes_and_says_why()
     {
         var first = PublishGate.Decide(new PublishPolicy(), new QualityScores { ExtractorId = "x", Fd = 99 }, null, null, "v0001", "d");

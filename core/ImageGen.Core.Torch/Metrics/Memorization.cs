@@ -8,12 +8,21 @@ public sealed record MemorizationResult(double NearCopyShare, double MedianRatio
 
 /// <summary>
 /// A ratio test for copying: for a generated sample g with nearest training image t, r = d(g, t) / d(t, t'), where
-/// t' is t's own nearest training neighbour. A model that draws new images lands about as far from the data as the
-/// data's points are from each other (r near 1 or above); a copy lands much closer (r near 0). A sample with
-/// r below Threshold (0.5 by default) counts as a near-copy.
+/// t' is t's nearest training neighbour that is not the same image. A model that draws new images lands about as far
+/// from the data as the data's points are from each other (r near 1 or above); a copy lands much closer (r near 0).
+/// A sample with r below Threshold (0.5 by default) counts as a near-copy. Training images that appear more than once
+/// are not each other's neighbours: their distance of about 0 would make every sample near them look new, and
+/// repeated images are the ones a model copies first.
 /// </summary>
 public static class Memorization
 {
+    /// <summary>
+    /// Two training rows closer than this share of the rows' root-mean-square length are the same image: features
+    /// of one image computed twice differ by float32 rounding (about 1e-4 of their length in a matrix-product
+    /// distance), distinct images by far more.
+    /// </summary>
+    public const double SameImageDistance = 1e-3;
+
     public static MemorizationResult Of(Tensor training, Tensor generated, double threshold = 0.5)
     {
         using var scope = torch.NewDisposeScope();
@@ -22,7 +31,9 @@ public static class Memorization
         var (distance, index) = NearestNeighbours.Nearest(g, t);
         // Only the training images that are some sample's nearest need their own nearest-neighbour distance.
         var (used, position, _) = torch.unique(index, return_inverse: true);
-        var ownNearest = NearestNeighbours.KSmallest(t[used], t, 1, excludeSelf: true)[.., 0];
+        double same = SameImageDistance * t.square().sum(1).mean().sqrt().item<float>();
+        var ownNearest = NearestNeighbours.NearestBeyond(t[used], t, same);
+        // An image with no other distinct image (a drop of one image, repeated) has an infinite distance: every sample near it is a copy.
         var ratio = distance / ownNearest[position!].clamp_min(1e-12);
         double share = ratio.lt(threshold).to_type(ScalarType.Float64).mean().item<double>();
         double median = ratio.median().item<float>();

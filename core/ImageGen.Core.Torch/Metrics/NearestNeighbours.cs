@@ -31,6 +31,27 @@ public static class NearestNeighbours
         return all;
     }
 
+    /// <summary>
+    /// The distance from each query row to its nearest point row that is more than <paramref name="minimum"/> away
+    /// (so neither the query itself nor a repeat of it counts); +infinity where every point is that close.
+    /// </summary>
+    public static Tensor NearestBeyond(Tensor queries, Tensor points, double minimum)
+    {
+        var blocks = new List<Tensor>();
+        using (var scope = torch.NewDisposeScope())
+        {
+            for (long start = 0; start < queries.shape[0]; start += Block)
+            {
+                long end = Math.Min(queries.shape[0], start + Block);
+                var distances = torch.cdist(queries.narrow(0, start, end - start), points);
+                blocks.Add(distances.masked_fill(distances.le(minimum), double.PositiveInfinity).min(1).values.MoveToOuterDisposeScope());
+            }
+        }
+        var all = torch.cat(blocks, 0);
+        foreach (var b in blocks) b.Dispose();
+        return all;
+    }
+
     /// <summary>The distance from each query row to its nearest point row and that point's index.</summary>
     public static (Tensor distance, Tensor index) Nearest(Tensor queries, Tensor points)
     {

@@ -14,9 +14,12 @@ namespace ImageGen.Core.Metrics;
 public sealed class QualityReference : IDisposable
 {
     public const int DefaultMaxReference = 10_000;
-    private const string Magic = "imagegen-quality-reference-2";
-    /// <summary>Files written before the near-copy baseline was kept: the same features, no baseline.</summary>
-    private const string MagicWithoutBaseline = "imagegen-quality-reference-1";
+    /// <summary>
+    /// The file format, which the stored name carries too (StorageLayout.QualityReference). Formats 1 and 2 kept no
+    /// near-copy baseline or one from the copy test before it told repeated images apart; they are computed again.
+    /// </summary>
+    public const int Format = 3;
+    private const string Magic = "imagegen-quality-reference-3";
 
     public string ExtractorId { get; }
     public Tensor Training { get; }
@@ -84,19 +87,35 @@ public sealed class QualityReference : IDisposable
     {
         using var reader = new BinaryReader(File.OpenRead(path));
         string magic = reader.ReadString();
-        if (magic != Magic && magic != MagicWithoutBaseline) throw new InvalidDataException($"'{path}' is not a quality reference file");
+        if (magic != Magic) throw new InvalidDataException($"'{path}' is not a quality reference file of format {Format}");
         string id = reader.ReadString();
         if (id != extractorId) throw new InvalidDataException($"'{path}' was computed with extractor {id}, not {extractorId}");
         var training = Read(reader, path);
-        var reference = Read(reader, path);
-        UnseenBaseline? unseen = null;
-        if (magic == Magic)
+        try
         {
-            int images = reader.ReadInt32();
-            double share = reader.ReadDouble(), median = reader.ReadDouble();
-            if (images > 0) unseen = new UnseenBaseline(images, share, median);
+            var reference = Read(reader, path);
+            try
+            {
+                int images = reader.ReadInt32();
+                double share = reader.ReadDouble(), median = reader.ReadDouble();
+                return new QualityReference(id, training, reference, images > 0 ? new UnseenBaseline(images, share, median) : null);
+            }
+            catch
+            {
+                reference.Dispose();
+                throw;
+            }
         }
-        return new QualityReference(id, training, reference, unseen);
+        catch (EndOfStreamException)
+        {
+            training.Dispose();
+            throw new InvalidDataException($"'{path}' is cut short");
+        }
+        catch
+        {
+            training.Dispose();
+            throw;
+        }
     }
 
     private static void Write(BinaryWriter writer, Tensor features)

@@ -12,6 +12,10 @@ public static class QualityScoring
     {
         if (reference.ExtractorId != extractor.Id)
             throw new ArgumentException($"the reference was computed with extractor {reference.ExtractorId}, not {extractor.Id}");
+        long notFinite;
+        using (var finite = generated.isfinite().all(1)) notFinite = generated.shape[0] - finite.sum().item<long>();
+        if (notFinite > 0)
+            throw new NonFiniteSamplesException($"{notFinite} of {generated.shape[0]} generated images have features that are not finite numbers: the generator makes NaN or infinite pixels");
         var kid = KernelDistance.Between(reference.Reference, generated, subsets: kidSubsets);
         var pr = PrecisionRecall.Between(reference.Reference, generated);
         var copies = Memorization.Of(reference.Training, generated);
@@ -49,3 +53,6 @@ public static class QualityScoring
     }
 
 }
+
+/// <summary>Generated images whose features are NaN or infinite: they have no score, and no gate may compare one.</summary>
+public sealed class NonFiniteSamplesException(string message) : InvalidOperationException(message);

@@ -4,6 +4,7 @@ using ImageGen.Core.Data;
 using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
 using ImageGen.Core.Sampling;
+using ImageGen.Pipeline.Publish;
 using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Pipeline.Evaluate;
@@ -65,7 +66,13 @@ public sealed class RunEvaluator(BlobServiceClient service)
         if (other.ImageSize != spec.ImageSize || other.Channels != spec.Channels)
             return (null, $"latest {pointer.Version} makes {other.ImageSize}x{other.ImageSize}x{other.Channels} images and this run " +
                           $"{spec.ImageSize}x{spec.ImageSize}x{spec.Channels}: their scores cannot be compared");
-        var scores = QualityScoring.Of(latestSampler, quality.Extractor, quality.Reference, samples, cancellationToken);
-        return (new BaselineScore(pointer.Version, scores.Fd), null);
+        QualityScores scores;
+        try { scores = QualityScoring.Of(latestSampler, quality.Extractor, quality.Reference, samples, cancellationToken); }
+        catch (NonFiniteSamplesException e)
+        {
+            return (null, $"latest {pointer.Version} cannot be scored: {e.Message}");
+        }
+        var card = await registry.ReadCardAsync(dataset, pointer.Version, cancellationToken);
+        return (new BaselineScore(pointer.Version, scores.Fd) { FdAboveBest = PublishGate.CarriedFdAboveBest(pointer, card) }, null);
     }
 }

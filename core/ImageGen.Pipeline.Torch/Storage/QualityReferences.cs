@@ -40,7 +40,7 @@ public sealed class QualityReferences(BlobServiceClient service)
         string folder = StorageLayout.LocalCacheFolder(service.Uri, "quality", dataset, datasetVersion);
         Directory.CreateDirectory(folder);
         LocalDisk.MarkUsed(folder);
-        string extractorPath = Path.Combine(folder, "extractor.bin"), referencePath = Path.Combine(folder, "reference.bin");
+        string extractorPath = Path.Combine(folder, "extractor.bin"), referencePath = Path.Combine(folder, Path.GetFileName(StorageLayout.QualityReference(dataset, datasetVersion)));
         bool cached = true;
 
         var extractorBlob = packed.GetBlobClient(StorageLayout.QualityExtractor(dataset, datasetVersion));

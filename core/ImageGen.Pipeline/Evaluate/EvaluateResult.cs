@@ -18,4 +18,11 @@ public sealed record EvaluateResult(Dictionary<string, double> Metrics)
 }
 
 /// <summary>A published version's FD, measured with the extractor and reference of the run it is compared with.</summary>
-public sealed record BaselineScore(string Version, double Fd);
+public sealed record BaselineScore(string Version, double Fd)
+{
+    /// <summary>
+    /// How far that version's FD stood above the best version of its line when the gate passed it (its card's
+    /// publish.fdAboveBest): 1 for a dataset's first model, one promoted or rolled back to, or one not compared.
+    /// </summary>
+    public double FdAboveBest { get; init; } = 1;
+}

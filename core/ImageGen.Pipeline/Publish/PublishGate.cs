@@ -10,10 +10,19 @@ namespace ImageGen.Pipeline.Publish;
 /// near-copies of its training images more often than real images training never saw (NearCopyCheck; FD against the
 /// training images would reward a model that copies them), and then when there is no latest to beat, when the two
 /// cannot be compared, or when the run's FD is at most (1 + tolerance) times latest's FD measured in the same feature
-/// space; otherwise the run is published as a candidate.
+/// space, times how far latest already stood above the best version of its line (PublishDecision.FdAboveBest), so a
+/// chain of runs each within the tolerance of the last cannot drift further than the tolerance from the best;
+/// otherwise the run is published as a candidate. A score that is not a finite number never passes.
 /// </summary>
 public static class PublishGate
 {
+    /// <summary>
+    /// What the next comparison carries from latest: how far it stood above the best of its line when the gate passed
+    /// it; 1 when a person put it there (promote, rollback), when it was not compared, or on a card from before this was kept.
+    /// </summary>
+    public static double CarriedFdAboveBest(LatestPointer latest, ModelCard? latestCard) =>
+        latest.Reason == LatestPointer.Published ? latestCard?.Publish?.FdAboveBest ?? 1 : 1;
+
     public static PublishDecision Decide(PublishPolicy policy, QualityScores? quality, BaselineScore? baseline, string? baselineNote, string version, string dataset)
     {
         string promote = $"promote it with POST /api/datasets/{dataset}/models/{version}/promote";
@@ -31,10 +40,18 @@ public static class PublishGate
         if (baseline is null)
             return decision with { Reason = (baselineNote is null ? "the dataset's first model" : $"{baselineNote}; published as latest") + notCopying };
         if (quality is null) return decision with { Reason = "the run has no quality score to compare; published as latest" };
-        double limit = baseline.Fd * (1 + policy.Tolerance);
-        string comparison = $"FD {quality.Fd:0.00} against latest {baseline.Version}'s {baseline.Fd:0.00} (same extractor, tolerance {policy.Tolerance:P0})";
-        return quality.Fd <= limit
-            ? decision with { Reason = $"{comparison}: not worse{notCopying}" }
-            : decision with { Passed = false, Reason = $"{comparison}: worse, so kept as a candidate; {promote}" };
+        if (!double.IsFinite(quality.Fd))
+            return decision with { Passed = false, Reason = $"the run's FD is {quality.Fd}, not a number to compare, so kept as a candidate; {promote}" };
+        if (!double.IsFinite(baseline.Fd))
+            return decision with { Reason = $"latest {baseline.Version}'s FD is {baseline.Fd}, so the two cannot be compared; published as latest{notCopying}" };
+        double carried = double.IsFinite(baseline.FdAboveBest) ? Math.Max(1, baseline.FdAboveBest) : 1;
+        double ratio = baseline.Fd > 0 ? quality.Fd / baseline.Fd : quality.Fd > 0 ? double.PositiveInfinity : 1;
+        double aboveBest = Math.Max(1, carried * ratio);
+        string comparison = $"FD {quality.Fd:0.00} against latest {baseline.Version}'s {baseline.Fd:0.00} (same extractor, tolerance {100 * policy.Tolerance:0.#}%" +
+                            (carried > 1 ? $", latest already {100 * (carried - 1):0.0}% above the best of its line)" : ")");
+        // Rounding must not turn an FD exactly at the tolerance into a rejection.
+        return aboveBest <= (1 + policy.Tolerance) * (1 + 1e-12)
+            ? decision with { FdAboveBest = aboveBest, Reason = $"{comparison}: not worse{notCopying}" }
+            : decision with { FdAboveBest = aboveBest, Passed = false, Reason = $"{comparison}: worse, so kept as a candidate; {promote}" };
     }
 }

@@ -18,6 +18,8 @@ public sealed record LatestPointer(string Version, DateTimeOffset PublishedAt)
     public List<string> Previous { get; init; } = [];
     /// <summary>How latest came to point here: published, promoted, rolled back.</summary>
     public string? Reason { get; init; }
+    /// <summary>The Reason of a pointer that a publish moved (the gate's doing, not a person's).</summary>
+    public const string Published = "published";
 
     /// <summary>The pointer after moving to version, with this one's version pushed onto the history.</summary>
     public LatestPointer MoveTo(string version, DateTimeOffset at, string reason) =>
@@ -33,6 +35,12 @@ public sealed record PublishDecision
     public required string Reason { get; init; }
     public string? BaselineVersion { get; init; }
     public double? BaselineFd { get; init; }
+    /// <summary>
+    /// For a run compared with latest: its FD over latest's, times how far latest already stood above the best of its
+    /// line (at least 1). ifBetter passes a run only while this is within 1 + tolerance, so runs each a little worse
+    /// than the last cannot walk latest down the tolerance again and again. Null where nothing was compared.
+    /// </summary>
+    public double? FdAboveBest { get; init; }
 }
 
 /// <summary>models/{dataset}/{version}/model.json: what the version is and how it came about.</summary>
@@ -153,9 +161,9 @@ public sealed class ModelRegistry(BlobServiceClient service)
         return await MoveLatestAsync(dataset, current =>
             current?.Version == version ? current // a redelivered publish: already done
             : !mayMove(current) ? null
-            : current is null ? new LatestPointer(version, card.PublishedAt) { Reason = "published" }
+            : current is null ? new LatestPointer(version, card.PublishedAt) { Reason = LatestPointer.Published }
             : StorageLayout.VersionNumber(current.Version) >= number ? current // never backwards: latest is newer already
-            : current.MoveTo(version, card.PublishedAt, "published"), cancellationToken);
+            : current.MoveTo(version, card.PublishedAt, LatestPointer.Published), cancellationToken);
     }
 
     /// <summary>

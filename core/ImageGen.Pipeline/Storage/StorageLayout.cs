@@ -62,7 +62,10 @@ public static partial class StorageLayout
 
     /// <summary>datasets/{dataset}/{datasetVersion}/quality/: the version's self-supervised feature extractor and its real-side features.</summary>
     public static string QualityExtractor(string dataset, string datasetVersion) => PackedFolder(dataset, datasetVersion) + "quality/extractor.bin";
-    public static string QualityReference(string dataset, string datasetVersion) => PackedFolder(dataset, datasetVersion) + "quality/reference.bin";
+    /// <summary>The real-side features, named by their file format: a new format is a new blob, so a reference of an older one is computed again, never read.</summary>
+    public static string QualityReference(string dataset, string datasetVersion) => PackedFolder(dataset, datasetVersion) + $"quality/reference-{QualityReferenceFormat}.bin";
+    /// <summary>QualityReference.Format (ImageGen.Core.Torch), which this assembly cannot reference; a test holds them equal.</summary>
+    public const int QualityReferenceFormat = 3;
 
     /// <summary>checkpoints/{dataset}/{runId}/: everything a training run leaves for resume and status.</summary>
     public static string RunFolder(string dataset, string runId) => $"{dataset}/{runId}/";
