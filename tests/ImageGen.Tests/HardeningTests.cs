@@ -443,6 +443,27 @@ public class HardeningTests
         Assert.Contains("diverged at step 3", JsonSerializer.Serialize(diverged));
         Assert.Equal(File.ReadAllBytes(local), (await checkpoint.DownloadContentAsync()).Value.Content.ToArray());
     }
+
+    [Theory]
+    [InlineData("queue", "Serve__MaxQueuedRequests is 0; it must be in 1..1000000")]
+    [InlineData("encodes", "Serve__MaxConcurrentEncodes is 0; it must be in 1..1024")]
+    [InlineData("in flight", "Serve__MaxPixelsInFlight is 0; it must be at least 1")]
+    [InlineData("warm", "Serve__WarmDatasets is 'cats, Dogs'; it must be a comma-separated list of dataset names (lower-case letters, digits, - and _), and 'Dogs' is not one")]
+    public void Serving_settings_that_could_never_serve_are_refused_at_start_naming_the_setting(string which, string message)
+    {
+        var options = which switch
+        {
+            "queue" => new Pipeline.Serve.ServeOptions { MaxQueuedRequests = 0 },
+            "encodes" => new Pipeline.Serve.ServeOptions { MaxConcurrentEncodes = 0 },
+            "in flight" => new Pipeline.Serve.ServeOptions { MaxPixelsInFlight = 0 },
+            _ => new Pipeline.Serve.ServeOptions { WarmDatasets = "cats, Dogs" },
+        };
+        var storage = new BlobServiceClient("UseDevelopmentStorage=true");
+        var refused = Assert.Throws<ArgumentException>(() => Pipeline.Serve.ServeServices.AddImageGenServing(new Microsoft.Extensions.DependencyInjection.ServiceCollection(), storage, options));
+        Assert.Equal(message, refused.Message);
+        Pipeline.Serve.ServeServices.AddImageGenServing(new Microsoft.Extensions.DependencyInjection.ServiceCollection(), storage,
+            new Pipeline.Serve.ServeOptions { WarmDatasets = "cats, dogs-2" });
+    }
 }
 
 /// <summary>The pipeline's local disk stays bounded: caches by size and age, crash leftovers by age.</summary>

@@ -475,6 +475,11 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.Equal(HttpStatusCode.BadRequest, noFiles.StatusCode);
         Assert.Contains("names no files", await noFiles.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.BadRequest, (await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent("[1, 2]"))).StatusCode);
+        var withNull = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads",
+            JsonContent($"{{\"files\": [{JsonSerializer.Serialize(File("n.png", Drops.Png(8)))}, null]}}"));
+        Assert.Equal(HttpStatusCode.BadRequest, withNull.StatusCode);
+        Assert.Contains("files[1] is null", await withNull.Content.ReadAsStringAsync());
+        Assert.False(await Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer).GetBlobClient($"{dataset}/n.png").ExistsAsync());
         var tooMany = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads",
             JsonContent(JsonSerializer.Serialize(new { files = Enumerable.Range(0, 257).Select(i => new { name = $"x{i}.png", data = "" }) })));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);

@@ -45,10 +45,18 @@ public class PipelineStepTests
     [InlineData("{\"warmStart\": []}", "imagegen.json: 'warmStart' must be a number, a string or true/false, not array")]
     [InlineData("[1, 2]", "imagegen.json must be a JSON object")]
     [InlineData("{\"maxSteps\": ", "imagegen.json is not valid JSON")]
+    [InlineData("{\"maxSteps\": 100, \"maxSteps\": 500000}", "imagegen.json: 'maxSteps' is given twice; keep one")]
     public void Bad_imagegen_json_is_an_error_naming_the_key_and_what_it_accepts(string json, string expected)
     {
         var error = Assert.Throws<OptionException>(() => TrainSettings.FromValues(TrainSettings.ParseJsonObject(json, "imagegen.json"), "imagegen.json"));
         Assert.StartsWith(expected, error.Message.Replace("imagegen.json: imagegen.json", "imagegen.json"));
+    }
+
+    [Fact]
+    public void Options_written_with_a_byte_order_mark_read_as_without()
+    {
+        var settings = TrainSettings.FromValues(TrainSettings.ParseJsonObject("\uFEFF{\"maxSteps\": 7}", "imagegen.json"), "imagegen.json");
+        Assert.Equal(7, settings.Options.MaxSteps);
     }
 
     [Fact]

@@ -235,10 +235,10 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var png = await response.Content.ReadAsByteArrayAsync();
         using (var grid = SKBitmap.Decode(png)) Assert.Equal((2 * 34 + 2, 2 * 34 + 2), (grid.Width, grid.Height));
 
-        // The same images as the core sampler gives for these seeds.
+        // The same images as the core sampler gives for these seeds (served by ONNX Runtime or libtorch: within a level).
         using (var sampler = ImageSampler.Load(runs.Gan.CheckpointPath))
         using (var expected = sampler.Generate(Seeds.Range(3, 4)))
-            Assert.Equal(TensorImages.EncodeGridPng(expected, 2, 2), png);
+            Assert.InRange(TestImages.MostDifferentLevel(TensorImages.EncodeGridPng(expected, 2, 2), png), 0, 1);
 
         // Server-Timing splits the handler's time: its parts are non-negative and fit inside the whole.
         var timing = ServerTiming(response);
@@ -263,6 +263,10 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var other = new HttpRequestMessage(HttpMethod.Get, $"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=4&nrow=2");
         other.Headers.IfNoneMatch.Add(etag);
         Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(other)).StatusCode);
+        // "*" names no answer: a request only the model can refuse (a class this unconditional model lacks) is still refused, not 304.
+        var any = new HttpRequestMessage(HttpMethod.Get, $"/api/datasets/{ServingFixture.Gan}/samples?count=1&seed=0&class=nosuch");
+        any.Headers.IfNoneMatch.Add(System.Net.Http.Headers.EntityTagHeaderValue.Any);
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.SendAsync(any)).StatusCode);
 
         var random = await http.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=2");
         Assert.Equal(HttpStatusCode.OK, random.StatusCode);
@@ -329,6 +333,8 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     [InlineData("scale=1000", 400, "scale")]
     [InlineData("seed=abc", 400, "seed")]
     [InlineData("seeds=0-9999", 400, "seeds")]
+    [InlineData("seeds=,", 400, "seeds")]
+    [InlineData("count=2&count=999", 400, "count")]
     [InlineData("format=gif", 400, "format")]
     [InlineData("count=3&format=png", 400, "format")]
     [InlineData("colour=red", 400, "colour")]

@@ -36,6 +36,26 @@ public static class TestImages
         return data.ToArray();
     }
 
+    /// <summary>
+    /// The largest difference of any channel between two encoded images of one size. Two engines (ONNX Runtime and
+    /// libtorch), or one engine on another instruction set, may round a pixel one level apart, so tests of the same
+    /// images across them allow 1.
+    /// </summary>
+    public static int MostDifferentLevel(byte[] encodedA, byte[] encodedB)
+    {
+        using var a = SKBitmap.Decode(encodedA);
+        using var b = SKBitmap.Decode(encodedB);
+        Assert.Equal((a.Width, a.Height), (b.Width, b.Height));
+        int worst = 0;
+        for (int y = 0; y < a.Height; y++)
+            for (int x = 0; x < a.Width; x++)
+            {
+                var (p, q) = (a.GetPixel(x, y), b.GetPixel(x, y));
+                worst = Math.Max(worst, Math.Max(Math.Abs(p.Red - q.Red), Math.Max(Math.Abs(p.Green - q.Green), Math.Max(Math.Abs(p.Blue - q.Blue), Math.Abs(p.Alpha - q.Alpha)))));
+            }
+        return worst;
+    }
+
     public static SKBitmap Shape(int seed, int size = 48) => SyntheticShapes.Draw(new Random(seed), size);
 
     /// <summary>An uncompressed 24-bit BMP (Skia does not encode BMP).</summary>

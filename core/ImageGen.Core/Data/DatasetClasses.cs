@@ -33,6 +33,7 @@ public static partial class DatasetClasses
     /// </summary>
     public static Dictionary<string, string> ParseLabelsFile(string fileName, string text)
     {
+        text = TextFiles.WithoutByteOrderMark(text);
         var labels = new Dictionary<string, string>(StringComparer.Ordinal);
         void Add(string image, string className, string where)
         {
@@ -40,7 +41,7 @@ public static partial class DatasetClasses
             className = className.Trim();
             if (image.Length == 0) throw new InvalidDataException($"{fileName}: {where} has no image name");
             if (!SafeClassName().IsMatch(className) || className.Length > MaxClassNameLength)
-                throw new InvalidDataException($"{fileName}: {where}: class '{Cut(className)}' must be 1-{MaxClassNameLength} letters, digits, spaces or . _ - ( ) +");
+                throw new InvalidDataException($"{fileName}: {where}: class '{Cut(className)}' must be 1-{MaxClassNameLength} letters, digits, inner spaces or . _ - ( ) +");
             if (!labels.TryAdd(image, className) && labels[image] != className)
                 throw new InvalidDataException($"{fileName}: {where}: '{Cut(image)}' is labelled twice ('{labels[image]}' and '{className}')");
         }
@@ -104,11 +105,12 @@ public static partial class DatasetClasses
     /// </summary>
     public static string? FolderClassRejection(string imageName) =>
         FirstFolder(imageName) is { } folder && (!SafeClassName().IsMatch(folder) || folder.Length > MaxClassNameLength)
-            ? $"its folder '{Cut(folder)}' would be its class, and a class name must be 1-{MaxClassNameLength} letters, digits, spaces or . _ - ( ) +: " +
+            ? $"its folder '{Cut(folder)}' would be its class, and a class name must be 1-{MaxClassNameLength} letters, digits, inner spaces or . _ - ( ) +: " +
               $"rename the folder, or name the classes in {LabelsJson}"
             : null;
 
-    [GeneratedRegex(@"^[A-Za-z0-9 ._\-()+]+\z")]
+    /// <summary>Spaces inside only: "cats " and "cats" would be two classes that classes= (which trims) could not tell apart.</summary>
+    [GeneratedRegex(@"^[A-Za-z0-9._\-()+](?:[A-Za-z0-9 ._\-()+]*[A-Za-z0-9._\-()+])?\z")]
     private static partial Regex SafeClassName();
 
     /// <summary>Class names (ordinal order) and each image's class index, or null where the dataset is not labelled.</summary>

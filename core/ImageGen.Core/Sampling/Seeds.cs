@@ -26,6 +26,7 @@ public static class Seeds
                 if (seeds.Count > maxCount) throw new FormatException($"seed list has more than {maxCount} seeds");
             }
         }
+        if (seeds.Count == 0) throw new FormatException($"seed list '{text}' names no seeds; give e.g. 1,5,7 or 10-20");
         return seeds;
     }
 

@@ -209,7 +209,7 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
     public static Dictionary<string, string> ParseJsonObject(string json, string source)
     {
         JsonDocument document;
-        try { document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }); }
+        try { document = JsonDocument.Parse(TextFiles.WithoutByteOrderMark(json), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }); }
         catch (JsonException e) { throw new OptionException($"{source} is not valid JSON: {e.Message}"); }
         using (document)
         {
@@ -220,6 +220,8 @@ public sealed record TrainSettings(ModelSpec Spec, TrainOptions Options)
             {
                 if (!JsonKeys.Contains(property.Name))
                     throw new OptionException($"{source}: unknown key '{property.Name}'; known keys: {string.Join(", ", JsonKeys)}");
+                if (values.ContainsKey(property.Name))
+                    throw new OptionException($"{source}: '{property.Name}' is given twice; keep one");
                 values[property.Name] = property.Value.ValueKind switch
                 {
                     JsonValueKind.String => property.Value.GetString()!,

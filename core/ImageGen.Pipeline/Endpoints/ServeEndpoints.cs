@@ -23,6 +23,10 @@ public static class ServeEndpoints
 
     public static Task SamplerPageAsync(HttpContext context) => ApiResultWriter.WriteAsync(context.Response, SamplerPage.Result());
 
+    /// <summary>
+    /// The query's parameters. One given twice reads as its values joined by commas, as list parameters (seeds,
+    /// classes) take them; where one value is expected that is refused, naming it, so count=2&amp;count=999 is never read as 2.
+    /// </summary>
     public static IReadOnlyDictionary<string, string?> Query(HttpRequest request) =>
-        request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.FirstOrDefault(), StringComparer.Ordinal);
+        request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.Count > 1 ? string.Join(',', kv.Value.ToArray()) : kv.Value.FirstOrDefault(), StringComparer.Ordinal);
 }

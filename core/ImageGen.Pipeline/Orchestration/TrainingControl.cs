@@ -135,6 +135,9 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
             return ApiResult.Error(new ApiError(400, "the upload names no files", "files", UploadBody.Shape));
         if (files.Count > UploadBody.MaxFiles)
             return ApiResult.Error(new ApiError(413, $"the upload holds {files.Count} files; send at most {UploadBody.MaxFiles} per request", "files", null));
+        // Checked before anything is stored, so a refused request stores nothing.
+        if (files.IndexOf(null!) is var missing and >= 0)
+            return ApiResult.Error(new ApiError(400, $"files[{missing}] is null; each entry is an object", "files", UploadBody.Shape));
         var container = pipeline.Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer); // made by the Bicep, or the local host at start
         var accepted = new List<string>();
         var rejected = new List<object>();

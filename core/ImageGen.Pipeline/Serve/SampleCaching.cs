@@ -20,8 +20,10 @@ public static class SampleCaching
         headers["ETag"] = "W/" + opaque;
         // A named version never changes; "latest" may move, so caches must revalidate (cheap: 304).
         headers["Cache-Control"] = request.Version is null ? "public, no-cache" : "public, max-age=31536000, immutable";
-        // If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" and "x" match alike.
+        // If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" and "x" match alike. "*" is not taken: it would answer
+        // 304 before the model could refuse the request (a class it lacks, too many pixels); a tag, which only a 200
+        // hands out, names an answer that was valid.
         return ifNoneMatch is not null && ifNoneMatch.Split(',').Select(t => t.Trim())
-            .Any(t => t == "*" || (t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : t) == opaque);
+            .Any(t => (t.StartsWith("W/", StringComparison.Ordinal) ? t[2..] : t) == opaque);
     }
 }

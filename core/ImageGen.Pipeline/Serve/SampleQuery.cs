@@ -176,7 +176,7 @@ public sealed record SampleQuery
     {
         if (Text(query, name) is not { } text) return null;
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max
-            ? value : throw Bad($"{name} '{text}' is outside {min}..{max}", name, $"{min}..{max}");
+            ? value : throw Bad($"{name} '{text}' is not an integer in {min}..{max}", name, $"{min}..{max}");
     }
 
     private static long? Long(IReadOnlyDictionary<string, string?> query, string name, long min, long max)

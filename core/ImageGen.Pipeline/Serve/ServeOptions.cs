@@ -52,4 +52,32 @@ public sealed record ServeOptions
     public int OnnxThreads { get; init; }
     /// <summary>How long a load waits for a model slot (MaxLoadedModels) before the answer is 503.</summary>
     public TimeSpan ModelSlotWait { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Refuses settings that would fail every request later (a queue of 0, no encode slots, a pixel budget of 0) or
+    /// keep readiness at 503 for ever (a warm dataset that no dataset can be named), naming the app setting and its range.
+    /// </summary>
+    public void Validate()
+    {
+        static void Check(bool ok, string setting, object value, string range)
+        {
+            if (!ok) throw new ArgumentException($"Serve__{setting} is {value}; it must be {range}");
+        }
+        Check(LatestCheckInterval >= TimeSpan.Zero && LatestCheckInterval <= TimeSpan.FromDays(1), nameof(LatestCheckInterval), LatestCheckInterval, "within 0..1 day");
+        Check(MaxLoadedModels is >= 1 and <= 1024, nameof(MaxLoadedModels), MaxLoadedModels, "in 1..1024");
+        Check(BatchWindow >= TimeSpan.Zero && BatchWindow <= TimeSpan.FromSeconds(10), nameof(BatchWindow), BatchWindow, "within 0..10 s");
+        Check(MaxBatchImages is >= 1 and <= 65_536, nameof(MaxBatchImages), MaxBatchImages, "in 1..65536");
+        Check(MaxQueuedRequests is >= 1 and <= 1_000_000, nameof(MaxQueuedRequests), MaxQueuedRequests, "in 1..1000000");
+        Check(MaxReconstructBytes >= 1, nameof(MaxReconstructBytes), MaxReconstructBytes, "at least 1");
+        Check(MaxRequestPixels >= 1, nameof(MaxRequestPixels), MaxRequestPixels, "at least 1");
+        Check(MaxBatchPixels >= 1, nameof(MaxBatchPixels), MaxBatchPixels, "at least 1");
+        Check(MaxPixelsInFlight >= 1, nameof(MaxPixelsInFlight), MaxPixelsInFlight, "at least 1");
+        Check(MaxConcurrentEncodes is >= 1 and <= 1024, nameof(MaxConcurrentEncodes), MaxConcurrentEncodes, "in 1..1024");
+        Check(FailedLoadRetryAfter >= TimeSpan.Zero, nameof(FailedLoadRetryAfter), FailedLoadRetryAfter, "0 or more");
+        Check(OnnxThreads is >= 0 and <= 1024, nameof(OnnxThreads), OnnxThreads, "in 0..1024 (0: one per core)");
+        Check(ModelSlotWait >= TimeSpan.Zero, nameof(ModelSlotWait), ModelSlotWait, "0 or more");
+        foreach (string dataset in DatasetsToWarm())
+            Check(Storage.StorageLayout.IsSafeName(dataset), nameof(WarmDatasets), $"'{WarmDatasets}'",
+                $"a comma-separated list of dataset names (lower-case letters, digits, - and _), and '{dataset}' is not one");
+    }
 }
