@@ -484,6 +484,12 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
             JsonContent(JsonSerializer.Serialize(new { files = Enumerable.Range(0, 257).Select(i => new { name = $"x{i}.png", data = "" }) })));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
         Assert.Contains("at most 256", await tooMany.Content.ReadAsStringAsync());
+        // A body past the server's default limit (30,000,000 bytes) but within the endpoint's is read and answered per file.
+        string large = $"{{\"files\": [{{\"name\": \"large.png\", \"data\": \"{new string('A', 31_000_000)}\"}}]}}";
+        var largeAnswer = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads", JsonContent(large));
+        string largeText = await largeAnswer.Content.ReadAsStringAsync();
+        Assert.True(largeAnswer.StatusCode == HttpStatusCode.OK, largeText);
+        Assert.Equal("large.png", JsonDocument.Parse(largeText).RootElement.GetProperty("rejected")[0].GetProperty("name").GetString());
 
         // The upload is a drop: a (short) run starts and ends.
         var ended = (await WaitForStateAsync(dataset, state: null)).GetProperty("status");
