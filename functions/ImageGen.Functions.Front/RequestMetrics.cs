@@ -20,17 +20,18 @@ internal sealed class RequestMetrics : IFunctionsWorkerMiddleware
             return;
         }
         long started = Stopwatch.GetTimestamp();
-        int? failed = null;
+        Exception? thrown = null;
         try { await next(context); }
-        catch
+        catch (Exception e)
         {
-            failed = 500;
+            thrown = e;
             throw;
         }
         finally
         {
             string? dataset = context.BindingContext.BindingData.TryGetValue("dataset", out var value) ? value as string : null;
-            ImageGenTelemetry.RecordRequest(context.FunctionDefinition.Name, dataset, failed ?? http.Response.StatusCode, Stopwatch.GetElapsedTime(started));
+            ImageGenTelemetry.RecordRequest(context.FunctionDefinition.Name, dataset,
+                ImageGenTelemetry.RecordedStatus(http.Response.StatusCode, thrown, http.RequestAborted), Stopwatch.GetElapsedTime(started));
         }
     }
 }

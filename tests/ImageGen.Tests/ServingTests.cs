@@ -9,6 +9,7 @@ using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
+using ImageGen.Pipeline.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
@@ -492,6 +493,52 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     }
 
     [Fact]
+    public async Task A_caller_that_goes_away_while_queued_gives_back_its_pixels_at_once_and_is_recorded_as_499_not_500()
+    {
+        var (app, client) = await serving.StartHostAsync(new ServeOptions());
+        await using var _ = app;
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1&seed=1")).StatusCode);
+        var service = app.Services.GetRequiredService<SampleService>();
+        using var hold = new ManualResetEventSlim();
+        Task<bool> blocker;
+        using (var lease = await service.Cache.AcquireAsync(ServingFixture.Gan, "v0001", CancellationToken.None))
+            blocker = lease.Model.Queue.RunAsync(() => hold.Wait(TimeSpan.FromSeconds(60)));
+        var statuses = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) => { if (instrument.Name == "imagegen.http.requests") l.EnableMeasurementEvents(instrument); },
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            int? status = null;
+            bool samples = false;
+            foreach (var tag in tags)
+            {
+                if (tag is { Key: "route", Value: "Samples" }) samples = true;
+                if (tag is { Key: "status", Value: int code }) status = code;
+            }
+            if (samples && status is { } s) statuses.Enqueue(s);
+        });
+        listener.Start();
+        try
+        {
+            using var gone = new CancellationTokenSource();
+            var pending = client.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=2", gone.Token);
+            async Task<long> InFlight() => (await Json(await client.GetAsync("/api/serve/status"))).GetProperty("pixelsInFlight").GetInt64();
+            for (int i = 0; i < 600 && await InFlight() == 0; i++) await Task.Delay(50); // queued behind the blocker
+            Assert.Equal(4 * 32 * 32, await InFlight());
+            gone.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+            for (int i = 0; i < 600 && statuses.IsEmpty; i++) await Task.Delay(50);
+            Assert.Equal([ImageGenTelemetry.ClientClosedRequest], statuses);
+            Assert.Equal(0, await InFlight());
+            Assert.False(blocker.IsCompleted); // given back while the model was still busy
+        }
+        finally { hold.Set(); }
+        Assert.True(await blocker);
+    }
+
+    [Fact]
     public async Task Least_recently_used_versions_are_dropped_beyond_the_limit()
     {
         var (lruApp, lru) = await serving.StartHostAsync(new ServeOptions { MaxLoadedModels = 1 });
@@ -699,9 +746,11 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var abandoned = queue.GenerateAsync(() => { latentsMade = true; return For(1, 2); }, 2, 1, gone.Token);
         var kept = queue.GenerateAsync(() => For(3), 1);
         gone.Cancel(); // the client disconnects while its work waits behind the blocker
+        // Answered at once, so its caller gives back what it holds (pixel budget, model lease) while the blocker still runs.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        Assert.False(blocker.IsCompleted);
         hold.Set();
         Assert.True(await blocker);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
         Assert.Equal(1, (await kept).Pixels.Count);
         Assert.False(latentsMade);
         Assert.Equal(1, queue.RequestsDropped);

@@ -75,18 +75,18 @@ public static class ApiRoutes
             app.MapMethods("/api/" + route.Route, [route.Method.ToUpperInvariant()], route.Handler).AddEndpointFilter(async (context, next) =>
             {
                 long started = Stopwatch.GetTimestamp();
-                int? failed = null; // a handler that throws is answered 500 by the server, after this filter
+                Exception? thrown = null;
                 try { return await next(context); }
-                catch
+                catch (Exception e)
                 {
-                    failed = 500;
+                    thrown = e;
                     throw;
                 }
                 finally
                 {
                     var http = context.HttpContext;
-                    ImageGenTelemetry.RecordRequest(route.Function, http.Request.RouteValues["dataset"] as string, failed ?? http.Response.StatusCode,
-                        Stopwatch.GetElapsedTime(started));
+                    ImageGenTelemetry.RecordRequest(route.Function, http.Request.RouteValues["dataset"] as string,
+                        ImageGenTelemetry.RecordedStatus(http.Response.StatusCode, thrown, http.RequestAborted), Stopwatch.GetElapsedTime(started));
                 }
             });
     }

@@ -30,6 +30,28 @@ public sealed class BatchQueue : IAsyncDisposable
         public long QueuedAt { get; } = Stopwatch.GetTimestamp();
         public CancellationToken Cancellation { get; } = cancellation;
         public abstract void Cancel();
+
+        private const int Queued = 0, Taken = 1, Dropped = 2;
+        private int state = Queued;
+        private CancellationTokenRegistration registration;
+
+        /// <summary>
+        /// A caller that goes away while its job waits is answered at once, so it gives back its pixel budget, its
+        /// model lease and its thread without waiting for the worker to reach the job; the worker then skips it.
+        /// </summary>
+        public void CancelWhileQueued() =>
+            registration = Cancellation.Register(static job =>
+            {
+                var j = (Job)job!;
+                if (Interlocked.CompareExchange(ref j.state, Dropped, Queued) == Queued) j.Cancel();
+            }, this);
+
+        /// <summary>The worker takes the job: true when its caller still waits for it (from here on it runs to the end).</summary>
+        public bool Take()
+        {
+            registration.Dispose();
+            return Interlocked.CompareExchange(ref state, Taken, Queued) == Queued && !Cancellation.IsCancellationRequested;
+        }
     }
 
     private sealed class Generation(Func<GeneratorInputs> makeInputs, int count, int scale, long pixels, CancellationToken cancellation) : Job(cancellation)
@@ -102,6 +124,7 @@ public sealed class BatchQueue : IAsyncDisposable
         job.Cancellation.ThrowIfCancellationRequested();
         if (!queue.TryAdd(job))
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
+        job.CancelWhileQueued();
         return job;
     }
 
@@ -110,7 +133,7 @@ public sealed class BatchQueue : IAsyncDisposable
     {
         while (queue.TryTake(out job!, waitMs))
         {
-            if (!job.Cancellation.IsCancellationRequested) return true;
+            if (job.Take()) return true;
             job.Cancel();
             Interlocked.Increment(ref RequestsDropped);
         }

@@ -36,6 +36,20 @@ public static class ImageGenTelemetry
     private static readonly Gauge<double> trainLoss = meter.CreateGauge<double>("imagegen.train.loss", "1", "The last logged value of each loss");
     private static readonly Counter<long> ingestImages = meter.CreateCounter<long>("imagegen.ingest.images", "{image}", "Images ingested, by outcome (accepted, rejected)");
 
+    /// <summary>The status recorded for a request whose caller went away before its answer (as nginx logs it): not a server error.</summary>
+    public const int ClientClosedRequest = 499;
+
+    /// <summary>
+    /// The status a request is recorded with: the answer's; 500 for a handler that threw (the server answers that after
+    /// the recording); ClientClosedRequest for one cancelled because its caller went away.
+    /// </summary>
+    public static int RecordedStatus(int answered, Exception? thrown, CancellationToken requestAborted) => thrown switch
+    {
+        null => answered,
+        OperationCanceledException when requestAborted.IsCancellationRequested => ClientClosedRequest,
+        _ => 500,
+    };
+
     /// <summary>
     /// One answered request. The dataset is a tag only on answers that found it (below 400): a name anyone can type
     /// into a failing request must not mint a new series.
