@@ -7,6 +7,7 @@ using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Sampling;
 using ImageGen.Core.Training;
+using ImageGen.Pipeline.Http;
 using ImageGen.Pipeline.Serve;
 using ImageGen.Pipeline.Storage;
 using ImageGen.Pipeline.Telemetry;
@@ -76,6 +77,45 @@ public sealed class LibtorchServingTests(TrainedRuns runs, LibtorchServingFixtur
 [Collection(TrainedRunsCollection.Name)]
 public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixture<ServingFixture>
 {
+    /// <summary>A libtorch that starts a load, waits to be let go, then finds the checkpoint broken.</summary>
+    private sealed class BrokenCheckpoints : ICheckpointServing
+    {
+        public readonly SemaphoreSlim Started = new(0);
+        public readonly ManualResetEventSlim Release = new();
+        public int Calls;
+        public string Device => "cpu";
+        public int Threads => 1;
+        public IImageReconstructor Load(Stream checkpoint)
+        {
+            Interlocked.Increment(ref Calls);
+            Started.Release();
+            Release.Wait(TimeSpan.FromSeconds(60));
+            throw new InvalidDataException("broken on purpose");
+        }
+    }
+
+    [Fact]
+    public async Task A_load_that_fails_after_its_callers_went_away_leaves_the_cache_and_its_failure_is_remembered()
+    {
+        await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
+        var broken = new BrokenCheckpoints();
+        var cache = new GeneratorCache(new ModelRegistry(serving.Azurite.Client()), new ServeOptions { Backend = ServeBackend.Libtorch }, broken);
+        using var gone = new CancellationTokenSource();
+        var doomed = cache.AcquireAsync(ServingFixture.Gan, "v0001", gone.Token);
+        Assert.True(await broken.Started.WaitAsync(TimeSpan.FromSeconds(60)));
+        gone.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => doomed);
+        Assert.Equal(1, cache.Entries); // still loading, with no one waiting
+        broken.Release.Set();
+        for (int i = 0; i < 600 && (cache.ResidentModels > 0 || cache.Entries > 0); i++) await Task.Delay(50); // settled as it fails
+        Assert.Equal(0, cache.ResidentModels);
+        Assert.Equal(0, cache.Entries); // a failed load counts against no limit
+        var remembered = await Assert.ThrowsAsync<ApiErrorException>(() => cache.AcquireAsync(ServingFixture.Gan, "v0001", CancellationToken.None));
+        Assert.Equal(500, remembered.Error.Status);
+        Assert.Contains("could not be loaded: broken on purpose", remembered.Error.Message);
+        Assert.Equal(1, broken.Calls); // answered from memory, not loaded again
+    }
+
     [Fact]
     public async Task Without_libtorch_model_onnx_serves_and_what_needs_a_checkpoint_is_refused_by_name()
     {

@@ -198,6 +198,11 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options,
                 {
                     loading = LoadAsync(dataset, version);
                     models[(dataset, version)] = loading;
+                    // Settled by the load itself, not by its waiters: a load whose callers all went away must not stay
+                    // registered, counting against MaxLoadedModels and failing whoever asks next.
+                    var key = (dataset, version);
+                    _ = loading.ContinueWith(failed => ForgetFailedLoad(key, failed), CancellationToken.None,
+                        TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 }
                 else if (loading.IsCompletedSuccessfully) ImageGenTelemetry.RecordCacheHit(dataset);
                 waiting[(dataset, version)] = waiting.GetValueOrDefault((dataset, version)) + 1;
@@ -210,19 +215,6 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options,
                 model = await loading.WaitAsync(cancellationToken);
                 acquired = model.TryAcquire();
             }
-            catch (Exception e) when (loading.IsFaulted)
-            {
-                lock (gate)
-                {
-                    if (models.TryGetValue((dataset, version), out var current) && current == loading)
-                    {
-                        models.Remove((dataset, version));
-                        if (e is ApiErrorException { Error.Status: not 503 } remembered)
-                            failures[(dataset, version)] = (remembered, DateTimeOffset.UtcNow + options.FailedLoadRetryAfter);
-                    }
-                }
-                throw;
-            }
             finally
             {
                 lock (gate) if ((waiting[(dataset, version)] -= 1) == 0) waiting.Remove((dataset, version));
@@ -232,6 +224,21 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options,
             lock (gate) if (models.TryGetValue((dataset, version), out var current) && current == loading) models.Remove((dataset, version));
         }
     }
+
+    /// <summary>A load that failed leaves the cache; its error is answered from memory for FailedLoadRetryAfter, unless it was a wait for a slot (503).</summary>
+    private void ForgetFailedLoad((string Dataset, string Version) key, Task<LoadedModel> failed)
+    {
+        lock (gate)
+        {
+            if (!models.TryGetValue(key, out var current) || current != failed) return;
+            models.Remove(key);
+            if (failed.Exception?.InnerException is ApiErrorException { Error.Status: not 503 } remembered)
+                failures[key] = (remembered, DateTimeOffset.UtcNow + options.FailedLoadRetryAfter);
+        }
+    }
+
+    /// <summary>Loads registered in the cache, loaded or loading (for tests of what it keeps).</summary>
+    internal int Entries { get { lock (gate) return models.Count; } }
 
     private async Task<LoadedModel> LoadAsync(string dataset, string version)
     {
