@@ -76,7 +76,8 @@ var httpFunctions = [
 ]
 // Anonymous health endpoints the training app's Container Apps probes call (trainingProbes): left on there.
 var probeFunctions = ['Health', 'HealthReady']
-// Liveness restarts a replica whose host stops answering; readiness holds a replica back until its models are warm.
+// Liveness restarts a replica whose host stops answering. Readiness holds a replica back until its Serve__WarmDatasets
+// are warm; this app serves nothing and sets none, so here it only says that the host answers.
 // Port 80: the Functions base image's host (ASPNETCORE_URLS in infra/docker/*.Dockerfile).
 var trainingProbes = [
   {

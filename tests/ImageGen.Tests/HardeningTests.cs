@@ -449,6 +449,7 @@ public class HardeningTests
     [InlineData("encodes", "Serve__MaxConcurrentEncodes is 0; it must be in 1..1024")]
     [InlineData("in flight", "Serve__MaxPixelsInFlight is 0; it must be at least 1")]
     [InlineData("warm", "Serve__WarmDatasets is 'cats, Dogs'; it must be a comma-separated list of dataset names (lower-case letters, digits, - and _), and 'Dogs' is not one")]
+    [InlineData("warm many", "Serve__WarmDatasets is 'a,b,c'; it must be at most Serve__MaxLoadedModels (2) datasets, each kept loaded")]
     public void Serving_settings_that_could_never_serve_are_refused_at_start_naming_the_setting(string which, string message)
     {
         var options = which switch
@@ -456,6 +457,7 @@ public class HardeningTests
             "queue" => new Pipeline.Serve.ServeOptions { MaxQueuedRequests = 0 },
             "encodes" => new Pipeline.Serve.ServeOptions { MaxConcurrentEncodes = 0 },
             "in flight" => new Pipeline.Serve.ServeOptions { MaxPixelsInFlight = 0 },
+            "warm many" => new Pipeline.Serve.ServeOptions { WarmDatasets = "a,b,c", MaxLoadedModels = 2 },
             _ => new Pipeline.Serve.ServeOptions { WarmDatasets = "cats, Dogs" },
         };
         var storage = new BlobServiceClient("UseDevelopmentStorage=true");

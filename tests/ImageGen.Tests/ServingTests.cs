@@ -95,6 +95,30 @@ public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) :
     }
 
     [Fact]
+    public async Task A_warm_model_evicted_by_other_traffic_is_warmed_again()
+    {
+        await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
+        await serving.PublishAsync(ServingFixture.Vae, "v0001", runs.Vae.CheckpointPath);
+        const string other = "lean-other";
+        await serving.PublishAsync(other, "v0001", runs.Gan.CheckpointPath);
+        var (app, http) = await serving.StartHostAsync(new ServeOptions
+        {
+            WarmDatasets = $"{ServingFixture.Gan},{ServingFixture.Vae}", MaxLoadedModels = 2, LatestCheckInterval = TimeSpan.FromSeconds(1),
+        }, libtorch: false);
+        await using var _ = app;
+        var cache = app.Services.GetRequiredService<SampleService>().Cache;
+        bool BothWarm() => cache.IsLoaded(ServingFixture.Gan, "v0001") && cache.IsLoaded(ServingFixture.Vae, "v0001");
+        for (int i = 0; i < 600 && (await http.GetAsync("/api/health/ready")).StatusCode != HttpStatusCode.OK; i++) await Task.Delay(50);
+        Assert.True(BothWarm());
+
+        // A third dataset's request takes one warm model's slot; the warmer loads it again (and the third makes way).
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/api/datasets/{other}/samples?seed=1")).StatusCode);
+        for (int i = 0; i < 600 && !(BothWarm() && (await http.GetAsync("/api/health/ready")).StatusCode == HttpStatusCode.OK); i++) await Task.Delay(50);
+        Assert.True(BothWarm());
+        Assert.False(cache.IsLoaded(other, "v0001"));
+    }
+
+    [Fact]
     public async Task A_load_that_fails_after_its_callers_went_away_leaves_the_cache_and_its_failure_is_remembered()
     {
         await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);

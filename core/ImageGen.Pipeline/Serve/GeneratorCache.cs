@@ -338,6 +338,12 @@ public sealed class GeneratorCache(ModelRegistry registry, ServeOptions options,
     /// <summary>The most models that ever held a slot at once: never more than MaxLoadedModels.</summary>
     public int PeakResidentModels { get; private set; }
 
+    /// <summary>Whether the version is loaded now (not loading, not evicted).</summary>
+    public bool IsLoaded(string dataset, string version)
+    {
+        lock (gate) return models.TryGetValue((dataset, version), out var model) && model.IsCompletedSuccessfully;
+    }
+
     public IReadOnlyList<LoadedModel> Loaded
     {
         get { lock (gate) return models.Values.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).ToList(); }

@@ -8,8 +8,9 @@ namespace ImageGen.Pipeline.Serve;
 /// <summary>
 /// Readiness: loads the latest model of each dataset in ServeOptions.WarmDatasets and runs one forward pass on it (the
 /// first pass pays for the engine's lazy set-up), then watches latest.json every LatestCheckInterval and warms each newly
-/// published version the same way. Ready means every configured dataset's latest version has been warmed; while one
-/// is not (starting up, no model yet, a new version warming, a load failing) /api/health/ready answers 503 and says
+/// published version the same way, and any warmed model evicted since. Ready means every configured dataset's latest
+/// version is loaded and was warmed; while one is not (starting up, no model yet, a new version warming, one evicted
+/// and warming again, a load failing) /api/health/ready answers 503 and says
 /// why, so a load balancer sends no traffic to a replica whose first request would pay for a cold load.
 /// </summary>
 public sealed class ModelWarmer(GeneratorCache cache, ServeOptions options) : BackgroundService
@@ -45,7 +46,8 @@ public sealed class ModelWarmer(GeneratorCache cache, ServeOptions options) : Ba
                 waiting[dataset] = status == ResolveStatus.NoModelYet ? "no published model yet" : "unknown dataset";
                 return;
             }
-            if (warmed.TryGetValue(dataset, out string? done) && done == version)
+            // Warm means loaded now: a model evicted since (other datasets' traffic, version= requests) is warmed again.
+            if (warmed.TryGetValue(dataset, out string? done) && done == version && cache.IsLoaded(dataset, version))
             {
                 waiting.TryRemove(dataset, out _);
                 return;

@@ -76,6 +76,9 @@ public sealed record ServeOptions
         Check(FailedLoadRetryAfter >= TimeSpan.Zero, nameof(FailedLoadRetryAfter), FailedLoadRetryAfter, "0 or more");
         Check(OnnxThreads is >= 0 and <= 1024, nameof(OnnxThreads), OnnxThreads, "in 0..1024 (0: one per core)");
         Check(ModelSlotWait >= TimeSpan.Zero, nameof(ModelSlotWait), ModelSlotWait, "0 or more");
+        // More warm datasets than loaded models would evict one another for ever, and readiness never hold.
+        Check(DatasetsToWarm().Count <= MaxLoadedModels, nameof(WarmDatasets), $"'{WarmDatasets}'",
+            $"at most Serve__MaxLoadedModels ({MaxLoadedModels}) datasets, each kept loaded");
         foreach (string dataset in DatasetsToWarm())
             Check(Storage.StorageLayout.IsSafeName(dataset), nameof(WarmDatasets), $"'{WarmDatasets}'",
                 $"a comma-separated list of dataset names (lower-case letters, digits, - and _), and '{dataset}' is not one");
