@@ -205,7 +205,8 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
     /// <summary>
     /// Switching datasets while the first one's answer is still on its way shows the second alone: its versions, its
     /// classes and its grid, however late the first answer lands. The API is answered in the browser (request
-    /// interception), the first dataset's models a second late. A key given as ?code= is kept and leaves the address.
+    /// interception), the first dataset's models only once the second has rendered. A key given as ?code= is kept and
+    /// leaves the address.
     /// </summary>
     [Fact]
     public async Task A_late_answer_for_the_dataset_switched_away_from_is_not_shown()
@@ -214,6 +215,21 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         var errors = new List<string>();
         page.PageError += (_, e) => errors.Add(e.Message);
         await page.SetRequestInterceptionAsync(true);
+        // The page's handling of race-a's models answer is over once a task queued after its body was read has run.
+        await page.EvaluateExpressionOnNewDocumentAsync("""
+            (() => {
+              const fetchOriginal = window.fetch;
+              window.fetch = async (...args) => {
+                const response = await fetchOriginal(...args);
+                if (String(args[0]).includes('race-a/models')) {
+                  const json = response.json.bind(response);
+                  response.json = async () => { const value = await json(); setTimeout(() => { window.raceALanded = true; }, 0); return value; };
+                }
+                return response;
+              };
+            })()
+            """);
+        var releaseRaceA = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         byte[] png = Drops.Png(1);
         page.Request += async (_, e) =>
         {
@@ -226,7 +242,7 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
                 _ when path.EndsWith("/training", StringComparison.Ordinal) => """{"running":false,"status":{"state":"published"}}""",
                 _ => null,
             };
-            if (path == "/api/datasets/race-a/models") await Task.Delay(1000);
+            if (path == "/api/datasets/race-a/models") await releaseRaceA.Task.WaitAsync(TimeSpan.FromSeconds(60));
             if (json is not null) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "application/json", Body = json });
             else if (path.EndsWith("/samples", StringComparison.Ordinal)) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "image/png", BodyData = png });
             else await e.Request.ContinueAsync();
@@ -238,7 +254,9 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
         await SetDatasetAsync(page, "race-a");
         await SetDatasetAsync(page, "race-b");
         await WaitForAsync(page, "() => !document.getElementById('latest-grid').hidden", TimeSpan.FromSeconds(10));
-        await Task.Delay(2000); // race-a's answer lands meanwhile
+        Assert.False(await page.EvaluateExpressionAsync<bool>("window.raceALanded === true"));
+        releaseRaceA.SetResult(); // race-a's answer lands now, after race-b's
+        await WaitForAsync(page, "() => window.raceALanded === true", TimeSpan.FromSeconds(30));
         Assert.Equal(["v0002"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#versions tr')].map(r => r.cells[0].textContent)"));
         Assert.StartsWith("race-b v0002", await page.EvaluateExpressionAsync<string>("document.getElementById('latest-grid').alt"));
         Assert.True(await page.EvaluateExpressionAsync<bool>("document.getElementById('g-class-label').hidden"), "race-a's classes are offered for race-b");

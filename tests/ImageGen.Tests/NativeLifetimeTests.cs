@@ -27,8 +27,8 @@ public class NativeLifetimeTests
 
     /// <summary>
     /// Training on one thread, sample requests on two others, the bare BatchNorm counter increment on a fourth and
-    /// forced collections with finalizers on a fifth, all in one process for 20 s. Before the weaving step the
-    /// counter alone failed 5 to 190 times in 20 s on this machine ("argument alpha must not be a floating point
+    /// forced collections with finalizers on a fifth, all in one process while training runs 30 steps (about 20 s here).
+    /// Before the weaving step the counter alone failed 5 to 190 times in 20 s on this machine ("argument alpha must not be a floating point
     /// number", "Expected false to be true").
     /// </summary>
     [Fact]
@@ -45,8 +45,11 @@ public class NativeLifetimeTests
         });
         using var sampler = ImageSampler.Load(served.CheckpointPath);
 
-        var duration = TimeSpan.FromSeconds(20);
-        var until = DateTime.UtcNow + duration;
+        // Every worker runs until training has finished its steps and it has done its own share, so how much each does
+        // is set by the test, not by how fast the machine is.
+        const int trainSteps = 30, minSamples = 20, minIncrements = 10_000, minCollections = 100;
+        bool trainingDone = false;
+        bool Running(long done, long minimum) => !Volatile.Read(ref trainingDone) || done < minimum;
         var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
         long increments = 0, samples = 0, collections = 0;
         TrainResult? trained = null;
@@ -58,24 +61,31 @@ public class NativeLifetimeTests
 
         var threads = new List<Thread>
         {
-            new(() => Guard("training", () => trained = Trainer.Run(new TrainRequest
+            new(() => Guard("training", () =>
             {
-                Data = data, Spec = spec, RunFolder = Path.Combine(folder.Path, "trained"),
-                Options = new TrainOptions { TimeBudget = duration, BatchSize = 32, Seed = 2 },
-            }))),
+                try
+                {
+                    trained = Trainer.Run(new TrainRequest
+                    {
+                        Data = data, Spec = spec, RunFolder = Path.Combine(folder.Path, "trained"),
+                        Options = new TrainOptions { MaxSteps = trainSteps, BatchSize = 32, Seed = 2 },
+                    });
+                }
+                finally { Volatile.Write(ref trainingDone, true); }
+            })),
             new(() => Guard("counter", () =>
             {
                 using var counter = torch.tensor(0L);
-                while (DateTime.UtcNow < until)
+                while (Running(increments, minIncrements))
                 {
                     counter.add_(1); // BatchNorm's own increment, with its implicit Scalars
-                    increments++;
+                    Interlocked.Increment(ref increments);
                 }
-                Assert.Equal(increments, counter.item<long>());
+                Assert.Equal(Interlocked.Read(ref increments), counter.item<long>());
             })),
             new(() => Guard("collector", () =>
             {
-                while (DateTime.UtcNow < until)
+                while (Running(collections, minCollections))
                 {
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
@@ -89,7 +99,7 @@ public class NativeLifetimeTests
             int first = s * 1000;
             threads.Add(new Thread(() => Guard("sampling", () =>
             {
-                for (int i = 0; DateTime.UtcNow < until; i++)
+                for (int i = 0; Running(samples, minSamples); i++)
                 {
                     using var scope = torch.NewDisposeScope();
                     using var inference = torch.inference_mode();
@@ -105,7 +115,6 @@ public class NativeLifetimeTests
 
         Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(10)) + $"\n({failures.Count} failures)");
         Assert.NotNull(trained);
-        Assert.True(trained.Steps > 10, $"training ran only {trained.Steps} steps");
-        Assert.True(samples > 10 && increments > 10_000 && collections > 100, $"samples {samples}, increments {increments}, collections {collections}");
+        Assert.Equal(trainSteps, trained.Steps);
     }
 }

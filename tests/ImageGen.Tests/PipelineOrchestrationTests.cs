@@ -61,7 +61,8 @@ public sealed class ScriptedActivities : IPipelineActivities
     {
         Calls.Enqueue($"TrainChunk {request.Chunk} from {request.FromStep}");
         FirstChunkStarted.TrySetResult();
-        if (ChunkGate is not null) await ChunkGate.WaitAsync(TimeSpan.FromSeconds(30));
+        if (ChunkGate is not null && !await ChunkGate.WaitAsync(TimeSpan.FromSeconds(60)))
+            throw new TimeoutException("the test never released the chunk gate");
         if (ChunkFailures > 0) { ChunkFailures--; throw new IOException("storage hiccup (scripted)"); }
         bool cancel = CancelAtChunk1 && request.Chunk == 1;
         return new ChunkResult
@@ -197,7 +198,7 @@ public class PipelineOrchestrationTests
     /// <summary>
     /// A train request raised to a run in its last moments, whose event the completing instance never sees (lost here by
     /// the client), is not answered "queued" and forgotten: the instance completes without training again, so the request
-    /// starts a run of its own. (If the page polls too late to catch the run finishing, the request starts a run anyway.)
+    /// starts a run of its own. The run's last wait is 5 s here, so the test's polling surely finds it there.
     /// </summary>
     [Fact]
     public async Task A_train_request_lost_to_a_run_completing_starts_a_run_of_its_own()
@@ -205,7 +206,9 @@ public class PipelineOrchestrationTests
         var steps = new ScriptedActivities { ChunksToDone = 1 };
         var host = await InMemoryTaskHub.StartAsync(steps);
         await using var _ = host;
-        var control = new TrainingControl(new FaultyClient(host.Client, eventsLost: 1), new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"), Fast));
+        var faulty = new FaultyClient(host.Client, eventsLost: 1);
+        var control = new TrainingControl(faulty, new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"),
+            Fast with { FollowUpWait = TimeSpan.FromSeconds(5) }));
         Assert.True(await control.SignalAsync("cats", new RunSignal(RunSignal.HttpReason), waitForQuiet: false));
         // The run's status is final while it waits its last second for signals (or, on a slow machine, it has completed).
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
@@ -213,6 +216,7 @@ public class PipelineOrchestrationTests
                    && !instance.IsCompleted && instance.ReadCustomStatusAs<TrainingStatus>()?.State != "published")
                 await Task.Delay(20, timeout.Token);
         Assert.True(await control.SignalAsync("cats", new RunSignal(RunSignal.HttpReason), waitForQuiet: false), "the lost request should start a run");
+        Assert.Equal(1, faulty.EventsLost); // the request did reach the finishing run, and was lost there
         await FinishedAsync(host, "cats");
         Assert.Equal(2, steps.Count("Ingest"));
     }
@@ -233,15 +237,24 @@ public class PipelineOrchestrationTests
     [Fact]
     public async Task Uploads_that_go_on_without_signals_keep_the_run_waiting_until_the_blobs_are_quiet()
     {
-        // The trigger lags: one signal, but blobs keep landing for a while (NewestDrop says so).
-        var uploadsEnd = DateTimeOffset.UtcNow.AddSeconds(2);
-        var steps = new ScriptedActivities { ChunksToDone = 1, Newest = () => DateTimeOffset.UtcNow < uploadsEnd ? DateTimeOffset.UtcNow : uploadsEnd };
+        // The trigger lags: one signal, but blobs keep landing (NewestDrop says a blob landed just now, twice), then stop.
+        var landed = new List<DateTimeOffset>();
+        DateTimeOffset? NewestBlob()
+        {
+            lock (landed)
+            {
+                if (landed.Count < 2) landed.Add(DateTimeOffset.UtcNow);
+                return landed[^1];
+            }
+        }
+        var steps = new ScriptedActivities { ChunksToDone = 1, Newest = NewestBlob };
         var (host, control) = await StartAsync(steps);
         await using var _ = host;
         await control.SignalAsync("cats", new RunSignal("dropped 0"), waitForQuiet: true);
         await FinishedAsync(host, "cats");
-        Assert.True(steps.Count("NewestDrop") >= 2, string.Join("; ", steps.Calls));
-        Assert.True(steps.IngestedAt >= uploadsEnd + Fast.QuietPeriod - TimeSpan.FromMilliseconds(100), $"ingested at {steps.IngestedAt:O}, uploads ended {uploadsEnd:O}");
+        Assert.True(steps.Count("NewestDrop") >= 3, string.Join("; ", steps.Calls)); // looked again after each landing
+        // Never before the last blob has been quiet for the quiet period (a slower machine only makes it later).
+        Assert.True(steps.IngestedAt >= landed[^1] + Fast.QuietPeriod - TimeSpan.FromMilliseconds(100), $"ingested at {steps.IngestedAt:O}, last blob {landed[^1]:O}");
         Assert.Equal(1, steps.Count("Ingest"));
         Assert.Equal(1, steps.Count("Publish"));
     }
@@ -414,6 +427,9 @@ public sealed class FaultyClient(DurableTaskClient inner, int startFailures = 0,
         Interlocked.Decrement(ref startsToFail) >= 0
             ? throw new InvalidOperationException("the task hub could not be reached")
             : inner.ScheduleNewOrchestrationInstanceAsync(orchestratorName, input, options, cancellation);
+
+    /// <summary>Events raised and dropped so far.</summary>
+    public int EventsLost => Math.Min(eventsLost, eventsLost - Volatile.Read(ref eventsToLose));
 
     public override Task RaiseEventAsync(string instanceId, string eventName, object? eventPayload = null, CancellationToken cancellation = default) =>
         Interlocked.Decrement(ref eventsToLose) >= 0 ? Task.CompletedTask : inner.RaiseEventAsync(instanceId, eventName, eventPayload, cancellation);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using ImageGen.Cli.Hosting;
 using ImageGen.Core.Checkpoints;
@@ -44,16 +43,13 @@ public class PipelineShutdownTests
             string runFolder = progressBlob[..(progressBlob.LastIndexOf('/') + 1)];
             string runId = runFolder.TrimEnd('/').Split('/')[^1];
 
-            var clock = Stopwatch.StartNew();
             await host.DisposeAsync();
             var checkpoint = runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, runId));
             var header = await Drops.WaitForAsync(async () => await checkpoint.ExistsAsync()
                 ? Checkpoint.Read((await checkpoint.DownloadContentAsync()).Value.Content.ToStream(), new HashSet<string>()).header : null,
                 TimeSpan.FromSeconds(60), "the checkpoint of the stopped chunk");
-            var stoppedIn = clock.Elapsed;
 
             Assert.InRange(header.Step, 20, 9_999); // saved where it stopped, not at the chunk's end
-            Assert.True(stoppedIn < TimeSpan.FromSeconds(60), $"the chunk took {stoppedIn.TotalSeconds:0}s to stop");
             Assert.False(await runs.GetBlobClient(StorageLayout.RunChunk(dataset, runId, 0)).ExistsAsync(),
                 "the stopped chunk wrote a finished-chunk record; it must run again from its checkpoint");
         }

@@ -18,8 +18,6 @@ public static class DatasetPipeline
     public const string Name = "DatasetPipeline";
     /// <summary>Raised by the blob trigger and by HTTP train requests while the instance is running.</summary>
     public const string RunRequested = "run-requested";
-    /// <summary>How long a finished run waits for a last signal before it completes.</summary>
-    public static readonly TimeSpan FollowUpWait = TimeSpan.FromSeconds(1);
     /// <summary>Margin between storage's clock (blob times) and the orchestration's, erring towards one run too many.</summary>
     public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(5);
 
@@ -164,7 +162,7 @@ public static class DatasetPipeline
         context.SetCustomStatus(status);
         string? optionsJson = null;
         bool followUp = false, asked = false;
-        while (await NextSignalAsync(context, followUp ? TimeSpan.Zero : FollowUpWait) is { } signal)
+        while (await NextSignalAsync(context, followUp ? TimeSpan.Zero : input.Settings.FollowUpWait) is { } signal)
         {
             followUp = true;
             asked |= signal.Asked;

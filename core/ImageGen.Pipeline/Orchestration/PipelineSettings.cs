@@ -10,6 +10,8 @@ public sealed record PipelineSettings
 {
     /// <summary>Uploads must be quiet this long before a run ingests.</summary>
     public TimeSpan QuietPeriod { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long a finished run waits for a last signal before it completes.</summary>
+    public TimeSpan FollowUpWait { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>One training activity trains at most this many steps...</summary>
     public int ChunkSteps { get; init; } = 500;
     /// <summary>...or this long, whichever comes first: a recycled worker loses at most one chunk.</summary>
@@ -28,6 +30,7 @@ public sealed record PipelineSettings
     public void Validate()
     {
         if (QuietPeriod < TimeSpan.Zero || QuietPeriod > TimeSpan.FromDays(1)) throw new ArgumentException($"quiet period {QuietPeriod} is outside 0..1 day");
+        if (FollowUpWait <= TimeSpan.Zero || FollowUpWait > TimeSpan.FromMinutes(1)) throw new ArgumentException($"follow-up wait {FollowUpWait} is outside (0, 1 minute]");
         if (ChunkSteps < 1) throw new ArgumentException($"chunk steps {ChunkSteps} must be at least 1");
         if (ChunkTime <= TimeSpan.Zero) throw new ArgumentException($"chunk time {ChunkTime} must be positive");
         if (ChunksPerGeneration < 1) throw new ArgumentException($"chunks per generation {ChunksPerGeneration} must be at least 1");

@@ -60,13 +60,13 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
 
     /// <summary>
     /// Whether the instance, finishing its run when the signal was raised (its status already final), completed rather
-    /// than continued as new. It does one or the other within the orchestration's last wait (FollowUpWait), so it is
+    /// than continued as new. It does one or the other within the orchestration's last wait (PipelineSettings.FollowUpWait), so it is
     /// watched until it has; the cap only bounds a stalled task hub. A run not yet finished (ingesting, training, or a
     /// new run waiting) keeps the signal buffered, so nothing is watched then.
     /// </summary>
     private async Task<bool> CompletedWithoutAsync(string dataset, CancellationToken cancellationToken)
     {
-        var stalledAfter = DateTimeOffset.UtcNow + 30 * DatasetPipeline.FollowUpWait;
+        var stalledAfter = DateTimeOffset.UtcNow + 30 * settings.FollowUpWait;
         while (true)
         {
             var (instance, status) = await ReadStatusAsync(dataset, cancellationToken);
