@@ -8,13 +8,7 @@ namespace ImageGen.Tests;
 [Collection(TrainedRunsCollection.Name)]
 public class CliTests(TrainedRuns runs)
 {
-    private static (int code, string output, string error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CliApp.RunAsync(args, output, error).GetAwaiter().GetResult();
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int code, string output, string error) Run(params string[] args) => TestImages.RunCli(args);
 
     [Fact]
     public void Export_writes_an_onnx_model_that_onnx_runtime_loads_and_refuses_a_missing_checkpoint()

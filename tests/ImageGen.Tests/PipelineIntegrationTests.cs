@@ -663,9 +663,8 @@ public class DropCommandTests(AzuriteFixture azurite) : IClassFixture<AzuriteFix
 {
     private static (int code, string output) Drop(params string[] args)
     {
-        var output = new StringWriter();
-        int code = ImageGen.Cli.CliApp.RunAsync(["drop", .. args], output, output).GetAwaiter().GetResult();
-        return (code, output.ToString());
+        var (code, output, error) = TestImages.RunCli(["drop", .. args]);
+        return (code, output + error);
     }
 
     [Fact]

@@ -261,13 +261,7 @@ public class PublishGateTests(GateFixture fixture) : IClassFixture<GateFixture>
     {
         const string dataset = "cli-publish";
         string storage = fixture.Azurite.ConnectionString;
-        static (int code, string output, string error) Run(params string[] args)
-        {
-            var output = new StringWriter();
-            var error = new StringWriter();
-            int code = Cli.CliApp.RunAsync(args, output, error).GetAwaiter().GetResult();
-            return (code, output.ToString(), error.ToString());
-        }
+        static (int code, string output, string error) Run(params string[] args) => TestImages.RunCli(args);
         var (code, output, error) = Run("publish", "--checkpoint", fixture.Early, "--dataset", dataset, "--version", "v0001", "--storage", storage);
         Assert.True(code == 0, error);
         Assert.Contains("latest.json now names v0001", output);

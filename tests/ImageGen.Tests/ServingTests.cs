@@ -470,20 +470,18 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     public void Overhead_bench_compares_the_served_grid_with_the_bare_one_and_refuses_a_different_checkpoint()
     {
         string url = http.BaseAddress!.ToString();
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = ImageGen.Cli.CliApp.RunAsync(["bench", "overhead", "--url", url, "--dataset", ServingFixture.Gan, "--checkpoint", runs.Gan.CheckpointPath,
-            "--count", "4", "--rounds", "2", "--block", "2", "--warmup", "1"], output, error).GetAwaiter().GetResult();
-        Assert.True(code == 0, error.ToString());
-        Assert.Contains("through HTTP ms:", output.ToString());
-        Assert.Contains("server timing p50 ms: queue", output.ToString());
-        Assert.Matches(@"HTTP overhead at p50: [+-]\d+\.\d%", output.ToString());
+        var (code, output, error) = TestImages.RunCli("bench", "overhead", "--url", url, "--dataset", ServingFixture.Gan, "--checkpoint", runs.Gan.CheckpointPath,
+            "--count", "4", "--rounds", "2", "--block", "2", "--warmup", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("through HTTP ms:", output);
+        Assert.Contains("server timing p50 ms: queue", output);
+        Assert.Matches(@"HTTP overhead at p50: [+-]\d+\.\d%", output);
 
         // The VAE's grid is not what the GAN dataset serves: the bench stops rather than compare different work.
-        code = ImageGen.Cli.CliApp.RunAsync(["bench", "overhead", "--url", url, "--dataset", ServingFixture.Gan, "--checkpoint", runs.Vae.CheckpointPath,
-            "--count", "4", "--rounds", "1", "--block", "1", "--warmup", "0"], output, error).GetAwaiter().GetResult();
+        (code, _, error) = TestImages.RunCli("bench", "overhead", "--url", url, "--dataset", ServingFixture.Gan, "--checkpoint", runs.Vae.CheckpointPath,
+            "--count", "4", "--rounds", "1", "--block", "1", "--warmup", "0");
         Assert.Equal(2, code);
-        Assert.Contains("differs from", error.ToString());
+        Assert.Contains("differs from", error);
     }
 
     [Fact]

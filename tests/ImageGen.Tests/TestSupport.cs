@@ -30,6 +30,18 @@ public static class TestImages
 
     public static void EnsureRuntime() => TorchRuntime.Configure(threads: 2);
 
+    /// <summary>
+    /// Runs the CLI in this process, then puts back the suite's libtorch threads, which every command sets (its
+    /// --threads, else one per core): a later test must not train with a count that depends on which test ran before.
+    /// </summary>
+    public static (int code, string output, string error) RunCli(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        try { return (ImageGen.Cli.CliApp.RunAsync(args, output, error).GetAwaiter().GetResult(), output.ToString(), error.ToString()); }
+        finally { EnsureRuntime(); }
+    }
+
     public static byte[] Encode(SKBitmap bitmap, SKEncodedImageFormat format)
     {
         using var data = bitmap.Encode(format, 90);

@@ -8,7 +8,7 @@ public class UpCommandTests
 {
     private static ProcessStartInfo UpProcess(string dataFolder, IEnumerable<string> extra)
     {
-        string cli = Path.Combine(AzuriteFixture.RepoRoot(), "tools", "ImageGen.Cli", "bin", "Release", "net10.0", "imagegen.dll");
+        string cli = Path.Combine(AppContext.BaseDirectory, "imagegen.dll"); // the CLI as this build of the tests references it
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[] { cli, "up", "--data", dataFolder, "--urls", "http://127.0.0.1:0", "--azurite-ports", "auto", "--threads", "2" }.Concat(extra))
             start.ArgumentList.Add(arg);
