@@ -418,12 +418,26 @@ public class HardeningTests
         var trainer = new RunTrainer(storage);
         var runs = storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
 
+        // imagegen.train.chunk.duration for this dataset: one per chunk that trained.
+        int chunksRecorded = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) => { if (instrument.Name == "imagegen.train.chunk.duration") l.EnableMeasurementEvents(instrument); },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags) if (tag.Key == "dataset" && Equals(tag.Value, dataset)) Interlocked.Increment(ref chunksRecorded);
+        });
+        listener.Start();
+
         var first = await trainer.TrainChunkAsync(Chunk(dataset, datasetVersion, 0, 0));
         Assert.Equal(2, first.Step);
+        Assert.Equal(1, Volatile.Read(ref chunksRecorded));
         // The attempt's checkpoint is uploaded, then it dies before its record: the record is gone.
         await runs.GetBlobClient(StorageLayout.RunChunk(dataset, "run-a", 0)).DeleteAsync();
         var again = await trainer.TrainChunkAsync(Chunk(dataset, datasetVersion, 0, 0));
         Assert.Equal(2, again.Step); // not 4: the chunk's two steps were trained once
+        Assert.Equal(1, Volatile.Read(ref chunksRecorded)); // and the redelivery trained nothing, so it is no chunk in the metrics
         var checkpoint = runs.GetBlobClient(StorageLayout.RunCheckpoint(dataset, "run-a"));
         using (var header = new MemoryStream((await checkpoint.DownloadContentAsync()).Value.Content.ToArray()))
             Assert.Equal(2, Checkpoint.Read(header, new HashSet<string>()).header.Step);

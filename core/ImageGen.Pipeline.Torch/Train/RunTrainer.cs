@@ -145,7 +145,10 @@ public sealed class RunTrainer(BlobServiceClient service)
                 Start = start.Note,
             };
             chunk = chunk with { EtaSeconds = plan.Eta(chunk.Step, chunk.ImagesPerSecond / batch, trained)?.TotalSeconds };
-            ImageGenTelemetry.RecordChunk(dataset, spec.Kind.ToString(), clock.Elapsed, (result.Steps - fromStep) * batch, chunk.Losses);
+            // The training time alone (as the status's imagesPerSecond), and only for a chunk that trained: a redelivered
+            // one that found its steps done in the checkpoint trained nothing.
+            if (result.Steps > fromStep)
+                ImageGenTelemetry.RecordChunk(dataset, spec.Kind.ToString(), TimeSpan.FromSeconds(seconds), (result.Steps - fromStep) * batch, chunk.Losses);
             await record.UploadJsonAsync(chunk, cancellationToken); // last: the chunk counts as done from here
             return chunk;
         }
