@@ -440,21 +440,60 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         Assert.Contains("immutable", pinned.Headers.CacheControl!.ToString());
     }
 
+    /// <summary>A served model's worker kept busy (a job that waits) until disposed, so requests queue behind it.</summary>
+    private sealed class HeldQueue(SampleService service, ManualResetEventSlim release, Task<bool> blocker) : IDisposable
+    {
+        public bool StillHeld => !blocker.IsCompleted;
+
+        public async Task WaitForPixelsInFlightAsync(long pixels)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (service.PixelsInFlight.InUse < pixels) await Task.Delay(10, timeout.Token);
+        }
+
+        public void Dispose()
+        {
+            release.Set();
+            Assert.True(blocker.Wait(TimeSpan.FromSeconds(60)) && blocker.Result);
+            release.Dispose();
+        }
+    }
+
+    /// <summary>Holds the dataset's latest (v0001) model busy; returns once its worker is inside the holding job.</summary>
+    private static async Task<HeldQueue> HoldQueueAsync(WebApplication app, string dataset)
+    {
+        var service = app.Services.GetRequiredService<SampleService>();
+        var release = new ManualResetEventSlim();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var lease = await service.Cache.AcquireAsync(dataset, "v0001", CancellationToken.None);
+        var blocker = lease.Model.Queue.RunAsync(() => { started.SetResult(); return release.Wait(TimeSpan.FromSeconds(60)); });
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return new HeldQueue(service, release, blocker);
+    }
+
     [Fact]
     public async Task Concurrent_requests_are_batched_into_fewer_forward_passes_with_the_same_images()
     {
         var (batchedApp, batched) = await serving.StartHostAsync(new ServeOptions { BatchWindow = TimeSpan.FromMilliseconds(50) });
         await using var _ = batchedApp;
+        Assert.Equal(HttpStatusCode.OK, (await batched.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seed=1")).StatusCode); // loaded: one pass
         // Every fourth request is enlarged 2x: it shares the forward pass and converts its own rows.
         static int ScaleOf(int i) => i % 4 == 3 ? 2 : 1;
-        var requests = Enumerable.Range(0, 16).Select(i => batched.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seed={i * 10}&count=2&scale={ScaleOf(i)}")).ToArray();
+        Task<HttpResponseMessage>[] requests;
+        // The model is held busy until all 16 wait in its queue, so they meet there whatever the machine's speed.
+        using (var held = await HoldQueueAsync(batchedApp, ServingFixture.Gan))
+        {
+            requests = Enumerable.Range(0, 16).Select(i => batched.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?seed={i * 10}&count=2&scale={ScaleOf(i)}")).ToArray();
+            long pixels = Enumerable.Range(0, 16).Sum(i => 2L * (32 * ScaleOf(i)) * (32 * ScaleOf(i)));
+            await held.WaitForPixelsInFlightAsync(pixels);
+        }
         var responses = await Task.WhenAll(requests);
         var bodies = await Task.WhenAll(responses.Select(r => r.Content.ReadAsByteArrayAsync()));
         Assert.Contains(responses, r => r.Headers.GetValues("Server-Timing").Single() is var t && !t.Contains("batch of 1\""));
         var health = await Json(await batched.GetAsync("/api/serve/status"));
         var model = health.GetProperty("models").EnumerateArray().Single();
-        Assert.Equal(16, model.GetProperty("requests").GetInt64());
-        Assert.True(model.GetProperty("forwardPasses").GetInt64() < 16, $"forward passes: {model.GetProperty("forwardPasses")}");
+        Assert.Equal(1 + 1 + 16, model.GetProperty("requests").GetInt64()); // the first, the hold, the 16
+        Assert.True(model.GetProperty("forwardPasses").GetInt64() - 1 < 16, $"forward passes: {model.GetProperty("forwardPasses")}");
         using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
         foreach (int i in new[] { 0, 3, 5, 10, 15 })
         {
@@ -546,11 +585,18 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
             foreach (var tag in tags) if (tag is { Key: "dataset", Value: ServingFixture.Gan }) Interlocked.Add(ref throttled, value);
         });
         listener.Start();
-        var responses = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => small.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=256")));
-        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.TooManyRequests);
-        Assert.Equal(responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests), Interlocked.Read(ref throttled));
-        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.OK);
-        Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.TooManyRequests));
+        // The model is held busy: one request fits its queue (MaxQueuedRequests 1), the other three are turned away at once.
+        Task<HttpResponseMessage>[] requests;
+        using (var held = await HoldQueueAsync(smallApp, ServingFixture.Gan))
+        {
+            requests = Enumerable.Range(0, 4).Select(_ => small.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=256")).ToArray();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (requests.Count(r => r.IsCompleted) < 3) await Task.Delay(20, timeout.Token);
+        }
+        var responses = await Task.WhenAll(requests);
+        Assert.Equal(3, responses.Count(r => r.StatusCode == HttpStatusCode.TooManyRequests));
+        Assert.Equal(3, Interlocked.Read(ref throttled));
+        Assert.Equal(1, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
         Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
     }
 
@@ -560,11 +606,6 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
         var (app, client) = await serving.StartHostAsync(new ServeOptions());
         await using var _ = app;
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=1&seed=1")).StatusCode);
-        var service = app.Services.GetRequiredService<SampleService>();
-        using var hold = new ManualResetEventSlim();
-        Task<bool> blocker;
-        using (var lease = await service.Cache.AcquireAsync(ServingFixture.Gan, "v0001", CancellationToken.None))
-            blocker = lease.Model.Queue.RunAsync(() => hold.Wait(TimeSpan.FromSeconds(60)));
         var statuses = new System.Collections.Concurrent.ConcurrentQueue<int>();
         using var listener = new System.Diagnostics.Metrics.MeterListener
         {
@@ -582,7 +623,7 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
             if (samples && status is { } s) statuses.Enqueue(s);
         });
         listener.Start();
-        try
+        using (var held = await HoldQueueAsync(app, ServingFixture.Gan))
         {
             using var gone = new CancellationTokenSource();
             var pending = client.GetAsync($"/api/datasets/{ServingFixture.Gan}/samples?count=4&seed=2", gone.Token);
@@ -594,10 +635,8 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
             for (int i = 0; i < 600 && statuses.IsEmpty; i++) await Task.Delay(50);
             Assert.Equal([ImageGenTelemetry.ClientClosedRequest], statuses);
             Assert.Equal(0, await InFlight());
-            Assert.False(blocker.IsCompleted); // given back while the model was still busy
+            Assert.True(held.StillHeld); // given back while the model was still busy
         }
-        finally { hold.Set(); }
-        Assert.True(await blocker);
     }
 
     [Fact]
