@@ -425,11 +425,16 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         // The drop starts a run of its own: a short one, waited for below, so that no training outlives this test.
         // (The host runs one activity at a time: a run left going would slow every later test behind it.)
-        await Drops.UploadOptionsAsync(Storage, "checked", ", \"maxSteps\": 2");
+        await Drops.UploadOptionsAsync(Storage, "checked", ", \"maxSteps\": 2, \"augment\": \"translation\"");
         await Drops.UploadImagesAsync(Storage, "checked", 0, 2);
         var bad = await fixture.Http.PostAsync("/api/datasets/checked/train", JsonContent("{\"batchSize\": 0}"));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("batchSize '0' is not an integer in 1..4096", JsonDocument.Parse(await bad.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+        // Valid alone, not over the dataset's imagegen.json (augmentation is a GAN's): refused now, naming both.
+        var clash = await fixture.Http.PostAsync("/api/datasets/checked/train", JsonContent("{\"model\": \"vae\"}"));
+        Assert.Equal(HttpStatusCode.BadRequest, clash.StatusCode);
+        Assert.StartsWith("training-images/checked/imagegen.json with the train request's options over it: augment translation: augmentation feeds a GAN's discriminator",
+            JsonDocument.Parse(await clash.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await fixture.Http.GetAsync("/api/datasets/..%2F..%2Fetc/training")).StatusCode);
         await WaitForStateAsync("checked", state: null);
     }

@@ -49,7 +49,14 @@ public sealed class DatasetIngestor(BlobServiceClient service, DecodeLimits? dec
             foreach (var (key, value) in TrainSettings.ParseJsonObject(fileJson, optionsBlob)) values[key] = value;
         if (requestOptionsJson is not null)
             foreach (var (key, value) in TrainSettings.ParseJsonObject(requestOptionsJson, "the train request's options")) values[key] = value;
-        return TrainSettings.FromValues(values, values.Count == 0 ? "defaults" : optionsBlob, limits);
+        string source = (fileJson, requestOptionsJson) switch
+        {
+            (null, null) => "defaults",
+            (_, null) => optionsBlob,
+            (null, _) => "the train request's options",
+            _ => $"{optionsBlob} with the train request's options over it",
+        };
+        return TrainSettings.FromValues(values, source, limits);
     }
 
     public async Task<DateTimeOffset?> NewestDropAsync(string dataset, CancellationToken cancellationToken = default)
