@@ -24,34 +24,42 @@ public static class ContrastiveTraining
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be at least 1");
         torch.manual_seed(seed);
         var model = new FeatureClassifier(data.Channels, data.ImageSize, ProjectionSize);
-        using var optimizer = torch.optim.Adam(model.parameters(), 1e-3);
-        using var random = new torch.Generator((ulong)seed);
-        int batch = Math.Min(128, data.Count);
-        model.train();
-        double lossSum = 0;
-        for (int step = 1; step <= steps; step++)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            using var scope = torch.NewDisposeScope();
-            var images = data.Batch(torch.randperm(data.Count, generator: random)[..batch]);
-            var views = torch.cat([Augment(images, random), Augment(images, random)]);
-            var z = F.normalize(model.forward(views), dim: 1);
-            // Each view's positive is the other view of its image; every other view in the batch is a negative.
-            var logits = z.matmul(z.t()).div_(Temperature).masked_fill(torch.eye(2 * batch, dtype: ScalarType.Bool), -1e9);
-            var targets = torch.cat([torch.arange(batch, 2 * batch), torch.arange(0, batch)]);
-            var loss = F.cross_entropy(logits, targets);
-            optimizer.zero_grad();
-            loss.backward();
-            optimizer.step();
-            lossSum += loss.item<float>();
-            if (step % 100 == 0 || step == steps)
+            using var optimizer = torch.optim.Adam(model.parameters(), 1e-3);
+            using var random = new torch.Generator((ulong)seed);
+            int batch = Math.Min(128, data.Count);
+            model.train();
+            double lossSum = 0;
+            for (int step = 1; step <= steps; step++)
             {
-                progress?.Report($"self-supervised features: step {step}/{steps}, mean loss {lossSum / (step % 100 == 0 ? 100 : step % 100):0.000}");
-                lossSum = 0;
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = torch.NewDisposeScope();
+                var images = data.Batch(torch.randperm(data.Count, generator: random)[..batch]);
+                var views = torch.cat([Augment(images, random), Augment(images, random)]);
+                var z = F.normalize(model.forward(views), dim: 1);
+                // Each view's positive is the other view of its image; every other view in the batch is a negative.
+                var logits = z.matmul(z.t()).div_(Temperature).masked_fill(torch.eye(2 * batch, dtype: ScalarType.Bool), -1e9);
+                var targets = torch.cat([torch.arange(batch, 2 * batch), torch.arange(0, batch)]);
+                var loss = F.cross_entropy(logits, targets);
+                optimizer.zero_grad();
+                loss.backward();
+                optimizer.step();
+                lossSum += loss.item<float>();
+                if (step % 100 == 0 || step == steps)
+                {
+                    progress?.Report($"self-supervised features: step {step}/{steps}, mean loss {lossSum / (step % 100 == 0 ? 100 : step % 100):0.000}");
+                    lossSum = 0;
+                }
             }
+            model.eval();
+            return model;
         }
-        model.eval();
-        return model;
+        catch
+        {
+            model.Dispose(); // cancelled or failed: the network's native memory goes now, not at a finalizer
+            throw;
+        }
     }
 
     /// <summary>

@@ -51,34 +51,42 @@ public sealed class FeatureExtractor : IDisposable
         int classes = (int)trainLabels.max().item<long>() + 1;
         torch.manual_seed(seed);
         var model = new FeatureClassifier(train.Channels, train.ImageSize, classes);
-        using var optimizer = torch.optim.Adam(model.parameters(), 1e-3);
-        using var order = new torch.Generator((ulong)seed);
-        const int batch = 128;
-        model.train();
-        for (int epoch = 1; epoch <= epochs; epoch++)
+        try
         {
-            using var permutation = torch.randperm(train.Count, generator: order);
-            double lossSum = 0;
-            int steps = train.Count / batch;
-            for (int i = 0; i < steps; i++)
+            using var optimizer = torch.optim.Adam(model.parameters(), 1e-3);
+            using var order = new torch.Generator((ulong)seed);
+            const int batch = 128;
+            model.train();
+            for (int epoch = 1; epoch <= epochs; epoch++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var scope = torch.NewDisposeScope();
-                var indices = permutation[(i * batch)..((i + 1) * batch)];
-                optimizer.zero_grad();
-                var loss = F.cross_entropy(model.forward(train.Batch(indices)), trainLabels[indices]);
-                loss.backward();
-                optimizer.step();
-                lossSum += loss.item<float>();
+                using var permutation = torch.randperm(train.Count, generator: order);
+                double lossSum = 0;
+                int steps = train.Count / batch;
+                for (int i = 0; i < steps; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    using var scope = torch.NewDisposeScope();
+                    var indices = permutation[(i * batch)..((i + 1) * batch)];
+                    optimizer.zero_grad();
+                    var loss = F.cross_entropy(model.forward(train.Batch(indices)), trainLabels[indices]);
+                    loss.backward();
+                    optimizer.step();
+                    lossSum += loss.item<float>();
+                }
+                progress?.Report($"extractor epoch {epoch}/{epochs}: mean loss {lossSum / Math.Max(1, steps):0.0000}");
             }
-            progress?.Report($"extractor epoch {epoch}/{epochs}: mean loss {lossSum / Math.Max(1, steps):0.0000}");
+            model.eval();
+            return new FeatureExtractor(new ExtractorInfo
+            {
+                ImageSize = train.ImageSize, Channels = train.Channels, Classes = classes, TrainImages = train.Count, Epochs = epochs,
+                Dataset = train.Description, TestAccuracy = AccuracyOf(model, test, testLabels),
+            }, model);
         }
-        model.eval();
-        return new FeatureExtractor(new ExtractorInfo
+        catch
         {
-            ImageSize = train.ImageSize, Channels = train.Channels, Classes = classes, TrainImages = train.Count, Epochs = epochs,
-            Dataset = train.Description, TestAccuracy = AccuracyOf(model, test, testLabels),
-        }, model);
+            model.Dispose(); // cancelled or failed: the network's native memory goes now, not at a finalizer
+            throw;
+        }
     }
 
     /// <summary>A self-supervised extractor learned from the images alone (no labels), for unlabeled user drops.</summary>
@@ -160,7 +168,12 @@ public sealed class FeatureExtractor : IDisposable
         var info = JsonSerializer.Deserialize<ExtractorInfo>(reader.ReadString(), Json.Options)
                    ?? throw new InvalidDataException($"'{path}' has no extractor header");
         var model = new FeatureClassifier(info.Channels, info.ImageSize, info.Classes);
-        model.load(reader);
+        try { model.load(reader); }
+        catch
+        {
+            model.Dispose(); // a file cut short or of another shape: no network left to a finalizer
+            throw;
+        }
         model.eval();
         return new FeatureExtractor(info with { Id = id }, model);
     }

@@ -46,27 +46,36 @@ public sealed class QualityReference : IDisposable
         int maxReference = DefaultMaxReference, int seed = 0, ImageTensorDataset? unseen = null)
     {
         var trainingFeatures = extractor.Extract(training);
-        Tensor reference;
-        UnseenBaseline? baseline = null;
-        if (unseen is not null)
+        Tensor? reference = null;
+        try
         {
-            using var unseenFeatures = extractor.Extract(unseen);
-            baseline = UnseenBaseline.Of(trainingFeatures, unseenFeatures);
+            UnseenBaseline? baseline = null;
+            if (unseen is not null)
+            {
+                using var unseenFeatures = extractor.Extract(unseen);
+                baseline = UnseenBaseline.Of(trainingFeatures, unseenFeatures);
+            }
+            if (heldOut is not null)
+            {
+                using var all = extractor.Extract(heldOut);
+                reference = all[..Math.Min(maxReference, heldOut.Count)].clone();
+                baseline ??= UnseenBaseline.Of(trainingFeatures, reference);
+            }
+            else
+            {
+                using var random = new torch.Generator((ulong)seed);
+                using var order = torch.randperm(training.Count, generator: random);
+                using var picked = order[..Math.Min(maxReference, training.Count)];
+                reference = trainingFeatures.index_select(0, picked);
+            }
+            return new QualityReference(extractor.Info.Id, trainingFeatures, reference, baseline);
         }
-        if (heldOut is not null)
+        catch
         {
-            using var all = extractor.Extract(heldOut);
-            reference = all[..Math.Min(maxReference, heldOut.Count)].clone();
-            baseline ??= UnseenBaseline.Of(trainingFeatures, reference);
+            trainingFeatures.Dispose();
+            reference?.Dispose();
+            throw;
         }
-        else
-        {
-            using var random = new torch.Generator((ulong)seed);
-            using var order = torch.randperm(training.Count, generator: random);
-            using var picked = order[..Math.Min(maxReference, training.Count)];
-            reference = trainingFeatures.index_select(0, picked);
-        }
-        return new QualityReference(extractor.Info.Id, trainingFeatures, reference, baseline);
     }
 
     public void Save(string path)

@@ -41,15 +41,17 @@ public static class QualityScoring
     public static Tensor GeneratedFeatures(ImageSampler sampler, FeatureExtractor extractor, int count, CancellationToken cancellationToken = default)
     {
         var parts = new List<Tensor>();
-        for (int start = 0; start < count; start += 500)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            using var images = sampler.Generate(Seeds.Range(QualityScores.FirstSeed + start, Math.Min(500, count - start)));
-            parts.Add(extractor.Extract(images));
+            for (int start = 0; start < count; start += 500)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var images = sampler.Generate(Seeds.Range(QualityScores.FirstSeed + start, Math.Min(500, count - start)));
+                parts.Add(extractor.Extract(images));
+            }
+            return torch.cat(parts, 0);
         }
-        var all = torch.cat(parts, 0);
-        foreach (var p in parts) p.Dispose();
-        return all;
+        finally { foreach (var p in parts) p.Dispose(); } // also when cancelled part-way
     }
 
 }
