@@ -412,7 +412,11 @@ public class ModelVariantTests(TrainedRuns runs)
             Data = runs.Data, Spec = spec, RunFolder = folder.File("refused"),
             Options = new TrainOptions { MaxSteps = 1, BatchSize = 8, Seed = 1, Conditional = true },
         }));
-        Assert.Contains("sub-folder", e.Message);
+        Assert.Contains("sub-folder (2 to 1,000 of them, every image in one), or name them in labels.json", e.Message);
+        // Past 1,000 folders the folders are no classes: said as this limit, not left to look like no folders at all.
+        var many = Enumerable.Range(0, 1001).Select(i => $"c{i}/a.png").ToList();
+        Assert.Null(DatasetClasses.FromPaths(many));
+        Assert.NotNull(DatasetClasses.FromPaths(many[..1000]));
         var plain = Trainer.Run(new TrainRequest
         {
             Data = runs.Labelled, Spec = spec, RunFolder = folder.File("plain"),

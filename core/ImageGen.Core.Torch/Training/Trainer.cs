@@ -265,7 +265,7 @@ public static class Trainer
     {
         int classes = data.ClassNames.Count;
         if (options.Conditional == true && classes == 0)
-            throw new ArgumentException("conditional is true but the data has no classes: put each class's images in its own sub-folder (at least two)");
+            throw new ArgumentException($"conditional is true but the data has no classes: put each class's images in its own sub-folder (2 to {DatasetClasses.MaxClasses:N0} of them, every image in one), or name them in {DatasetClasses.LabelsJson}");
         int modelClasses = options.Conditional == false ? 0 : classes;
         return spec with { Classes = modelClasses, ConditionalEncoder = ModelFamily.For(spec.Kind).HasEncoder && modelClasses > 0 };
     }
