@@ -471,6 +471,10 @@ public class PipelineIntegrationTests(PipelineHostFixture fixture) : IClassFixtu
         var againAnswer = JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement;
         Assert.Empty(againAnswer.GetProperty("accepted").EnumerateArray());
         Assert.Contains("holds a file named 'a.png' already", againAnswer.GetProperty("rejected")[0].GetProperty("reason").GetString());
+        var optionsAgain = await fixture.Http.PostAsync($"/api/datasets/{dataset}/uploads",
+            JsonContent(JsonSerializer.Serialize(new { files = new[] { File(StorageLayout.OptionsFile, Encoding.UTF8.GetBytes("{\"maxSteps\": 3}")) } })));
+        Assert.Contains("holds its imagegen.json already, and uploads never overwrite; replace it with imagegen drop --overwrite",
+            JsonDocument.Parse(await optionsAgain.Content.ReadAsStringAsync()).RootElement.GetProperty("rejected")[0].GetProperty("reason").GetString());
         var stored = Storage.GetBlobContainerClient(StorageLayout.TrainingImagesContainer).GetBlobClient($"{dataset}/a.png");
         Assert.Equal(Drops.Png(1), (await stored.DownloadContentAsync()).Value.Content.ToArray());
 
@@ -717,6 +721,9 @@ public class DropCommandTests(AzuriteFixture azurite) : IClassFixture<AzuriteFix
         // Bad arguments name what was wrong.
         Assert.Contains("--dataset 'Bad Name' is not a valid name", Drop(folder.Path, "--dataset", "Bad Name").output);
         Assert.Contains("is neither a folder nor a file", Drop(folder.File("missing"), "--dataset", "x").output);
+        var (prefixCode, prefixOutput) = Drop(folder.Path, "--dataset", "x", "--prefix", ".");
+        Assert.Equal(2, prefixCode);
+        Assert.Contains("--prefix '.' cannot lead a file's name: no part of the name may be empty or start with '.'", prefixOutput);
     }
 
     [Theory]

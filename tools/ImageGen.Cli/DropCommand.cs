@@ -20,7 +20,9 @@ public static class DropCommand
         var args = Args.Parse(CommandTree.Drop, rawArgs);
         string source = args.Positional ?? throw new UsageException("'drop' needs a folder, a .zip or a .tar.gz: imagegen drop <folder | archive> --dataset NAME");
         string dataset = StorageLayout.ValidateName(args.Required("--dataset"), "--dataset");
-        string prefix = args.String("--prefix") is { } p ? p.Trim('/') + "/" : "";
+        string prefix = args.String("--prefix") is { } p && p.Trim('/') is { Length: > 0 } folder ? folder + "/" : "";
+        if (prefix.Length > 0 && DropFiles.NameRejection(prefix + "a.png") is { } badPrefix)
+            throw new UsageException($"--prefix '{args.String("--prefix")}' cannot lead a file's name: {badPrefix}");
         var files = Collect(source);
         if (files.Count == 0) throw new UsageException($"'{source}' holds no files");
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using ImageGen.Core.Data;
 using ImageGen.Core.Models;
 using ImageGen.Core.Training;
 using ImageGen.Pipeline.Http;
@@ -155,7 +156,10 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
             }
             catch (RequestFailedException e) when (e.Status is 409 or 412)
             {
-                rejected.Add(new { name, reason = $"the dataset holds a file named '{name}' already; rename the new one" });
+                // Renaming would make an options or labels file something else: those are replaced where overwriting is asked for.
+                rejected.Add(new { name, reason = name == StorageLayout.OptionsFile || DatasetClasses.IsLabelsFile(name)
+                    ? $"the dataset holds its {name} already, and uploads never overwrite; replace it with imagegen drop --overwrite or in storage"
+                    : $"the dataset holds a file named '{name}' already; rename the new one" });
             }
         }
         return ApiResult.JsonBody(new
