@@ -212,8 +212,8 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
     public async Task A_late_answer_for_the_dataset_switched_away_from_is_not_shown()
     {
         var page = await fixture.Browser.NewPageAsync();
-        var errors = new List<string>();
-        page.PageError += (_, e) => errors.Add(e.Message);
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>(); // added to from the browser's event threads
+        page.PageError += (_, e) => errors.Enqueue(e.Message);
         await page.SetRequestInterceptionAsync(true);
         // The page's handling of race-a's models answer is over once a task queued after its body was read has run.
         await page.EvaluateExpressionOnNewDocumentAsync("""
@@ -236,33 +236,46 @@ public class ConsoleBrowserTests(BrowserFixture fixture) : IClassFixture<Browser
             string path = new Uri(e.Request.Url).AbsolutePath;
             string? json = path switch
             {
-                "/api/datasets" => """{"datasets":[{"name":"race-a","latestVersion":"v0001"},{"name":"race-b","latestVersion":"v0002"}]}""",
+                // race-b first: the page opens on the first dataset, and race-a's answer must be asked for only by the switch.
+                "/api/datasets" => """{"datasets":[{"name":"race-b","latestVersion":"v0002"},{"name":"race-a","latestVersion":"v0001"}]}""",
                 "/api/datasets/race-a/models" => """{"latestVersion":"v0001","models":[{"version":"v0001","latest":true,"steps":10,"classes":["cat","dog"]}]}""",
                 "/api/datasets/race-b/models" => """{"latestVersion":"v0002","models":[{"version":"v0002","latest":true,"steps":20}]}""",
                 _ when path.EndsWith("/training", StringComparison.Ordinal) => """{"running":false,"status":{"state":"published"}}""",
                 _ => null,
             };
-            if (path == "/api/datasets/race-a/models") await releaseRaceA.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            if (json is not null) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "application/json", Body = json });
-            else if (path.EndsWith("/samples", StringComparison.Ordinal)) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "image/png", BodyData = png });
-            else await e.Request.ContinueAsync();
+            // An event handler is async void: anything it throws would end the test process, so nothing may escape it.
+            try
+            {
+                if (path == "/api/datasets/race-a/models") await Task.WhenAny(releaseRaceA.Task, Task.Delay(TimeSpan.FromSeconds(60)));
+                if (json is not null) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "application/json", Body = json });
+                else if (path.EndsWith("/samples", StringComparison.Ordinal)) await e.Request.RespondAsync(new ResponseData { Status = HttpStatusCode.OK, ContentType = "image/png", BodyData = png });
+                else await e.Request.ContinueAsync();
+            }
+            catch (Exception failure) { errors.Enqueue($"answering {path}: {failure.Message}"); } // the page closed, or the browser went away
         };
-        await page.GoToAsync(Url + "?code=secret-key", WaitUntilNavigation.Networkidle0);
-        Assert.Equal(Url, page.Url);
-        Assert.Equal("secret-key", await page.EvaluateExpressionAsync<string>("sessionStorage.getItem('imagegen-key')"));
+        try
+        {
+            await page.GoToAsync(Url + "?code=secret-key", WaitUntilNavigation.Networkidle0);
+            Assert.Equal(Url, page.Url);
+            Assert.Equal("secret-key", await page.EvaluateExpressionAsync<string>("sessionStorage.getItem('imagegen-key')"));
 
-        await SetDatasetAsync(page, "race-a");
-        await SetDatasetAsync(page, "race-b");
-        await WaitForAsync(page, "() => !document.getElementById('latest-grid').hidden", TimeSpan.FromSeconds(10));
-        Assert.False(await page.EvaluateExpressionAsync<bool>("window.raceALanded === true"));
-        releaseRaceA.SetResult(); // race-a's answer lands now, after race-b's
-        await WaitForAsync(page, "() => window.raceALanded === true", TimeSpan.FromSeconds(30));
-        Assert.Equal(["v0002"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#versions tr')].map(r => r.cells[0].textContent)"));
-        Assert.StartsWith("race-b v0002", await page.EvaluateExpressionAsync<string>("document.getElementById('latest-grid').alt"));
-        Assert.True(await page.EvaluateExpressionAsync<bool>("document.getElementById('g-class-label').hidden"), "race-a's classes are offered for race-b");
-        Assert.StartsWith("race-b:", await TextAsync(page, "#stage"));
-        Assert.True(errors.Count == 0, string.Join("\n", errors));
-        await page.CloseAsync();
+            await SetDatasetAsync(page, "race-a");
+            await SetDatasetAsync(page, "race-b");
+            await WaitForAsync(page, "() => !document.getElementById('latest-grid').hidden", TimeSpan.FromSeconds(10));
+            Assert.False(await page.EvaluateExpressionAsync<bool>("window.raceALanded === true"));
+            releaseRaceA.SetResult(); // race-a's answer lands now, after race-b's
+            await WaitForAsync(page, "() => window.raceALanded === true", TimeSpan.FromSeconds(30));
+            Assert.Equal(["v0002"], await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#versions tr')].map(r => r.cells[0].textContent)"));
+            Assert.StartsWith("race-b v0002", await page.EvaluateExpressionAsync<string>("document.getElementById('latest-grid').alt"));
+            Assert.True(await page.EvaluateExpressionAsync<bool>("document.getElementById('g-class-label').hidden"), "race-a's classes are offered for race-b");
+            Assert.StartsWith("race-b:", await TextAsync(page, "#stage"));
+            Assert.True(errors.IsEmpty, string.Join("\n", errors));
+        }
+        finally
+        {
+            releaseRaceA.TrySetResult(); // never left holding a request
+            await page.CloseAsync();
+        }
     }
 
     [Fact]
