@@ -327,10 +327,10 @@ public class PublishGateDecisionTests
             Publish = new PublishDecision { Policy = PublishMode.IfBetter, Passed = true, Reason = "", FdAboveBest = 1.03 },
         };
         var published = new LatestPointer("v0002", DateTimeOffset.UtcNow) { Reason = LatestPointer.Published };
-        Assert.Equal(1.03, PublishGate.CarriedFdAboveBest(published, card));
-        Assert.Equal(1, PublishGate.CarriedFdAboveBest(published.MoveTo("v0002", DateTimeOffset.UtcNow, "promoted"), card));
-        Assert.Equal(1, PublishGate.CarriedFdAboveBest(published, card with { Publish = card.Publish with { FdAboveBest = null } }));
-        Assert.Equal(1, PublishGate.CarriedFdAboveBest(published, null));
+        Assert.Equal(1.03, BaselineScore.CarriedFdAboveBest(published, card));
+        Assert.Equal(1, BaselineScore.CarriedFdAboveBest(published.MoveTo("v0002", DateTimeOffset.UtcNow, "promoted"), card));
+        Assert.Equal(1, BaselineScore.CarriedFdAboveBest(published, card with { Publish = card.Publish with { FdAboveBest = null } }));
+        Assert.Equal(1, BaselineScore.CarriedFdAboveBest(published, null));
     }
 
     [Fact]

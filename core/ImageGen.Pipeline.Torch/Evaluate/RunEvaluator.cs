@@ -4,7 +4,6 @@ using ImageGen.Core.Data;
 using ImageGen.Core.Metrics;
 using ImageGen.Core.Models;
 using ImageGen.Core.Sampling;
-using ImageGen.Pipeline.Publish;
 using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Pipeline.Evaluate;
@@ -73,6 +72,6 @@ public sealed class RunEvaluator(BlobServiceClient service)
             return (null, $"latest {pointer.Version} cannot be scored: {e.Message}");
         }
         var card = await registry.ReadCardAsync(dataset, pointer.Version, cancellationToken);
-        return (new BaselineScore(pointer.Version, scores.Fd) { FdAboveBest = PublishGate.CarriedFdAboveBest(pointer, card) }, null);
+        return (new BaselineScore(pointer.Version, scores.Fd) { FdAboveBest = BaselineScore.CarriedFdAboveBest(pointer, card) }, null);
     }
 }

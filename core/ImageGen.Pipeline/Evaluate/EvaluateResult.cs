@@ -1,4 +1,5 @@
 using ImageGen.Core.Metrics;
+using ImageGen.Pipeline.Storage;
 
 namespace ImageGen.Pipeline.Evaluate;
 
@@ -25,4 +26,11 @@ public sealed record BaselineScore(string Version, double Fd)
     /// publish.fdAboveBest): 1 for a dataset's first model, one promoted or rolled back to, or one not compared.
     /// </summary>
     public double FdAboveBest { get; init; } = 1;
+
+    /// <summary>
+    /// What the next comparison carries from latest: how far it stood above the best of its line when the gate passed
+    /// it; 1 when a person put it there (promote, rollback), when it was not compared, or on a card from before this was kept.
+    /// </summary>
+    public static double CarriedFdAboveBest(LatestPointer latest, ModelCard? latestCard) =>
+        latest.Reason == LatestPointer.Published ? latestCard?.Publish?.FdAboveBest ?? 1 : 1;
 }

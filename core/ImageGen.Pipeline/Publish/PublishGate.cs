@@ -10,19 +10,13 @@ namespace ImageGen.Pipeline.Publish;
 /// near-copies of its training images more often than real images training never saw (NearCopyCheck; FD against the
 /// training images would reward a model that copies them), and then when there is no latest to beat, when the two
 /// cannot be compared, or when the run's FD is at most (1 + tolerance) times latest's FD measured in the same feature
-/// space, times how far latest already stood above the best version of its line (PublishDecision.FdAboveBest), so a
+/// space, times how far latest already stood above the best version of its line (BaselineScore.FdAboveBest, kept in the
+/// cards as PublishDecision.FdAboveBest), so a
 /// chain of runs each within the tolerance of the last cannot drift further than the tolerance from the best;
 /// otherwise the run is published as a candidate. A score that is not a finite number never passes.
 /// </summary>
 public static class PublishGate
 {
-    /// <summary>
-    /// What the next comparison carries from latest: how far it stood above the best of its line when the gate passed
-    /// it; 1 when a person put it there (promote, rollback), when it was not compared, or on a card from before this was kept.
-    /// </summary>
-    public static double CarriedFdAboveBest(LatestPointer latest, ModelCard? latestCard) =>
-        latest.Reason == LatestPointer.Published ? latestCard?.Publish?.FdAboveBest ?? 1 : 1;
-
     public static PublishDecision Decide(PublishPolicy policy, QualityScores? quality, BaselineScore? baseline, string? baselineNote, string version, string dataset)
     {
         string promote = $"promote it with POST /api/datasets/{dataset}/models/{version}/promote";
