@@ -203,12 +203,14 @@ public class MetricsTests
     public void Memorization_flags_copies_of_an_image_the_training_set_holds_twice()
     {
         TestImages.EnsureRuntime();
-        using var distinct = Gaussian(1000, 8, 1);
+        // 128 features far from the origin, as the extractor's are: a matrix-product distance from a row to itself is
+        // then rounding noise well above 0, which a fixed threshold would take for a neighbour.
+        using var distinct = Gaussian(1000, 128, 1, shift: 5.0);
         // The first 100 images appear twice (a re-upload): each one's nearest training row is its repeat, at distance 0.
         using var training = torch.cat([distinct, distinct[..100]], 0);
-        using var noise = Gaussian(100, 8, 3, scale: 0.01);
+        using var noise = Gaussian(100, 128, 3, scale: 0.01);
         using var copies = distinct[..100] + noise;
-        using var fresh = Gaussian(500, 8, 2);
+        using var fresh = Gaussian(500, 128, 2, shift: 5.0);
 
         var copier = Memorization.Of(training, copies);
         Assert.True(copier.NearCopyShare > 0.99, $"copies of repeated images: {copier}");

@@ -198,7 +198,7 @@ public class PipelineOrchestrationTests
     /// <summary>
     /// A train request raised to a run in its last moments, whose event the completing instance never sees (lost here by
     /// the client), is not answered "queued" and forgotten: the instance completes without training again, so the request
-    /// starts a run of its own. The run's last wait is 5 s here, so the test's polling surely finds it there.
+    /// starts a run of its own. The run's last wait is 10 s here, so the test's polling surely finds it there.
     /// </summary>
     [Fact]
     public async Task A_train_request_lost_to_a_run_completing_starts_a_run_of_its_own()
@@ -208,7 +208,7 @@ public class PipelineOrchestrationTests
         await using var _ = host;
         var faulty = new FaultyClient(host.Client, eventsLost: 1);
         var control = new TrainingControl(faulty, new PipelineEnvironment(new BlobServiceClient("UseDevelopmentStorage=true"),
-            Fast with { FollowUpWait = TimeSpan.FromSeconds(5) }));
+            Fast with { FollowUpWait = TimeSpan.FromSeconds(10) }));
         Assert.True(await control.SignalAsync("cats", new RunSignal(RunSignal.HttpReason), waitForQuiet: false));
         // The run's status is final while it waits its last second for signals (or, on a slow machine, it has completed).
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))

@@ -314,6 +314,10 @@ public class PublishGateDecisionTests
         Assert.True(PublishGate.Decide(policy, Fd(104.9), new BaselineScore("v0002", 104) { FdAboveBest = 1.04 }, null, "v0003", "d").Passed);
         var better = PublishGate.Decide(policy, Fd(95), new BaselineScore("v0002", 104) { FdAboveBest = 1.04 }, null, "v0003", "d");
         Assert.Equal((true, 1.0), (better.Passed, better.FdAboveBest));
+        // A run better than latest passes even where latest spent more than this run's tolerance (passed under a wider one).
+        var improving = PublishGate.Decide(policy, Fd(96), new BaselineScore("v0002", 120) { FdAboveBest = 1.4 }, null, "v0003", "d");
+        Assert.True(improving.Passed, improving.Reason);
+        Assert.Equal(1.12, improving.FdAboveBest!.Value, precision: 9);
         // An FD exactly at the tolerance passes, whatever the rounding.
         Assert.True(PublishGate.Decide(policy, Fd(10.5), new BaselineScore("v0001", 10), null, "v0002", "d").Passed);
     }

@@ -119,6 +119,28 @@ public sealed class LeanServingTests(TrainedRuns runs, ServingFixture serving) :
     }
 
     [Fact]
+    public async Task Readiness_turns_503_the_moment_a_warm_model_is_evicted_not_at_the_next_check()
+    {
+        await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);
+        const string other = "lean-other";
+        await serving.PublishAsync(other, "v0001", runs.Gan.CheckpointPath);
+        // The warmer checks at start and then not for a day, so what readiness says next is the eviction's doing alone.
+        var (app, http) = await serving.StartHostAsync(new ServeOptions
+        {
+            WarmDatasets = ServingFixture.Gan, MaxLoadedModels = 1, LatestCheckInterval = TimeSpan.FromDays(1),
+        }, libtorch: false);
+        await using var _ = app;
+        for (int i = 0; i < 600 && (await http.GetAsync("/api/health/ready")).StatusCode != HttpStatusCode.OK; i++) await Task.Delay(50);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/api/datasets/{other}/samples?seed=1")).StatusCode); // takes the only slot
+        var evicted = await http.GetAsync("/api/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, evicted.StatusCode);
+        var body = JsonDocument.Parse(await evicted.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("v0001 was evicted; warming it again", body.GetProperty("waiting").GetProperty(ServingFixture.Gan).GetString());
+        Assert.False(body.GetProperty("warm").TryGetProperty(ServingFixture.Gan, out var stillWarm), $"still warm: {stillWarm}");
+    }
+
+    [Fact]
     public async Task A_load_that_fails_after_its_callers_went_away_leaves_the_cache_and_its_failure_is_remembered()
     {
         await serving.PublishAsync(ServingFixture.Gan, "v0001", runs.Gan.CheckpointPath);

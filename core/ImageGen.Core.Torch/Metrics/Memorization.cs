@@ -16,13 +16,6 @@ public sealed record MemorizationResult(double NearCopyShare, double MedianRatio
 /// </summary>
 public static class Memorization
 {
-    /// <summary>
-    /// Two training rows closer than this share of the rows' root-mean-square length are the same image: features
-    /// of one image computed twice differ by float32 rounding (about 1e-4 of their length in a matrix-product
-    /// distance), distinct images by far more.
-    /// </summary>
-    public const double SameImageDistance = 1e-3;
-
     public static MemorizationResult Of(Tensor training, Tensor generated, double threshold = 0.5)
     {
         using var scope = torch.NewDisposeScope();
@@ -31,8 +24,7 @@ public static class Memorization
         var (distance, index) = NearestNeighbours.Nearest(g, t);
         // Only the training images that are some sample's nearest need their own nearest-neighbour distance.
         var (used, position, _) = torch.unique(index, return_inverse: true);
-        double same = SameImageDistance * t.square().sum(1).mean().sqrt().item<float>();
-        var ownNearest = NearestNeighbours.NearestBeyond(t[used], t, same);
+        var ownNearest = NearestNeighbours.NearestDistinct(t[used], t);
         // An image with no other distinct image (a drop of one image, repeated) has an infinite distance: every sample near it is a copy.
         var ratio = distance / ownNearest[position!].clamp_min(1e-12);
         double share = ratio.lt(threshold).to_type(ScalarType.Float64).mean().item<double>();

@@ -65,13 +65,13 @@ public sealed class RunEvaluator(BlobServiceClient service)
         if (other.ImageSize != spec.ImageSize || other.Channels != spec.Channels)
             return (null, $"latest {pointer.Version} makes {other.ImageSize}x{other.ImageSize}x{other.Channels} images and this run " +
                           $"{spec.ImageSize}x{spec.ImageSize}x{spec.Channels}: their scores cannot be compared");
+        var card = await registry.ReadCardAsync(dataset, pointer.Version, cancellationToken); // before the costly scoring
         QualityScores scores;
         try { scores = QualityScoring.Of(latestSampler, quality.Extractor, quality.Reference, samples, cancellationToken); }
         catch (NonFiniteSamplesException e)
         {
             return (null, $"latest {pointer.Version} cannot be scored: {e.Message}");
         }
-        var card = await registry.ReadCardAsync(dataset, pointer.Version, cancellationToken);
         return (new BaselineScore(pointer.Version, scores.Fd) { FdAboveBest = BaselineScore.CarriedFdAboveBest(pointer, card) }, null);
     }
 }

@@ -46,7 +46,9 @@ public static class TrainingEndpoints
             return (default, ApiResult.Error(new ApiError(413, $"{what} is {request.ContentLength} bytes; at most {maxBytes} are accepted", "body")));
         // The server's own limit (Kestrel's 30,000,000 bytes, in the Functions worker too) would cut an upload short of
         // MaxUploadBytes with a bare 413; this endpoint's limit is the one checked here, and named.
-        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        // Only ever raised: below the server's own limit, a chunked body past it would fail in the server before this check.
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false, MaxRequestBodySize: { } serverLimit } limit
+            && serverLimit <= maxBytes)
             limit.MaxRequestBodySize = maxBytes + 1L;
         var buffer = new MemoryStream();
         var chunk = new byte[81920];

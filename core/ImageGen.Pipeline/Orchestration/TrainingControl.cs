@@ -105,12 +105,21 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
     {
         if (!StorageLayout.IsSafeName(dataset)) return NotFound(dataset);
         if (string.IsNullOrWhiteSpace(optionsJson)) optionsJson = null;
-        // Read as the run will read them: the dataset's imagegen.json with these options laid over it, so a pair that
-        // is valid apart and not together (ema in the file, model vae asked for) is refused here, not when the run ingests.
-        try { await new DatasetIngestor(pipeline.Storage).ReadSettingsAsync(dataset, optionsJson, settings.Limits, cancellationToken); }
-        catch (OptionException e) { return ApiResult.Error(new ApiError(400, e.Message, "body", string.Join(", ", TrainSettings.JsonKeys))); }
+        else
+        {
+            try { TrainSettings.FromValues(TrainSettings.ParseJsonObject(optionsJson, "request body"), "request body", settings.Limits); }
+            catch (OptionException e) { return ApiResult.Error(new ApiError(400, e.Message, "body", string.Join(", ", TrainSettings.JsonKeys))); }
+        }
         if (!await registry.HasTrainingImagesAsync(dataset, cancellationToken))
             return ApiResult.Error(new ApiError(404, $"dataset '{dataset}' has no images; drop some under {StorageLayout.TrainingImagesContainer}/{dataset}/ first", "dataset", null));
+        // Then as the run will read them: the dataset's imagegen.json with these options laid over it, so a pair that is
+        // valid apart and not together (ema in the file, model vae asked for) is refused here, not when the run ingests;
+        // so is a stored file that no request could make valid (named as the parameter at fault).
+        try { await new DatasetIngestor(pipeline.Storage).ReadSettingsAsync(dataset, optionsJson, settings.Limits, cancellationToken); }
+        catch (OptionException e)
+        {
+            return ApiResult.Error(new ApiError(400, e.Message, optionsJson is null ? StorageLayout.OptionsFile : "body", string.Join(", ", TrainSettings.JsonKeys)));
+        }
         bool started = await SignalAsync(dataset, new RunSignal(RunSignal.HttpReason, optionsJson), waitForQuiet: false, cancellationToken);
         string statusUri = $"{baseUrl}/api/datasets/{dataset}/training";
         var body = new

@@ -43,8 +43,9 @@ public static class PublishGate
         double aboveBest = Math.Max(1, carried * ratio);
         string comparison = $"FD {quality.Fd:0.00} against latest {baseline.Version}'s {baseline.Fd:0.00} (same extractor, tolerance {100 * policy.Tolerance:0.#}%" +
                             (carried > 1 ? $", latest already {100 * (carried - 1):0.0}% above the best of its line)" : ")");
-        // Rounding must not turn an FD exactly at the tolerance into a rejection.
-        return aboveBest <= (1 + policy.Tolerance) * (1 + 1e-12)
+        // A run no worse than latest always passes (the budget may have been spent under a wider tolerance), and rounding
+        // must not turn an FD exactly at the tolerance into a rejection.
+        return ratio <= 1 || aboveBest <= (1 + policy.Tolerance) * (1 + 1e-12)
             ? decision with { FdAboveBest = aboveBest, Reason = $"{comparison}: not worse{notCopying}" }
             : decision with { FdAboveBest = aboveBest, Passed = false, Reason = $"{comparison}: worse, so kept as a candidate; {promote}" };
     }

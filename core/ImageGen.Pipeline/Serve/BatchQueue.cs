@@ -122,9 +122,12 @@ public sealed class BatchQueue : IAsyncDisposable
     private TJob Enqueue<TJob>(TJob job) where TJob : Job
     {
         job.Cancellation.ThrowIfCancellationRequested();
+        job.CancelWhileQueued(); // before the worker can see it, so Take always finds the registration to end
         if (!queue.TryAdd(job))
+        {
+            job.Take();
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
-        job.CancelWhileQueued();
+        }
         return job;
     }
 
@@ -150,6 +153,13 @@ public sealed class BatchQueue : IAsyncDisposable
             {
                 var first = carried;
                 carried = null;
+                if (first is not null && first.Cancellation.IsCancellationRequested)
+                {
+                    // Its caller left while it waited out the last pass: dropped, not computed.
+                    first.Cancel();
+                    Interlocked.Increment(ref RequestsDropped);
+                    first = null;
+                }
                 if (first is null && !TryTakeLive(Timeout.Infinite, out first)) break; // completed and empty
                 if (first is SoloJob solo)
                 {

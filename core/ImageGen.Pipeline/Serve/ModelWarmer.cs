@@ -21,7 +21,15 @@ public sealed class ModelWarmer(GeneratorCache cache, ServeOptions options) : Ba
     /// <summary>Why each dataset is not ready yet; absent once its latest version is warm.</summary>
     private readonly ConcurrentDictionary<string, string> waiting = new(StringComparer.Ordinal);
 
-    public bool Ready => datasets.All(d => !waiting.ContainsKey(d) && warmed.ContainsKey(d));
+    /// <summary>Every configured dataset's warmed version is loaded now: an eviction reads as not ready at once, not at the next check.</summary>
+    public bool Ready => datasets.All(d => WaitingFor(d) is null);
+
+    /// <summary>What the dataset waits for, or null when its latest version is warm and loaded.</summary>
+    private string? WaitingFor(string dataset) =>
+        waiting.TryGetValue(dataset, out string? reason) ? reason
+        : !warmed.TryGetValue(dataset, out string? version) ? "not checked yet"
+        : cache.IsLoaded(dataset, version) ? null
+        : $"{version} was evicted; warming it again";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -67,14 +75,15 @@ public sealed class ModelWarmer(GeneratorCache cache, ServeOptions options) : Ba
     /// <summary>200 with the warm versions, or 503 with what each dataset still waits for (and Retry-After).</summary>
     public ApiResult Readiness()
     {
+        var waitingFor = datasets.Select(d => (Dataset: d, Reason: WaitingFor(d))).Where(w => w.Reason is not null).ToDictionary(w => w.Dataset, w => w.Reason!);
+        bool ready = waitingFor.Count == 0;
         var body = new
         {
-            status = Ready ? "ready" : "warming",
-            warm = datasets.Where(warmed.ContainsKey).ToDictionary(d => d, d => warmed[d]),
-            waiting = datasets.Where(d => waiting.ContainsKey(d) || !warmed.ContainsKey(d))
-                .ToDictionary(d => d, d => waiting.GetValueOrDefault(d, "not checked yet")),
+            status = ready ? "ready" : "warming",
+            warm = datasets.Where(d => !waitingFor.ContainsKey(d)).ToDictionary(d => d, d => warmed[d]),
+            waiting = waitingFor,
         };
-        return Ready
+        return ready
             ? ApiResult.JsonBody(body)
             : ApiResult.JsonBody(body, 503) with { Headers = new Dictionary<string, string> { ["Retry-After"] = "5" } };
     }

@@ -190,6 +190,6 @@ public sealed record SampleQuery
     {
         if (Text(query, name) is not { } text) return null;
         return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= min && value <= max
-            ? value : throw Bad($"{name} '{text}' is outside [{min}, {max}]", name, $"{min}..{max}");
+            ? value : throw Bad($"{name} '{text}' is not a number in [{min}, {max}]", name, $"{min}..{max}");
     }
 }
