@@ -882,6 +882,28 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     }
 
     [Fact]
+    public async Task A_caller_that_went_away_gives_its_place_in_the_queue_limit_to_the_next()
+    {
+        using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
+        await using var queue = new BatchQueue(sampler, new ServeOptions { MaxQueuedRequests = 1 }, "test");
+        using var hold = new ManualResetEventSlim();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blocker = queue.RunAsync(() => { started.SetResult(); return hold.Wait(TimeSpan.FromSeconds(30)); });
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the worker is busy; the queue is empty
+        GeneratorInputs For(params long[] seeds) => new(LatentNoise.Draw(seeds, sampler.Spec.LatentSize), new int[seeds.Length], seeds.Length);
+        using var gone = new CancellationTokenSource();
+        var left = queue.GenerateAsync(() => For(1), 1, 1, gone.Token);
+        Assert.Throws<QueueFullException>(() => { _ = queue.GenerateAsync(() => For(2), 1); }); // the one place is taken (thrown as it is asked)
+        gone.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => left);
+        var next = queue.GenerateAsync(() => For(3), 1); // its caller left, so its place is free
+        hold.Set();
+        Assert.True(await blocker);
+        Assert.Equal(1, (await next).Pixels.Count);
+        Assert.Equal(1, queue.RequestsDropped);
+    }
+
+    [Fact]
     public async Task A_reconstruction_runs_through_the_models_queue()
     {
         using var shape = TestImages.Shape(4, 32);

@@ -34,23 +34,34 @@ public sealed class BatchQueue : IAsyncDisposable
         private const int Queued = 0, Taken = 1, Dropped = 2;
         private int state = Queued;
         private CancellationTokenRegistration registration;
+        private BatchQueue? owner;
 
         /// <summary>
-        /// A caller that goes away while its job waits is answered at once, so it gives back its pixel budget, its
-        /// model lease and its thread without waiting for the worker to reach the job; the worker then skips it.
+        /// Counts the job among its queue's waiting requests until it leaves the queue, and answers a caller that goes
+        /// away meanwhile at once: it gives back its pixel budget, its model lease, its thread and its place in the
+        /// queue's limit without waiting for the worker to reach the job, which then skips it.
         /// </summary>
-        public void CancelWhileQueued() =>
+        public void Queue(BatchQueue queue)
+        {
+            owner = queue;
             registration = Cancellation.Register(static job =>
             {
                 var j = (Job)job!;
-                if (Interlocked.CompareExchange(ref j.state, Dropped, Queued) == Queued) j.Cancel();
+                if (Interlocked.CompareExchange(ref j.state, Dropped, Queued) == Queued)
+                {
+                    Interlocked.Decrement(ref j.owner!.waiting);
+                    j.Cancel();
+                }
             }, this);
+        }
 
         /// <summary>The worker takes the job: true when its caller still waits for it (from here on it runs to the end).</summary>
         public bool Take()
         {
             registration.Dispose();
-            return Interlocked.CompareExchange(ref state, Taken, Queued) == Queued && !Cancellation.IsCancellationRequested;
+            if (Interlocked.CompareExchange(ref state, Taken, Queued) != Queued) return false; // dropped: it left the count then
+            Interlocked.Decrement(ref owner!.waiting);
+            return !Cancellation.IsCancellationRequested;
         }
     }
 
@@ -94,7 +105,8 @@ public sealed class BatchQueue : IAsyncDisposable
         this.options = options;
         this.dataset = dataset;
         // A blocking queue read by a dedicated thread: the worker wakes directly on Add, with no thread-pool hop.
-        queue = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), options.MaxQueuedRequests);
+        // Unbounded: the limit counts callers still waiting (waiting), so jobs whose callers left take no one's place.
+        queue = new BlockingCollection<Job>(new ConcurrentQueue<Job>());
         // One dedicated thread runs every tensor operation: libtorch's OpenMP team belongs to the calling thread,
         // so hopping between pool threads would start new teams and oversubscribe the cores.
         worker = new Thread(Run) { IsBackground = true, Name = "imagegen-batch" };
@@ -119,14 +131,23 @@ public sealed class BatchQueue : IAsyncDisposable
     /// <summary>Runs other work on the model (it may use its tensors) on the worker thread, alone, in queue order.</summary>
     public Task<T> RunAsync<T>(Func<T> work, CancellationToken cancellationToken = default) => Enqueue(new Solo<T>(work, cancellationToken)).Result.Task;
 
+    /// <summary>Jobs queued whose callers still wait: what MaxQueuedRequests bounds.</summary>
+    private int waiting;
+
     private TJob Enqueue<TJob>(TJob job) where TJob : Job
     {
         job.Cancellation.ThrowIfCancellationRequested();
-        job.CancelWhileQueued(); // before the worker can see it, so Take always finds the registration to end
-        if (!queue.TryAdd(job))
+        if (Interlocked.Increment(ref waiting) > options.MaxQueuedRequests)
         {
-            job.Take();
+            Interlocked.Decrement(ref waiting);
             throw new QueueFullException($"more than {options.MaxQueuedRequests} requests are waiting for this model");
+        }
+        job.Queue(this); // before the worker can see it, so Take always finds the registration to end
+        try { queue.Add(job); }
+        catch (InvalidOperationException)
+        {
+            job.Take(); // the queue is closing: the job never waited
+            throw;
         }
         return job;
     }
