@@ -463,14 +463,14 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     }
 
     /// <summary>A served model's worker kept busy (a job that waits) until disposed, so requests queue behind it.</summary>
-    private sealed class HeldQueue(SampleService service, ManualResetEventSlim release, Task<bool> blocker) : IDisposable
+    private sealed class HeldQueue(SampleService? service, ManualResetEventSlim release, Task<bool> blocker) : IDisposable
     {
         public bool StillHeld => !blocker.IsCompleted;
 
         public async Task WaitForPixelsInFlightAsync(long pixels)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (service.PixelsInFlight.InUse < pixels) await Task.Delay(10, timeout.Token);
+            while (service!.PixelsInFlight.InUse < pixels) await Task.Delay(10, timeout.Token);
         }
 
         public void Dispose()
@@ -485,10 +485,16 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     private static async Task<HeldQueue> HoldQueueAsync(WebApplication app, string dataset)
     {
         var service = app.Services.GetRequiredService<SampleService>();
+        using var lease = await service.Cache.AcquireAsync(dataset, "v0001", CancellationToken.None);
+        return await HoldAsync(lease.Model.Queue, service);
+    }
+
+    /// <summary>Holds a queue's worker busy; returns once the worker is inside the holding job, so the queue is empty.</summary>
+    private static async Task<HeldQueue> HoldAsync(BatchQueue queue, SampleService? service = null)
+    {
         var release = new ManualResetEventSlim();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var lease = await service.Cache.AcquireAsync(dataset, "v0001", CancellationToken.None);
-        var blocker = lease.Model.Queue.RunAsync(() => { started.SetResult(); return release.Wait(TimeSpan.FromSeconds(60)); });
+        var blocker = queue.RunAsync(() => { started.SetResult(); return release.Wait(TimeSpan.FromSeconds(60)); });
         await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
         return new HeldQueue(service, release, blocker);
     }
@@ -886,19 +892,17 @@ public class ServingTests(TrainedRuns runs, ServingFixture serving) : IClassFixt
     {
         using var sampler = ImageSampler.Load(runs.Gan.CheckpointPath);
         await using var queue = new BatchQueue(sampler, new ServeOptions { MaxQueuedRequests = 1 }, "test");
-        using var hold = new ManualResetEventSlim();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var blocker = queue.RunAsync(() => { started.SetResult(); return hold.Wait(TimeSpan.FromSeconds(30)); });
-        await started.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the worker is busy; the queue is empty
         GeneratorInputs For(params long[] seeds) => new(LatentNoise.Draw(seeds, sampler.Spec.LatentSize), new int[seeds.Length], seeds.Length);
-        using var gone = new CancellationTokenSource();
-        var left = queue.GenerateAsync(() => For(1), 1, 1, gone.Token);
-        Assert.Throws<QueueFullException>(() => { _ = queue.GenerateAsync(() => For(2), 1); }); // the one place is taken (thrown as it is asked)
-        gone.Cancel();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => left);
-        var next = queue.GenerateAsync(() => For(3), 1); // its caller left, so its place is free
-        hold.Set();
-        Assert.True(await blocker);
+        Task<GeneratedImages> next;
+        using (await HoldAsync(queue)) // the worker is busy; the queue is empty
+        {
+            using var gone = new CancellationTokenSource();
+            var left = queue.GenerateAsync(() => For(1), 1, 1, gone.Token);
+            Assert.Throws<QueueFullException>(() => { _ = queue.GenerateAsync(() => For(2), 1); }); // the one place is taken (thrown as it is asked)
+            gone.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => left);
+            next = queue.GenerateAsync(() => For(3), 1); // its caller left, so its place is free
+        }
         Assert.Equal(1, (await next).Pixels.Count);
         Assert.Equal(1, queue.RequestsDropped);
     }

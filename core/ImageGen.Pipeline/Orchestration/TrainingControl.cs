@@ -23,6 +23,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
     private readonly PipelineSettings settings = pipeline.Settings;
     private readonly TimeProvider clock = pipeline.Clock;
     private readonly ModelRegistry registry = new(pipeline.Storage);
+    private readonly DatasetIngestor ingestor = new(pipeline.Storage);
     private readonly BlobContainerClient runs = pipeline.Storage.GetBlobContainerClient(StorageLayout.CheckpointsContainer);
 
     public static string InstanceId(string dataset) => $"dataset-{dataset}";
@@ -115,7 +116,7 @@ public sealed class TrainingControl(DurableTaskClient client, PipelineEnvironmen
         // Then as the run will read them: the dataset's imagegen.json with these options laid over it, so a pair that is
         // valid apart and not together (ema in the file, model vae asked for) is refused here, not when the run ingests;
         // so is a stored file that no request could make valid (named as the parameter at fault).
-        try { await new DatasetIngestor(pipeline.Storage).ReadSettingsAsync(dataset, optionsJson, settings.Limits, cancellationToken); }
+        try { await ingestor.ReadSettingsAsync(dataset, optionsJson, settings.Limits, cancellationToken); }
         catch (OptionException e)
         {
             return ApiResult.Error(new ApiError(400, e.Message, optionsJson is null ? StorageLayout.OptionsFile : "body", string.Join(", ", TrainSettings.JsonKeys)));
