@@ -99,30 +99,20 @@ public sealed class QualityReference : IDisposable
         if (magic != Magic) throw new InvalidDataException($"'{path}' is not a quality reference file of format {Format}");
         string id = reader.ReadString();
         if (id != extractorId) throw new InvalidDataException($"'{path}' was computed with extractor {id}, not {extractorId}");
-        var training = Read(reader, path);
+        Tensor? training = null, reference = null;
         try
         {
-            var reference = Read(reader, path);
-            try
-            {
-                int images = reader.ReadInt32();
-                double share = reader.ReadDouble(), median = reader.ReadDouble();
-                return new QualityReference(id, training, reference, images > 0 ? new UnseenBaseline(images, share, median) : null);
-            }
-            catch
-            {
-                reference.Dispose();
-                throw;
-            }
+            training = Read(reader, path);
+            reference = Read(reader, path);
+            int images = reader.ReadInt32();
+            double share = reader.ReadDouble(), median = reader.ReadDouble();
+            return new QualityReference(id, training, reference, images > 0 ? new UnseenBaseline(images, share, median) : null);
         }
-        catch (EndOfStreamException)
+        catch (Exception e)
         {
-            training.Dispose();
-            throw new InvalidDataException($"'{path}' is cut short");
-        }
-        catch
-        {
-            training.Dispose();
+            training?.Dispose(); // what was read so far goes now, not at a finalizer
+            reference?.Dispose();
+            if (e is EndOfStreamException) throw new InvalidDataException($"'{path}' is cut short", e);
             throw;
         }
     }
