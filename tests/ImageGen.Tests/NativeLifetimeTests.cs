@@ -26,6 +26,37 @@ public class NativeLifetimeTests
     }
 
     /// <summary>
+    /// Package files reach bin/ as hard links to the NuGet cache where the file system allows (Directory.Build.props).
+    /// The two build steps that rewrite TorchSharp's files (the weaving above, and TorchSharpNativeFix's weak GLIBCXX
+    /// requirement) must replace bin's link with a new file: writing through it would rewrite the cache that every
+    /// other project on the machine restores from. Fails if either step writes in place.
+    /// </summary>
+    [Fact]
+    public void The_build_rewrites_its_own_copies_of_TorchSharp_never_the_package_cache()
+    {
+        string cache = typeof(NativeLifetimeTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "NuGetPackageRoot").Value!;
+        string version = typeof(torch).Assembly.GetName().Version!.ToString(3);
+        string package = Path.Combine(cache, "torchsharp", version);
+        Assert.True(Directory.Exists(package), $"no TorchSharp {version} in the package cache at {cache}");
+        byte[] marker = System.Text.Encoding.UTF8.GetBytes("ImageGen.HandleLifetimes");
+
+        byte[] woven = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TorchSharp.dll"));
+        Assert.True(woven.AsSpan().IndexOf(marker) >= 0, "bin's TorchSharp.dll was not woven");
+        string[] cached = Directory.GetFiles(Path.Combine(package, "lib"), "TorchSharp.dll", SearchOption.AllDirectories);
+        Assert.NotEmpty(cached);
+        foreach (string original in cached)
+            Assert.True(File.ReadAllBytes(original).AsSpan().IndexOf(marker) < 0, $"{original} in the package cache was woven");
+
+        if (!OperatingSystem.IsLinux()) return;
+        byte[] weakened = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so"));
+        byte[] shipped = File.ReadAllBytes(Path.Combine(package, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"));
+        Assert.Equal(shipped.Length, weakened.Length); // one flag changes, nothing moves
+        Assert.False(shipped.AsSpan().SequenceEqual(weakened),
+            "bin's libLibTorchSharp.so and the package cache's are the same bytes: either the build did not mark GLIBCXX_3.4.32 weak, or it marked it in the cache too");
+    }
+
+    /// <summary>
     /// Training on one thread, sample requests on two others, the bare BatchNorm counter increment on a fourth and
     /// forced collections with finalizers on a fifth, all in one process while training runs 30 steps (about 20 s here).
     /// Before the weaving step the counter alone failed 5 to 190 times in 20 s on this machine ("argument alpha must not be a floating point
