@@ -176,6 +176,29 @@ public class TrainingTests(TrainedRuns runs)
         Assert.Throws<ArgumentException>(() => new TrainOptions { EmaImages = -1 }.Validate(ModelKind.Dcgan));
         new TrainOptions { EmaImages = 0 }.Validate(ModelKind.Vae);
     }
+
+    /// <summary>
+    /// Training runs on TorchRuntime.TrainingDevice (CUDA where libtorch sees it), but its random draws are made on the CPU
+    /// and must follow the images to their device, or the first augmented step on a GPU fails with "Expected all
+    /// tensors to be on the same device". No GPU here, so libtorch's meta device (shapes only, no data) stands in for
+    /// "not the CPU": it refuses a CPU operand just as CUDA does. What reads values back (a step's losses) cannot run
+    /// on meta, nor do convolutions, so the steps themselves, the moving average and the VAE stay unchecked without a GPU.
+    /// </summary>
+    [Fact]
+    public void Augmentations_keep_their_random_draws_on_the_images_device()
+    {
+        TestImages.EnsureRuntime();
+        using var scope = torch.NewDisposeScope();
+        var images = torch.zeros([4, 3, 16, 16], device: torch.META);
+        // Colour and translation at probability 1 only: the rest (per-image choice below 1, the x-flip, cutout) use
+        // operators libtorch has no meta kernel for (where, logical_not).
+        foreach (var policy in new[] { Augmentations.Color, Augmentations.Translation, Augmentations.Color | Augmentations.Translation })
+        {
+            var augmented = DiffAugment.Apply(images, policy);
+            Assert.Equal(DeviceType.META, augmented.device_type);
+            Assert.Equal(images.shape, augmented.shape);
+        }
+    }
 }
 
 /// <summary>IProgress that reports on the calling thread (Progress&lt;T&gt; posts to the thread pool).</summary>

@@ -47,7 +47,9 @@ public static class BenchCommand
         torch.manual_seed(1);
         using var data = SyntheticShapes.Generate(Math.Max(batch * 8, 512), spec.ImageSize, spec.Channels, seed: 1);
         // The reference's recipe (bench/reference/train_step.py): no mode-seeking term, whatever the family's default.
-        using var model = Trainables.Create(spec, new TrainOptions { BatchSize = batch, ModeSeeking = 0 });
+        // On the device training uses (TorchRuntime.TrainingDevice); each step reads its losses back, so a step's time includes the GPU's work.
+        var device = TorchRuntime.TrainingDevice;
+        using var model = Trainables.Create(spec, new TrainOptions { BatchSize = batch, ModeSeeking = 0 }, device: device);
         var times = new List<double>(steps);
         long rssAt200 = 0, rssAt2000 = 0;
         var clock = new Stopwatch();
@@ -57,7 +59,7 @@ public static class BenchCommand
             using (var scope = torch.NewDisposeScope())
             {
                 long start = (long)i * batch % (data.Count - batch + 1);
-                var batchImages = data.Batch(torch.arange(start, start + batch));
+                var batchImages = data.Batch(torch.arange(start, start + batch)).to(device);
                 model.Step(batchImages, null);
             }
             if (i >= warmup) times.Add(clock.Elapsed.TotalMilliseconds);

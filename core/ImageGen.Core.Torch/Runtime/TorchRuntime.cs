@@ -69,7 +69,14 @@ public static partial class TorchRuntime
         ? $"glibc mallopt mmap_threshold={MmapThresholdBytes >> 20}MiB trim_threshold={TrimThresholdBytes >> 20}MiB top_pad={TopPadBytes >> 20}MiB arena_max={ArenaMax}"
         : "default allocator";
 
-    public static string Device => torch.cuda.is_available() ? "cuda" : "cpu";
+    /// <summary>
+    /// Where training runs: the first CUDA device when libtorch sees one (a build with TorchBackend=cuda on a machine with
+    /// an NVIDIA driver), else the CPU. Serving, evaluation and the quality metrics stay on the CPU.
+    /// </summary>
+    public static torch.Device TrainingDevice => torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+
+    /// <summary>The training device's name, for benchmark headers and run descriptions: "cuda" or "cpu".</summary>
+    public static string Device => TrainingDevice.type == DeviceType.CUDA ? "cuda" : "cpu";
 
     public static string Describe() =>
         $"TorchSharp {typeof(torch).Assembly.GetName().Version} (libtorch {TorchBackendVersion}), device {Device}, " +

@@ -30,12 +30,18 @@ public sealed class GanTrainable : ITrainable
     private readonly double modeSeeking;
     /// <summary>ADA's probability (null unless ada is on: then augmentations apply with probability 1).</summary>
     private readonly AdaptiveAugment? adaptive;
+    private readonly Device device;
 
-    public GanTrainable(ModelSpec spec, TrainOptions options)
+    /// <param name="device">Where the networks live and train; Step and Generate take tensors there.</param>
+    public GanTrainable(ModelSpec spec, TrainOptions options, Device? device = null)
     {
         this.spec = spec;
+        this.device = device ?? torch.CPU;
+        // Built on the CPU (weights drawn from torch's global RNG, as on any device), then moved before the optimizers see them.
         generator = new DcganGenerator(spec);
+        generator.to(this.device);
         discriminator = new DcganDiscriminator(spec);
+        discriminator.to(this.device);
         optG = Optimizers.Create(generator.parameters(), options, spec.Kind);
         optD = Optimizers.Create(discriminator.parameters(), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
@@ -46,6 +52,7 @@ public sealed class GanTrainable : ITrainable
         if (options.ResolvedEmaImages(spec.Kind) is > 0 and var halfLife)
         {
             generatorEma = new DcganGenerator(spec);
+            generatorEma.to(this.device);
             average = new GeneratorAverage(generator, generatorEma, halfLife);
         }
     }
@@ -61,7 +68,7 @@ public sealed class GanTrainable : ITrainable
         optD.zero_grad();
         if (spec.Classes > 0 && labels is null) throw new ArgumentException("a class-conditional GAN trains on labelled images");
         long pairs = modeSeeking > 0 ? batch / 2 : 0;
-        var noise = torch.randn(batch, spec.LatentSize);
+        var noise = torch.randn(batch, spec.LatentSize).to(device); // drawn on the CPU: the same noise on either device
         var z = noise;
         Tensor? fakeLabels = null;
         if (spec.Classes > 0)

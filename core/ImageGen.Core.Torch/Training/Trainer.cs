@@ -4,6 +4,7 @@ using ImageGen.Core.Checkpoints;
 using ImageGen.Core.Data;
 using ImageGen.Core.Imaging;
 using ImageGen.Core.Models;
+using ImageGen.Core.Runtime;
 using ImageGen.Core.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -143,7 +144,8 @@ public static class Trainer
         };
 
         torch.manual_seed(seed);
-        using var model = Trainables.Create(spec, options, data);
+        var device = TorchRuntime.TrainingDevice;
+        using var model = Trainables.Create(spec, options, data, device);
         long step = 0;
         int epochsDone = 0, startStepInEpoch = 0;
         string? warmStartedFrom = resumeFrom?.WarmStartedFrom;
@@ -174,9 +176,11 @@ public static class Trainer
         var plan = TrainingPlan.For(spec, options, data.Count);
         int batchSize = plan.BatchSize, stepsPerEpoch = plan.StepsPerEpoch, epochs = plan.Epochs;
 
-        using var fixedNoise = FixedInputs(spec, seed, options.SampleCount);
+        using var fixedInputsOnCpu = FixedInputs(spec, seed, options.SampleCount);
+        using var fixedNoise = fixedInputsOnCpu.to(device);
         using var previewIndices = torch.arange(Math.Min(options.SampleCount, data.Count));
-        using var previewInputs = data.Batch(previewIndices);
+        using var previewOnCpu = data.Batch(previewIndices);
+        using var previewInputs = previewOnCpu.to(device);
         if (resumeFrom is null) TensorImages.SaveGridPng(previewInputs, Path.Combine(samplesFolder, "real_samples.png"));
 
         var tensorboard = torch.utils.tensorboard.SummaryWriter(Path.Combine(runFolder, "tb"));
@@ -211,8 +215,8 @@ public static class Trainer
                 using (var scope = torch.NewDisposeScope())
                 {
                     var indices = permutation[(i * batchSize)..((i + 1) * batchSize)];
-                    var batch = data.Batch(indices);
-                    var scalars = model.Step(batch, spec.Classes > 0 ? data.BatchLabels(indices) : null);
+                    var batch = data.Batch(indices).to(device); // the data stays on the CPU; each batch goes to the device
+                    var scalars = model.Step(batch, spec.Classes > 0 ? data.BatchLabels(indices)!.to(device) : null);
                     if (scalars.FirstOrDefault(s => !double.IsFinite(s.Value)) is { Key: not null } bad)
                     {
                         // Nothing of this step is saved: the checkpoint on disk is the last good state, and no NaN

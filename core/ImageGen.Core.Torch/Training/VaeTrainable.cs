@@ -27,13 +27,19 @@ public sealed class VaeTrainable : ITrainable
     private readonly ImageTensorDataset? priorData;
     /// <summary>The prior fitted to the networks as they are now (null once a step or a load moves them): an epoch's grid and checkpoint share one fit.</summary>
     private LatentPrior? fitted;
+    private readonly Device device;
 
     /// <param name="priorData">The training data, to fit the latent prior to at every checkpoint; null: no prior (fitPrior false, or no data).</param>
-    public VaeTrainable(ModelSpec spec, TrainOptions options, ImageTensorDataset? priorData = null)
+    /// <param name="device">Where the networks live and train; Step, Generate and ReconstructionError take tensors there.</param>
+    public VaeTrainable(ModelSpec spec, TrainOptions options, ImageTensorDataset? priorData = null, Device? device = null)
     {
         this.spec = spec;
+        this.device = device ?? torch.CPU;
+        // Built on the CPU (weights drawn from torch's global RNG, as on any device), then moved before the optimizer sees them.
         encoder = new VaeEncoder(spec);
+        encoder.to(this.device);
         decoder = new VaeDecoder(spec);
+        decoder.to(this.device);
         optimizer = Optimizers.Create(encoder.parameters().Concat(decoder.parameters()), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
         klWeight = options.ResolvedKlWeight(spec);
@@ -51,7 +57,8 @@ public sealed class VaeTrainable : ITrainable
         torch.random.set_rng_state(rng);
         folded.load_state_dict(decoder.state_dict());
         folded.eval();
-        FitPrior().FoldInto(folded);
+        FitPrior().FoldInto(folded); // folds on the CPU, where the copy was built
+        folded.to(device);
         return folded.Generate(inputs);
     }
 
@@ -65,7 +72,7 @@ public sealed class VaeTrainable : ITrainable
         if (spec.Classes > 0 && labels is null) throw new ArgumentException("a class-conditional VAE trains on labelled images");
         var (mu, logvar) = encoder.Encode(batch, spec.ConditionalEncoder ? labels : null);
         var std = (0.5 * logvar).exp();
-        var z = mu + torch.randn_like(std) * std; // reparameterisation
+        var z = mu + torch.randn(std.shape).to(device) * std; // reparameterisation; drawn on the CPU: the same on either device
         if (spec.Classes > 0)
             z = GeneratorTensors.AppendClasses(z, labels!, spec.Classes);
         var logits = decoder.forward(z);
@@ -93,6 +100,7 @@ public sealed class VaeTrainable : ITrainable
         if (spec.Classes > 0) throw new InvalidOperationException("a class-conditional VAE reconstructs only with each image's class");
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
+        images = images.to(device);
         var (mu, _) = encoder.forward(images);
         var reconstructed = decoder.forward(mu).sigmoid();
         return (reconstructed - (images + 1.0) / 2.0).pow(2).mean().item<float>();
@@ -136,9 +144,9 @@ public sealed class VaeTrainable : ITrainable
             for (int start = 0; start < n; start += 256)
             {
                 var picked = indices[start..Math.Min(n, start + 256)];
-                var (mu, logvar) = encoder.Encode(data.Batch(picked), spec.ConditionalEncoder ? data.BatchLabels(picked) : null);
-                means.Add(mu.to_type(ScalarType.Float64));
-                variances.Add(logvar.exp().to_type(ScalarType.Float64));
+                var (mu, logvar) = encoder.Encode(data.Batch(picked).to(device), spec.ConditionalEncoder ? data.BatchLabels(picked)!.to(device) : null);
+                means.Add(mu.to_type(ScalarType.Float64).cpu()); // the fit itself runs on the CPU
+                variances.Add(logvar.exp().to_type(ScalarType.Float64).cpu());
             }
             var codes = torch.cat(means);
             var posteriorVariances = torch.cat(variances);

@@ -8,7 +8,8 @@ namespace ImageGen.Pipeline.Serve;
 /// <summary>Checkpoints served by libtorch (ImageSampler), for the builds that carry it.</summary>
 public sealed class LibtorchServing : ICheckpointServing
 {
-    public string Device => TorchRuntime.Device;
+    /// <summary>ImageSampler loads every checkpoint onto the CPU, GPU machine or not (only training uses the GPU).</summary>
+    public string Device => "cpu";
     public int Threads => torch.get_num_threads();
     public IImageReconstructor Load(Stream checkpoint) => ImageSampler.Load(checkpoint);
 }
