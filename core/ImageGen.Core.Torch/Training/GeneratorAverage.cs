@@ -75,7 +75,7 @@ public sealed class GeneratorAverage
             var z = torch.randn([count, spec.LatentSize], generator: random);
             var inputs = spec.Classes == 0 ? z
                 : GeneratorTensors.AppendClasses(z, torch.randint(0, spec.Classes, [count], dtype: ScalarType.Int64, generator: random), spec.Classes);
-            average.Generate(inputs.to(module.parameters().First().device)); // drawn on the CPU, run where the average lives
+            average.Generate(inputs.to(pairs[0].Average.device)); // drawn on the CPU, run where the average lives
             foreach (var norm in norms) norm.momentum = 0.1;
             module.eval();
         }
