@@ -33,15 +33,15 @@ public sealed class GanTrainable : ITrainable
     private readonly Device device;
 
     /// <param name="device">Where the networks live and train; Step and Generate take tensors there.</param>
-    public GanTrainable(ModelSpec spec, TrainOptions options, Device? device = null)
+    public GanTrainable(ModelSpec spec, TrainOptions options, Device device)
     {
         this.spec = spec;
-        this.device = device ?? torch.CPU;
+        this.device = device;
         // Built on the CPU (weights drawn from torch's global RNG, as on any device), then moved before the optimizers see them.
         generator = new DcganGenerator(spec);
-        generator.to(this.device);
+        generator.to(device);
         discriminator = new DcganDiscriminator(spec);
-        discriminator.to(this.device);
+        discriminator.to(device);
         optG = Optimizers.Create(generator.parameters(), options, spec.Kind);
         optD = Optimizers.Create(discriminator.parameters(), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
@@ -52,7 +52,7 @@ public sealed class GanTrainable : ITrainable
         if (options.ResolvedEmaImages(spec.Kind) is > 0 and var halfLife)
         {
             generatorEma = new DcganGenerator(spec);
-            generatorEma.to(this.device);
+            generatorEma.to(device);
             average = new GeneratorAverage(generator, generatorEma, halfLife);
         }
     }

@@ -31,15 +31,15 @@ public sealed class VaeTrainable : ITrainable
 
     /// <param name="priorData">The training data, to fit the latent prior to at every checkpoint; null: no prior (fitPrior false, or no data).</param>
     /// <param name="device">Where the networks live and train; Step, Generate and ReconstructionError take tensors there.</param>
-    public VaeTrainable(ModelSpec spec, TrainOptions options, ImageTensorDataset? priorData = null, Device? device = null)
+    public VaeTrainable(ModelSpec spec, TrainOptions options, ImageTensorDataset? priorData, Device device)
     {
         this.spec = spec;
-        this.device = device ?? torch.CPU;
+        this.device = device;
         // Built on the CPU (weights drawn from torch's global RNG, as on any device), then moved before the optimizer sees them.
         encoder = new VaeEncoder(spec);
-        encoder.to(this.device);
+        encoder.to(device);
         decoder = new VaeDecoder(spec);
-        decoder.to(this.device);
+        decoder.to(device);
         optimizer = Optimizers.Create(encoder.parameters().Concat(decoder.parameters()), options, spec.Kind);
         loss = options.ResolvedLoss(spec.Kind);
         klWeight = options.ResolvedKlWeight(spec);
